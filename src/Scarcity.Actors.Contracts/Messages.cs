@@ -1,0 +1,201 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+
+namespace Scarcity.Actors.Contracts;
+
+/// <summary>Marker of every message and event that crosses the wire or is persisted; all go through <see cref="ScarcitySerializer"/>.</summary>
+public interface IScarcityMessage;
+
+/// <summary>A message addressed to one host's entity (its profiler).</summary>
+public interface IWithHost
+{
+    /// <summary>The host the message is about.</summary>
+    string Host { get; }
+}
+
+/// <summary>A message addressed to one subsystem's entity (its actuator).</summary>
+public interface IWithSubsystem
+{
+    /// <summary>The subsystem the message is about.</summary>
+    string Subsystem { get; }
+}
+
+/// <summary>One reading of one metric series.</summary>
+/// <param name="Metric">Series name, possibly labelled (<c>vram_util{gpu="0"}</c>).</param>
+/// <param name="Value">The reading, in the metric's unit.</param>
+public readonly record struct MetricValue(string Metric, double Value);
+
+/// <summary>One sample of a host: every series a sensor read at one instant.</summary>
+/// <param name="Host">The host the readings come from.</param>
+/// <param name="At">When the readings were taken.</param>
+/// <param name="Values">The readings.</param>
+/// <param name="Stale">Series the source could not read this time (e.g. a failing GPU); they turn stale, never zero.</param>
+public sealed record Sample(string Host, DateTimeOffset At, ImmutableArray<MetricValue> Values, ImmutableArray<string> Stale)
+    : IScarcityMessage, IWithHost;
+
+/// <summary>Why a <see cref="Throttle"/> was issued.</summary>
+/// <param name="Rule">The rule that decided (its display form, e.g. <c>vram_util forecast &gt; 0.85 -&gt; reduce_batch x0.5</c>), or <c>recovery</c>.</param>
+/// <param name="Metric">The series the rule watched.</param>
+/// <param name="Signal">Which signal was compared: raw, ema, estimate or forecast.</param>
+/// <param name="Value">The signal's value when the decision was taken.</param>
+/// <param name="Forecast">The metric's forecast at the horizon when the decision was taken.</param>
+/// <param name="Threshold">The rule's threshold.</param>
+public sealed record ThrottleReason(string Rule, string Metric, string Signal, double Value, double Forecast, double Threshold)
+{
+    /// <summary>A one-line human form of the reason.</summary>
+    public override string ToString() =>
+        $"{Rule} ({Metric} {Signal}={Value:0.###}, forecast={Forecast:0.###}, threshold={Threshold:0.###})";
+}
+
+/// <summary>
+/// Tells a subsystem the absolute level to apply for one action. Levels are idempotent: applying the same
+/// Throttle twice is harmless, and a subsystem ignores any Throttle whose sequence is not above the last it applied.
+/// </summary>
+/// <param name="Subsystem">The subsystem governed.</param>
+/// <param name="Action">The action, e.g. <c>reduce_batch</c>.</param>
+/// <param name="Level">The absolute target level in (0, 1], 1 meaning unrestricted (above 1 for <c>scale_up</c>).</param>
+/// <param name="Sequence">Increases by one per Throttle for this subsystem, across actions.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Host">The host whose metrics led to the decision.</param>
+/// <param name="IssuedAt">When the governor decided.</param>
+public sealed record Throttle(string Subsystem, string Action, double Level, long Sequence, ThrottleReason Reason, string Host, DateTimeOffset IssuedAt)
+    : IScarcityMessage, IWithSubsystem;
+
+/// <summary>A subsystem's answer to a <see cref="Throttle"/>.</summary>
+/// <param name="Subsystem">The subsystem answering.</param>
+/// <param name="Sequence">The sequence of the Throttle acknowledged.</param>
+/// <param name="Applied">True when the level was applied; false when it was ignored (stale, duplicate, unknown action, handler failed).</param>
+/// <param name="Detail">Why, in words.</param>
+public sealed record ThrottleAck(string Subsystem, long Sequence, bool Applied, string Detail) : IScarcityMessage, IWithSubsystem;
+
+/// <summary>Registers a subsystem for governing; answered by <see cref="SubsystemRegistered"/> or <see cref="RegistrationRejected"/>.</summary>
+/// <param name="Name">Unique subsystem name, e.g. <c>inference_engine</c>.</param>
+/// <param name="Host">The host it runs on; that host's metrics govern it.</param>
+/// <param name="Priority">Higher is more important; shown to operators and used to order actuation.</param>
+/// <param name="Actions">The actions it understands; a Throttle for any other is never sent.</param>
+/// <param name="Ref">The actor that receives <see cref="Throttle"/> messages.</param>
+public sealed record RegisterSubsystem(string Name, string Host, int Priority, ImmutableArray<string> Actions, IActorRef Ref)
+    : IScarcityMessage, IWithSubsystem
+{
+    /// <inheritdoc />
+    public string Subsystem => Name;
+}
+
+/// <summary>Confirms a registration and carries the current levels, which the subsystem applies at once.</summary>
+/// <param name="Name">The subsystem.</param>
+/// <param name="Levels">Current level per action (actions at level 1 included).</param>
+/// <param name="LastSequence">The sequence of the newest Throttle issued so far (0 if none).</param>
+public sealed record SubsystemRegistered(string Name, ImmutableDictionary<string, double> Levels, long LastSequence) : IScarcityMessage;
+
+/// <summary>A registration the governor refused, and why.</summary>
+/// <param name="Name">The name asked for.</param>
+/// <param name="Reason">What is wrong with the registration.</param>
+public sealed record RegistrationRejected(string Name, string Reason) : IScarcityMessage;
+
+/// <summary>Application metrics reported by a subsystem (e.g. <c>latency_ms</c>); profiled under its <c>subsystem</c> label.</summary>
+/// <param name="Subsystem">The reporting subsystem.</param>
+/// <param name="Host">The host it runs on.</param>
+/// <param name="Values">Metric base name to value.</param>
+/// <param name="At">When the values were measured.</param>
+public sealed record ReportMetrics(string Subsystem, string Host, ImmutableDictionary<string, double> Values, DateTimeOffset At)
+    : IScarcityMessage, IWithHost;
+
+/// <summary>Host pressure, from the worst utilisation or its forecast: GREEN &lt; 0.70 &lt;= YELLOW &lt; 0.85 &lt;= ORANGE &lt; 0.95 &lt;= RED.</summary>
+public enum PressureLevel
+{
+    /// <summary>Below 0.70.</summary>
+    Green,
+    /// <summary>0.70 to 0.85.</summary>
+    Yellow,
+    /// <summary>0.85 to 0.95.</summary>
+    Orange,
+    /// <summary>0.95 and above.</summary>
+    Red,
+}
+
+/// <summary>What the profiler knows of one series.</summary>
+/// <param name="Raw">The last reading.</param>
+/// <param name="Ema">Exponential moving average.</param>
+/// <param name="Estimate">Kalman estimate of the level.</param>
+/// <param name="Trend">Kalman estimate of the trend, per second.</param>
+/// <param name="Forecast">Forecast at the horizon.</param>
+/// <param name="ForecastStdDev">Standard deviation of the forecast.</param>
+/// <param name="UpdatedAt">When the last reading was taken.</param>
+/// <param name="Stale">True when no fresh reading arrived for three sampling intervals.</param>
+public sealed record MetricEstimate(double Raw, double Ema, double Estimate, double Trend, double Forecast, double ForecastStdDev, DateTimeOffset UpdatedAt, bool Stale);
+
+/// <summary>The profile of one host after a sample; published on <see cref="Topics.Telemetry"/>.</summary>
+/// <param name="Host">The host.</param>
+/// <param name="At">Time of the sample.</param>
+/// <param name="Pressure">Host pressure level.</param>
+/// <param name="Metrics">Every series known for the host.</param>
+public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel Pressure, ImmutableDictionary<string, MetricEstimate> Metrics)
+    : IScarcityMessage, IWithHost;
+
+/// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
+/// <param name="Profile">The host's profile.</param>
+public sealed record TelemetryPublished(HostProfile Profile) : IScarcityMessage;
+
+/// <summary>Published on <see cref="Topics.NodeStale"/> when a host's samples stop (Stale) or resume.</summary>
+/// <param name="Host">The host.</param>
+/// <param name="Stale">True when it turned stale, false when fresh samples cleared it.</param>
+/// <param name="Metrics">The series concerned.</param>
+/// <param name="At">When it was noticed.</param>
+public sealed record NodeStale(string Host, bool Stale, ImmutableArray<string> Metrics, DateTimeOffset At) : IScarcityMessage;
+
+/// <summary>
+/// A level change the governor decided; persisted with its inputs (the decision log is the journal) and published on
+/// <see cref="Topics.Signal"/>. A decision the subsystem cannot receive (action not declared) is logged with <paramref name="Sent"/> false.
+/// </summary>
+/// <param name="Subsystem">The subsystem governed.</param>
+/// <param name="Host">The host whose metrics decided.</param>
+/// <param name="Action">The action.</param>
+/// <param name="PreviousLevel">The level before.</param>
+/// <param name="Level">The new level.</param>
+/// <param name="Sequence">The Throttle sequence (0 when not sent).</param>
+/// <param name="Reason">Why.</param>
+/// <param name="At">When.</param>
+/// <param name="Inputs">The signals of every metric the subsystem's rules read, at decision time.</param>
+/// <param name="Sent">Whether a Throttle was sent.</param>
+/// <param name="Detail">Extra words, e.g. why it was not sent.</param>
+public sealed record Decision(
+    string Subsystem, string Host, string Action, double PreviousLevel, double Level, long Sequence,
+    ThrottleReason Reason, DateTimeOffset At, ImmutableDictionary<string, double> Inputs, bool Sent, string Detail)
+    : IScarcityMessage, IWithSubsystem;
+
+/// <summary>Asks for the newest decisions, newest last; answered by <see cref="RecentDecisions"/>.</summary>
+/// <param name="Count">How many at most.</param>
+/// <param name="Subsystem">Only this subsystem's, or every subsystem's when null.</param>
+public sealed record GetRecentDecisions(int Count, string? Subsystem = null) : IScarcityMessage;
+
+/// <summary>The answer to <see cref="GetRecentDecisions"/>.</summary>
+/// <param name="Decisions">Oldest first.</param>
+public sealed record RecentDecisions(ImmutableArray<Decision> Decisions) : IScarcityMessage;
+
+/// <summary>Asks for the governor's view; answered by <see cref="GovernorStatus"/>.</summary>
+public sealed record GetGovernorStatus : IScarcityMessage
+{
+    /// <summary>The one instance.</summary>
+    public static readonly GetGovernorStatus Instance = new();
+}
+
+/// <summary>What the governor knows of one subsystem.</summary>
+/// <param name="Name">The subsystem.</param>
+/// <param name="Host">Its host.</param>
+/// <param name="Priority">Its priority.</param>
+/// <param name="Levels">Current level per action.</param>
+/// <param name="LastSequence">Newest Throttle sequence issued.</param>
+/// <param name="LastAckedSequence">Newest sequence the subsystem acknowledged.</param>
+/// <param name="Reachable">False once it died (DeathWatch) or stays silent.</param>
+/// <param name="Skipped">Rules not evaluated at the last profile, and why (missing or stale metric).</param>
+public sealed record SubsystemStatus(
+    string Name, string Host, int Priority, ImmutableDictionary<string, double> Levels, long LastSequence,
+    long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped) : IScarcityMessage;
+
+/// <summary>The governor's view: every host's profile and every subsystem's state.</summary>
+/// <param name="Hosts">Profiles by host.</param>
+/// <param name="Subsystems">Subsystems by name.</param>
+/// <param name="RejectedSamples">Samples values rejected so far (NaN, infinite).</param>
+public sealed record GovernorStatus(
+    ImmutableDictionary<string, HostProfile> Hosts, ImmutableDictionary<string, SubsystemStatus> Subsystems, long RejectedSamples)
+    : IScarcityMessage;

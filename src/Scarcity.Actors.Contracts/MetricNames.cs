@@ -1,0 +1,130 @@
+using System.Collections.Frozen;
+
+namespace Scarcity.Actors.Contracts;
+
+/// <summary>
+/// Names of the metrics the governor knows, as the old Python loop named them. Utilisations are
+/// fractions in [0, 1]; rates are per second. A per-device or per-subsystem series carries a
+/// Prometheus-style label, e.g. <c>vram_util{gpu="3"}</c>; the unlabelled series of a per-GPU
+/// metric is the worst GPU.
+/// </summary>
+public static class MetricNames
+{
+    /// <summary>CPU utilisation of the host (or the container's CPU quota), 0..1.</summary>
+    public const string CpuUtil = "cpu_util";
+    /// <summary>Memory utilisation of the host (or the container's memory limit), 0..1.</summary>
+    public const string MemUtil = "mem_util";
+    /// <summary>Memory available, in GiB.</summary>
+    public const string MemAvailableGb = "mem_available_gb";
+    /// <summary>Swap utilisation, 0..1.</summary>
+    public const string SwapUtil = "swap_util";
+    /// <summary>GPU compute utilisation, 0..1.</summary>
+    public const string GpuUtil = "gpu_util";
+    /// <summary>GPU memory-controller utilisation, 0..1.</summary>
+    public const string GpuMemUtil = "gpu_mem_util";
+    /// <summary>VRAM in use as a fraction of the device's total, 0..1.</summary>
+    public const string VramUtil = "vram_util";
+    /// <summary>Disk read rate in MB/s (from counter deltas).</summary>
+    public const string DiskReadMb = "disk_read_mb";
+    /// <summary>Disk write rate in MB/s (from counter deltas).</summary>
+    public const string DiskWriteMb = "disk_write_mb";
+    /// <summary>Network send rate in MB/s (from counter deltas).</summary>
+    public const string NetSentMb = "net_sent_mb";
+    /// <summary>Network receive rate in MB/s (from counter deltas).</summary>
+    public const string NetRecvMb = "net_recv_mb";
+    /// <summary>Latency reported by a subsystem, in milliseconds.</summary>
+    public const string LatencyMs = "latency_ms";
+    /// <summary>Queue depth reported by a subsystem.</summary>
+    public const string QueueDepth = "queue_depth";
+    /// <summary>Tokens per second reported by a subsystem.</summary>
+    public const string TokensPerSecond = "tokens_per_s";
+    /// <summary>CPU pressure stall ("some" avg10) as a fraction, 0..1.</summary>
+    public const string PsiCpu = "psi_cpu";
+    /// <summary>Memory pressure stall ("some" avg10) as a fraction, 0..1.</summary>
+    public const string PsiMem = "psi_mem";
+    /// <summary>I/O pressure stall ("some" avg10) as a fraction, 0..1.</summary>
+    public const string PsiIo = "psi_io";
+    /// <summary>GPU power draw as a fraction of the enforced power limit.</summary>
+    public const string GpuPowerUtil = "gpu_power_util";
+    /// <summary>GPU temperature in degrees Celsius.</summary>
+    public const string GpuTempC = "gpu_temp_c";
+    /// <summary>1 while the GPU reports any clock-event (throttle) reason other than idle, else 0.</summary>
+    public const string GpuThrottled = "gpu_throttled";
+    /// <summary>Bit mask of the GPU's current clock-event (throttle) reasons, as NVML reports it.</summary>
+    public const string GpuThrottleReasons = "gpu_throttle_reasons";
+    /// <summary>Count of critical XID errors seen since the governor started; never resets.</summary>
+    public const string GpuXidErrors = "gpu_xid_errors";
+
+    /// <summary>Label key of a per-GPU series.</summary>
+    public const string GpuLabel = "gpu";
+    /// <summary>Label key of a per-subsystem series.</summary>
+    public const string SubsystemLabel = "subsystem";
+
+    /// <summary>Every metric base name the governor accepts in a rule.</summary>
+    public static readonly FrozenSet<string> Known = new[]
+    {
+        CpuUtil, MemUtil, MemAvailableGb, SwapUtil, GpuUtil, GpuMemUtil, VramUtil, DiskReadMb, DiskWriteMb,
+        NetSentMb, NetRecvMb, LatencyMs, QueueDepth, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
+        GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors,
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Metrics that are fractions 0..1 and so count towards the host pressure level.</summary>
+    public static readonly FrozenSet<string> Utilisations = new[]
+    {
+        CpuUtil, MemUtil, SwapUtil, GpuUtil, VramUtil,
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Builds a labelled series name: <c>Labelled("vram_util", "gpu", "3")</c> is <c>vram_util{gpu="3"}</c>.</summary>
+    public static string Labelled(string metric, string labelKey, string labelValue) =>
+        $"{metric}{{{labelKey}=\"{labelValue}\"}}";
+
+    /// <summary>The base name of a series: <c>vram_util{gpu="3"}</c> gives <c>vram_util</c>.</summary>
+    public static string BaseName(string series)
+    {
+        var brace = series.IndexOf('{');
+        return brace < 0 ? series : series[..brace];
+    }
+
+    /// <summary>The value of one label of a series, or null when the series does not carry it.</summary>
+    public static string? Label(string series, string labelKey)
+    {
+        var key = labelKey + "=\"";
+        var start = series.IndexOf(key, StringComparison.Ordinal);
+        if (start < 0) return null;
+        start += key.Length;
+        var end = series.IndexOf('"', start);
+        return end < 0 ? null : series[start..end];
+    }
+}
+
+/// <summary>Action names of the default rules. Any other name passes through to subsystems that declare it.</summary>
+public static class ActionNames
+{
+    /// <summary>Reduce the batch size (level is the fraction of the maximum batch).</summary>
+    public const string ReduceBatch = "reduce_batch";
+    /// <summary>Throttle admission (level is the fraction of arrivals admitted).</summary>
+    public const string Throttle = "throttle";
+    /// <summary>Shed low-priority load (level is the fraction of low-priority load kept).</summary>
+    public const string ShedLoad = "shed_load";
+    /// <summary>Ask for more capacity (level above 1 is a capacity multiplier).</summary>
+    public const string ScaleUp = "scale_up";
+
+    /// <summary>The actions every governor understands without a declaration.</summary>
+    public static readonly FrozenSet<string> BuiltIn =
+        new[] { ReduceBatch, Throttle, ShedLoad, ScaleUp }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>True when <paramref name="name"/> is usable as an action name: lower-case letters, digits and underscores.</summary>
+    public static bool IsValid(string? name) =>
+        !string.IsNullOrEmpty(name) && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
+}
+
+/// <summary>Distributed pub-sub topics of the governor's event bus.</summary>
+public static class Topics
+{
+    /// <summary>Every sample summary (<see cref="TelemetryPublished"/>).</summary>
+    public const string Telemetry = "drg.telemetry";
+    /// <summary>Host staleness changes (<see cref="NodeStale"/>).</summary>
+    public const string NodeStale = "drg.node.stale";
+    /// <summary>The topic of decisions for one action: <c>drg.signal.reduce_batch</c>.</summary>
+    public static string Signal(string action) => "drg.signal." + action;
+}

@@ -1,0 +1,116 @@
+using System.Collections.Frozen;
+using System.Runtime.Serialization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Akka.Actor;
+using Akka.Serialization;
+
+namespace Scarcity.Actors.Contracts;
+
+/// <summary>
+/// The one serializer of every <see cref="IScarcityMessage"/>: System.Text.Json with a stable string manifest per type,
+/// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path.
+/// </summary>
+public sealed class ScarcitySerializer : SerializerWithStringManifest
+{
+    /// <summary>The serializer identifier, fixed forever (Akka reserves 0..100).</summary>
+    public const int SerializerId = 4711;
+
+    private static readonly FrozenDictionary<Type, string> ManifestByType = new Dictionary<Type, string>
+    {
+        [typeof(Sample)] = "sample.v1",
+        [typeof(Throttle)] = "throttle.v1",
+        [typeof(ThrottleAck)] = "throttle-ack.v1",
+        [typeof(RegisterSubsystem)] = "register-subsystem.v1",
+        [typeof(SubsystemRegistered)] = "subsystem-registered.v1",
+        [typeof(RegistrationRejected)] = "registration-rejected.v1",
+        [typeof(ReportMetrics)] = "report-metrics.v1",
+        [typeof(HostProfile)] = "host-profile.v1",
+        [typeof(TelemetryPublished)] = "telemetry.v1",
+        [typeof(NodeStale)] = "node-stale.v1",
+        [typeof(Decision)] = "decision.v1",
+        [typeof(GetRecentDecisions)] = "get-recent-decisions.v1",
+        [typeof(RecentDecisions)] = "recent-decisions.v1",
+        [typeof(GetGovernorStatus)] = "get-governor-status.v1",
+        [typeof(GovernorStatus)] = "governor-status.v1",
+        [typeof(SubsystemStatus)] = "subsystem-status.v1",
+    }.ToFrozenDictionary();
+
+    private static readonly Dictionary<Type, string> Extra = new();
+    private static FrozenDictionary<string, Type> _typeByManifest = ManifestByType.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);
+    private static FrozenDictionary<Type, string> _manifests = ManifestByType;
+    private static readonly object Gate = new();
+
+    private readonly JsonSerializerOptions _options;
+
+    /// <summary>Created by Akka's serialization extension.</summary>
+    public ScarcitySerializer(ExtendedActorSystem system) : base(system)
+    {
+        _options = new JsonSerializerOptions
+        {
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            Converters = { new ActorRefConverter(system), new JsonStringEnumConverter() },
+        };
+    }
+
+    /// <summary>
+    /// Adds a message type defined outside Contracts (e.g. a persisted event of the governor) with its stable manifest.
+    /// Call before the actor system starts; registering the same pair twice is harmless.
+    /// </summary>
+    public static void Register(Type type, string manifest)
+    {
+        lock (Gate)
+        {
+            if (_manifests.TryGetValue(type, out var existing))
+            {
+                if (existing != manifest)
+                    throw new ArgumentException($"{type} is already registered with manifest '{existing}', not '{manifest}'.");
+                return;
+            }
+            if (_typeByManifest.ContainsKey(manifest))
+                throw new ArgumentException($"Manifest '{manifest}' is already used by {_typeByManifest[manifest]}.");
+            Extra[type] = manifest;
+            _manifests = ManifestByType.Concat(Extra).ToFrozenDictionary();
+            _typeByManifest = _manifests.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);
+        }
+    }
+
+    /// <summary>Every type this serializer handles, with its manifest.</summary>
+    public static IReadOnlyDictionary<Type, string> Manifests => _manifests;
+
+    /// <inheritdoc />
+    public override int Identifier => SerializerId;
+
+    /// <inheritdoc />
+    public override string Manifest(object o) =>
+        _manifests.TryGetValue(o.GetType(), out var manifest)
+            ? manifest
+            : throw new ArgumentException($"{o.GetType()} has no manifest in {nameof(ScarcitySerializer)}; register it.");
+
+    /// <inheritdoc />
+    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
+
+    /// <inheritdoc />
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (!_typeByManifest.TryGetValue(manifest, out var type))
+            throw new SerializationException($"Unknown manifest '{manifest}' for {nameof(ScarcitySerializer)}.");
+        return JsonSerializer.Deserialize(bytes, type, _options)
+               ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
+    }
+
+    private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>
+    {
+        public override IActorRef? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            var path = reader.GetString();
+            return string.IsNullOrEmpty(path) ? ActorRefs.Nobody : system.Provider.ResolveActorRef(path);
+        }
+
+        public override void Write(Utf8JsonWriter writer, IActorRef value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(ReferenceEquals(value, ActorRefs.Nobody) ? "" : Akka.Serialization.Serialization.SerializedActorPath(value));
+
+        public override bool CanConvert(Type typeToConvert) => typeof(IActorRef).IsAssignableFrom(typeToConvert);
+    }
+}

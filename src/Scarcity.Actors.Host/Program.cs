@@ -1,0 +1,1 @@
+namespace Scarcity.Actors.Host; public static class Program { public static int Main() => 0; }
