@@ -1,0 +1,213 @@
+using System.Collections.Immutable;
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Policies;
+
+/// <summary>A level change decided by <see cref="SubsystemPolicy.Evaluate"/>.</summary>
+/// <param name="Action">The action.</param>
+/// <param name="PreviousLevel">Level before.</param>
+/// <param name="Level">Level after.</param>
+/// <param name="Reason">The rule (or recovery) and the signal values behind it.</param>
+/// <param name="Inputs">The signal of every metric the subsystem's rules read.</param>
+public sealed record LevelChange(string Action, double PreviousLevel, double Level, ThrottleReason Reason, ImmutableDictionary<string, double> Inputs);
+
+/// <summary>Where one action stands: the state a restart must restore.</summary>
+/// <param name="Level">Current level.</param>
+/// <param name="LastChangeAt">When the level last changed (null: never).</param>
+public readonly record struct ActionState(double Level, DateTimeOffset? LastChangeAt);
+
+/// <summary>
+/// The rules and levels of one subsystem: hysteresis, cooldown, multiplicative decrease, additive recovery to 1, missing
+/// or stale metrics skipped. Pure and deterministic: time comes in as an argument. Not thread-safe (one actor owns it).
+/// </summary>
+public sealed class SubsystemPolicy
+{
+    private const double Epsilon = 1e-9;
+
+    private readonly PolicyConfig _config;
+    private readonly RuleState[] _rules;
+    private readonly ActionGroup[] _actions;
+    private readonly List<string> _skipped = [];
+
+    /// <summary>Creates the policy of <paramref name="subsystem"/> from its rules; every action starts at level 1.</summary>
+    public SubsystemPolicy(string subsystem, IReadOnlyList<PolicyRule> rules, PolicyConfig config)
+    {
+        Subsystem = subsystem;
+        _config = config;
+        _rules = rules.Select(r => new RuleState(r, subsystem)).ToArray();
+        _actions = _rules.GroupBy(r => r.Rule.Action, StringComparer.Ordinal)
+            .Select(g => new ActionGroup(g.Key, g.OrderByDescending(r => r.Rule.Priority).ToArray()))
+            .ToArray();
+    }
+
+    /// <summary>The subsystem governed.</summary>
+    public string Subsystem { get; }
+
+    /// <summary>The actions its rules act on.</summary>
+    public IEnumerable<string> Actions => _actions.Select(a => a.Action);
+
+    /// <summary>Current level per action.</summary>
+    public ImmutableDictionary<string, double> Levels =>
+        _actions.ToImmutableDictionary(a => a.Action, a => a.Level, StringComparer.Ordinal);
+
+    /// <summary>The rules not evaluated at the last <see cref="Evaluate"/>, each with why.</summary>
+    public IReadOnlyList<string> Skipped => _skipped;
+
+    /// <summary>Whether a rule is currently active (past its threshold, not yet released).</summary>
+    public bool IsActive(PolicyRule rule) => _rules.First(r => r.Rule == rule).Active;
+
+    /// <summary>The state of one action, for persistence.</summary>
+    public ActionState GetState(string action) =>
+        _actions.FirstOrDefault(a => a.Action == action) is { } g ? new ActionState(g.Level, g.LastChangeAt) : new ActionState(1, null);
+
+    /// <summary>Restores an action's level after a restart (from the decision journal).</summary>
+    public void Restore(string action, ActionState state)
+    {
+        var group = _actions.FirstOrDefault(a => a.Action == action);
+        if (group is null) return;
+        group.Level = state.Level;
+        group.LastChangeAt = state.LastChangeAt;
+    }
+
+    /// <summary>
+    /// Evaluates every rule against <paramref name="metrics"/> at <paramref name="now"/> and returns the level changes,
+    /// in action order; empty (and allocation-free) when nothing changes.
+    /// </summary>
+    public IReadOnlyList<LevelChange> Evaluate(IReadOnlyDictionary<string, MetricEstimate> metrics, DateTimeOffset now)
+    {
+        _skipped.Clear();
+        List<LevelChange>? changes = null;
+        foreach (var group in _actions)
+        {
+            RuleState? deciding = null;
+            var anyActive = false;
+            var anySkipped = false;
+            foreach (var rule in group.Rules)
+            {
+                if (!rule.TryRead(metrics, out var estimate, out var series))
+                {
+                    anySkipped = true;
+                    anyActive |= rule.Active;
+                    _skipped.Add(estimate is null
+                        ? $"{rule.Rule}: metric '{rule.Rule.Metric}' is missing"
+                        : $"{rule.Rule}: metric '{series}' is stale");
+                    continue;
+                }
+                var value = Signal(estimate!, rule.Rule.Signal);
+                rule.LastValue = value;
+                rule.LastForecast = estimate!.Forecast;
+                rule.LastSeries = series;
+                if (!rule.Active && rule.Rule.Fires(value)) rule.Active = true;
+                else if (rule.Active && rule.Rule.Releases(value)) rule.Active = false;
+                if (rule.Active)
+                {
+                    anyActive = true;
+                    deciding ??= rule; // rules are sorted by priority, highest first
+                }
+            }
+
+            if (anyActive) group.ReleasedSince = null;
+            var change = deciding is not null
+                ? Escalate(group, deciding, now, metrics)
+                : !anyActive && !anySkipped ? Recover(group, now, metrics) : null;
+            if (change is not null) (changes ??= []).Add(change);
+        }
+        return changes ?? (IReadOnlyList<LevelChange>)Array.Empty<LevelChange>();
+    }
+
+    private LevelChange? Escalate(ActionGroup group, RuleState rule, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
+    {
+        var cooldown = rule.Rule.Cooldown ?? _config.Cooldown;
+        if (group.LastChangeAt is { } last && now - last < cooldown) return null;
+        var target = rule.Rule.Factor > 1
+            ? Math.Min(_config.MaxScaleUp, group.Level * rule.Rule.Factor)
+            : Math.Max(_config.MinLevel, group.Level * rule.Rule.Factor);
+        if (Math.Abs(target - group.Level) < Epsilon) return null;
+        var reason = new ThrottleReason(rule.Rule.ToString(), rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
+        return Apply(group, target, reason, now, metrics);
+    }
+
+    private LevelChange? Recover(ActionGroup group, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
+    {
+        group.ReleasedSince ??= now;
+        if (Math.Abs(group.Level - 1) < Epsilon) return null;
+        if (now - group.ReleasedSince.Value < _config.RecoveryDelay) return null;
+        if (group.LastChangeAt is { } last && now - last < _config.Cooldown) return null;
+        var target = group.Level < 1
+            ? Math.Min(1, group.Level + _config.RecoveryStep)
+            : Math.Max(1, group.Level - _config.RecoveryStep);
+        if (Math.Abs(target - 1) < Epsilon) target = 1;
+        var first = group.Rules[0];
+        var reason = new ThrottleReason("recovery", first.LastSeries, Lower(first.Rule.Signal), first.LastValue, first.LastForecast, first.Rule.EffectiveRelease);
+        return Apply(group, target, reason, now, metrics);
+    }
+
+    private LevelChange Apply(ActionGroup group, double target, ThrottleReason reason, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
+    {
+        var previous = group.Level;
+        group.Level = target;
+        group.LastChangeAt = now;
+        return new LevelChange(group.Action, previous, target, reason, Inputs(metrics));
+    }
+
+    private ImmutableDictionary<string, double> Inputs(IReadOnlyDictionary<string, MetricEstimate> metrics)
+    {
+        var inputs = ImmutableDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
+        foreach (var rule in _rules)
+            if (rule.TryRead(metrics, out var e, out var series))
+                inputs[$"{series}:{Lower(rule.Rule.Signal)}"] = Signal(e!, rule.Rule.Signal);
+        return inputs.ToImmutable();
+    }
+
+    /// <summary>The value of <paramref name="kind"/> in an estimate.</summary>
+    public static double Signal(MetricEstimate estimate, SignalKind kind) => kind switch
+    {
+        SignalKind.Raw => estimate.Raw,
+        SignalKind.Ema => estimate.Ema,
+        SignalKind.Estimate => estimate.Estimate,
+        SignalKind.Forecast => estimate.Forecast,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    private static string Lower(SignalKind kind) => kind switch
+    {
+        SignalKind.Raw => "raw",
+        SignalKind.Ema => "ema",
+        SignalKind.Estimate => "estimate",
+        _ => "forecast",
+    };
+
+    private sealed class RuleState(PolicyRule rule, string subsystem)
+    {
+        public PolicyRule Rule { get; } = rule;
+        // A base name reads the subsystem's own labelled series first (app metrics), then the host series.
+        private readonly string? _ownSeries = rule.Metric.Contains('{')
+            ? null
+            : MetricNames.Labelled(rule.Metric, MetricNames.SubsystemLabel, subsystem);
+        public bool Active { get; set; }
+        public double LastValue { get; set; } = double.NaN;
+        public double LastForecast { get; set; } = double.NaN;
+        public string LastSeries { get; set; } = rule.Metric;
+
+        public bool TryRead(IReadOnlyDictionary<string, MetricEstimate> metrics, out MetricEstimate? estimate, out string series)
+        {
+            if (_ownSeries is not null && metrics.TryGetValue(_ownSeries, out estimate)) series = _ownSeries;
+            else if (metrics.TryGetValue(Rule.Metric, out estimate)) series = Rule.Metric;
+            else
+            {
+                series = Rule.Metric;
+                return false;
+            }
+            return !estimate.Stale;
+        }
+    }
+
+    private sealed class ActionGroup(string action, RuleState[] rules)
+    {
+        public string Action { get; } = action;
+        public RuleState[] Rules { get; } = rules;
+        public double Level { get; set; } = 1;
+        public DateTimeOffset? LastChangeAt { get; set; }
+        public DateTimeOffset? ReleasedSince { get; set; }
+    }
+}
