@@ -134,7 +134,8 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 
 /// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
 /// <param name="Profile">The host's profile.</param>
-public sealed record TelemetryPublished(HostProfile Profile) : IScarcityMessage;
+/// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite), counted, never profiled.</param>
+public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues) : IScarcityMessage;
 
 /// <summary>Published on <see cref="Topics.NodeStale"/> when a host's samples stop (Stale) or resume.</summary>
 /// <param name="Host">The host.</param>
@@ -199,3 +200,7 @@ public sealed record SubsystemStatus(
 public sealed record GovernorStatus(
     ImmutableDictionary<string, HostProfile> Hosts, ImmutableDictionary<string, SubsystemStatus> Subsystems, long RejectedSamples)
     : IScarcityMessage;
+
+/// <summary>Asks one subsystem's actuator for its <see cref="SubsystemStatus"/>.</summary>
+/// <param name="Subsystem">The subsystem.</param>
+public sealed record GetSubsystemStatus(string Subsystem) : IScarcityMessage, IWithSubsystem;

@@ -34,6 +34,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(GetGovernorStatus)] = "get-governor-status.v1",
         [typeof(GovernorStatus)] = "governor-status.v1",
         [typeof(SubsystemStatus)] = "subsystem-status.v1",
+        [typeof(GetSubsystemStatus)] = "get-subsystem-status.v1",
     }.ToFrozenDictionary();
 
     private static readonly Dictionary<Type, string> Extra = new();

@@ -1,0 +1,228 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies;
+
+namespace Scarcity.Actors.Actuation;
+
+/// <summary>Snapshot of an actuator: its levels and sequence. Decisions after it are replayed from the journal.</summary>
+/// <param name="Sequence">Newest sequence issued.</param>
+/// <param name="Levels">Level and time of last change per action.</param>
+/// <param name="LastChanges">When each action's level last changed.</param>
+public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges)
+    : IScarcityMessage;
+
+/// <summary>
+/// One per subsystem. Runs the subsystem's <see cref="SubsystemPolicy"/> on every profile of its host, persists each
+/// decision with its inputs (the journal is the decision log), sends the Throttle, retries it with backoff until
+/// acknowledged, and drops a pending Throttle that a newer one for the same action supersedes.
+/// </summary>
+public sealed class ActuatorActor : ReceivePersistentActor
+{
+    private sealed class RetryTick : INoSerializationVerificationNeeded
+    {
+        public static readonly RetryTick Instance = new();
+    }
+
+    private sealed class Pending(Throttle throttle, DateTimeOffset nextAttempt)
+    {
+        public Throttle Throttle { get; } = throttle;
+        public int Attempts { get; set; } = 1;
+        public DateTimeOffset NextAttempt { get; set; } = nextAttempt;
+    }
+
+    private readonly string _subsystem;
+    private readonly ActuatorConfig _config;
+    private readonly IActorRef _decisionLog;
+    private readonly SubsystemPolicy _policy;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
+    private readonly IActorRef _mediator;
+
+    private long _sequence;
+    private long _lastAcked;
+    private RegisterSubsystem? _registration;
+    private bool _reachable;
+    private bool _silentReported;
+    private string _host = "";
+    private long _decisionsSinceSnapshot;
+    private ICancelable? _retryTimer;
+
+    /// <summary>Props of the actuator of <paramref name="subsystem"/>.</summary>
+    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef decisionLog) =>
+        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, decisionLog));
+
+    /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
+    public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
+
+    /// <summary>Creates the actuator.</summary>
+    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef decisionLog)
+    {
+        _subsystem = subsystem;
+        _config = config;
+        _decisionLog = decisionLog;
+        _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
+        _mediator = DistributedPubSub.Get(Context.System).Mediator;
+
+        Recover<Decision>(ApplyRecovered);
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is not ActuatorSnapshot snapshot) return;
+            _sequence = snapshot.Sequence;
+            foreach (var (action, level) in snapshot.Levels)
+                _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
+        });
+
+        Command<RegisterSubsystem>(Register);
+        Command<HostProfile>(Evaluate);
+        Command<ThrottleAck>(Acknowledge);
+        Command<RetryTick>(_ => Retry());
+        Command<Terminated>(t =>
+        {
+            if (_registration is null || !t.ActorRef.Equals(_registration.Ref)) return;
+            _reachable = false;
+            _log.Warning("Subsystem {0} on {1} died ({2}); it is marked down and gets the current levels when it registers again",
+                _subsystem, _host, t.ActorRef.Path);
+        });
+        Command<GetSubsystemStatus>(_ => Sender.Tell(Status()));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    /// <inheritdoc />
+    public override string PersistenceId => PersistenceIdFor(_subsystem);
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        base.PreStart();
+        _retryTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(
+            _config.AckTimeout, TimeSpan.FromMilliseconds(Math.Max(50, _config.AckTimeout.TotalMilliseconds / 4)),
+            Self, RetryTick.Instance, Self);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _retryTimer?.Cancel();
+        base.PostStop();
+    }
+
+    private void ApplyRecovered(Decision decision)
+    {
+        _sequence = Math.Max(_sequence, decision.Sequence);
+        _host = decision.Host;
+        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+    }
+
+    private DateTimeOffset Now => Context.System.Scheduler.Now;
+
+    private void Register(RegisterSubsystem register)
+    {
+        if (_registration is not null && _reachable && !SameActor(_registration.Ref, register.Ref))
+        {
+            var reason = $"subsystem '{register.Name}' is already registered by {_registration.Ref.Path} (host {_registration.Host}), which is alive";
+            _log.Warning("Rejected registration from {0}: {1}", register.Ref.Path, reason);
+            register.Ref.Tell(new RegistrationRejected(register.Name, reason));
+            return;
+        }
+        if (_registration is not null && !_registration.Ref.Equals(register.Ref)) Context.Unwatch(_registration.Ref);
+        _registration = register;
+        _host = register.Host;
+        _reachable = true;
+        _silentReported = false;
+        _pending.Clear(); // the registration reply carries every current level
+        Context.Watch(register.Ref);
+
+        var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
+            .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
+        _lastAcked = _sequence;
+        register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
+        _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
+    }
+
+    private static bool SameActor(IActorRef a, IActorRef b) => a.Path.ToStringWithoutAddress() == b.Path.ToStringWithoutAddress()
+                                                                && a.Path.Address.Equals(b.Path.Address);
+
+    private void Evaluate(HostProfile profile)
+    {
+        if (_registration is null) return;
+        var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        if (changes.Count == 0) return;
+        var decisions = new List<Decision>(changes.Count);
+        foreach (var change in changes)
+        {
+            var declared = _registration.Actions.Contains(change.Action);
+            var sequence = declared ? ++_sequence : 0;
+            var decision = new Decision(_subsystem, profile.Host, change.Action, change.PreviousLevel, change.Level, sequence,
+                change.Reason, Now, change.Inputs, declared,
+                declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
+            decisions.Add(decision);
+        }
+        PersistAll(decisions, Decided);
+    }
+
+    private void Decided(Decision decision)
+    {
+        if (decision.Sent && _registration is not null)
+        {
+            var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
+            _pending[decision.Action] = new Pending(throttle, Now + _config.AckTimeout); // supersedes any older one
+            if (_reachable) _registration.Ref.Tell(throttle, Self);
+        }
+        _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
+        _decisionLog.Tell(decision);
+        if (_log.IsInfoEnabled)
+            _log.Info($"Decision {_subsystem}/{decision.Action}: {decision.PreviousLevel:0.###} -> {decision.Level:0.###} seq {decision.Sequence}: {decision.Reason}{(decision.Sent ? "" : " (" + decision.Detail + ")")}");
+
+        if (++_decisionsSinceSnapshot >= _config.SnapshotEvery)
+        {
+            _decisionsSinceSnapshot = 0;
+            var actions = _policy.Actions.ToList();
+            SaveSnapshot(new ActuatorSnapshot(_sequence,
+                actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
+                actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
+                    .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value)));
+        }
+    }
+
+    private void Acknowledge(ThrottleAck ack)
+    {
+        _lastAcked = Math.Max(_lastAcked, ack.Sequence);
+        _silentReported = false;
+        if (!_reachable && _registration is not null) _reachable = true;
+        foreach (var (action, pending) in _pending.ToList())
+            if (pending.Throttle.Sequence <= ack.Sequence) _pending.Remove(action);
+        if (!ack.Applied) _log.Info("Subsystem {0} did not apply Throttle seq {1}: {2}", _subsystem, ack.Sequence, ack.Detail);
+    }
+
+    private void Retry()
+    {
+        if (_registration is null || _pending.Count == 0 || !_reachable) return;
+        var now = Now;
+        foreach (var pending in _pending.Values)
+        {
+            if (now < pending.NextAttempt) continue;
+            pending.Attempts++;
+            var backoff = TimeSpan.FromMilliseconds(Math.Min(_config.MaxBackoff.TotalMilliseconds,
+                _config.AckTimeout.TotalMilliseconds * Math.Pow(2, pending.Attempts - 1)));
+            pending.NextAttempt = now + backoff;
+            _registration.Ref.Tell(pending.Throttle, Self);
+            if (pending.Attempts >= _config.SilentAfterAttempts && !_silentReported)
+            {
+                _silentReported = true;
+                _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {pending.Throttle.Sequence} ({pending.Throttle.Action} -> {pending.Throttle.Level:0.###}) unacknowledged after {pending.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
+            }
+        }
+    }
+
+    private SubsystemStatus Status() => new(
+        _subsystem, _host, _registration?.Priority ?? 0,
+        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
+        _sequence, _lastAcked, _reachable && !_silentReported, [.. _policy.Skipped]);
+}

@@ -1,0 +1,26 @@
+namespace Scarcity.Actors.Actuation;
+
+/// <summary>How Throttles are delivered. Defaults suit subsystems on loopback or a data-centre network.</summary>
+public sealed class ActuatorConfig
+{
+    /// <summary>Time to wait for a ThrottleAck before the first retry; doubles per retry. <value>1 s</value></summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between two retries. <value>10 s</value></summary>
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>After this many unacknowledged attempts the subsystem is reported silent. <value>5</value></summary>
+    public int SilentAfterAttempts { get; set; } = 5;
+
+    /// <summary>A snapshot of the levels is saved every this many decisions. <value>100</value></summary>
+    public int SnapshotEvery { get; set; } = 100;
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = "Scarcity:Actuator")
+    {
+        if (AckTimeout <= TimeSpan.Zero) yield return $"{section}:AckTimeout must be positive, was {AckTimeout}";
+        if (MaxBackoff < AckTimeout) yield return $"{section}:MaxBackoff must be at least AckTimeout, was {MaxBackoff}";
+        if (SilentAfterAttempts < 1) yield return $"{section}:SilentAfterAttempts must be at least 1, was {SilentAfterAttempts}";
+        if (SnapshotEvery < 1) yield return $"{section}:SnapshotEvery must be at least 1, was {SnapshotEvery}";
+    }
+}

@@ -1,0 +1,120 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using Akka.Remote.Hosting;
+using LinqToDB;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Monitoring;
+using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
+using Scarcity.Actors.Sensing;
+
+namespace Scarcity.Actors.Hosting;
+
+/// <summary>Keys of the governor's actors in the <see cref="ActorRegistry"/>.</summary>
+public static class GovernorActors
+{
+    /// <summary>The <see cref="PolicyActor"/>: send it <see cref="RegisterSubsystem"/>.</summary>
+    public sealed class Policy;
+    /// <summary>The profiler registry: send it <see cref="Sample"/> and <see cref="ReportMetrics"/>.</summary>
+    public sealed class Profilers;
+    /// <summary>The <see cref="MonitorActor"/>: ask it <see cref="GetGovernorStatus"/>.</summary>
+    public sealed class Monitor;
+    /// <summary>The <see cref="DecisionLogActor"/>: ask it <see cref="GetRecentDecisions"/>.</summary>
+    public sealed class DecisionLog;
+    /// <summary>This node's <see cref="SensorActor"/>.</summary>
+    public sealed class Sensor;
+}
+
+/// <summary>Akka.Hosting set-up of the governor.</summary>
+public static class GovernorHostingExtensions
+{
+    /// <summary>The actor system name every node of a governor cluster shares.</summary>
+    public const string SystemName = "scarcity";
+
+    /// <summary>
+    /// Binds <see cref="ScarcitySerializer"/> to every governor message and event. Call on every actor system that talks
+    /// to the governor (nodes, subsystems, CLI).
+    /// </summary>
+    public static AkkaConfigurationBuilder WithScarcitySerialization(this AkkaConfigurationBuilder builder) =>
+        builder.WithCustomSerializer("scarcity", [typeof(IScarcityMessage)], system => new ScarcitySerializer(system));
+
+    /// <summary>
+    /// Remoting and cluster membership from <see cref="DRGConfig.Cluster"/>: with no seed nodes the node forms a
+    /// one-node cluster with itself.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithScarcityCluster(this AkkaConfigurationBuilder builder, DRGConfig config)
+    {
+        var cluster = config.Cluster;
+        var seeds = cluster.SeedNodes.Count > 0
+            ? cluster.SeedNodes.ToArray()
+            : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
+        builder.WithRemoting(cluster.Hostname, cluster.Port)
+            .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds });
+        if (seeds.Length == 0)
+            builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        return builder;
+    }
+
+    /// <summary>Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start.</summary>
+    public static AkkaConfigurationBuilder WithScarcityPersistence(this AkkaConfigurationBuilder builder, PersistenceConfig config)
+    {
+        var isSqlite = string.Equals(config.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase);
+        if (isSqlite) EnsureSqliteDirectory(config.ConnectionString);
+        return builder.WithSqlPersistence(
+            connectionString: config.ConnectionString,
+            providerName: isSqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL15,
+            autoInitialize: true);
+    }
+
+    private static void EnsureSqliteDirectory(string connectionString)
+    {
+        var csb = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(csb.DataSource));
+        if (!string.IsNullOrEmpty(directory) && csb.Mode != Microsoft.Data.Sqlite.SqliteOpenMode.Memory) Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>
+    /// The governor pipeline on this node: sensor (when the node has the <c>sensor</c> role) -&gt; profiler per host -&gt;
+    /// policy -&gt; actuator per subsystem, with the monitor and the decision log. Serialization, cluster and persistence
+    /// come from <see cref="WithScarcitySerialization"/>, <see cref="WithScarcityCluster"/> and
+    /// <see cref="WithScarcityPersistence"/>, or all at once from <see cref="WithScarcityNode"/>.
+    /// </summary>
+    /// <param name="builder">The Akka builder.</param>
+    /// <param name="config">A validated configuration.</param>
+    /// <param name="source">The sensor source of this node; null: this machine (<see cref="SensorSources.Create"/>).</param>
+    /// <param name="loadDecisionsFromJournal">Whether the decision log reloads past decisions from the SQL journal at start.</param>
+    public static AkkaConfigurationBuilder WithScarcityGovernor(
+        this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null,
+        bool loadDecisionsFromJournal = true)
+    {
+        config.EnsureValid();
+        return builder.WithActors((system, registry) =>
+        {
+            var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize, loadDecisionsFromJournal), "decision-log");
+            var policy = system.ActorOf(PolicyActor.Props(config.Policy, config.Actuator, decisionLog), "policy");
+            var monitor = system.ActorOf(MonitorActor.Props(policy), "monitor");
+            var profilers = system.ActorOf(ProfilerRegistryActor.Props(config.Profiler, config.Sensor.Interval, policy), "profilers");
+            registry.Register<GovernorActors.DecisionLog>(decisionLog);
+            registry.Register<GovernorActors.Policy>(policy);
+            registry.Register<GovernorActors.Monitor>(monitor);
+            registry.Register<GovernorActors.Profilers>(profilers);
+
+            if (config.Cluster.Roles.Contains("sensor"))
+            {
+                var sensorSource = source?.Invoke(system) ?? SensorSources.Create(config, system.Log);
+                var sensor = system.ActorOf(SensorActor.Props(config.Host, sensorSource, config.Sensor.Interval, profilers), "sensor");
+                registry.Register<GovernorActors.Sensor>(sensor);
+            }
+        });
+    }
+
+    /// <summary>Everything a governor node needs: serialization, cluster, persistence and the pipeline.</summary>
+    public static AkkaConfigurationBuilder WithScarcityNode(
+        this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null) =>
+        builder.WithScarcitySerialization()
+            .WithScarcityCluster(config)
+            .WithScarcityPersistence(config.Persistence)
+            .WithScarcityGovernor(config, source);
+}
