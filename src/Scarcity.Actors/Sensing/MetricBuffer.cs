@@ -52,6 +52,20 @@ public sealed class MetricBuffer
         return null;
     }
 
+    /// <summary>
+    /// Drops what was added after the buffer held <paramref name="count"/> readings and <paramref name="staleCount"/>
+    /// stale series: undoes the partial readings of a source that failed half-way.
+    /// </summary>
+    public void Truncate(int count, int staleCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
+        ArgumentOutOfRangeException.ThrowIfNegative(staleCount);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(staleCount, StaleCount);
+        Count = count;
+        StaleCount = staleCount;
+    }
+
     /// <summary>Empties the buffer, keeping its storage.</summary>
     public void Clear()
     {
