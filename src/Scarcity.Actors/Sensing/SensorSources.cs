@@ -6,10 +6,21 @@ namespace Scarcity.Actors.Sensing;
 /// <summary>Builds the sensor source a configuration asks for.</summary>
 public static class SensorSources
 {
-    /// <summary>A trace replay when <see cref="SensorConfig.TraceFile"/> is set, else this machine's /proc and cgroup files.</summary>
-    public static ISensorSource Create(DRGConfig config, ILoggingAdapter log)
+    /// <summary>
+    /// A trace replay when <see cref="SensorConfig.TraceFile"/> is set; else this machine's /proc and cgroup files, plus
+    /// <paramref name="extra"/> sources (GPUs, a simulated engine), each isolated from the others' failures.
+    /// </summary>
+    public static ISensorSource Create(DRGConfig config, ILoggingAdapter log, params ISensorSource[] extra)
     {
         if (config.Sensor.TraceFile is { } trace) return new TraceSensorSource(trace);
-        return new LinuxSensorSource(config.Sensor.ProcRoot, config.Sensor.CgroupRoot);
+        var linux = new LinuxSensorSource(new LinuxSensorOptions
+        {
+            ProcRoot = config.Sensor.ProcRoot,
+            CgroupRoot = config.Sensor.CgroupRoot,
+            OnNotice = notice => log.Info("Sensor: {0}", notice),
+        });
+        if (extra.Length == 0) return linux;
+        return new CompositeSensorSource([linux, .. extra],
+            (source, error) => log.Warning("Sensor source {0} failed this sample ({1}); its metrics are stale until it recovers", source.Name, error.Message));
     }
 }
