@@ -41,6 +41,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
     private readonly IActorRef _mediator;
+    private const int RecoveredToLog = 100;
+    private readonly Queue<Decision> _recovered = new();
 
     private long _sequence;
     private long _lastAcked;
@@ -68,6 +70,11 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_recovered.Count > 0) _decisionLog.Tell(new RecentDecisions([.. _recovered]));
+            _recovered.Clear();
+        });
         Recover<SnapshotOffer>(offer =>
         {
             if (offer.Snapshot is not ActuatorSnapshot snapshot) return;
@@ -115,6 +122,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private void ApplyRecovered(Decision decision)
     {
+        _recovered.Enqueue(decision);
+        if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
         _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
@@ -160,7 +169,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
             var declared = _registration.Actions.Contains(change.Action);
             var sequence = declared ? ++_sequence : 0;
             var decision = new Decision(_subsystem, profile.Host, change.Action, change.PreviousLevel, change.Level, sequence,
-                change.Reason, Now, change.Inputs, declared,
+                change.Reason, profile.At, change.Inputs, declared,
                 declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
             decisions.Add(decision);
         }

@@ -84,15 +84,13 @@ public static class GovernorHostingExtensions
     /// <param name="builder">The Akka builder.</param>
     /// <param name="config">A validated configuration.</param>
     /// <param name="source">The sensor source of this node; null: this machine (<see cref="SensorSources.Create"/>).</param>
-    /// <param name="loadDecisionsFromJournal">Whether the decision log reloads past decisions from the SQL journal at start.</param>
     public static AkkaConfigurationBuilder WithScarcityGovernor(
-        this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null,
-        bool loadDecisionsFromJournal = true)
+        this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null)
     {
         config.EnsureValid();
         return builder.WithActors((system, registry) =>
         {
-            var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize, loadDecisionsFromJournal), "decision-log");
+            var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize), "decision-log");
             var policy = system.ActorOf(PolicyActor.Props(config.Policy, config.Actuator, decisionLog), "policy");
             var monitor = system.ActorOf(MonitorActor.Props(policy), "monitor");
             var profilers = system.ActorOf(ProfilerRegistryActor.Props(config.Profiler, config.Sensor.Interval, policy), "profilers");

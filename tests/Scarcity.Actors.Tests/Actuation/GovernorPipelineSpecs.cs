@@ -1,0 +1,285 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.TestKit;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies;
+using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Tests.Hosting;
+using Xunit;
+
+namespace Scarcity.Actors.Tests.Actuation;
+
+/// <summary>The pipeline end to end on a real node: sensor, profiler, policy, actuator, SQLite journal, pub-sub.</summary>
+public sealed class GovernorPipelineSpecs : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly List<GovernorHost> _hosts = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var h in _hosts)
+        {
+            await h.DisposeAsync();
+            h.DeleteDatabase();
+        }
+    }
+
+    private async Task<(GovernorHost Host, Akka.TestKit.Xunit2.TestKit Kit)> Start(
+        Action<Scarcity.Actors.Hosting.DRGConfig>? configure = null, Func<ActorSystem, ISensorSource>? source = null, string? db = null)
+    {
+        var config = GovernorHost.SpecConfig(db);
+        configure?.Invoke(config);
+        var host = await GovernorHost.StartAsync(config, source);
+        _hosts.Add(host);
+        return (host, new Akka.TestKit.Xunit2.TestKit(host.System));
+    }
+
+    private static Sample VramSample(double vram, double seconds) =>
+        new("spec-host", T0.AddSeconds(seconds), [new MetricValue(MetricNames.VramUtil, vram)], []);
+
+    private static RegisterSubsystem Register(IActorRef actor, string name = "engine", params string[] actions) =>
+        new(name, "spec-host", 5, actions.Length == 0 ? [ActionNames.ReduceBatch, ActionNames.Throttle, ActionNames.ShedLoad] : [.. actions], actor);
+
+    private static Action<Scarcity.Actors.Hosting.DRGConfig> RawVramRule(double cooldownSeconds = 5) => c =>
+    {
+        c.Policy.Policies["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }];
+        c.Policy.Cooldown = TimeSpan.FromSeconds(cooldownSeconds);
+        c.Policy.RecoveryDelay = TimeSpan.Zero;
+    };
+
+    [Fact]
+    public async Task A_trace_step_is_acted_on_at_the_first_sample_after_it_and_the_subsystem_gets_a_Throttle()
+    {
+        var (host, kit) = await Start();
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+
+        using var trace = new TraceSensorSource(Path.Combine(AppContext.BaseDirectory, "Traces", "vram-step.csv"));
+        var buffer = new MetricBuffer();
+        while (trace.HasMore)
+        {
+            var at = T0 + trace.NextOffset;
+            buffer.Clear();
+            trace.Sample(buffer, at);
+            host.Profilers.Tell(new Sample("spec-host", at, [.. buffer.Values], []));
+        }
+
+        var throttle = engine.ExpectMsg<Throttle>(Wait);
+        Assert.Equal(ActionNames.ReduceBatch, throttle.Action);
+        Assert.Equal(0.5, throttle.Level);
+        Assert.Equal(1, throttle.Sequence);
+        Assert.Equal(T0.AddSeconds(2.0), throttle.IssuedAt); // the first sample after the step
+        Assert.Contains("vram_util forecast > 0.85", throttle.Reason.Rule);
+        var decisions = await host.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(10), Wait);
+        Assert.Equal(throttle.Sequence, decisions.Decisions[0].Sequence);
+    }
+
+    [Fact]
+    public async Task The_sensor_replays_a_trace_at_its_own_timestamps_at_4_Hz()
+    {
+        var (host, kit) = await Start();
+        var profiler = kit.CreateTestProbe();
+        var trace = Path.Combine(AppContext.BaseDirectory, "Traces", "vram-step.csv");
+        host.System.ActorOf(SensorActor.Props("traced", new TraceSensorSource(trace), TimeSpan.FromMilliseconds(250), profiler.Ref));
+
+        var samples = Enumerable.Range(0, 5).Select(_ => profiler.ExpectMsg<Sample>(Wait)).ToList();
+
+        Assert.All(samples, s => Assert.Equal("traced", s.Host));
+        Assert.Equal([0, 250, 500, 750, 1000], samples.Select(s => (int)Math.Round((s.At - samples[0].At).TotalMilliseconds)));
+        Assert.All(samples, s => Assert.Contains(s.Values, v => v.Metric == MetricNames.VramUtil && v.Value == 0.5));
+    }
+
+    [Fact]
+    public async Task A_Throttle_is_retried_until_acknowledged_and_a_superseded_one_is_dropped()
+    {
+        var (host, kit) = await Start(c =>
+        {
+            RawVramRule(cooldownSeconds: 0.2)(c);
+            c.Actuator.AckTimeout = TimeSpan.FromMilliseconds(300);
+        });
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+
+        host.Profilers.Tell(VramSample(0.95, 0));
+        var first = engine.ExpectMsg<Throttle>(Wait);
+        var retried = engine.ExpectMsg<Throttle>(Wait);           // no ack: the same Throttle again
+        Assert.Equal(first, retried);
+
+        host.Profilers.Tell(VramSample(0.95, 1));                  // a newer level supersedes it
+        var second = engine.FishForMessage<Throttle>(t => t.Sequence == 2, Wait);
+        engine.Reply(new ThrottleAck("engine", second.Sequence, true, "applied"));
+        engine.ExpectNoMsg(TimeSpan.FromSeconds(1.5));             // acked: nothing is retried, seq 1 is not resent
+
+        var status = await host.Policy.Ask<SubsystemStatus>(new GetSubsystemStatus("engine"), Wait);
+        Assert.Equal(2, status.LastAckedSequence);
+        Assert.Equal(0.25, status.Levels[ActionNames.ReduceBatch]);
+    }
+
+    [Fact]
+    public async Task A_subsystem_that_dies_is_marked_down_and_gets_the_current_levels_when_it_registers_again()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+        host.Profilers.Tell(VramSample(0.95, 0));
+        var t = engine.ExpectMsg<Throttle>(Wait);
+        engine.Reply(new ThrottleAck("engine", t.Sequence, true, "applied"));
+
+        kit.Watch(engine.Ref);
+        engine.Ref.Tell(PoisonPill.Instance);
+        kit.ExpectTerminated(engine.Ref, Wait);
+        await kit.AwaitAssertAsync(async () =>
+            Assert.False((await host.Policy.Ask<SubsystemStatus>(new GetSubsystemStatus("engine"), Wait)).Reachable), Wait);
+
+        var reborn = kit.CreateTestProbe();
+        host.Policy.Tell(Register(reborn.Ref), reborn.Ref);
+        var registered = reborn.ExpectMsg<SubsystemRegistered>(Wait);
+        Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1.0, registered.Levels[ActionNames.Throttle]);
+        Assert.Equal(1, registered.LastSequence);
+    }
+
+    [Fact]
+    public async Task A_subsystem_that_throws_or_never_acks_does_not_stall_another()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var broken = host.System.ActorOf(Props.Create(() => new ThrowingSubsystem()), "broken");
+        var healthy = kit.CreateTestProbe();
+        host.Policy.Tell(Register(broken, "broken"), broken);
+        host.Policy.Tell(Register(healthy.Ref, "healthy"), healthy.Ref);
+        healthy.ExpectMsg<SubsystemRegistered>(Wait);
+
+        for (var i = 0; i < 3; i++) host.Profilers.Tell(VramSample(0.95, i * 6));
+
+        var throttles = new[] { healthy.FishForMessage<Throttle>(t => t.Sequence == 1, Wait), healthy.FishForMessage<Throttle>(t => t.Sequence == 2, Wait) };
+        Assert.Equal([0.5, 0.25], throttles.Select(t => t.Level));
+    }
+
+    [Fact]
+    public async Task A_Throttle_for_an_undeclared_action_is_not_sent_and_the_decision_log_says_so()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref, "engine", ActionNames.ShedLoad), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+
+        host.Profilers.Tell(VramSample(0.95, 0));
+
+        await kit.AwaitAssertAsync(async () =>
+        {
+            var log = await host.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(10, "engine"), Wait);
+            var d = Assert.Single(log.Decisions);
+            Assert.False(d.Sent);
+            Assert.Contains("did not declare action 'reduce_batch'", d.Detail);
+        }, Wait);
+        engine.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+    }
+
+    [Fact]
+    public async Task Decisions_are_persisted_in_SQLite_and_survive_a_restart_with_levels_and_sequence()
+    {
+        var db = Path.Combine(Path.GetTempPath(), $"scarcity-restart-{Guid.NewGuid():N}.db");
+        var (first, kit) = await Start(RawVramRule(), db: db);
+        var engine = kit.CreateTestProbe();
+        first.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+        first.Profilers.Tell(VramSample(0.95, 0));
+        var t = engine.ExpectMsg<Throttle>(Wait);
+        Assert.True(File.Exists(db));
+        await first.DisposeAsync();
+        _hosts.Remove(first);
+
+        var (second, kit2) = await Start(RawVramRule(), db: db);
+        var again = kit2.CreateTestProbe();
+        second.Policy.Tell(Register(again.Ref), again.Ref);
+        var registered = again.ExpectMsg<SubsystemRegistered>(Wait);
+        Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1, registered.LastSequence);
+
+        var log = await second.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(10), Wait);
+        var persisted = Assert.Single(log.Decisions);
+        Assert.Equal(t.Sequence, persisted.Sequence);
+        Assert.Equal(0.5, persisted.Level);
+        Assert.True(persisted.Inputs.ContainsKey("vram_util:raw"));
+        second.Profilers.Tell(VramSample(0.95, 10));
+        Assert.Equal(2, again.ExpectMsg<Throttle>(Wait).Sequence);
+    }
+
+    [Fact]
+    public async Task Telemetry_and_decisions_are_published_and_non_finite_readings_are_rejected_and_counted()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var subscriber = kit.CreateTestProbe();
+        var mediator = DistributedPubSub.Get(host.System).Mediator;
+        mediator.Tell(new Subscribe(Topics.Telemetry, subscriber.Ref), subscriber.Ref);
+        mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), subscriber.Ref), subscriber.Ref);
+        subscriber.ExpectMsg<SubscribeAck>(Wait);
+        subscriber.ExpectMsg<SubscribeAck>(Wait);
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+
+        host.Profilers.Tell(new Sample("spec-host", T0, [new(MetricNames.VramUtil, double.NaN), new(MetricNames.CpuUtil, double.PositiveInfinity)], []));
+        var rejected = subscriber.FishForMessage<TelemetryPublished>(_ => true, Wait);
+        Assert.Equal(2, rejected.RejectedValues);
+        Assert.Empty(rejected.Profile.Metrics);
+
+        host.Profilers.Tell(VramSample(0.95, 1));
+        var telemetry = subscriber.FishForMessage<TelemetryPublished>(t => t.Profile.Metrics.ContainsKey(MetricNames.VramUtil), Wait);
+        Assert.Equal(PressureLevel.Red, telemetry.Profile.Pressure);
+        var decision = subscriber.FishForMessage<Decision>(_ => true, Wait);
+        Assert.Equal(0.5, decision.Level);
+        engine.ExpectMsg<Throttle>(Wait);
+    }
+
+    [Fact]
+    public async Task A_host_whose_samples_stop_turns_stale_levels_hold_and_a_fresh_sample_clears_it()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var subscriber = kit.CreateTestProbe();
+        DistributedPubSub.Get(host.System).Mediator.Tell(new Subscribe(Topics.NodeStale, subscriber.Ref), subscriber.Ref);
+        subscriber.ExpectMsg<SubscribeAck>(Wait);
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+        host.Profilers.Tell(VramSample(0.95, 0));
+        engine.ExpectMsg<Throttle>(Wait);
+
+        var stale = subscriber.ExpectMsg<NodeStale>(Wait);
+        Assert.True(stale.Stale);
+        Assert.Equal("spec-host", stale.Host);
+        var status = await host.Policy.Ask<SubsystemStatus>(new GetSubsystemStatus("engine"), Wait);
+        Assert.Contains(status.Skipped, s => s.Contains("is stale"));
+        Assert.Equal(0.5, status.Levels[ActionNames.ReduceBatch]);
+
+        host.Profilers.Tell(VramSample(0.5, 30));
+        Assert.False(subscriber.ExpectMsg<NodeStale>(Wait).Stale);
+    }
+
+    [Fact]
+    public async Task A_registration_with_an_empty_name_is_rejected_with_a_reason()
+    {
+        var (host, kit) = await Start();
+        var engine = kit.CreateTestProbe();
+
+        host.Policy.Tell(new RegisterSubsystem("", "spec-host", 1, [ActionNames.Throttle], engine.Ref), engine.Ref);
+
+        Assert.Equal("the subsystem name is empty", engine.ExpectMsg<RegistrationRejected>(Wait).Reason);
+    }
+
+    private sealed class ThrowingSubsystem : ReceiveActor
+    {
+        public ThrowingSubsystem()
+        {
+            Receive<SubsystemRegistered>(_ => { });
+            Receive<Throttle>(_ => throw new InvalidOperationException("the engine's handler failed"));
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Sensing;
+
+namespace Scarcity.Actors.Tests.Hosting;
+
+/// <summary>
+/// A real governor node for specs: Akka.Hosting, a one-node cluster on a free loopback port, SQLite in a temp file,
+/// (serialize-messages stays off here: Akka.Persistence's own internal messages do not survive it; ScarcitySerializerSpecs round-trips every message). The sensor source is the spec's (a trace, or a source it drives).
+/// </summary>
+public sealed class GovernorHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private GovernorHost(IHost host, DRGConfig config, string dbPath)
+    {
+        _host = host;
+        Config = config;
+        DbPath = dbPath;
+        System = host.Services.GetRequiredService<ActorSystem>();
+        Registry = host.Services.GetRequiredService<ActorRegistry>();
+    }
+
+    public ActorSystem System { get; }
+    public ActorRegistry Registry { get; }
+    public DRGConfig Config { get; }
+    public string DbPath { get; }
+
+    public IActorRef Policy => Registry.Get<GovernorActors.Policy>();
+    public IActorRef Profilers => Registry.Get<GovernorActors.Profilers>();
+    public IActorRef Monitor => Registry.Get<GovernorActors.Monitor>();
+    public IActorRef DecisionLog => Registry.Get<GovernorActors.DecisionLog>();
+
+    /// <summary>A fresh config for specs: host "spec-host", no sensor role unless a source is given, free port.</summary>
+    public static DRGConfig SpecConfig(string? dbPath = null)
+    {
+        dbPath ??= Path.Combine(Path.GetTempPath(), $"scarcity-spec-{Guid.NewGuid():N}.db");
+        return new DRGConfig
+        {
+            Host = "spec-host",
+            Persistence = { Provider = "Sqlite", ConnectionString = $"Data Source={dbPath}" },
+            Cluster = { Port = 0, Roles = ["governor"] },
+        };
+    }
+
+    public static async Task<GovernorHost> StartAsync(DRGConfig config, Func<ActorSystem, ISensorSource>? source = null)
+    {
+        if (source is not null && !config.Cluster.Roles.Contains("sensor")) config.Cluster.Roles.Add("sensor");
+        var dbPath = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(config.Persistence.ConnectionString).DataSource;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
+        {
+            akka.AddHocon("""
+                akka.loglevel = WARNING
+                akka.cluster.split-brain-resolver.stable-after = 3s
+                """, HoconAddMode.Prepend);
+            akka.WithScarcityNode(config, source);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        var governor = new GovernorHost(host, config, dbPath);
+        await governor.WaitUntilUp();
+        return governor;
+    }
+
+    private async Task WaitUntilUp()
+    {
+        var cluster = Akka.Cluster.Cluster.Get(System);
+        var up = new TaskCompletionSource();
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await Registry.GetAsync<GovernorActors.Policy>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+
+    public void DeleteDatabase()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { DbPath, DbPath + "-wal", DbPath + "-shm" })
+            if (File.Exists(f)) File.Delete(f);
+    }
+}
