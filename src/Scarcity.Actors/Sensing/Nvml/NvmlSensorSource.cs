@@ -151,7 +151,12 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     {
         if (gpu.Handle == 0 && !TryResolve(gpu, out var failedCall, out var failure))
         {
-            for (var slot = 0; slot < GpuXidErrors; slot++) Stale(buffer, gpu, slot);
+            for (var slot = 0; slot < GpuThrottled; slot++) Stale(buffer, gpu, slot);
+            if (nvml.DeviceGetCurrentClocksEventReasons != null)
+            {
+                Stale(buffer, gpu, GpuThrottled);
+                Stale(buffer, gpu, GpuThrottleReasons);
+            }
             if (_eventsSupported && gpu.Xid != XidState.NotSupported) Stale(buffer, gpu, GpuXidErrors);
             NoteHealth(gpu, failedCall, failure);
             return;
