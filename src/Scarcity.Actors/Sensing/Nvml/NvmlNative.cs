@@ -1,0 +1,114 @@
+using System.Runtime.InteropServices;
+
+namespace Scarcity.Actors.Sensing.Nvml;
+
+/// <summary>NVML return codes the source acts on (nvml.h <c>nvmlReturn_t</c>).</summary>
+internal static class NvmlReturn
+{
+    public const int Success = 0;
+    public const int Uninitialized = 1;
+    public const int InvalidArgument = 2;
+    public const int NotSupported = 3;
+    public const int NoPermission = 4;
+    public const int NotFound = 6;
+    public const int InsufficientSize = 7;
+    public const int DriverNotLoaded = 9;
+    public const int Timeout = 10;
+    public const int LibraryNotFound = 12;
+    public const int FunctionNotFound = 13;
+    public const int GpuIsLost = 15;
+    public const int ArgumentVersionMismatch = 25;
+    public const int Unknown = 999;
+
+    /// <summary>The nvml.h name of a return code, for log lines (constant strings: no allocation).</summary>
+    public static string Name(int rc) => rc switch
+    {
+        0 => "NVML_SUCCESS",
+        1 => "NVML_ERROR_UNINITIALIZED",
+        2 => "NVML_ERROR_INVALID_ARGUMENT",
+        3 => "NVML_ERROR_NOT_SUPPORTED",
+        4 => "NVML_ERROR_NO_PERMISSION",
+        5 => "NVML_ERROR_ALREADY_INITIALIZED",
+        6 => "NVML_ERROR_NOT_FOUND",
+        7 => "NVML_ERROR_INSUFFICIENT_SIZE",
+        8 => "NVML_ERROR_INSUFFICIENT_POWER",
+        9 => "NVML_ERROR_DRIVER_NOT_LOADED",
+        10 => "NVML_ERROR_TIMEOUT",
+        11 => "NVML_ERROR_IRQ_ISSUE",
+        12 => "NVML_ERROR_LIBRARY_NOT_FOUND",
+        13 => "NVML_ERROR_FUNCTION_NOT_FOUND",
+        14 => "NVML_ERROR_CORRUPTED_INFOROM",
+        15 => "NVML_ERROR_GPU_IS_LOST",
+        16 => "NVML_ERROR_RESET_REQUIRED",
+        17 => "NVML_ERROR_OPERATING_SYSTEM",
+        18 => "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
+        19 => "NVML_ERROR_IN_USE",
+        20 => "NVML_ERROR_MEMORY",
+        21 => "NVML_ERROR_NO_DATA",
+        23 => "NVML_ERROR_INSUFFICIENT_RESOURCES",
+        25 => "NVML_ERROR_ARGUMENT_VERSION_MISMATCH",
+        26 => "NVML_ERROR_DEPRECATED",
+        27 => "NVML_ERROR_NOT_READY",
+        28 => "NVML_ERROR_GPU_NOT_FOUND",
+        29 => "NVML_ERROR_INVALID_STATE",
+        999 => "NVML_ERROR_UNKNOWN",
+        _ => "NVML error",
+    };
+
+    public static string Describe(int rc) => $"{Name(rc)} ({rc})";
+}
+
+/// <summary>nvml.h constants other than return codes.</summary>
+internal static class NvmlConstants
+{
+    /// <summary><c>nvmlEventTypeXidCriticalError</c>.</summary>
+    public const ulong EventTypeXidCriticalError = 0x8;
+    /// <summary><c>nvmlClocksEventReasonGpuIdle</c>: the only clock-event reason that is not a throttle.</summary>
+    public const ulong ClocksEventReasonGpuIdle = 0x1;
+    /// <summary><c>NVML_TEMPERATURE_GPU</c>.</summary>
+    public const int TemperatureGpu = 0;
+    /// <summary><c>NVML_DEVICE_UUID_V2_BUFFER_SIZE</c> and <c>NVML_DEVICE_NAME_V2_BUFFER_SIZE</c>.</summary>
+    public const int StringBufferSize = 96;
+}
+
+/// <summary><c>nvmlUtilization_t</c>: percentages over the driver's last sample period.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlUtilization
+{
+    public uint Gpu;
+    public uint Memory;
+}
+
+/// <summary><c>nvmlMemory_t</c> (v1): <c>Used</c> includes the driver's reservation.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlMemory
+{
+    public ulong Total;
+    public ulong Free;
+    public ulong Used;
+}
+
+/// <summary><c>nvmlMemory_v2_t</c>: <c>Used</c> excludes <c>Reserved</c>, as nvidia-smi reports it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlMemoryV2
+{
+    public uint Version;
+    public ulong Total;
+    public ulong Reserved;
+    public ulong Free;
+    public ulong Used;
+
+    /// <summary><c>nvmlMemory_v2</c> = <c>NVML_STRUCT_VERSION(Memory, 2)</c> = sizeof | 2 &lt;&lt; 24.</summary>
+    public static unsafe uint StructVersion => (uint)sizeof(NvmlMemoryV2) | (2u << 24);
+}
+
+/// <summary><c>nvmlEventData_t</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlEventData
+{
+    public nint Device;
+    public ulong EventType;
+    public ulong EventData;
+    public uint GpuInstanceId;
+    public uint ComputeInstanceId;
+}
