@@ -3,6 +3,7 @@ using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Sensing.Nvml;
 
 namespace Scarcity.Actors.Hosting;
 
@@ -78,6 +79,9 @@ public sealed class DRGConfig
     /// <summary>Throttle delivery.</summary>
     public ActuatorConfig Actuator { get; set; } = new();
 
+    /// <summary>GPU sensing through NVML; where there is no driver or GPU it logs one line and reports no GPU metric.</summary>
+    public NvmlOptions Gpu { get; set; } = new();
+
     /// <summary>Persistence of decisions and state.</summary>
     public PersistenceConfig Persistence { get; set; } = new();
 
@@ -97,6 +101,10 @@ public sealed class DRGConfig
         foreach (var e in Policy.Validate($"{Section}:Policy")) yield return e;
         foreach (var e in Actuator.Validate($"{Section}:Actuator")) yield return e;
         foreach (var e in Persistence.Validate($"{Section}:Persistence")) yield return e;
+        string? gpuError = null;
+        try { Gpu.Validate(); }
+        catch (ArgumentException e) { gpuError = e.Message; }
+        if (gpuError is not null) yield return gpuError;
         foreach (var e in Cluster.Validate($"{Section}:Cluster")) yield return e;
     }
 

@@ -1,5 +1,6 @@
 using Akka.Event;
 using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Sensing.Nvml;
 
 namespace Scarcity.Actors.Sensing;
 
@@ -7,8 +8,9 @@ namespace Scarcity.Actors.Sensing;
 public static class SensorSources
 {
     /// <summary>
-    /// A trace replay when <see cref="SensorConfig.TraceFile"/> is set; else this machine's /proc and cgroup files, plus
-    /// <paramref name="extra"/> sources (GPUs, a simulated engine), each isolated from the others' failures.
+    /// A trace replay when <see cref="SensorConfig.TraceFile"/> is set; else this machine's /proc and cgroup files, its
+    /// GPUs through NVML (when <see cref="DRGConfig.Gpu"/> is enabled and no <paramref name="extra"/> source stands in for
+    /// them), plus <paramref name="extra"/> sources (a simulated GPU), each isolated from the others' failures.
     /// </summary>
     public static ISensorSource Create(DRGConfig config, ILoggingAdapter log, params ISensorSource[] extra)
     {
@@ -19,6 +21,8 @@ public static class SensorSources
             CgroupRoot = config.Sensor.CgroupRoot,
             OnNotice = notice => log.Info("Sensor: {0}", notice),
         });
+        if (extra.Length == 0 && config.Gpu.Enabled)
+            extra = [new NvmlSensorSource(config.Gpu, line => log.Info("GPU: {0}", line))];
         if (extra.Length == 0) return linux;
         return new CompositeSensorSource([linux, .. extra],
             (source, error) => log.Warning("Sensor source {0} failed this sample ({1}); its metrics are stale until it recovers", source.Name, error.Message));
