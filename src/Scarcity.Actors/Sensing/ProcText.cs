@@ -28,7 +28,7 @@ internal static class ProcText
         return true;
     }
 
-    /// <summary>The next token separated by spaces or tabs; empty at the end of the line.</summary>
+    /// <summary>The next token separated by blanks (newlines too, for one-line files read whole); empty at the end.</summary>
     public static ReadOnlySpan<byte> NextToken(ReadOnlySpan<byte> line, ref int pos)
     {
         while (pos < line.Length && IsBlank(line[pos])) pos++;
@@ -72,5 +72,5 @@ internal static class ProcText
         return false;
     }
 
-    private static bool IsBlank(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r';
+    private static bool IsBlank(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 }
