@@ -74,7 +74,7 @@ public sealed class HostProfiler
     public PressureLevel Pressure(DateTimeOffset now, TimeSpan interval)
     {
         var worst = double.NaN;
-        foreach (var profile in _series.Values)
+        foreach (var (_, profile) in _series)
         {
             if (!profile.IsUtilisation || profile.IsStale(now, interval)) continue;
             worst = PressureLevels.Max(worst, PressureLevels.Signal(profile.Estimate, profile.Forecast));
