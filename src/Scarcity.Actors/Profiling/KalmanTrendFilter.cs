@@ -170,6 +170,7 @@ public struct KalmanTrendFilter
 
     private void Seed(double value, DateTimeOffset at)
     {
+        if (_r0 == 0) throw new InvalidOperationException("A KalmanTrendFilter must be made with a constructor, not default.");
         // A series larger than 1 (latency in ms) starts at the same relative noise as a utilisation.
         _r = _r0 * Math.Max(1, value * value);
         _level = value;

@@ -1,3 +1,5 @@
+using static System.FormattableString;
+
 namespace Scarcity.Actors.Profiling;
 
 /// <summary>
@@ -48,17 +50,17 @@ public sealed class ProfilerConfig
     public IEnumerable<string> Validate(string section = Section)
     {
         if (!(EmaAlpha > 0 && EmaAlpha <= 1))
-            yield return $"{section}:{nameof(EmaAlpha)} must be in (0, 1], was {EmaAlpha}";
+            yield return Invariant($"{section}:{nameof(EmaAlpha)} must be in (0, 1], was {EmaAlpha}");
         if (!(KalmanQ > 0 && double.IsFinite(KalmanQ)))
-            yield return $"{section}:{nameof(KalmanQ)} must be positive and finite, was {KalmanQ}";
+            yield return Invariant($"{section}:{nameof(KalmanQ)} must be positive and finite, was {KalmanQ}");
         if (!(KalmanR > 0 && double.IsFinite(KalmanR)))
-            yield return $"{section}:{nameof(KalmanR)} must be positive and finite, was {KalmanR}";
+            yield return Invariant($"{section}:{nameof(KalmanR)} must be positive and finite, was {KalmanR}");
         if (ForecastHorizon < TimeSpan.Zero)
-            yield return $"{section}:{nameof(ForecastHorizon)} must not be negative, was {ForecastHorizon}";
+            yield return Invariant($"{section}:{nameof(ForecastHorizon)} must not be negative, was {ForecastHorizon}");
         if (!(TrendSignificance >= 0 && double.IsFinite(TrendSignificance)))
-            yield return $"{section}:{nameof(TrendSignificance)} must be zero or more (in standard deviations), was {TrendSignificance}";
+            yield return Invariant($"{section}:{nameof(TrendSignificance)} must be zero or more (in standard deviations), was {TrendSignificance}");
         if (StaleAfterIntervals < 1)
-            yield return $"{section}:{nameof(StaleAfterIntervals)} must be at least 1, was {StaleAfterIntervals}";
+            yield return Invariant($"{section}:{nameof(StaleAfterIntervals)} must be at least 1, was {StaleAfterIntervals}");
     }
 
     /// <summary>A copy, so that a profiler is not changed by later edits of the settings it was given.</summary>

@@ -2,10 +2,11 @@ using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Simulation;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Scarcity.Actors.Tests.Simulation;
 
-public sealed class ScenarioSpecs
+public sealed class ScenarioSpecs(ITestOutputHelper output)
 {
     [Theory]
     [InlineData(0, 10, 1.0)]
@@ -47,6 +48,7 @@ public sealed class ScenarioSpecs
             return EngineLevels.Unrestricted;
         });
 
+        output.WriteLine($"first OOM at {firstOom} s; {engine.Scores}");
         Assert.True(engine.Scores.Ooms >= 1);
         Assert.InRange(firstOom ?? double.NaN, 15, 25);
     }
@@ -83,6 +85,7 @@ public sealed class ScenarioSpecs
         });
 
         // Assert
+        output.WriteLine($"reduce_batch 0.5 at {reducedAt} s, restored at {restoredAt} s; {engine.Scores}");
         Assert.Equal(0, engine.Scores.Ooms);
         Assert.InRange(reducedAt ?? double.NaN, 5, 20);
         Assert.NotNull(restoredAt);
