@@ -43,8 +43,9 @@ public sealed record Sample(string Host, DateTimeOffset At, ImmutableArray<Metri
 public sealed record ThrottleReason(string Rule, string Metric, string Signal, double Value, double Forecast, double Threshold)
 {
     /// <summary>A one-line human form of the reason.</summary>
-    public override string ToString() =>
-        $"{Rule} ({Metric} {Signal}={Value:0.###}, forecast={Forecast:0.###}, threshold={Threshold:0.###})";
+    public override string ToString() => Signal == "forecast"
+        ? $"{Rule} ({Metric} forecast={Forecast:0.###}, threshold={Threshold:0.###})"
+        : $"{Rule} ({Metric} {Signal}={Value:0.###}, forecast={Forecast:0.###}, threshold={Threshold:0.###})";
 }
 
 /// <summary>

@@ -56,13 +56,11 @@ internal sealed class DemoEngineActor : ReceiveActor
             }
             _lastApplied = t.Sequence;
             Apply(t.Action, t.Level);
-            Console.WriteLine($"  >> Throttle #{t.Sequence}: {t.Action} -> {t.Level:0.###} because {t.Reason}; batch now {BatchAt(_levels.ReduceBatch)}");
+            Console.WriteLine($"  >> Throttle #{t.Sequence}: {t.Action} -> {t.Level:0.###} because {t.Reason}; batch now {InferenceEngineModel.BatchAt(_levels.ReduceBatch)}");
             Sender.Tell(new ThrottleAck(SubsystemName, t.Sequence, true, "applied"));
         });
         Receive<Step>(_ => Advance());
     }
-
-    private static int BatchAt(double level) => Math.Max(1, (int)Math.Floor(InferenceEngineModel.BMax * level));
 
     protected override void PreStart()
     {
@@ -87,8 +85,7 @@ internal sealed class DemoEngineActor : ReceiveActor
 
     private void Advance()
     {
-        var (arrivals, context) = Scenario.Demo.At(_t);
-        _engine.Model.Step(arrivals, context, _levels);
+        _engine.Model.Step(Scenario.Demo.At(_t % Scenario.Demo.Duration.TotalSeconds), _levels);
         _t += InferenceEngineModel.Dt;
         _engine.VramUtil = _engine.Model.VramUtil;
         _profilers.Tell(new ReportMetrics(SubsystemName, _host,

@@ -88,6 +88,8 @@ public static class GovernorHostingExtensions
         this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null)
     {
         config.EnsureValid();
+        // A decision nobody subscribes to yet is normal, not a dead letter worth a log line.
+        builder.AddHocon("akka.cluster.pub-sub.send-to-dead-letters-when-no-subscribers = off", HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize), "decision-log");

@@ -113,19 +113,7 @@ public sealed class ProfilerActor : ReceiveActor
                 if (_hostStale || _reportedStale.Contains(series)) builder[series] = estimate with { Stale = true };
             metrics = builder.ToImmutable();
         }
-        return new HostProfile(_host, at, PressureOf(metrics), metrics);
-    }
-
-    /// <summary>Host pressure from the worst fresh utilisation, or its forecast within the horizon.</summary>
-    internal static PressureLevel PressureOf(IReadOnlyDictionary<string, MetricEstimate> metrics)
-    {
-        var worst = 0.0;
-        foreach (var (series, e) in metrics)
-        {
-            if (e.Stale || !MetricNames.Utilisations.Contains(MetricNames.BaseName(series))) continue;
-            worst = Math.Max(worst, Math.Max(e.Estimate, e.Forecast));
-        }
-        return PressureLevels.From(worst);
+        return new HostProfile(_host, at, PressureLevels.Of(metrics), metrics);
     }
 
     private void CheckStale()

@@ -1,0 +1,115 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Configuration;
+using Scarcity.Actors.Actuation;
+using Scarcity.Actors.Contracts;
+using Xunit;
+
+namespace Scarcity.Actors.Tests.Contracts;
+
+/// <summary>Every wire message and persisted event round-trips through <see cref="ScarcitySerializer"/>, by its stable manifest.</summary>
+public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 27, 5, 0, 0, TimeSpan.FromHours(1));
+    private static readonly ThrottleReason Reason = new("vram_util forecast > 0.85 -> reduce_batch x0.5", "vram_util", "forecast", 0.91, 0.91, 0.85);
+
+    public ScarcitySerializerSpecs() : base(ConfigurationFactory.ParseString("""
+        akka.actor.serializers.scarcity = "Scarcity.Actors.Contracts.ScarcitySerializer, Scarcity.Actors.Contracts"
+        akka.actor.serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
+        """))
+    {
+        ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
+    }
+
+    private IEnumerable<object> Messages()
+    {
+        var estimate = new MetricEstimate(0.9, 0.88, 0.89, 0.01, 0.94, 0.02, At, false);
+        var profile = new HostProfile("gpu-01", At, PressureLevel.Orange,
+            ImmutableDictionary<string, MetricEstimate>.Empty.Add("vram_util{gpu=\"0\"}", estimate).Add("cpu_util", estimate with { Stale = true }));
+        var decision = new Decision("engine", "gpu-01", "reduce_batch", 1, 0.5, 7, Reason, At,
+            ImmutableDictionary<string, double>.Empty.Add("vram_util:forecast", 0.94), true, "");
+        var status = new SubsystemStatus("engine", "gpu-01", 5, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5), 7, 6, true, ["a rule: metric 'x' is missing"]);
+        yield return new Sample("gpu-01", At, [new("vram_util", 0.5), new("cpu_util", double.NaN)], ["gpu_temp_c{gpu=\"1\"}"]);
+        yield return new Throttle("engine", "reduce_batch", 0.5, 7, Reason, "gpu-01", At);
+        yield return new ThrottleAck("engine", 7, false, "stale: already applied 8");
+        yield return new RegisterSubsystem("engine", "gpu-01", 5, ["reduce_batch", "flush_cache"], TestActor);
+        yield return new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.25), 7);
+        yield return new RegistrationRejected("", "the subsystem name is empty");
+        yield return new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At);
+        yield return profile;
+        yield return new TelemetryPublished(profile, 3);
+        yield return new NodeStale("gpu-01", true, ["vram_util"], At);
+        yield return decision;
+        yield return new GetRecentDecisions(50, "engine");
+        yield return new RecentDecisions([decision]);
+        yield return GetGovernorStatus.Instance;
+        yield return status;
+        yield return new GetSubsystemStatus("engine");
+        yield return new GovernorStatus(ImmutableDictionary<string, HostProfile>.Empty.Add("gpu-01", profile),
+            ImmutableDictionary<string, SubsystemStatus>.Empty.Add("engine", status), 3);
+        yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
+            ImmutableDictionary<string, DateTimeOffset>.Empty.Add("reduce_batch", At));
+    }
+
+    [Fact]
+    public void Every_message_round_trips_by_its_manifest_through_the_scarcity_serializer()
+    {
+        var serialization = Sys.Serialization;
+        foreach (var message in Messages())
+        {
+            var serializer = serialization.FindSerializerFor(message);
+            Assert.IsType<ScarcitySerializer>(serializer);
+            var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+            var bytes = serializer.ToBinary(message);
+
+            var back = serialization.Deserialize(bytes, serializer.Identifier, manifest);
+
+            Assert.Equal(Json(message), Json(back));
+            Assert.Equal(message.GetType(), back.GetType());
+        }
+    }
+
+    [Fact]
+    public void Every_contract_type_has_a_manifest()
+    {
+        var contractTypes = typeof(IScarcityMessage).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IScarcityMessage).IsAssignableFrom(t));
+        Assert.All(contractTypes, t => Assert.True(ScarcitySerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest"));
+        Assert.Equal(ScarcitySerializer.Manifests.Count, ScarcitySerializer.Manifests.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void An_actor_reference_survives_the_round_trip()
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var register = new RegisterSubsystem("engine", "gpu-01", 1, ["throttle"], TestActor);
+
+        var back = (RegisterSubsystem)Sys.Serialization.Deserialize(serializer.ToBinary(register), serializer.Identifier, "register-subsystem.v1");
+
+        Assert.Equal(TestActor, back.Ref);
+    }
+
+    [Fact]
+    public void An_unknown_manifest_is_refused_with_its_name()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var error = Assert.ThrowsAny<Exception>(() => serializer.FromBinary("{}"u8.ToArray(), "no-such.v9"));
+        Assert.Contains("no-such.v9", error.Message);
+    }
+
+    // Records with collections compare by reference, so compare their canonical JSON.
+    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(), JsonOptions);
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new()
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new RefAsPath() },
+    };
+
+    private sealed class RefAsPath : System.Text.Json.Serialization.JsonConverter<IActorRef>
+    {
+        public override IActorRef Read(ref System.Text.Json.Utf8JsonReader reader, Type t, System.Text.Json.JsonSerializerOptions o) => throw new NotSupportedException();
+        public override void Write(System.Text.Json.Utf8JsonWriter writer, IActorRef value, System.Text.Json.JsonSerializerOptions o) => writer.WriteStringValue(value.Path.ToString());
+        public override bool CanConvert(Type typeToConvert) => typeof(IActorRef).IsAssignableFrom(typeToConvert);
+    }
+}
