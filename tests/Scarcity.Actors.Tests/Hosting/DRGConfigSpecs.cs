@@ -40,8 +40,8 @@ public sealed class DRGConfigSpecs
     [Fact]
     public void A_misspelt_key_fails_start_up_naming_it()
     {
-        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:IntervalMS", "500"), ("Scarcity:Sensor:IntervalMs", "500")));
-        Assert.Contains("IntervalMS", error.Message);
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:IntervallMs", "500")));
+        Assert.Contains("IntervallMs", error.Message);
     }
 
     [Fact]
