@@ -1,4 +1,5 @@
 using Akka.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Hosting;
@@ -7,7 +8,21 @@ using Scarcity.Actors.Host.Demo;
 using Scarcity.Actors.Sensing;
 
 var demo = args.Contains("--demo");
-var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--demo").ToArray());
+var configIndex = Array.IndexOf(args, "--config");
+var configFile = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
+var rest = args.Where((a, i) => a != "--demo" && (configIndex < 0 || (i != configIndex && i != configIndex + 1))).ToArray();
+var builder = Host.CreateApplicationBuilder(rest);
+if (configFile is not null)
+{
+    if (!File.Exists(configFile))
+    {
+        Console.Error.WriteLine($"--config: file '{configFile}' does not exist");
+        return 2;
+    }
+    builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+    builder.Configuration.AddEnvironmentVariables();
+    builder.Configuration.AddCommandLine(rest);
+}
 
 DRGConfig config;
 try
