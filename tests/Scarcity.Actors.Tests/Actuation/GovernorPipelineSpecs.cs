@@ -274,6 +274,23 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
         Assert.Equal("the subsystem name is empty", engine.ExpectMsg<RegistrationRejected>(Wait).Reason);
     }
 
+    [Fact]
+    public async Task A_second_live_registration_of_a_name_is_rejected_and_the_first_keeps_being_governed()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var first = kit.CreateTestProbe();
+        var impostor = kit.CreateTestProbe();
+        host.Policy.Tell(Register(first.Ref), first.Ref);
+        first.ExpectMsg<SubsystemRegistered>(Wait);
+
+        host.Policy.Tell(Register(impostor.Ref), impostor.Ref);
+
+        Assert.Contains("already registered", impostor.ExpectMsg<RegistrationRejected>(Wait).Reason);
+        host.Profilers.Tell(VramSample(0.95, 0));
+        Assert.Equal(0.5, first.ExpectMsg<Throttle>(Wait).Level);
+        impostor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
     private sealed class ThrowingSubsystem : ReceiveActor
     {
         public ThrowingSubsystem()
