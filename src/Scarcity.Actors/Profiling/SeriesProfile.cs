@@ -55,8 +55,11 @@ public sealed class SeriesProfile
     /// <summary>Kalman estimate of the trend, per second.</summary>
     public double Trend => _filter.Trend;
 
-    /// <summary>Forecast at the configured horizon (the trend counts only while significant).</summary>
-    public double Forecast => _filter.Forecast(_horizon);
+    /// <summary>
+    /// Forecast at the configured horizon (the trend counts only while significant). Every governor metric is
+    /// non-negative and a utilisation cannot pass 1, so the extrapolation is held inside those bounds.
+    /// </summary>
+    public double Forecast => Math.Clamp(_filter.Forecast(_horizon), 0, IsUtilisation ? 1 : double.MaxValue);
 
     /// <summary>Standard deviation of the forecast.</summary>
     public double ForecastStdDev => _filter.ForecastStdDev(_horizon);
