@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 project=tests/Scarcity.Actors.Benchmarks
 artifacts="$root/BenchmarkDotNet.Artifacts"
+mkdir -p "$artifacts"
 latency_log="$artifacts/latency-$(date -u +%Y%m%dT%H%M%SZ).txt"
 
 dotnet build -c Release "$project"
@@ -14,7 +15,6 @@ dll="$project/bin/Release/net10.0/Scarcity.Actors.Benchmarks.dll"
 
 dotnet "$dll" --filter "${BENCH_FILTER:-*}" --job "${BENCH_JOB:-short}" --artifacts "$artifacts"
 
-mkdir -p "$artifacts"
 dotnet "$dll" --latency "$@" 2>&1 | tee "$latency_log"
 
 echo

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Persistence.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Policies;
+
+namespace Scarcity.Actors.Benchmarks;
+
+/// <summary>
+/// End-to-end latency on a real in-process governor node (Akka.Hosting, one-node cluster on a free port, SQLite journal
+/// in a temp file, role governor): a <see cref="Sample"/> told to the profiler registry until the subsystem actor
+/// receives its <see cref="Throttle"/>; the path is profiler -&gt; policy -&gt; actuator (persist to SQLite) -&gt;
+/// subsystem. Samples alternate 0.95 / 0.30 on a raw <c>vram_util &gt; 0.85</c> rule, 250 ms of virtual time apart, one
+/// at a time, so every sample yields exactly one Throttle (escalate to 0.5, then recover to 1). Target: p99 &lt;= 2 ms.
+/// Usage: <c>--latency [--samples N] [--warmup N] [--journal sqlite|sqlite-wal|memory]</c> (memory: the same pipeline on the
+/// in-memory journal, to isolate what the SQLite write costs; sqlite-wal: the database file switched to WAL first).
+/// </summary>
+public static class LatencyBenchmark
+{
+    private const string HostName = "bench-host";
+    private const string Subsystem = "engine";
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var samples = IntArg(args, "--samples", 2000);
+        var warmup = IntArg(args, "--warmup", 200);
+        var journal = StringArg(args, "--journal", "sqlite");
+        if (journal is not ("sqlite" or "sqlite-wal" or "memory"))
+            throw new ArgumentException($"--journal must be sqlite, sqlite-wal or memory, was '{journal}'");
+        if (samples <= warmup) throw new ArgumentException($"--samples ({samples}) must exceed --warmup ({warmup})");
+
+        var dbPath = Path.Combine(Path.GetTempPath(), $"scarcity-latency-{Guid.NewGuid():N}.db");
+        var config = new DRGConfig
+        {
+            Host = HostName,
+            Persistence = { Provider = "Sqlite", ConnectionString = $"Data Source={dbPath}" },
+            Cluster = { Port = 0, Roles = ["governor"] },
+        };
+        config.Policy.Policies["*"] =
+        [
+            new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5)
+            {
+                Signal = SignalKind.Raw, Cooldown = TimeSpan.FromMilliseconds(1),
+            },
+        ];
+        config.Policy.Cooldown = TimeSpan.FromMilliseconds(1); // recovery steps are spaced by the policy's cooldown
+        config.Policy.RecoveryDelay = TimeSpan.Zero;
+        config.Policy.RecoveryStep = 0.5;
+        config.Policy.MinLevel = 0.1;
+
+        Console.WriteLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}, " +
+                          $"{RuntimeInformation.FrameworkDescription}, ServerGC={System.Runtime.GCSettings.IsServerGC}");
+        if (journal == "sqlite-wal")
+        {
+            // WAL is a property of the database file: set it before the journal opens it (one fsync per commit instead of
+            // the rollback journal's create/write/fsync/delete).
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dbPath}");
+            connection.Open();
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode=WAL;";
+            pragma.ExecuteNonQuery();
+        }
+        Console.WriteLine(journal switch
+        {
+            "sqlite" => $"Journal: SQLite {dbPath} (as configured: rollback journal)",
+            "sqlite-wal" => $"Journal: SQLite {dbPath} in WAL mode (set on the file before start)",
+            _ => "Journal: in-memory (to isolate the cost of the SQLite write)",
+        });
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
+        {
+            akka.AddHocon("""
+                akka.loglevel = WARNING
+                akka.cluster.split-brain-resolver.stable-after = 3s
+                """, HoconAddMode.Prepend);
+            if (journal != "memory") akka.WithScarcityNode(config);
+            else
+                akka.WithScarcitySerialization().WithScarcityCluster(config)
+                    .WithInMemoryJournal().WithInMemorySnapshotStore()
+                    .WithScarcityGovernor(config);
+        });
+        using var host = builder.Build();
+        var started = Stopwatch.StartNew();
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var policy = await registry.GetAsync<GovernorActors.Policy>();
+            var profilers = await registry.GetAsync<GovernorActors.Profilers>();
+            Console.WriteLine($"Node up in {started.Elapsed.TotalSeconds:0.0} s");
+
+            var received = Channel.CreateUnbounded<(long At, Throttle Throttle)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var registered = new TaskCompletionSource<SubsystemRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var engine = system.ActorOf(Props.Create(() => new SubsystemActor(received.Writer, registered)), "bench-engine");
+            policy.Tell(new RegisterSubsystem(Subsystem, HostName, 5, [ActionNames.ReduceBatch], engine), engine);
+            await registered.Task.WaitAsync(Wait);
+
+            var latencies = new double[samples - warmup];
+            var wrong = 0;
+            for (var i = 0; i < samples; i++)
+            {
+                var hot = i % 2 == 0;
+                var sample = new Sample(HostName, T0.AddMilliseconds(250.0 * i),
+                    [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
+                var sent = Stopwatch.GetTimestamp();
+                profilers.Tell(sample);
+                var (at, throttle) = await received.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+                if (throttle.Level != (hot ? 0.5 : 1.0) || throttle.Sequence != i + 1) wrong++;
+                if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds;
+            }
+            await Task.Delay(100);
+            if (received.Reader.TryRead(out var extra))
+                Console.WriteLine($"WARNING: an extra Throttle arrived after the run: seq {extra.Throttle.Sequence}");
+
+            Array.Sort(latencies);
+            Console.WriteLine();
+            Console.WriteLine($"Sample -> Throttle received ({journal} journal), {samples} samples, first {warmup} discarded as warm-up");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
+                $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));
+            if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles had an unexpected level or sequence");
+            var pass = Pct(latencies, 99) <= 2.0;
+            Console.WriteLine(pass ? "p99 <= 2 ms: PASS" : "p99 <= 2 ms: MISS");
+            return wrong == 0 ? 0 : 1;
+        }
+        finally
+        {
+            await host.StopAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { dbPath, dbPath + "-wal", dbPath + "-shm" })
+                if (File.Exists(f)) File.Delete(f);
+        }
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values.</summary>
+    private static double Pct(double[] sorted, double p) =>
+        sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private static string StringArg(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    private static int IntArg(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    /// <summary>A subsystem that records when each Throttle arrives and acknowledges it.</summary>
+    private sealed class SubsystemActor : ReceiveActor
+    {
+        public SubsystemActor(ChannelWriter<(long, Throttle)> received, TaskCompletionSource<SubsystemRegistered> registered)
+        {
+            Receive<Throttle>(t =>
+            {
+                var at = Stopwatch.GetTimestamp();
+                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
+                received.TryWrite((at, t));
+            });
+            Receive<SubsystemRegistered>(r => registered.TrySetResult(r));
+            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
+        }
+    }
+}
