@@ -9,6 +9,7 @@ using Scarcity.Actors.Policies;
 namespace Scarcity.Actors.Actuation;
 
 /// <summary>Snapshot of an actuator: its levels and sequence. Decisions after it are replayed from the journal.</summary>
+/// <remarks>Registered with <see cref="ScarcitySerializer"/> as <c>actuator-snapshot.v1</c> by <see cref="ActuatorActor.RegisterSerialization"/>.</remarks>
 /// <param name="Sequence">Newest sequence issued.</param>
 /// <param name="Levels">Level and time of last change per action.</param>
 /// <param name="LastChanges">When each action's level last changed.</param>
@@ -56,6 +57,9 @@ public sealed class ActuatorActor : ReceivePersistentActor
     /// <summary>Props of the actuator of <paramref name="subsystem"/>.</summary>
     public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef decisionLog) =>
         Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, decisionLog));
+
+    /// <summary>Gives the actuator's persisted types their stable manifests; idempotent.</summary>
+    public static void RegisterSerialization() => ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
 
     /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
     public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
@@ -172,11 +176,23 @@ public sealed class ActuatorActor : ReceivePersistentActor
                 change.Reason, profile.At, change.Inputs, declared,
                 declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
             decisions.Add(decision);
+            if (!_config.PersistBeforeSend) Act(decision);
         }
-        PersistAll(decisions, Decided);
+        if (_config.PersistBeforeSend) PersistAll(decisions, Act);
+        else PersistAllAsync(decisions, _ => { });
+        _decisionsSinceSnapshot += decisions.Count;
+        if (_decisionsSinceSnapshot >= _config.SnapshotEvery)
+        {
+            _decisionsSinceSnapshot = 0;
+            var actions = _policy.Actions.ToList();
+            SaveSnapshot(new ActuatorSnapshot(_sequence,
+                actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
+                actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
+                    .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value)));
+        }
     }
 
-    private void Decided(Decision decision)
+    private void Act(Decision decision)
     {
         if (decision.Sent && _registration is not null)
         {
@@ -188,16 +204,6 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _decisionLog.Tell(decision);
         if (_log.IsInfoEnabled)
             _log.Info($"Decision {_subsystem}/{decision.Action}: {decision.PreviousLevel:0.###} -> {decision.Level:0.###} seq {decision.Sequence}: {decision.Reason}{(decision.Sent ? "" : " (" + decision.Detail + ")")}");
-
-        if (++_decisionsSinceSnapshot >= _config.SnapshotEvery)
-        {
-            _decisionsSinceSnapshot = 0;
-            var actions = _policy.Actions.ToList();
-            SaveSnapshot(new ActuatorSnapshot(_sequence,
-                actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
-                actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
-                    .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value)));
-        }
     }
 
     private void Acknowledge(ThrottleAck ack)

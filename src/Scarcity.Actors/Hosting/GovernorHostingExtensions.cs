@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
+using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Policies;
@@ -37,8 +38,11 @@ public static class GovernorHostingExtensions
     /// Binds <see cref="ScarcitySerializer"/> to every governor message and event. Call on every actor system that talks
     /// to the governor (nodes, subsystems, CLI).
     /// </summary>
-    public static AkkaConfigurationBuilder WithScarcitySerialization(this AkkaConfigurationBuilder builder) =>
-        builder.WithCustomSerializer("scarcity", [typeof(IScarcityMessage)], system => new ScarcitySerializer(system));
+    public static AkkaConfigurationBuilder WithScarcitySerialization(this AkkaConfigurationBuilder builder)
+    {
+        ActuatorActor.RegisterSerialization();
+        return builder.WithCustomSerializer("scarcity", [typeof(IScarcityMessage)], system => new ScarcitySerializer(system));
+    }
 
     /// <summary>
     /// Remoting and cluster membership from <see cref="DRGConfig.Cluster"/>: with no seed nodes the node forms a

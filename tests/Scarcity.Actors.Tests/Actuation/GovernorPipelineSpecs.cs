@@ -186,13 +186,21 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     public async Task Decisions_are_persisted_in_SQLite_and_survive_a_restart_with_levels_and_sequence()
     {
         var db = Path.Combine(Path.GetTempPath(), $"scarcity-restart-{Guid.NewGuid():N}.db");
-        var (first, kit) = await Start(RawVramRule(), db: db);
+        var (first, kit) = await Start(c =>
+        {
+            RawVramRule()(c);
+            c.Actuator.SnapshotEvery = 1;
+        }, db: db);
         var engine = kit.CreateTestProbe();
         first.Policy.Tell(Register(engine.Ref), engine.Ref);
         engine.ExpectMsg<SubsystemRegistered>(Wait);
         first.Profilers.Tell(VramSample(0.95, 0));
         var t = engine.ExpectMsg<Throttle>(Wait);
-        Assert.True(File.Exists(db));
+        await kit.AwaitAssertAsync(() =>
+        {
+            Assert.Equal(1, first.CountRows("journal"));
+            Assert.Equal(1, first.CountRows("snapshot"));
+        }, Wait);
         await first.DisposeAsync();
         _hosts.Remove(first);
 

@@ -18,7 +18,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         akka.actor.serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
         """))
     {
-        ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
+        ActuatorActor.RegisterSerialization();
     }
 
     private IEnumerable<object> Messages()

@@ -81,6 +81,16 @@ public sealed class GovernorHost : IAsyncDisposable
         _host.Dispose();
     }
 
+    /// <summary>Rows in a table of the SQLite database (journal, snapshot), read with a connection of its own.</summary>
+    public long CountRows(string table)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbPath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM \"{table}\"";
+        return (long)command.ExecuteScalar()!;
+    }
+
     public void DeleteDatabase()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
