@@ -35,6 +35,9 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(GovernorStatus)] = "governor-status.v1",
         [typeof(SubsystemStatus)] = "subsystem-status.v1",
         [typeof(GetSubsystemStatus)] = "get-subsystem-status.v1",
+        [typeof(GetShardingState)] = "get-sharding-state.v1",
+        [typeof(ShardRegionState)] = "shard-region-state.v1",
+        [typeof(ShardingState)] = "sharding-state.v1",
     }.ToFrozenDictionary();
 
     private static readonly Dictionary<Type, string> Extra = new();

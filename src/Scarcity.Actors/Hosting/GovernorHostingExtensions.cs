@@ -105,6 +105,10 @@ public static class GovernorHostingExtensions
             registry.Register<GovernorActors.Monitor>(monitor);
             registry.Register<GovernorActors.Profilers>(profilers);
 
+            // Subsystems and the CLI reach these through ClusterClient, never joining the cluster.
+            var receptionist = Akka.Cluster.Tools.Client.ClusterClientReceptionist.Get(system);
+            foreach (var service in new[] { policy, monitor, decisionLog, profilers }) receptionist.RegisterService(service);
+
             if (config.Cluster.Roles.Contains("sensor"))
             {
                 var sensorSource = source?.Invoke(system) ?? SensorSources.Create(config, system.Log);
