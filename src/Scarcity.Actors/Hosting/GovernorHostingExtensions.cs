@@ -26,6 +26,10 @@ public static class GovernorActors
     public sealed class DecisionLog;
     /// <summary>This node's <see cref="SensorActor"/>.</summary>
     public sealed class Sensor;
+    /// <summary>The shard region (or proxy) of the per-host profiler entities.</summary>
+    public sealed class ProfilerRegion;
+    /// <summary>The shard region (or proxy) of the per-subsystem actuator entities.</summary>
+    public sealed class ActuatorRegion;
 }
 
 /// <summary>Akka.Hosting set-up of the governor.</summary>
