@@ -125,6 +125,10 @@ public static class Topics
     public const string Telemetry = "drg.telemetry";
     /// <summary>Host staleness changes (<see cref="NodeStale"/>).</summary>
     public const string NodeStale = "drg.node.stale";
+    /// <summary>Every decision, whatever its action (<see cref="Decision"/>): what decision logs follow.</summary>
+    public const string Decisions = "drg.decisions";
+    /// <summary>A subsystem's state whenever it changes (<see cref="SubsystemStatus"/>): what every node's view follows.</summary>
+    public const string Subsystems = "drg.subsystems";
     /// <summary>The topic of decisions for one action: <c>drg.signal.reduce_batch</c>.</summary>
     public static string Signal(string action) => "drg.signal." + action;
 }

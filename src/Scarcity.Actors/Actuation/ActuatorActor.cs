@@ -5,11 +5,12 @@ using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
+using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Actuation;
 
 /// <summary>Snapshot of an actuator: its levels and sequence. Decisions after it are replayed from the journal.</summary>
-/// <remarks>Registered with <see cref="ScarcitySerializer"/> as <c>actuator-snapshot.v1</c> by <see cref="ActuatorActor.RegisterSerialization"/>.</remarks>
+/// <remarks>Registered with <see cref="ScarcitySerializer"/> as <c>actuator-snapshot.v1</c> by <see cref="GovernorEntities.RegisterSerialization"/>.</remarks>
 /// <param name="Sequence">Newest sequence issued.</param>
 /// <param name="Levels">Level and time of last change per action.</param>
 /// <param name="LastChanges">When each action's level last changed.</param>
@@ -37,7 +38,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private readonly string _subsystem;
     private readonly ActuatorConfig _config;
-    private readonly IActorRef _decisionLog;
+    private readonly IActorRef _profilers;
     private readonly SubsystemPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
@@ -54,30 +55,39 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private long _decisionsSinceSnapshot;
     private ICancelable? _retryTimer;
 
-    /// <summary>Props of the actuator of <paramref name="subsystem"/>.</summary>
-    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef decisionLog) =>
-        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, decisionLog));
-
-    /// <summary>Gives the actuator's persisted types their stable manifests; idempotent.</summary>
-    public static void RegisterSerialization() => ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
+    /// <summary>Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard region.</summary>
+    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers) =>
+        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers));
 
     /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
     public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
 
     /// <summary>Creates the actuator.</summary>
-    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef decisionLog)
+    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers)
     {
         _subsystem = subsystem;
         _config = config;
-        _decisionLog = decisionLog;
+        _profilers = profilers;
         _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
+        Recover<RegisterSubsystem>(r =>
+        {
+            _registration = r;
+            _host = r.Host;
+        });
         Recover<RecoveryCompleted>(_ =>
         {
-            if (_recovered.Count > 0) _decisionLog.Tell(new RecentDecisions([.. _recovered]));
+            if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
             _recovered.Clear();
+            if (_registration is null) return;
+            // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead.
+            _reachable = true;
+            Context.Watch(_registration.Ref);
+            _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem));
+            _log.Info($"Actuator of {_subsystem} resumed at seq {_sequence}, levels {string.Join(", ", _policy.Levels.Select(l => $"{l.Key}={l.Value:0.###}"))}");
+            PublishStatus();
         });
         Recover<SnapshotOffer>(offer =>
         {
@@ -89,12 +99,14 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
         Command<RegisterSubsystem>(Register);
         Command<HostProfile>(Evaluate);
+        Command<EvaluateProfile>(e => Evaluate(e.Profile));
         Command<ThrottleAck>(Acknowledge);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
         {
             if (_registration is null || !t.ActorRef.Equals(_registration.Ref)) return;
             _reachable = false;
+            PublishStatus();
             _log.Warning("Subsystem {0} on {1} died ({2}); it is marked down and gets the current levels when it registers again",
                 _subsystem, _host, t.ActorRef.Path);
         });
@@ -144,18 +156,30 @@ public sealed class ActuatorActor : ReceivePersistentActor
             register.Ref.Tell(new RegistrationRejected(register.Name, reason));
             return;
         }
-        if (_registration is not null && !_registration.Ref.Equals(register.Ref)) Context.Unwatch(_registration.Ref);
+        var previous = _registration;
+        var unchanged = previous is not null && previous.Ref.Equals(register.Ref) && previous.Host == register.Host
+                        && previous.Priority == register.Priority && previous.Actions.SequenceEqual(register.Actions);
+        if (unchanged) Accept(previous, register);
+        else Persist(register, r => Accept(previous, r));
+    }
+
+    private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
+    {
+        if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
+        if (previous is not null && previous.Host != register.Host) _profilers.Tell(new DetachSubsystem(previous.Host, _subsystem));
         _registration = register;
         _host = register.Host;
         _reachable = true;
         _silentReported = false;
         _pending.Clear(); // the registration reply carries every current level
         Context.Watch(register.Ref);
+        _profilers.Tell(new AttachSubsystem(register.Host, _subsystem));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
             .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
         _lastAcked = _sequence;
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
+        PublishStatus();
         _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
     }
 
@@ -201,7 +225,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
-        _decisionLog.Tell(decision);
+        _mediator.Tell(new Publish(Topics.Decisions, decision));
+        PublishStatus();
         if (_log.IsInfoEnabled)
             _log.Info($"Decision {_subsystem}/{decision.Action}: {decision.PreviousLevel:0.###} -> {decision.Level:0.###} seq {decision.Sequence}: {decision.Reason}{(decision.Sent ? "" : " (" + decision.Detail + ")")}");
     }
@@ -214,6 +239,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
         foreach (var (action, pending) in _pending.ToList())
             if (pending.Throttle.Sequence <= ack.Sequence) _pending.Remove(action);
         if (!ack.Applied) _log.Info("Subsystem {0} did not apply Throttle seq {1}: {2}", _subsystem, ack.Sequence, ack.Detail);
+        PublishStatus();
     }
 
     private void Retry()
@@ -235,6 +261,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
             }
         }
     }
+
+    private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
 
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,

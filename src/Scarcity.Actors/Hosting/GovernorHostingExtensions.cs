@@ -10,6 +10,8 @@ using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Sharding;
+using Akka.Cluster.Sharding;
 
 namespace Scarcity.Actors.Hosting;
 
@@ -44,7 +46,7 @@ public static class GovernorHostingExtensions
     /// </summary>
     public static AkkaConfigurationBuilder WithScarcitySerialization(this AkkaConfigurationBuilder builder)
     {
-        ActuatorActor.RegisterSerialization();
+        GovernorEntities.RegisterSerialization();
         return builder.WithCustomSerializer("scarcity", [typeof(IScarcityMessage)], system => new ScarcitySerializer(system));
     }
 
@@ -84,10 +86,13 @@ public static class GovernorHostingExtensions
     }
 
     /// <summary>
-    /// The governor pipeline on this node: sensor (when the node has the <c>sensor</c> role) -&gt; profiler per host -&gt;
-    /// policy -&gt; actuator per subsystem, with the monitor and the decision log. Serialization, cluster and persistence
-    /// come from <see cref="WithScarcitySerialization"/>, <see cref="WithScarcityCluster"/> and
-    /// <see cref="WithScarcityPersistence"/>, or all at once from <see cref="WithScarcityNode"/>.
+    /// The governor on this node. On a <c>governor</c> node: the sharded entities (a profiler per host, an actuator per
+    /// subsystem; DData coordinator state, remembered entities in the journal so they restart on a survivor at once);
+    /// elsewhere, proxies to them. On every node: the policy front door, the fleet view, the decision log, the gateway
+    /// for samples and app metrics, all registered with the ClusterClient receptionist; and on a <c>sensor</c> node the
+    /// SensorActor. Serialization, cluster and persistence come from <see cref="WithScarcitySerialization"/>,
+    /// <see cref="WithScarcityCluster"/> and <see cref="WithScarcityPersistence"/>, or all at once from
+    /// <see cref="WithScarcityNode"/>.
     /// </summary>
     /// <param name="builder">The Akka builder.</param>
     /// <param name="config">A validated configuration.</param>
@@ -96,14 +101,42 @@ public static class GovernorHostingExtensions
         this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null)
     {
         config.EnsureValid();
+        GovernorEntities.RegisterSerialization();
         // A decision nobody subscribes to yet is normal, not a dead letter worth a log line.
         builder.AddHocon("akka.cluster.pub-sub.send-to-dead-letters-when-no-subscribers = off", HoconAddMode.Prepend);
+
+        if (config.Cluster.Roles.Contains("governor"))
+        {
+            var options = new ShardOptions
+            {
+                Role = "governor",
+                StateStoreMode = StateStoreMode.DData,
+                RememberEntities = true,
+                RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
+            };
+            builder.WithShardRegion<GovernorActors.ProfilerRegion>(GovernorEntities.ProfilerType,
+                    (_, registry) => host => ProfilerActor.Props(host, config.Profiler, config.Sensor.Interval,
+                        registry.Get<GovernorActors.ActuatorRegion>()),
+                    new GovernorEntities.ProfilerExtractor(), options)
+                .WithShardRegion<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType,
+                    (_, registry) => subsystem => ActuatorActor.Props(subsystem, config.Policy, config.Actuator,
+                        registry.Get<GovernorActors.ProfilerRegion>()),
+                    new GovernorEntities.ActuatorExtractor(), options);
+        }
+        else
+        {
+            builder.WithShardRegionProxy<GovernorActors.ProfilerRegion>(GovernorEntities.ProfilerType, "governor", new GovernorEntities.ProfilerExtractor())
+                .WithShardRegionProxy<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType, "governor", new GovernorEntities.ActuatorExtractor());
+        }
+
         return builder.WithActors((system, registry) =>
         {
+            var profilerRegion = registry.Get<GovernorActors.ProfilerRegion>();
+            var actuatorRegion = registry.Get<GovernorActors.ActuatorRegion>();
             var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize), "decision-log");
-            var policy = system.ActorOf(PolicyActor.Props(config.Policy, config.Actuator, decisionLog), "policy");
-            var monitor = system.ActorOf(MonitorActor.Props(policy), "monitor");
-            var profilers = system.ActorOf(ProfilerRegistryActor.Props(config.Profiler, config.Sensor.Interval, policy), "profilers");
+            var policy = system.ActorOf(PolicyActor.Props(actuatorRegion), "policy");
+            var monitor = system.ActorOf(MonitorActor.Props(config.Sensor.Interval * config.Profiler.StaleAfterIntervals), "monitor");
+            var profilers = system.ActorOf(ProfilerGateway.Props(profilerRegion), "profilers");
             registry.Register<GovernorActors.DecisionLog>(decisionLog);
             registry.Register<GovernorActors.Policy>(policy);
             registry.Register<GovernorActors.Monitor>(monitor);
@@ -116,7 +149,7 @@ public static class GovernorHostingExtensions
             if (config.Cluster.Roles.Contains("sensor"))
             {
                 var sensorSource = source?.Invoke(system) ?? SensorSources.Create(config, system.Log);
-                var sensor = system.ActorOf(SensorActor.Props(config.Host, sensorSource, config.Sensor.Interval, profilers), "sensor");
+                var sensor = system.ActorOf(SensorActor.Props(config.Host, sensorSource, config.Sensor.Interval, profilerRegion), "sensor");
                 registry.Register<GovernorActors.Sensor>(sensor);
             }
         });

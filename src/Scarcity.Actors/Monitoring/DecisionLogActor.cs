@@ -5,8 +5,9 @@ using Scarcity.Actors.Contracts;
 namespace Scarcity.Actors.Monitoring;
 
 /// <summary>
-/// Keeps the newest decisions in memory for fast queries (<see cref="GetRecentDecisions"/>). The journal stays the
-/// record: each actuator replays its decisions from it when it starts and hands the newest ones to this log.
+/// Keeps the fleet's newest decisions in memory for fast queries (<see cref="GetRecentDecisions"/>), following
+/// <c>drg.decisions</c> on the event bus, so every node has every node's decisions. The journal stays the record: each
+/// actuator entity publishes the decisions it replays from it when it starts (after a restart or a failover).
 /// </summary>
 public sealed class DecisionLogActor : ReceiveActor
 {
@@ -26,6 +27,7 @@ public sealed class DecisionLogActor : ReceiveActor
         {
             foreach (var d in recovered.Decisions) Add(d);
         });
+        Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
         Receive<GetRecentDecisions>(q =>
         {
             IEnumerable<Decision> all = _decisions;
@@ -33,6 +35,11 @@ public sealed class DecisionLogActor : ReceiveActor
             Sender.Tell(new RecentDecisions([.. all.TakeLast(Math.Max(0, q.Count))]));
         });
     }
+
+    /// <inheritdoc />
+    protected override void PreStart() =>
+        Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator
+            .Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(Topics.Decisions, Self));
 
     private void Add(Decision decision)
     {

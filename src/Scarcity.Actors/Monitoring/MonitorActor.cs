@@ -7,52 +7,52 @@ using Scarcity.Actors.Contracts;
 namespace Scarcity.Actors.Monitoring;
 
 /// <summary>
-/// The governor's view: follows <c>drg.telemetry</c> and <c>drg.node.stale</c> on the event bus (so it sees every host
-/// that publishes, on any node) and answers <see cref="GetGovernorStatus"/> with every host and every subsystem.
+/// The fleet view, on every node: follows <c>drg.telemetry</c>, <c>drg.subsystems</c> and <c>drg.node.stale</c> on the
+/// event bus, so any node answers <see cref="GetGovernorStatus"/> for every host and every subsystem. A host whose
+/// telemetry stopped arriving for three intervals shows stale even when nothing is left to say so (its node died).
 /// </summary>
 public sealed class MonitorActor : ReceiveActor
 {
-    private readonly IActorRef _policy;
+    private readonly TimeSpan _staleAfter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, TelemetryPublished> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (TelemetryPublished Telemetry, DateTimeOffset ReceivedAt)> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SubsystemStatus> _subsystems = new(StringComparer.Ordinal);
 
-    /// <summary>Props of the monitor; <paramref name="policy"/> answers for the subsystems.</summary>
-    public static Props Props(IActorRef policy) => Akka.Actor.Props.Create(() => new MonitorActor(policy));
+    /// <summary>Props of the monitor; a host silent for <paramref name="staleAfter"/> shows stale.</summary>
+    public static Props Props(TimeSpan staleAfter) => Akka.Actor.Props.Create(() => new MonitorActor(staleAfter));
 
     /// <summary>Creates the monitor.</summary>
-    public MonitorActor(IActorRef policy)
+    public MonitorActor(TimeSpan staleAfter)
     {
-        _policy = policy;
-        Receive<TelemetryPublished>(t => _hosts[t.Profile.Host] = t);
+        _staleAfter = staleAfter;
+        Receive<TelemetryPublished>(t => _hosts[t.Profile.Host] = (t, Context.System.Scheduler.Now));
+        Receive<SubsystemStatus>(s => _subsystems[s.Name] = s);
         Receive<NodeStale>(s =>
         {
             if (s.Stale) _log.Warning("Host {0} is stale: no fresh samples for {1}", s.Host, string.Join(", ", s.Metrics));
             else _log.Info("Host {0} is fresh again", s.Host);
         });
         Receive<SubscribeAck>(_ => { });
-        ReceiveAsync<GetGovernorStatus>(async q =>
+        Receive<GetGovernorStatus>(_ => Sender.Tell(View()));
+    }
+
+    private GovernorStatus View()
+    {
+        var now = Context.System.Scheduler.Now;
+        var hosts = _hosts.ToImmutableDictionary(h => h.Key, h =>
         {
-            var sender = Sender;
-            var hosts = _hosts.ToImmutableDictionary(h => h.Key, h => h.Value.Profile);
-            var rejected = _hosts.Values.Sum(h => h.RejectedValues);
-            try
-            {
-                var subsystems = await _policy.Ask<GovernorStatus>(q, TimeSpan.FromSeconds(5));
-                sender.Tell(new GovernorStatus(hosts, subsystems.Subsystems, rejected));
-            }
-            catch (Exception e)
-            {
-                _log.Warning("Subsystem states unavailable: {0}", e.Message);
-                sender.Tell(new GovernorStatus(hosts, ImmutableDictionary<string, SubsystemStatus>.Empty, rejected));
-            }
+            var profile = h.Value.Telemetry.Profile;
+            if (now - h.Value.ReceivedAt <= _staleAfter) return profile;
+            return profile with { Metrics = profile.Metrics.ToImmutableDictionary(m => m.Key, m => m.Value with { Stale = true }) };
         });
+        return new GovernorStatus(hosts, _subsystems.ToImmutableDictionary(), _hosts.Values.Sum(h => h.Telemetry.RejectedValues));
     }
 
     /// <inheritdoc />
     protected override void PreStart()
     {
         var mediator = DistributedPubSub.Get(Context.System).Mediator;
-        mediator.Tell(new Subscribe(Topics.Telemetry, Self));
-        mediator.Tell(new Subscribe(Topics.NodeStale, Self));
+        foreach (var topic in new[] { Topics.Telemetry, Topics.Subsystems, Topics.NodeStale })
+            mediator.Tell(new Subscribe(topic, Self));
     }
 }

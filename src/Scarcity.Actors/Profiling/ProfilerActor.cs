@@ -2,17 +2,21 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
+using Akka.Persistence;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Profiling;
 
 /// <summary>
-/// One per host: feeds every reading of the host's samples and of its subsystems' <see cref="ReportMetrics"/> into the
-/// host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings, publishes the profile on
-/// <c>drg.telemetry</c>, and hands it to the policy. When the host's samples stop for three intervals its series turn
-/// stale (rules on them are skipped, levels hold) and <c>drg.node.stale</c> says so; fresh samples clear it.
+/// The sharded entity of one host: feeds every reading of the host's samples and of its subsystems'
+/// <see cref="ReportMetrics"/> into the host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings,
+/// publishes the profile on <c>drg.telemetry</c> and hands it to the actuator entity of every subsystem on the host.
+/// Its filters are snapshotted every few samples, so when it moves to another node the Kalman level and trend continue.
+/// When the host's samples stop for three intervals its series turn stale (rules on them are skipped, levels hold) and
+/// <c>drg.node.stale</c> says so; fresh samples clear it.
 /// </summary>
-public sealed class ProfilerActor : ReceiveActor
+public sealed class ProfilerActor : ReceivePersistentActor
 {
     private sealed class StaleCheck : INoSerializationVerificationNeeded
     {
@@ -22,45 +26,85 @@ public sealed class ProfilerActor : ReceiveActor
     private readonly string _host;
     private readonly ProfilerConfig _config;
     private readonly TimeSpan _interval;
-    private readonly IActorRef _policy;
+    private readonly IActorRef _actuators;
     private readonly HostProfiler _profiler;
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reportedStale = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedSeries = new(StringComparer.Ordinal);
     private long _rejected;
+    private int _samplesSinceSnapshot;
     private DateTimeOffset _lastSampleAt;
     private bool _hostStale;
     private ICancelable? _staleTimer;
 
-    /// <summary>Props of the profiler of <paramref name="host"/>.</summary>
-    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef policy) =>
-        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, policy));
+    /// <summary>Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region.</summary>
+    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators) =>
+        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators));
+
+    /// <summary>The persistence id of a host's profiler; stable, so a restart or failover finds its snapshot.</summary>
+    public static string PersistenceIdFor(string host) => "profiler-" + host;
 
     /// <summary>Creates the profiler.</summary>
-    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef policy)
+    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators)
     {
         _host = host;
         _config = config;
         _interval = interval;
-        _policy = policy;
+        _actuators = actuators;
         _profiler = new HostProfiler(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
-        Receive<Sample>(OnSample);
-        Receive<ReportMetrics>(OnReport);
-        Receive<StaleCheck>(_ => CheckStale());
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is not ProfilerSnapshot snapshot) return;
+            _profiler.Import(snapshot.Series);
+            _subsystems.UnionWith(snapshot.Subsystems);
+            _rejected = snapshot.RejectedValues;
+        });
+        Recover<AttachSubsystem>(a => _subsystems.Add(a.Subsystem));
+        Recover<DetachSubsystem>(d => _subsystems.Remove(d.Subsystem));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_profiler.Count > 0)
+                _log.Info("Profiler of {0} resumed {1} series and {2} subsystems from its snapshot", _host, _profiler.Count, _subsystems.Count);
+        });
+
+        Command<Sample>(OnSample);
+        Command<ReportMetrics>(OnReport);
+        Command<AttachSubsystem>(a =>
+        {
+            if (_subsystems.Contains(a.Subsystem)) return;
+            Persist(a, e => _subsystems.Add(e.Subsystem));
+        });
+        Command<DetachSubsystem>(d =>
+        {
+            if (!_subsystems.Contains(d.Subsystem)) return;
+            Persist(d, e => _subsystems.Remove(e.Subsystem));
+        });
+        Command<StaleCheck>(_ => CheckStale());
+        Command<SaveSnapshotSuccess>(_ => { });
+        Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
     }
+
+    /// <inheritdoc />
+    public override string PersistenceId => PersistenceIdFor(_host);
 
     /// <inheritdoc />
     protected override void PreStart()
     {
+        base.PreStart();
         _lastSampleAt = Context.System.Scheduler.Now;
         _staleTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(_interval, _interval, Self, StaleCheck.Instance, Self);
     }
 
     /// <inheritdoc />
-    protected override void PostStop() => _staleTimer?.Cancel();
+    protected override void PostStop()
+    {
+        _staleTimer?.Cancel();
+        base.PostStop();
+    }
 
     private void OnSample(Sample sample)
     {
@@ -73,6 +117,11 @@ public sealed class ProfilerActor : ReceiveActor
             _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, false, [], sample.At)));
         }
         Publish(sample.At);
+        if (++_samplesSinceSnapshot >= _config.SnapshotEverySamples)
+        {
+            _samplesSinceSnapshot = 0;
+            SaveSnapshot(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected));
+        }
     }
 
     private void OnReport(ReportMetrics report)
@@ -100,7 +149,7 @@ public sealed class ProfilerActor : ReceiveActor
     {
         var profile = Profile(at);
         _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected)));
-        _policy.Tell(profile);
+        foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 
     private HostProfile Profile(DateTimeOffset at)
@@ -126,28 +175,23 @@ public sealed class ProfilerActor : ReceiveActor
             _host, (now - _lastSampleAt).TotalSeconds);
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
         _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected)));
-        _policy.Tell(profile);
+        foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 }
 
-/// <summary>Routes samples and reports to the profiler of their host, creating it on first use.</summary>
-public sealed class ProfilerRegistryActor : ReceiveActor
+/// <summary>
+/// The node-local entry for samples and app metrics (<c>/user/profilers</c>, also a ClusterClient service): forwards each
+/// to the profiler entity of its host, wherever in the cluster that entity lives.
+/// </summary>
+public sealed class ProfilerGateway : ReceiveActor
 {
-    /// <summary>Props of the registry.</summary>
-    public static Props Props(ProfilerConfig config, TimeSpan interval, IActorRef policy) =>
-        Akka.Actor.Props.Create(() => new ProfilerRegistryActor(config, interval, policy));
+    /// <summary>Props of the gateway in front of the profiler shard region.</summary>
+    public static Props Props(IActorRef profilerRegion) => Akka.Actor.Props.Create(() => new ProfilerGateway(profilerRegion));
 
-    /// <summary>Creates the registry.</summary>
-    public ProfilerRegistryActor(ProfilerConfig config, TimeSpan interval, IActorRef policy)
+    /// <summary>Creates the gateway.</summary>
+    public ProfilerGateway(IActorRef profilerRegion)
     {
-        IActorRef For(string host)
-        {
-            var name = "profiler-" + Uri.EscapeDataString(host);
-            var child = Context.Child(name);
-            return child.IsNobody() ? Context.ActorOf(ProfilerActor.Props(host, config, interval, policy), name) : child;
-        }
-
-        Receive<Sample>(s => For(s.Host).Forward(s));
-        Receive<ReportMetrics>(r => For(r.Host).Forward(r));
+        Receive<Sample>(s => profilerRegion.Forward(s));
+        Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }
 }

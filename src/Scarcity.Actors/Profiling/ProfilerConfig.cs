@@ -45,6 +45,13 @@ public sealed class ProfilerConfig
     /// <value>Defaults to 3.</value>
     public int StaleAfterIntervals { get; set; } = 3;
 
+    /// <summary>
+    /// A host's profiler state (every EMA and Kalman filter) is snapshotted every this many samples, so an entity that
+    /// moves to another node continues its level and trend instead of starting over.
+    /// </summary>
+    /// <value>Defaults to 8 (2 s at 4 Hz).</value>
+    public int SnapshotEverySamples { get; set; } = 8;
+
     /// <summary>Every problem with these settings, each naming its key; empty when they are usable.</summary>
     /// <param name="section">The configuration section the keys are reported under.</param>
     public IEnumerable<string> Validate(string section = Section)
@@ -61,6 +68,8 @@ public sealed class ProfilerConfig
             yield return Invariant($"{section}:{nameof(TrendSignificance)} must be zero or more (in standard deviations), was {TrendSignificance}");
         if (StaleAfterIntervals < 1)
             yield return Invariant($"{section}:{nameof(StaleAfterIntervals)} must be at least 1, was {StaleAfterIntervals}");
+        if (SnapshotEverySamples < 1)
+            yield return Invariant($"{section}:{nameof(SnapshotEverySamples)} must be at least 1, was {SnapshotEverySamples}");
     }
 
     /// <summary>A copy, so that a profiler is not changed by later edits of the settings it was given.</summary>

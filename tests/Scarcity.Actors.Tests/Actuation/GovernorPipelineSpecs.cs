@@ -198,8 +198,8 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
         var t = engine.ExpectMsg<Throttle>(Wait);
         await kit.AwaitAssertAsync(() =>
         {
-            Assert.Equal(1, first.CountRows("journal"));
-            Assert.Equal(1, first.CountRows("snapshot"));
+            Assert.Equal(1, first.CountRows("journal", "manifest = 'decision.v1'"));
+            Assert.Equal(1, first.CountRows("snapshot", "persistence_id = 'actuator-engine'"));
         }, Wait);
         await first.DisposeAsync();
         _hosts.Remove(first);

@@ -3,6 +3,8 @@ using Akka.Actor;
 using Akka.Configuration;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Profiling;
+using Scarcity.Actors.Sharding;
 using Xunit;
 
 namespace Scarcity.Actors.Tests.Contracts;
@@ -18,7 +20,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         akka.actor.serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
         """))
     {
-        ActuatorActor.RegisterSerialization();
+        GovernorEntities.RegisterSerialization();
     }
 
     private IEnumerable<object> Messages()
@@ -47,6 +49,14 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new GetSubsystemStatus("engine");
         yield return new GovernorStatus(ImmutableDictionary<string, HostProfile>.Empty.Add("gpu-01", profile),
             ImmutableDictionary<string, SubsystemStatus>.Empty.Add("engine", status), 3);
+        yield return new EvaluateProfile("engine", profile);
+        yield return new AttachSubsystem("gpu-01", "engine");
+        yield return new DetachSubsystem("gpu-01", "engine");
+        yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
+            new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3);
+        yield return GetShardingState.Instance;
+        yield return new ShardingState([new ShardRegionState("akka.tcp://scarcity@127.0.0.1:4053", "profiler",
+            ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("17", ["gpu-01"]))]);
         yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
             ImmutableDictionary<string, DateTimeOffset>.Empty.Add("reduce_batch", At));
     }

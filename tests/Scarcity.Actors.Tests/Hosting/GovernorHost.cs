@@ -82,12 +82,12 @@ public sealed class GovernorHost : IAsyncDisposable
     }
 
     /// <summary>Rows in a table of the SQLite database (journal, snapshot), read with a connection of its own.</summary>
-    public long CountRows(string table)
+    public long CountRows(string table, string where = "1 = 1")
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbPath};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM \"{table}\"";
+        command.CommandText = $"SELECT COUNT(*) FROM \"{table}\" WHERE {where}";
         return (long)command.ExecuteScalar()!;
     }
 
