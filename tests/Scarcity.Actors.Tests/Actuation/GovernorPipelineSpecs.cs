@@ -221,6 +221,32 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_hosts_Kalman_level_and_trend_continue_after_a_restart_instead_of_starting_over()
+    {
+        var db = Path.Combine(Path.GetTempPath(), $"scarcity-kalman-{Guid.NewGuid():N}.db");
+        var (first, kit) = await Start(c => c.Profiler.SnapshotEverySamples = 4, db: db);
+        var telemetry = kit.CreateTestProbe();
+        DistributedPubSub.Get(first.System).Mediator.Tell(new Subscribe(Topics.Telemetry, telemetry.Ref), telemetry.Ref);
+        telemetry.ExpectMsg<SubscribeAck>(Wait);
+        for (var i = 0; i < 32; i++) first.Profilers.Tell(VramSample(0.30 + 0.04 * i * 0.25, i * 0.25));
+        var before = telemetry.FishForMessage<TelemetryPublished>(t => t.Profile.At == T0.AddSeconds(7.75), Wait).Profile.Metrics[MetricNames.VramUtil];
+        Assert.InRange(before.Trend, 0.035, 0.045);
+        await kit.AwaitAssertAsync(() => Assert.True(first.CountRows("snapshot", "persistence_id = 'profiler-spec-host'") >= 1), Wait);
+        await first.DisposeAsync();
+        _hosts.Remove(first);
+
+        var (second, kit2) = await Start(c => c.Profiler.SnapshotEverySamples = 4, db: db);
+        var telemetry2 = kit2.CreateTestProbe();
+        DistributedPubSub.Get(second.System).Mediator.Tell(new Subscribe(Topics.Telemetry, telemetry2.Ref), telemetry2.Ref);
+        telemetry2.ExpectMsg<SubscribeAck>(Wait);
+        second.Profilers.Tell(VramSample(0.30 + 0.04 * 8.0, 8.0));
+
+        var after = telemetry2.FishForMessage<TelemetryPublished>(_ => true, Wait).Profile.Metrics[MetricNames.VramUtil];
+        Assert.InRange(after.Trend, 0.03, 0.05);   // a fresh filter would start at trend 0
+        Assert.InRange(after.Estimate, 0.61, 0.63);
+    }
+
+    [Fact]
     public async Task Telemetry_and_decisions_are_published_and_non_finite_readings_are_rejected_and_counted()
     {
         var (host, kit) = await Start(RawVramRule());
