@@ -4,13 +4,19 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
+using Scarcity.Actors.Host.Bench;
 using Scarcity.Actors.Host.Demo;
 using Scarcity.Actors.Sensing;
 
 var demo = args.Contains("--demo");
+int? IntArg(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : null;
+var simulatedHosts = IntArg("--simulate-hosts");
+var benchSeconds = IntArg("--bench-collector");
 var configIndex = Array.IndexOf(args, "--config");
 var configFile = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
-var rest = args.Where((a, i) => a != "--demo" && (configIndex < 0 || (i != configIndex && i != configIndex + 1))).ToArray();
+var valued = new[] { "--config", "--simulate-hosts", "--bench-collector" }
+    .Select(n => Array.IndexOf(args, n)).Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
+var rest = args.Where((a, i) => a != "--demo" && !valued.Contains(i)).ToArray();
 var builder = Host.CreateApplicationBuilder(rest);
 if (configFile is not null)
 {
@@ -42,6 +48,11 @@ builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
     if (engine is not null)
         akka.WithActors((system, registry) =>
             system.ActorOf(DemoEngineActor.Props(engine, config.Host, registry.Get<GovernorActors.Policy>(), registry.Get<GovernorActors.Profilers>()), "demo-engine"));
+    if (simulatedHosts is > 0)
+        akka.WithActors((system, registry) => SimulatedFleet.Start(system, config.Host, simulatedHosts.Value, config.Sensor.Interval,
+            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Policy>()));
+    if (benchSeconds is > 0)
+        akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(20), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));
 });
 builder.Services.AddSingleton(config);
 builder.Services.AddHostedService<StatusPrinter>();
