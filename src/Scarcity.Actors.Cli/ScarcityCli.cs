@@ -131,14 +131,25 @@ public static class ScarcityCli
             var count = new Option<int>("--count") { Description = "With --tail: stop after this many new decisions (0: never)" };
             var interval = new Option<double>("--interval") { Description = "Seconds between polls", DefaultValueFactory = _ => 1 };
             var actions = new Command("actions", "The decision log from the journal, with reasons") { since, subsystem, limit, tail, count, interval };
-            actions.SetAction((p, ct) => Connected(p, ct, c => ActionsCommand(c, p, ParseSince(p.GetValue(since)), p.GetValue(subsystem),
-                p.GetValue(limit), p.GetValue(tail), p.GetValue(count), Seconds(p.GetValue(interval), "--interval"), ct)));
+            actions.SetAction((p, ct) =>
+            {
+                // Values are checked before connecting, so that a bad one is a usage error even with no governor around.
+                var from = ParseSince(p.GetValue(since));
+                var pollEvery = Seconds(p.GetValue(interval), "--interval");
+                if (p.GetValue(limit) < 1) throw new CliUsageException($"--limit must be at least 1, was {p.GetValue(limit)}");
+                return Connected(p, ct, c => ActionsCommand(c, p, from, p.GetValue(subsystem), p.GetValue(limit), p.GetValue(tail),
+                    p.GetValue(count), pollEvery, ct));
+            });
             Root.Subcommands.Add(actions);
 
             var frames = new Option<int>("--count") { Description = "Stop after this many refreshes (0: never)" };
             var every = new Option<double>("--interval") { Description = "Seconds between refreshes", DefaultValueFactory = _ => 2 };
             var watch = new Command("watch", "Live view of hosts and subsystems, refreshing in place") { frames, every };
-            watch.SetAction((p, ct) => Connected(p, ct, c => WatchCommand(c, p, p.GetValue(frames), Seconds(p.GetValue(every), "--interval"), ct)));
+            watch.SetAction((p, ct) =>
+            {
+                var refreshEvery = Seconds(p.GetValue(every), "--interval");
+                return Connected(p, ct, c => WatchCommand(c, p, p.GetValue(frames), refreshEvery, ct));
+            });
             Root.Subcommands.Add(watch);
 
             var sharding = new Command("sharding", "Shard regions, shards and entities per node");
@@ -344,7 +355,6 @@ public static class ScarcityCli
             GovernorConnection c, ParseResult p, DateTimeOffset? since, string? subsystem, int limit, bool tail, int count, TimeSpan interval,
             CancellationToken ct)
         {
-            if (limit < 1) throw new CliUsageException($"--limit must be at least 1, was {limit}");
             var page = await c.AskAsync<DecisionPage>(ServicePaths.Operations, new GetDecisions(since, subsystem, limit), ct);
             var json = Json(p);
             if (!tail)
