@@ -133,7 +133,13 @@ public sealed class CliQuerySpecs(CliClusterFixture fixture) : IClassFixture<Cli
         Assert.Equal(throttle.Level, engineStatus.GetProperty("levels").GetProperty(ActionNames.ReduceBatch).GetDouble());
         Assert.True(engineStatus.GetProperty("reachable").GetBoolean());
 
-        var actions = await Ok("actions", "--json", "--subsystem", "engine", "--since", "1h", "--contact", Contact);
+        // The decision is journaled right after the Throttle is sent (PersistBeforeSend off): wait for the write.
+        CliRun actions = null!;
+        await Cluster.WaitUntil(() =>
+        {
+            actions = CliRun.Of("actions", "--json", "--subsystem", "engine", "--since", "1h", "--contact", Contact).GetAwaiter().GetResult();
+            return actions.ExitCode == 0 && actions.Json.GetProperty("decisions").GetArrayLength() > 0;
+        });
 
         var decisions = actions.Json.GetProperty("decisions").EnumerateArray().ToList();
         var first = decisions.First();
@@ -195,5 +201,21 @@ public sealed class CliQuerySpecs(CliClusterFixture fixture) : IClassFixture<Cli
         var run = await Ok("cluster", "show", "--json", "--contact", $"{dead},{Contact}");
 
         Assert.Equal(3, run.Json.GetProperty("members").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Without_json_every_query_prints_a_table_for_people()
+    {
+        var cluster = await Ok("cluster", "show", "--contact", Contact);
+        var policies = await Ok("policies", "--contact", Contact);
+        var sharding = await Ok("sharding", "--contact", Contact);
+        var nodes = await Ok("nodes", "--contact", Contact);
+        var watch = await Ok("watch", "--count", "1", "--contact", Contact);
+
+        Assert.Contains(Cluster.Nodes[2].Address, cluster.Out);
+        Assert.Contains("vram_util forecast > 0.85 -> reduce_batch x0.5", policies.Out);
+        Assert.Contains("profiler", sharding.Out);
+        Assert.Contains("Pressure", nodes.Out);
+        Assert.Contains("scarcity watch", watch.Out);
     }
 }
