@@ -38,6 +38,22 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(GetShardingState)] = "get-sharding-state.v1",
         [typeof(ShardRegionState)] = "shard-region-state.v1",
         [typeof(ShardingState)] = "sharding-state.v1",
+        [typeof(GetClusterState)] = "get-cluster-state.v1",
+        [typeof(ClusterMember)] = "cluster-member.v1",
+        [typeof(ClusterState)] = "cluster-state.v1",
+        [typeof(LeaveMember)] = "leave-member.v1",
+        [typeof(DownMember)] = "down-member.v1",
+        [typeof(DownUnreachable)] = "down-unreachable.v1",
+        [typeof(OperationDone)] = "operation-done.v1",
+        [typeof(OperationFailed)] = "operation-failed.v1",
+        [typeof(GetPolicies)] = "get-policies.v1",
+        [typeof(PolicyRuleView)] = "policy-rule-view.v1",
+        [typeof(PolicySettings)] = "policy-settings.v1",
+        [typeof(PolicySet)] = "policy-set.v1",
+        [typeof(GetDecisions)] = "get-decisions.v1",
+        [typeof(JournaledDecision)] = "journaled-decision.v1",
+        [typeof(DecisionPage)] = "decision-page.v1",
+        [typeof(GetFleetStatus)] = "get-fleet-status.v1",
     }.ToFrozenDictionary();
 
     private static readonly Dictionary<Type, string> Extra = new();

@@ -1,0 +1,151 @@
+using System.Text.RegularExpressions;
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Cli;
+
+// The --json shapes of every command: stable, documented in docs/cli.md. Add fields; never rename or remove one.
+
+/// <summary><c>cluster show</c>.</summary>
+public sealed record ClusterShowDto(string AnsweredBy, string? Leader, IReadOnlyList<MemberDto> Members, IReadOnlyList<string> Unreachable);
+
+/// <summary>A cluster member.</summary>
+public sealed record MemberDto(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable, bool Leader);
+
+/// <summary><c>cluster leave|down|down-unreachable</c>.</summary>
+public sealed record OperationDto(string Operation, IReadOnlyList<string> Addresses, string Detail);
+
+/// <summary>One series of a host; the forecast band is <c>forecast ± forecastStdDev</c>.</summary>
+public sealed record MetricDto(
+    string Metric, double Raw, double Ema, double Estimate, double Trend, double Forecast, double ForecastStdDev, DateTimeOffset UpdatedAt, bool Stale);
+
+/// <summary>One host in <c>nodes</c> and <c>watch</c>: its pressure and key metrics.</summary>
+public sealed record NodeDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics);
+
+/// <summary><c>nodes</c>.</summary>
+public sealed record NodesDto(IReadOnlyList<NodeDto> Nodes);
+
+/// <summary>Every series of one GPU.</summary>
+public sealed record GpuDto(string Gpu, IReadOnlyList<MetricDto> Metrics);
+
+/// <summary><c>node &lt;host&gt;</c>: every host series, and every GPU's series apart.</summary>
+public sealed record NodeDetailDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics, IReadOnlyList<GpuDto> Gpus);
+
+/// <summary>One subsystem.</summary>
+public sealed record SubsystemDto(
+    string Name, string Host, int Priority, IReadOnlyDictionary<string, double> Levels, long LastSequence, long LastAckedSequence,
+    bool Acked, bool Reachable, IReadOnlyList<string> Skipped);
+
+/// <summary><c>subsystems</c>.</summary>
+public sealed record SubsystemsDto(IReadOnlyList<SubsystemDto> Subsystems);
+
+/// <summary>One rule of <c>policies</c>.</summary>
+public sealed record RuleDto(
+    string Metric, string Signal, string Direction, double Threshold, double Release, string Action, double Factor, int Priority,
+    double? CooldownSeconds, string Display);
+
+/// <summary>The level settings of <c>policies</c>.</summary>
+public sealed record PolicySettingsDto(
+    double CooldownSeconds, double RecoveryDelaySeconds, double RecoveryStep, double MinLevel, double MaxScaleUp, IReadOnlyList<string> CustomActions);
+
+/// <summary><c>policies</c>.</summary>
+public sealed record PoliciesDto(PolicySettingsDto Settings, bool Defaults, IReadOnlyDictionary<string, IReadOnlyList<RuleDto>> Rules);
+
+/// <summary><c>policies validate &lt;file&gt;</c>.</summary>
+public sealed record ValidationDto(string File, bool Valid, IReadOnlyList<string> Errors);
+
+/// <summary>Why a decision was taken.</summary>
+public sealed record ReasonDto(string Rule, string Metric, string Signal, double Value, double Forecast, double Threshold, string Text);
+
+/// <summary>One decision of <c>actions</c> (and one line of <c>actions --tail --json</c>).</summary>
+public sealed record DecisionDto(
+    DateTimeOffset At, string Subsystem, string Host, string Action, double PreviousLevel, double Level, long Sequence, bool Sent,
+    string Detail, ReasonDto Reason, IReadOnlyDictionary<string, double> Inputs, string PersistenceId, long SequenceNr);
+
+/// <summary><c>actions</c>.</summary>
+public sealed record ActionsDto(IReadOnlyList<DecisionDto> Decisions, IReadOnlyList<string> Errors);
+
+/// <summary>One frame of <c>watch --json</c> (one line each).</summary>
+public sealed record WatchFrameDto(DateTimeOffset At, IReadOnlyList<NodeDto> Nodes, IReadOnlyList<SubsystemDto> Subsystems);
+
+/// <summary>One shard and its entities.</summary>
+public sealed record ShardDto(string Shard, IReadOnlyList<string> Entities);
+
+/// <summary>One region on one node.</summary>
+public sealed record RegionDto(string Node, string Region, int ShardCount, int EntityCount, IReadOnlyList<ShardDto> Shards);
+
+/// <summary><c>sharding</c>.</summary>
+public sealed record ShardingDto(IReadOnlyList<RegionDto> Regions);
+
+/// <summary>From the governor's records to the CLI's shapes.</summary>
+public static partial class Dto
+{
+    /// <summary>The host series shown by <c>nodes</c> and <c>watch</c>, when the host has them.</summary>
+    public static readonly IReadOnlyList<string> KeyMetrics =
+        [MetricNames.CpuUtil, MetricNames.MemUtil, MetricNames.SwapUtil, MetricNames.GpuUtil, MetricNames.VramUtil, MetricNames.PsiCpu, MetricNames.PsiMem, MetricNames.PsiIo];
+
+    [GeneratedRegex("gpu=\"([^\"]+)\"")]
+    private static partial Regex GpuLabel();
+
+    /// <summary>The pressure level as shown everywhere: GREEN, YELLOW, ORANGE, RED.</summary>
+    public static string Pressure(PressureLevel level) => level.ToString().ToUpperInvariant();
+
+    public static ClusterShowDto Cluster(ClusterState s) => new(s.AnsweredBy, s.Leader,
+        [.. s.Members.Select(m => new MemberDto(m.Address, m.Status, [.. m.Roles], m.Reachable, m.Address == s.Leader))], [.. s.Unreachable]);
+
+    public static OperationDto Operation(OperationDone d) => new(d.Operation, [.. d.Addresses], d.Detail);
+
+    public static MetricDto Metric(string name, MetricEstimate e) =>
+        new(name, e.Raw, e.Ema, e.Estimate, e.Trend, e.Forecast, e.ForecastStdDev, e.UpdatedAt, e.Stale);
+
+    private static bool AllStale(HostProfile p) => p.Metrics.Count == 0 || p.Metrics.Values.All(m => m.Stale);
+
+    public static NodeDto Node(HostProfile p) => new(p.Host, Pressure(p.Pressure), p.At, AllStale(p),
+        [.. KeyMetrics.Where(p.Metrics.ContainsKey).Select(k => Metric(k, p.Metrics[k]))]);
+
+    public static NodesDto Nodes(GovernorStatus s) => new([.. s.Hosts.Values.OrderBy(h => h.Host, StringComparer.Ordinal).Select(Node)]);
+
+    public static NodeDetailDto NodeDetail(HostProfile p)
+    {
+        var gpus = p.Metrics.Select(kv => (kv.Key, kv.Value, Gpu: GpuLabel().Match(kv.Key)))
+            .Where(x => x.Gpu.Success)
+            .GroupBy(x => x.Gpu.Groups[1].Value)
+            .OrderBy(g => int.TryParse(g.Key, out var i) ? i : int.MaxValue).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new GpuDto(g.Key, [.. g.OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => Metric(x.Key, x.Value))]));
+        var hostSeries = p.Metrics.Where(kv => !GpuLabel().IsMatch(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => Metric(kv.Key, kv.Value));
+        return new NodeDetailDto(p.Host, Pressure(p.Pressure), p.At, AllStale(p), [.. hostSeries], [.. gpus]);
+    }
+
+    public static SubsystemDto Subsystem(SubsystemStatus s) => new(s.Name, s.Host, s.Priority,
+        new SortedDictionary<string, double>(s.Levels, StringComparer.Ordinal), s.LastSequence, s.LastAckedSequence,
+        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped]);
+
+    public static SubsystemsDto Subsystems(GovernorStatus s) =>
+        new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)]);
+
+    public static PoliciesDto Policies(PolicySet p) => new(
+        new PolicySettingsDto(p.Settings.Cooldown.TotalSeconds, p.Settings.RecoveryDelay.TotalSeconds, p.Settings.RecoveryStep,
+            p.Settings.MinLevel, p.Settings.MaxScaleUp, [.. p.Settings.CustomActions]),
+        p.Defaults,
+        new SortedDictionary<string, IReadOnlyList<RuleDto>>(p.Rules.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<RuleDto>)
+            [.. kv.Value.Select(r => new RuleDto(r.Metric, r.Signal, r.Direction, r.Threshold, r.Release, r.Action, r.Factor, r.Priority,
+                r.Cooldown?.TotalSeconds, r.Display))]), StringComparer.Ordinal));
+
+    public static DecisionDto Decision(JournaledDecision j)
+    {
+        var d = j.Decision;
+        var r = d.Reason;
+        return new DecisionDto(d.At, d.Subsystem, d.Host, d.Action, d.PreviousLevel, d.Level, d.Sequence, d.Sent, d.Detail,
+            new ReasonDto(r.Rule, r.Metric, r.Signal, r.Value, r.Forecast, r.Threshold, r.ToString()),
+            new SortedDictionary<string, double>(d.Inputs, StringComparer.Ordinal), j.PersistenceId, j.SequenceNr);
+    }
+
+    public static ActionsDto Actions(DecisionPage page) => new([.. page.Decisions.Select(Decision)], [.. page.Errors]);
+
+    public static WatchFrameDto Frame(GovernorStatus s, DateTimeOffset at) => new(at, Nodes(s).Nodes, Subsystems(s).Subsystems);
+
+    public static ShardingDto Sharding(ShardingState s) => new([.. s.Regions
+        .OrderBy(r => r.Region, StringComparer.Ordinal).ThenBy(r => r.Node, StringComparer.Ordinal)
+        .Select(r => new RegionDto(r.Node, r.Region, r.Shards.Count, r.Shards.Values.Sum(e => e.Length),
+            [.. r.Shards.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new ShardDto(kv.Key, [.. kv.Value]))]))]);
+}

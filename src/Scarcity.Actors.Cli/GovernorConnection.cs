@@ -1,0 +1,156 @@
+using System.Collections.Immutable;
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster.Tools.Client;
+using Akka.Configuration;
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Cli;
+
+/// <summary>
+/// The CLI's way into the governor: a small actor system (<c>provider = remote</c>, port 0, our serializer) with a
+/// <see cref="ClusterClient"/> whose initial contacts are the receptionists of the given nodes. It never joins the
+/// cluster, so it changes neither gossip, nor majorities, nor shard allocation.
+/// </summary>
+public sealed class GovernorConnection : IAsyncDisposable
+{
+    /// <summary>The actor system name every governor node shares.</summary>
+    public const string GovernorSystemName = "scarcity";
+
+    private readonly ActorSystem _system;
+    private readonly IActorRef _client;
+    private readonly TimeSpan _timeout;
+
+    private GovernorConnection(ActorSystem system, IActorRef client, IReadOnlyList<string> contacts, TimeSpan timeout)
+    {
+        _system = system;
+        _client = client;
+        Contacts = contacts;
+        _timeout = timeout;
+    }
+
+    /// <summary>The governor addresses given.</summary>
+    public IReadOnlyList<string> Contacts { get; }
+
+    /// <summary>
+    /// <c>akka.tcp://scarcity@host:port</c> from either that form or a plain <c>host:port</c>; a bad form is a usage error.
+    /// </summary>
+    public static string NormalizeContact(string contact)
+    {
+        var text = contact.Trim().TrimEnd('/');
+        if (text.EndsWith("/system/receptionist", StringComparison.Ordinal)) text = text[..^"/system/receptionist".Length];
+        if (!text.Contains("://", StringComparison.Ordinal)) text = $"akka.tcp://{GovernorSystemName}@{text}";
+        try
+        {
+            var address = Address.Parse(text);
+            if (address.Host is null || address.Port is null or <= 0) throw new UriFormatException("no host or port");
+            return address.ToString();
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+        {
+            throw new CliUsageException($"'{contact}' is not a governor address (akka.tcp://scarcity@host:port or host:port)");
+        }
+    }
+
+    /// <summary>
+    /// Starts the client and checks that at least one contact's receptionist answers within <paramref name="connectTimeout"/>;
+    /// otherwise fails naming every address tried.
+    /// </summary>
+    public static async Task<GovernorConnection> ConnectAsync(
+        IReadOnlyList<string> contacts, TimeSpan connectTimeout, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var addresses = contacts.Select(NormalizeContact).Distinct().ToList();
+        var system = ActorSystem.Create("scarcity-cli", ClientConfig(addresses));
+        try
+        {
+            var answers = await Task.WhenAll(addresses.Select(async a =>
+            {
+                try
+                {
+                    var identity = await system.ActorSelection(a + "/system/receptionist")
+                        .Ask<ActorIdentity>(new Identify(a), connectTimeout, cancellationToken);
+                    return identity.Subject is null ? null : a;
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    return null;
+                }
+            }));
+            cancellationToken.ThrowIfCancellationRequested();
+            var reachable = answers.OfType<string>().ToList();
+            if (reachable.Count == 0)
+                throw new CliException(
+                    $"cannot reach the governor at {string.Join(", ", addresses)}: no receptionist answered within {connectTimeout.TotalSeconds:0.#} s");
+
+            var settings = ClusterClientSettings.Create(system)
+                .WithInitialContacts(reachable.Select(a => ActorPath.Parse(a + "/system/receptionist")).ToImmutableHashSet());
+            var client = system.ActorOf(ClusterClient.Props(settings), "client");
+            return new GovernorConnection(system, client, addresses, timeout);
+        }
+        catch
+        {
+            await Shutdown(system);
+            throw;
+        }
+    }
+
+    /// <summary>Sends <paramref name="message"/> to the service at <paramref name="path"/> and returns its answer of type <typeparamref name="T"/>.</summary>
+    public async Task<T> AskAsync<T>(string path, object message, CancellationToken cancellationToken = default)
+    {
+        object answer;
+        try
+        {
+            answer = await _client.Ask<object>(new ClusterClient.Send(path, message, localAffinity: true), _timeout, cancellationToken);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new CliException(
+                $"the governor at {string.Join(", ", Contacts)} did not answer {path} within {_timeout.TotalSeconds:0.#} s (raise --timeout?)");
+        }
+        return answer switch
+        {
+            T t => t,
+            OperationFailed f => throw new CliException($"{f.Operation} failed: {f.Reason}"),
+            _ => throw new CliException($"unexpected answer from {path}: {answer.GetType().Name}"),
+        };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await Shutdown(_system);
+
+    private static async Task Shutdown(ActorSystem system)
+    {
+        try
+        {
+            await system.Terminate().WaitAsync(TimeSpan.FromSeconds(3));
+        }
+        catch (TimeoutException)
+        {
+            // leaving a connection half-closed is harmless for a process about to exit
+        }
+    }
+
+    private static Config ClientConfig(IReadOnlyList<string> addresses)
+    {
+        var loopback = addresses.All(a => Address.Parse(a).Host is { } h && (h == "localhost" || IPAddress.TryParse(h, out var ip) && IPAddress.IsLoopback(ip)));
+        var hostname = Environment.GetEnvironmentVariable("SCARCITY_CLI_HOSTNAME")
+                       ?? (loopback ? "127.0.0.1" : Dns.GetHostName());
+        return ConfigurationFactory.ParseString($$"""
+            akka {
+              loglevel = OFF
+              stdout-loglevel = OFF
+              log-dead-letters = off
+              log-dead-letters-during-shutdown = off
+              actor {
+                provider = remote
+                serializers.scarcity = "Scarcity.Actors.Contracts.ScarcitySerializer, Scarcity.Actors.Contracts"
+                serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
+              }
+              remote {
+                log-remote-lifecycle-events = off
+                dot-netty.tcp { hostname = "{{hostname}}", port = 0 }
+              }
+            }
+            """).WithFallback(ClusterClientReceptionist.DefaultConfig());
+    }
+}

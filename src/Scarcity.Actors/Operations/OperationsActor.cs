@@ -1,0 +1,246 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Hosting;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Policies;
+
+namespace Scarcity.Actors.Operations;
+
+/// <summary>
+/// What an operator (the <c>scarcity</c> CLI) asks of the governor through <c>ClusterClientReceptionist</c> at
+/// <see cref="ServicePaths.Operations"/>: membership and its changes (leave, down), the effective policy, where the sharded
+/// entities live, the decision log from the journal and the fleet's merged status. Every answer is one of our own
+/// records: Akka-internal replies do not survive the trip back through a cluster client.
+/// </summary>
+public sealed class OperationsActor : ReceiveActor
+{
+    /// <summary>The entity type names of the shard regions reported by <see cref="GetShardingState"/>.</summary>
+    public static readonly ImmutableArray<string> RegionTypeNames = ["profiler", "actuator"];
+
+    private readonly DRGConfig _config;
+    private readonly IReadOnlyActorRegistry? _registry;
+    private readonly DecisionJournal _journal;
+    private readonly TimeSpan _askTimeout;
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    /// <summary>Props for the operations actor.</summary>
+    /// <param name="config">This node's configuration (policy and persistence).</param>
+    /// <param name="registry">The registry holding the shard regions, when the node runs under Akka.Hosting.</param>
+    /// <param name="askTimeout">How long a question to another member may take. <value>5 s</value></param>
+    public static Props Props(DRGConfig config, IReadOnlyActorRegistry? registry = null, TimeSpan? askTimeout = null) =>
+        Akka.Actor.Props.Create(() => new OperationsActor(config, registry, askTimeout ?? TimeSpan.FromSeconds(5)));
+
+    /// <summary>Creates the actor; see <see cref="Props"/>.</summary>
+    public OperationsActor(DRGConfig config, IReadOnlyActorRegistry? registry, TimeSpan askTimeout)
+    {
+        _config = config;
+        _registry = registry;
+        _askTimeout = askTimeout;
+        _journal = new DecisionJournal(config.Persistence, Context.System.Serialization);
+
+        Receive<GetClusterState>(_ => Sender.Tell(DescribeCluster()));
+        Receive<LeaveMember>(m => Sender.Tell(Leave(m.Address)));
+        Receive<DownMember>(m => Sender.Tell(Down(m.Address)));
+        Receive<DownUnreachable>(_ => Sender.Tell(DownAllUnreachable()));
+        Receive<GetPolicies>(_ => Sender.Tell(DescribePolicy(_config.Policy)));
+        Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
+        Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
+        Receive<GetFleetStatus>(_ => Answer(CollectFleetStatus(), Sender, "status"));
+    }
+
+    private void Answer<T>(Task<T> work, IActorRef replyTo, string operation) where T : notnull =>
+        work.ContinueWith(t =>
+            t.IsCompletedSuccessfully
+                ? (object)t.Result
+                : new OperationFailed(operation, t.Exception?.GetBaseException().Message ?? "cancelled"),
+            TaskScheduler.Default).PipeTo(replyTo);
+
+    private ClusterState DescribeCluster()
+    {
+        var state = _cluster.State;
+        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+        var members = state.Members.OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)
+            .Select(m => new ClusterMember(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)], !unreachable.Contains(m.Address)))
+            .ToImmutableArray();
+        return new ClusterState(_cluster.SelfAddress.ToString(), state.Leader?.ToString(), members,
+            [.. unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal)]);
+    }
+
+    private Member? FindMember(string address) =>
+        _cluster.State.Members.Concat(_cluster.State.Unreachable)
+            .FirstOrDefault(m => string.Equals(m.Address.ToString(), address.TrimEnd('/'), StringComparison.Ordinal));
+
+    private object Leave(string address)
+    {
+        if (FindMember(address) is not { } member) return NotAMember("leave", address);
+        _log.Info("Operator asked {0} to leave the cluster", member.Address);
+        _cluster.Leave(member.Address);
+        return new OperationDone("leave", [member.Address.ToString()], "the member hands over its work, leaves and its process ends");
+    }
+
+    private object Down(string address)
+    {
+        if (FindMember(address) is not { } member) return NotAMember("down", address);
+        _log.Warning("Operator marked {0} down", member.Address);
+        _cluster.Down(member.Address);
+        return new OperationDone("down", [member.Address.ToString()], "the member is marked down and removed; its shards move to the others");
+    }
+
+    private OperationDone DownAllUnreachable()
+    {
+        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToList();
+        foreach (var address in unreachable)
+        {
+            _log.Warning("Operator marked unreachable {0} down", address);
+            _cluster.Down(address);
+        }
+        return new OperationDone("down-unreachable", [.. unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal)],
+            unreachable.Count == 0 ? "no member is unreachable" : "every unreachable member is marked down");
+    }
+
+    private OperationFailed NotAMember(string operation, string address) =>
+        new(operation, $"{address} is not a member of the cluster (members: {string.Join(", ", _cluster.State.Members.Select(m => m.Address))})");
+
+    /// <summary>The effective policy: per subsystem key, the rules that govern it.</summary>
+    public static PolicySet DescribePolicy(PolicyConfig policy)
+    {
+        var settings = new PolicySettings(policy.Cooldown, policy.RecoveryDelay, policy.RecoveryStep, policy.MinLevel, policy.MaxScaleUp,
+            [.. policy.CustomActions]);
+        var rules = ImmutableDictionary.CreateBuilder<string, ImmutableArray<PolicyRuleView>>(StringComparer.Ordinal);
+        if (policy.Policies.Count == 0)
+            rules["*"] = [.. PolicyRule.Defaults.Select(View)];
+        else
+            foreach (var key in policy.Policies.Keys)
+                rules[key] = key == "*" ? [.. policy.Policies[key].Select(View)] : [.. policy.RulesFor(key).Select(View)];
+        return new PolicySet(settings, policy.Policies.Count == 0, rules.ToImmutable());
+    }
+
+    private static PolicyRuleView View(PolicyRule r) => new(
+        r.Metric, r.Signal.ToString().ToLowerInvariant(), r.Direction.ToString().ToLowerInvariant(), r.Threshold, r.EffectiveRelease,
+        r.Action, r.Factor, r.Priority, r.Cooldown, r.ToString());
+
+    private IEnumerable<Address> OtherUpMembers() =>
+        _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address != _cluster.SelfAddress)
+            .Select(m => m.Address).Where(a => !_cluster.State.Unreachable.Any(u => u.Address == a));
+
+    private async Task<DecisionPage> ReadDecisions(GetDecisions query)
+    {
+        if (query.Limit < 1) return new DecisionPage([], []);
+        var local = await _journal.ReadAsync(query);
+        if (query.LocalOnly) return new DecisionPage(local, []);
+
+        var errors = ImmutableArray.CreateBuilder<string>();
+        var remote = await Task.WhenAll(OtherUpMembers().Select(async address =>
+        {
+            try
+            {
+                var answer = await Context.System.ActorSelection(new RootActorPath(address) / "user" / "operations")
+                    .Ask<object>(query with { LocalOnly = true }, _askTimeout);
+                if (answer is DecisionPage page) return page.Decisions;
+                lock (errors) errors.Add($"{address}: {(answer as OperationFailed)?.Reason ?? answer.ToString()}");
+            }
+            catch (Exception e)
+            {
+                lock (errors) errors.Add($"{address}: {e.Message}");
+            }
+            return [];
+        }));
+        // One shared database answers the same rows on every member: (persistence id, sequence) is the key.
+        var merged = local.Concat(remote.SelectMany(r => r))
+            .DistinctBy(d => (d.PersistenceId, d.SequenceNr))
+            .OrderBy(d => d.Decision.At).ThenBy(d => d.PersistenceId, StringComparer.Ordinal).ThenBy(d => d.SequenceNr)
+            .TakeLast(query.Limit);
+        return new DecisionPage([.. merged], errors.ToImmutable());
+    }
+
+    private async Task<GovernorStatus> CollectFleetStatus()
+    {
+        var members = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up)
+            .Select(m => m.Address).Where(a => !_cluster.State.Unreachable.Any(u => u.Address == a)).ToList();
+        if (!members.Contains(_cluster.SelfAddress)) members.Add(_cluster.SelfAddress);
+        var answers = await Task.WhenAll(members.Select(async address =>
+        {
+            try
+            {
+                return await Context.System.ActorSelection(new RootActorPath(address) / "user" / "monitor")
+                    .Ask<GovernorStatus>(GetGovernorStatus.Instance, _askTimeout);
+            }
+            catch (Exception e)
+            {
+                _log.Warning("The monitor of {0} did not answer: {1}", address, e.Message);
+                return null;
+            }
+        }));
+        var statuses = answers.OfType<GovernorStatus>().ToList();
+        if (statuses.Count == 0) throw new TimeoutException("no monitor answered");
+        var hosts = statuses.SelectMany(s => s.Hosts.Values).GroupBy(h => h.Host)
+            .ToImmutableDictionary(g => g.Key, g => g.MaxBy(h => h.At)!);
+        var subsystems = statuses.SelectMany(s => s.Subsystems.Values).GroupBy(s => s.Name)
+            .ToImmutableDictionary(g => g.Key, g => g.OrderByDescending(s => s.Reachable).ThenByDescending(s => s.LastSequence).First());
+        return new GovernorStatus(hosts, subsystems, statuses.Sum(s => s.RejectedSamples));
+    }
+
+    private IActorRef? Region(string typeName)
+    {
+        var fromRegistry = typeName switch
+        {
+            "profiler" when _registry?.TryGet<GovernorActors.ProfilerRegion>(out var r) == true => r,
+            "actuator" when _registry?.TryGet<GovernorActors.ActuatorRegion>(out var r) == true => r,
+            _ => null,
+        };
+        if (fromRegistry is not null) return fromRegistry;
+        try
+        {
+            return ClusterSharding.Get(Context.System).ShardRegion(typeName);
+        }
+        catch (Exception)
+        {
+            return null; // not started on this node (yet): reported empty
+        }
+    }
+
+    private async Task<ShardingState> CollectSharding()
+    {
+        var self = _cluster.SelfAddress.ToString();
+        var regions = ImmutableArray.CreateBuilder<ShardRegionState>();
+        foreach (var typeName in RegionTypeNames)
+        {
+            if (Region(typeName) is not { } region)
+            {
+                regions.Add(new ShardRegionState(self, typeName, ImmutableDictionary<string, ImmutableArray<string>>.Empty));
+                continue;
+            }
+            var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(_askTimeout), _askTimeout + _askTimeout);
+            if (stats.Regions.Count == 0)
+                regions.Add(new ShardRegionState(self, typeName, ImmutableDictionary<string, ImmutableArray<string>>.Empty));
+            foreach (var (address, regionStats) in stats.Regions.OrderBy(r => r.Key.ToString(), StringComparer.Ordinal))
+            {
+                var shards = await EntitiesOn(address, typeName)
+                             ?? regionStats.Stats.Keys.ToImmutableDictionary(id => id, _ => ImmutableArray<string>.Empty);
+                regions.Add(new ShardRegionState(address.ToString(), typeName, shards));
+            }
+        }
+        return new ShardingState(regions.ToImmutable());
+    }
+
+    /// <summary>Shard id to entity ids of the region of <paramref name="typeName"/> on <paramref name="address"/>; null if it did not answer.</summary>
+    private async Task<ImmutableDictionary<string, ImmutableArray<string>>?> EntitiesOn(Address address, string typeName)
+    {
+        try
+        {
+            var state = await Context.System.ActorSelection(new RootActorPath(address) / "system" / "sharding" / typeName)
+                .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, _askTimeout);
+            return state.Shards.ToImmutableDictionary(s => s.ShardId, s => s.EntityIds.Order(StringComparer.Ordinal).ToImmutableArray());
+        }
+        catch (Exception e)
+        {
+            _log.Warning("The {0} region on {1} did not answer: {2}", typeName, address, e.Message);
+            return null;
+        }
+    }
+}
