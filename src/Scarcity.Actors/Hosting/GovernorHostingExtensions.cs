@@ -7,6 +7,7 @@ using LinqToDB;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
+using Scarcity.Actors.Operations;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sensing;
@@ -155,11 +156,12 @@ public static class GovernorHostingExtensions
         });
     }
 
-    /// <summary>Everything a governor node needs: serialization, cluster, persistence and the pipeline.</summary>
+    /// <summary>Everything a governor node needs: serialization, cluster, persistence, the pipeline and the operations endpoint of the CLI.</summary>
     public static AkkaConfigurationBuilder WithScarcityNode(
         this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null) =>
         builder.WithScarcitySerialization()
             .WithScarcityCluster(config)
             .WithScarcityPersistence(config.Persistence)
-            .WithScarcityGovernor(config, source);
+            .WithScarcityGovernor(config, source)
+            .WithScarcityOperations(config);
 }

@@ -13,7 +13,7 @@ namespace Scarcity.Actors.Tests.Cli;
 
 /// <summary>
 /// A real governor cluster in this process for the CLI specs: 3 actor systems on loopback (seed on a free port, the others
-/// on port 0), each with WithScarcityNode + WithScarcityOperations and a SQLite file of its own. Node 0 and 1 are
+/// on port 0), each with WithScarcityNode (operations included) and a SQLite file of its own. Node 0 and 1 are
 /// governors, node 2 a sensor that reads this machine.
 /// </summary>
 public sealed class CliCluster : IAsyncDisposable
@@ -62,7 +62,7 @@ public sealed class CliCluster : IAsyncDisposable
                 akka.loglevel = WARNING
                 akka.cluster.split-brain-resolver.stable-after = 30s
                 """, HoconAddMode.Prepend);
-            akka.WithScarcityNode(config).WithScarcityOperations(config);
+            akka.WithScarcityNode(config);
         });
         var host = builder.Build();
         await host.StartAsync();
