@@ -11,7 +11,7 @@
 #   scripts/postgres.sh reset            stop and delete the data directory
 #
 # Environment: SCARCITY_PG_PORT (55432), SCARCITY_PG_DATA (/tmp/scarcity-pg-PORT), SCARCITY_PG_BIN (the newest
-# /usr/lib/postgresql/*/bin). The server listens on 127.0.0.1 only; database 'scarcity', user scarcity/scarcity
+# $SCARCITY_PG_ROOT/*/bin, SCARCITY_PG_ROOT being /usr/lib/postgresql). The server listens on 127.0.0.1 only; database 'scarcity', user scarcity/scarcity
 # (allowed to create databases, so a test run can make its own). Every command is idempotent.
 set -euo pipefail
 
@@ -24,9 +24,12 @@ PASSWORD=scarcity
 die() { echo "postgres.sh: $*" >&2; exit 1; }
 
 find_bin() {
-  if [ -n "${SCARCITY_PG_BIN:-}" ]; then echo "$SCARCITY_PG_BIN"; return; fi
+  if [ -n "${SCARCITY_PG_BIN:-}" ]; then
+    [ -x "$SCARCITY_PG_BIN/initdb" ] || die "SCARCITY_PG_BIN='$SCARCITY_PG_BIN' has no initdb"
+    echo "$SCARCITY_PG_BIN"; return
+  fi
   local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  dir=$(ls -d "${SCARCITY_PG_ROOT:-/usr/lib/postgresql}"/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
   [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
 }
 
@@ -36,7 +39,7 @@ install_postgres() {
   echo "postgres.sh: installing PostgreSQL (apt-get install -y postgresql)" >&2
   # The Debian package tries to start its own cluster on 5432; in a container without systemd that fails harmlessly.
   export DEBIAN_FRONTEND=noninteractive
-  if ! { timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq postgresql; } >/tmp/scarcity-pg-apt.log 2>&1; then
+  if ! { timeout 180 apt-get update -qq && timeout 420 apt-get install -y -qq postgresql; } >/tmp/scarcity-pg-apt.log 2>&1; then
     tail -n 20 /tmp/scarcity-pg-apt.log >&2
     die "could not install PostgreSQL (see /tmp/scarcity-pg-apt.log)"
   fi
