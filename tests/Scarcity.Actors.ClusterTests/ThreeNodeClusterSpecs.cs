@@ -9,7 +9,7 @@ namespace Scarcity.Actors.ClusterTests;
 
 /// <summary>
 /// Three governor processes (the Host dll, roles governor + sensor) on one PostgreSQL database, seeds node1 and node2,
-/// probed from this process through ClusterClient.
+/// probed from this process (not a member): each node's own monitor by its remote path, and through ClusterClient.
 /// </summary>
 public sealed class ThreeNodeClusterSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<PostgresFixture>
 {
@@ -46,8 +46,20 @@ public sealed class ThreeNodeClusterSpecs : Akka.TestKit.Xunit2.TestKit, IClassF
             {
                 var status = await probe.AwaitStatusAsync(port, s => Hosts.All(s.Hosts.ContainsKey), Formation, "gpu-node-1..3");
                 output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  node on {port} sees {GovernorProbe.Describe(status)}");
+                await probe.AwaitStatusAsync(port, s => Hosts.All(s.Hosts.ContainsKey), Formation, "gpu-node-1..3", viaClusterClient: true);
             }
             var formed = clock.Elapsed;
+
+            // A subsystem registered through node1's receptionist: its actuator recovers from the PostgreSQL journal
+            // before it answers, so the answer proves the shared database works (tables auto-created).
+            var engine = CreateTestProbe("engine");
+            probe.Send(ports[0], ServicePaths.Policy,
+                new RegisterSubsystem("ct_engine", Hosts[0], 1, ["reduce_batch", "throttle", "shed_load"], engine.Ref));
+            var registered = (SubsystemRegistered)await engine.FishForMessageAsync(m => m is SubsystemRegistered, TimeSpan.FromSeconds(30));
+            Assert.Equal("ct_engine", registered.Name);
+            var tables = postgres.Query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  ct_engine registered on node1; tables in {postgres.Database}: {tables.ReplaceLineEndings(", ")}");
+            Assert.Contains("journal", tables);
 
             // kill -9 of node3: no leaving, no shutdown hook.
             node3.Kill();
@@ -69,6 +81,11 @@ public sealed class ThreeNodeClusterSpecs : Akka.TestKit.Xunit2.TestKit, IClassF
                 output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  node on {port} sees {GovernorProbe.Describe(status)}; " +
                                  $"gpu-node-3: {HowNotLive(status, Hosts[2])}");
             }
+
+            // A ClusterClient whose only initial contact was the killed node still answers: it moved to a survivor.
+            var viaClient = await probe.AwaitStatusAsync(ports[2], s => Fresh(s, Hosts[0], killedAt),
+                TimeSpan.FromSeconds(60), "an answer from a surviving node", viaClusterClient: true);
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  the ClusterClient first in contact with node3 is answered: {GovernorProbe.Describe(viaClient)}");
 
             // PostgreSQL persistence did not fail on any node.
             foreach (var node in nodes)

@@ -6,9 +6,14 @@ using Scarcity.Actors.Contracts;
 namespace Scarcity.Actors.ClusterTests.Harness;
 
 /// <summary>
-/// Asks governor nodes through <see cref="ClusterClient"/> from an actor system outside the cluster, as a subsystem or the
-/// CLI does: one client per node (that node's receptionist as the only initial contact), <c>localAffinity</c> so that the
-/// node it is connected to answers.
+/// Asks governor nodes from an actor system outside the cluster (never a member), two ways:
+/// <list type="bullet">
+/// <item><see cref="StatusAsync"/>: through <see cref="ClusterClient"/>, as a subsystem or the CLI does; one client per
+/// initial contact. A client is not pinned to its contact: it fetches every receptionist from it and talks to the first
+/// that answers, and moves to another when that one dies; <c>localAffinity</c> makes the node it talks to answer.</item>
+/// <item><see cref="NodeStatusAsync"/>: the <c>/user/monitor</c> of exactly that node, by its remote path: that node's
+/// own view.</item>
+/// </list>
 /// </summary>
 public sealed class GovernorProbe
 {
@@ -46,15 +51,25 @@ public sealed class GovernorProbe
         return client;
     }
 
+    /// <summary>Sends <paramref name="message"/> to the service at <paramref name="path"/> of the node on <paramref name="port"/>.</summary>
+    public void Send(int port, string path, object message, IActorRef? sender = null) =>
+        ClientFor(port).Tell(new ClusterClient.Send(path, message, localAffinity: true), sender ?? ActorRefs.NoSender);
+
     /// <summary>Asks the node on <paramref name="port"/> for <see cref="GovernorStatus"/>; throws on timeout.</summary>
     public Task<GovernorStatus> StatusAsync(int port, TimeSpan timeout) =>
         ClientFor(port).Ask<GovernorStatus>(new ClusterClient.Send(ServicePaths.Monitor, GetGovernorStatus.Instance, localAffinity: true), timeout);
 
+    /// <summary>Asks the monitor of exactly the node on <paramref name="port"/> (its remote path, no ClusterClient).</summary>
+    public Task<GovernorStatus> NodeStatusAsync(int port, TimeSpan timeout) =>
+        _system.ActorSelection($"{NodeOptions.Address(port)}{ServicePaths.Monitor}").Ask<GovernorStatus>(GetGovernorStatus.Instance, timeout);
+
     /// <summary>
-    /// Asks until <paramref name="accept"/> holds for an answer of the node on <paramref name="port"/>, or fails after
-    /// <paramref name="within"/> with the last answer (or error) in the message.
+    /// Asks until <paramref name="accept"/> holds for an answer, or fails after <paramref name="within"/> with the last
+    /// answer (or error) in the message: the node on <paramref name="port"/> itself (<see cref="NodeStatusAsync"/>), or,
+    /// with <paramref name="viaClusterClient"/>, the client whose initial contact it is (<see cref="StatusAsync"/>).
     /// </summary>
-    public async Task<GovernorStatus> AwaitStatusAsync(int port, Func<GovernorStatus, bool> accept, TimeSpan within, string what)
+    public async Task<GovernorStatus> AwaitStatusAsync(
+        int port, Func<GovernorStatus, bool> accept, TimeSpan within, string what, bool viaClusterClient = false)
     {
         var deadline = DateTime.UtcNow + within;
         string last = "no answer";
@@ -62,7 +77,8 @@ public sealed class GovernorProbe
         {
             try
             {
-                var status = await StatusAsync(port, TimeSpan.FromSeconds(10));
+                var timeout = TimeSpan.FromSeconds(10);
+                var status = await (viaClusterClient ? StatusAsync(port, timeout) : NodeStatusAsync(port, timeout));
                 if (accept(status)) return status;
                 last = "hosts: " + Describe(status);
             }
@@ -71,7 +87,7 @@ public sealed class GovernorProbe
                 last = "no answer within 10 s";
             }
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"node on port {port}: {what} not seen within {within.TotalSeconds:0} s; last: {last}");
+                throw new TimeoutException($"{(viaClusterClient ? "ClusterClient with contact" : "node")} on port {port}: {what} not seen within {within.TotalSeconds:0} s; last: {last}");
             await Task.Delay(1000);
         }
     }
