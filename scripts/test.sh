@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of the solution and ends with one line: "N passed, N failed".
-# Needs the .NET SDK 10 and gcc (the fake NVML library is compiled by the test build).
+# Needs the .NET SDK 10 and gcc (the fake NVML library is compiled by the test build). The cluster specs
+# (tests/Scarcity.Actors.ClusterTests) need PostgreSQL: scripts/postgres.sh installs it from Debian when missing and
+# starts a throwaway server for the run; when it cannot, those specs fail with the reason, the others run as usual.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pg_started=0
+cleanup() {
+  rm -f "$log"
+  if [ "$pg_started" -eq 1 ]; then scripts/postgres.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 if ! command -v gcc >/dev/null 2>&1; then
   echo "gcc not found: installing it (the GPU specs compile a fake NVML library)" >&2
@@ -20,7 +27,21 @@ if [ "$build" -ne 0 ]; then
   exit 1
 fi
 
-dotnet test Scarcity.Actors.sln -c Release --no-build -nologo 2>&1 | tee "$log"
+# PostgreSQL for the cluster specs: started here (and stopped at the end) unless it was already running.
+if scripts/postgres.sh status >/dev/null 2>&1; then
+  echo "PostgreSQL: already running ($(scripts/postgres.sh url))"
+elif pg_out=$(scripts/postgres.sh start 2>&1); then
+  pg_started=1
+  echo "PostgreSQL: started for the cluster specs ($(tail -n 1 <<<"$pg_out"))"
+else
+  # The specs fail fast with this reason instead of trying (and waiting for apt) again.
+  export SCARCITY_PG_UNAVAILABLE="${pg_out//$'\n'/ }"
+  echo "PostgreSQL unavailable, the cluster specs will fail: $SCARCITY_PG_UNAVAILABLE" >&2
+fi
+
+# -m:1: one test project at a time (the cluster specs start three governor processes; 2 cores are not enough for
+# those and the timing-sensitive unit specs at once).
+dotnet test Scarcity.Actors.sln -c Release --no-build -nologo -m:1 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=0; failed=0

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Scarcity.Actors.ClusterTests.Harness;
+
+/// <summary>What one governor process is started with; it becomes the <c>Scarcity</c> section of its JSON config.</summary>
+/// <param name="Name">Name of the process in logs (<c>node1</c>).</param>
+/// <param name="Host">Its <c>Scarcity:Host</c> (<c>gpu-node-1</c>).</param>
+/// <param name="Port">Its cluster port.</param>
+/// <param name="SeedPorts">Ports of the seed nodes on 127.0.0.1.</param>
+/// <param name="ConnectionString">The PostgreSQL connection string.</param>
+/// <param name="Roles">Its roles (<c>governor</c>, <c>sensor</c>).</param>
+/// <param name="SensorIntervalMs">Sampling interval; 500 ms by default, easier on a 2-core machine than 250.</param>
+public sealed record NodeOptions(
+    string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
+    IReadOnlyList<string>? Roles = null, int SensorIntervalMs = 500)
+{
+    /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
+    public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
+
+    /// <summary>The JSON configuration file's content.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        Scarcity = new
+        {
+            Host,
+            Sensor = new { IntervalMs = SensorIntervalMs },
+            Gpu = new { Enabled = false },
+            Persistence = new { Provider = "PostgreSQL", ConnectionString },
+            Cluster = new
+            {
+                Hostname = "127.0.0.1",
+                Port,
+                SeedNodes = SeedPorts.Select(Address).ToArray(),
+                Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
+            },
+        },
+        Logging = new { LogLevel = new { Default = "Warning" } },
+    }, new JsonSerializerOptions { WriteIndented = true });
+}
+
+/// <summary>
+/// One governor process: <c>dotnet Scarcity.Actors.Host.dll --config &lt;generated json&gt;</c> in a folder of its own,
+/// stdout and stderr captured (and copied to <c>&lt;log folder&gt;/&lt;name&gt;.log</c>). <see cref="Kill"/> is kill -9 of
+/// the whole process tree; <see cref="StopAsync"/> is SIGTERM (the node leaves the cluster), then kill.
+/// </summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly StreamWriter _log;
+    private readonly Lock _logLock = new();
+
+    /// <summary>How it was started.</summary>
+    public NodeOptions Options { get; }
+
+    /// <summary>Its folder (config file, working directory).</summary>
+    public string Directory { get; }
+
+    /// <summary>The copy of its output.</summary>
+    public string LogFile { get; }
+
+    /// <summary>Its process id.</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>Whether it has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Every line it printed so far, stdout and stderr interleaved as received.</summary>
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    private NodeProcess(NodeOptions options, string hostDll, string logDirectory)
+    {
+        Options = options;
+        Directory = System.IO.Directory.CreateTempSubdirectory($"scarcity-{options.Name}-").FullName;
+        var config = Path.Combine(Directory, $"{options.Name}.json");
+        File.WriteAllText(config, options.ToJson());
+        System.IO.Directory.CreateDirectory(logDirectory);
+        LogFile = Path.Combine(logDirectory, $"{options.Name}.log");
+        _log = new StreamWriter(LogFile, append: false) { AutoFlush = true };
+
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(hostDll);
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(config);
+        // Our own settings only: nothing from the environment of the test run (e.g. a Scarcity__ override) leaks in.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Scarcity__", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(key);
+        psi.Environment["DOTNET_TieredPGO"] = "0"; // less JIT work at start-up on a busy 2-core machine
+        _process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.StandardInput.Close();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Starts a governor process.</summary>
+    /// <param name="options">Its configuration.</param>
+    /// <param name="logDirectory">Where its output is copied; default <c>TestResults/cluster-logs</c> under the repository.</param>
+    public static NodeProcess Start(NodeOptions options, string? logDirectory = null) =>
+        new(options, RepoPaths.HostDll(), logDirectory ?? Path.Combine(RepoPaths.Root, "TestResults", "cluster-logs"));
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        _lines.Enqueue(line);
+        lock (_logLock) _log.WriteLine(line);
+    }
+
+    /// <summary>Its output so far as one text.</summary>
+    public string Output => string.Join(Environment.NewLine, _lines);
+
+    /// <summary>The last <paramref name="count"/> lines, for failure messages.</summary>
+    public string Tail(int count = 40) => $"--- last lines of {Options.Name} ({LogFile}) ---{Environment.NewLine}" +
+                                          string.Join(Environment.NewLine, _lines.TakeLast(count));
+
+    /// <summary>Waits until a line matches <paramref name="pattern"/>; fails, with the output's tail, on timeout or exit.</summary>
+    public async Task<string> WaitForLineAsync(string pattern, TimeSpan timeout)
+    {
+        var regex = new Regex(pattern);
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var hit = _lines.FirstOrDefault(regex.IsMatch);
+            if (hit is not null) return hit;
+            if (_process.HasExited)
+                throw new InvalidOperationException($"{Options.Name} exited ({_process.ExitCode}) before printing /{pattern}/{Environment.NewLine}{Tail()}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{Options.Name}: no line matched /{pattern}/ within {timeout.TotalSeconds:0} s{Environment.NewLine}{Tail()}");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>kill -9 of the process and its children: no leaving, no shutdown hooks.</summary>
+    public void Kill()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM (coordinated shutdown: the node leaves the cluster); kill -9 when it has not exited in <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan? grace = null)
+    {
+        if (_process.HasExited) return;
+        SysKill(_process.Id, 15);
+        using var cts = new CancellationTokenSource(grace ?? TimeSpan.FromSeconds(20));
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { Kill(); }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync(TimeSpan.FromSeconds(10)); }
+        catch (InvalidOperationException) { /* never started or already gone */ }
+        _process.Dispose();
+        lock (_logLock) _log.Dispose();
+        try { System.IO.Directory.Delete(Directory, recursive: true); }
+        catch (IOException) { /* a file still open; it is in the temp folder anyway */ }
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SysKill(int pid, int signal);
+}
