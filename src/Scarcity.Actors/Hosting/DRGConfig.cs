@@ -41,10 +41,21 @@ public sealed class ClusterConfig
     /// <summary>Roles of this node: <c>governor</c> and/or <c>sensor</c>. <value>governor, sensor</value></summary>
     public List<string> Roles { get; set; } = ["governor", "sensor"];
 
+    /// <summary>
+    /// How long the split-brain resolver (keep-majority, counted over governor nodes) waits for the membership to be
+    /// stable before it downs unreachable nodes; failover takes about this long plus failure detection. <value>20 s</value>
+    /// </summary>
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>True when this node hosts the governor's entities and persistence.</summary>
+    public bool IsGovernor => Roles.Contains("governor");
+
     /// <summary>Every problem with this configuration, each naming its key.</summary>
     public IEnumerable<string> Validate(string section = "Scarcity:Cluster")
     {
         if (Port is < 0 or > 65535) yield return $"{section}:Port must be in 0..65535, was {Port}";
+        if (StableAfter <= TimeSpan.Zero) yield return $"{section}:StableAfter must be positive, was {StableAfter}";
+        if (Roles.Count == 0) yield return $"{section}:Roles is empty (governor, sensor or both)";
         for (var i = 0; i < Roles.Count; i++)
             if (Roles[i] is not ("governor" or "sensor"))
                 yield return $"{section}:Roles:{i} '{Roles[i]}' is not a role (governor, sensor)";

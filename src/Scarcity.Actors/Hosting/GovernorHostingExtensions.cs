@@ -62,7 +62,13 @@ public static class GovernorHostingExtensions
             ? cluster.SeedNodes.ToArray()
             : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
         builder.WithRemoting(cluster.Hostname, cluster.Port)
-            .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds });
+            .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds })
+            // Keep-majority counts the governor nodes only: sensor-only GPU hosts come and go without deciding a partition.
+            .AddHocon($$"""
+                akka.cluster.split-brain-resolver.active-strategy = keep-majority
+                akka.cluster.split-brain-resolver.keep-majority.role = governor
+                akka.cluster.split-brain-resolver.stable-after = {{(int)cluster.StableAfter.TotalMilliseconds}}ms
+                """, HoconAddMode.Prepend);
         if (seeds.Length == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
         return builder;
@@ -106,7 +112,7 @@ public static class GovernorHostingExtensions
         // A decision nobody subscribes to yet is normal, not a dead letter worth a log line.
         builder.AddHocon("akka.cluster.pub-sub.send-to-dead-letters-when-no-subscribers = off", HoconAddMode.Prepend);
 
-        if (config.Cluster.Roles.Contains("governor"))
+        if (config.Cluster.IsGovernor)
         {
             var options = new ShardOptions
             {
@@ -159,9 +165,14 @@ public static class GovernorHostingExtensions
     /// <summary>Everything a governor node needs: serialization, cluster, persistence, the pipeline and the operations endpoint of the CLI.</summary>
     public static AkkaConfigurationBuilder WithScarcityNode(
         this AkkaConfigurationBuilder builder, DRGConfig config, Func<ActorSystem, ISensorSource>? source = null) =>
-        builder.WithScarcitySerialization()
-            .WithScarcityCluster(config)
-            .WithScarcityPersistence(config.Persistence)
-            .WithScarcityGovernor(config, source)
-            .WithScarcityOperations(config);
+        config.Cluster.IsGovernor
+            // A sensor-only node keeps no state: it needs no database, only the proxies to the governors' entities.
+            ? builder.WithScarcitySerialization()
+                .WithScarcityCluster(config)
+                .WithScarcityPersistence(config.Persistence)
+                .WithScarcityGovernor(config, source)
+                .WithScarcityOperations(config)
+            : builder.WithScarcitySerialization()
+                .WithScarcityCluster(config)
+                .WithScarcityGovernor(config, source);
 }
