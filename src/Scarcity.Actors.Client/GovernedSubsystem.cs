@@ -36,15 +36,13 @@ public sealed class GovernedSubsystem : IAsyncDisposable
 
     private readonly GovernedSubsystemOptions _options;
     private readonly SubsystemState _state;
-    private readonly IActorRef _client;
     private readonly IReadOnlyList<ActorPath> _contacts;
 
-    private GovernedSubsystem(GovernedSubsystemOptions options, ActorSystem system, SubsystemState state, IActorRef client, IActorRef actor, IReadOnlyList<ActorPath> contacts)
+    private GovernedSubsystem(GovernedSubsystemOptions options, ActorSystem system, SubsystemState state, IActorRef actor, IReadOnlyList<ActorPath> contacts)
     {
         _options = options;
         System = system;
         _state = state;
-        _client = client;
         Actor = actor;
         _contacts = contacts;
     }
@@ -60,10 +58,9 @@ public sealed class GovernedSubsystem : IAsyncDisposable
         try
         {
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(contacts.ToImmutableHashSet());
-            var client = system.ActorOf(ClusterClient.Props(settings), "governor-client");
             var state = new SubsystemState();
-            var actor = system.ActorOf(SubsystemActor.Props(options, state, client), "subsystem");
-            return new GovernedSubsystem(options, system, state, client, actor, contacts);
+            var actor = system.ActorOf(SubsystemActor.Props(options, state, settings), "subsystem");
+            return new GovernedSubsystem(options, system, state, actor, contacts);
         }
         catch
         {
@@ -72,7 +69,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
         }
     }
 
-    /// <summary>The HOCON of a subsystem's actor system: remote provider, the Scarcity serializer, cluster-client defaults.</summary>
+    /// <summary>The HOCON of a subsystem's actor system: remote provider, the Scarcity serializer, cluster-client and pub-sub serializers.</summary>
     public static Config ClientConfig(GovernedSubsystemOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -93,7 +90,11 @@ public sealed class GovernedSubsystem : IAsyncDisposable
               }
             }
             """;
-        var config = ConfigurationFactory.ParseString(hocon).WithFallback(ClusterClientReceptionist.DefaultConfig());
+        // The client wraps each message in Akka's pub-sub Send: both serializers must be bound, or Newtonsoft JSON
+        // (the default) carries it and the governor cannot read our immutable collections back.
+        var config = ConfigurationFactory.ParseString(hocon)
+            .WithFallback(ClusterClientReceptionist.DefaultConfig())
+            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
         return string.IsNullOrWhiteSpace(options.ExtraHocon) ? config : ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);
     }
 
@@ -120,6 +121,23 @@ public sealed class GovernedSubsystem : IAsyncDisposable
 
     /// <summary>The newest problem (governor unreachable, registration rejected); null once registered.</summary>
     public string? LastError => _state.LastError;
+
+    /// <summary>
+    /// Raised after every (re)registration, once the levels it carried were handed to the handlers; on the client's actor
+    /// thread, so keep it short. An exception thrown by a subscriber is swallowed.
+    /// </summary>
+    public event EventHandler<SubsystemRegistered>? Registered
+    {
+        add => _state.OnRegistered += value;
+        remove => _state.OnRegistered -= value;
+    }
+
+    /// <summary>Raised with the governor's reason each time it rejects the registration; the client asks again after <see cref="GovernedSubsystemOptions.RejectedRetryInterval"/>.</summary>
+    public event EventHandler<string>? Rejected
+    {
+        add => _state.OnRejected += value;
+        remove => _state.OnRejected -= value;
+    }
 
     /// <summary>Waits until the subsystem is registered.</summary>
     /// <exception cref="RegistrationRejectedException">The governor rejected the registration.</exception>
@@ -154,7 +172,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
                 throw new ArgumentException($"Subsystem {Name}: metric '{metric}' is {value}; only finite values can be reported (nothing was sent).", nameof(values));
         }
         var report = new ReportMetrics(_options.Name, _options.Host, values.ToImmutableDictionary(StringComparer.Ordinal), at ?? DateTimeOffset.UtcNow);
-        _client.Tell(new ClusterClient.Send(ServicePaths.Profilers, report));
+        _state.Client.Tell(new ClusterClient.Send(ServicePaths.Profilers, report));
     }
 
     /// <summary>The contacts as receptionist paths.</summary>

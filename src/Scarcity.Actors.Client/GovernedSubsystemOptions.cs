@@ -44,8 +44,8 @@ public sealed class GovernedSubsystemOptions
     /// <summary>How often a registration is retried until the governor answers. <value>Default: 2 s.</value></summary>
     public TimeSpan RegisterInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long after a rejection the client asks again (a name held by a live process may be freed). <value>Default: 30 s.</value></summary>
-    public TimeSpan RejectedRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long after a rejection the client asks again (a name held by a live process is freed when the governor sees that process die). <value>Default: 5 s.</value></summary>
+    public TimeSpan RejectedRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>No answer from any contact for this long is logged as an error naming the contacts (once per outage). <value>Default: 10 s.</value></summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);

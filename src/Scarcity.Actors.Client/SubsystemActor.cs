@@ -22,7 +22,9 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
 
     private readonly GovernedSubsystemOptions _options;
     private readonly SubsystemState _state;
-    private readonly IActorRef _client;
+    private readonly ClusterClientSettings _clientSettings;
+    private IActorRef _client = ActorRefs.Nobody;
+    private int _clientIncarnation;
     private readonly ThrottleSequencer _sequencer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _contacts;
@@ -33,14 +35,14 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(GovernedSubsystemOptions options, SubsystemState state, IActorRef client) =>
-        Akka.Actor.Props.Create(() => new SubsystemActor(options, state, client));
+    public static Props Props(GovernedSubsystemOptions options, SubsystemState state, ClusterClientSettings clientSettings) =>
+        Akka.Actor.Props.Create(() => new SubsystemActor(options, state, clientSettings));
 
-    public SubsystemActor(GovernedSubsystemOptions options, SubsystemState state, IActorRef client)
+    public SubsystemActor(GovernedSubsystemOptions options, SubsystemState state, ClusterClientSettings clientSettings)
     {
         _options = options;
         _state = state;
-        _client = client;
+        _clientSettings = clientSettings;
         _sequencer = new ThrottleSequencer(options.Actions);
         _contacts = string.Join(", ", options.Contacts);
 
@@ -54,11 +56,23 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
             _log.Warning("Subsystem {0}: lost the governor's actuator {1} (governor restart, failover or network loss); registering again",
                 _options.Name, t.ActorRef.Path);
             _actuator = null;
+            NewClient(); // the old client would keep its dead receptionist until its own failure detector gives up
             StartRegistering();
         });
     }
 
-    protected override void PreStart() => StartRegistering();
+    protected override void PreStart()
+    {
+        NewClient();
+        StartRegistering();
+    }
+
+    private void NewClient()
+    {
+        if (!_client.IsNobody()) Context.Stop(_client);
+        _client = Context.ActorOf(ClusterClient.Props(_clientSettings), "governor-client-" + ++_clientIncarnation);
+        _state.Client = _client;
+    }
 
     private void StartRegistering()
     {
@@ -85,6 +99,8 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
 
     private async Task OnRegistered(SubsystemRegistered registered)
     {
+        // A second answer of the same actuator (two attempts crossed the first reply) carries the same levels.
+        var repeated = _state.IsRegistered && Sender.Equals(_actuator);
         Timers.Cancel(RegisterTimer);
         if (_actuator is not null && !_actuator.Equals(Sender)) Context.Unwatch(_actuator);
         _actuator = Sender;
@@ -96,7 +112,12 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
             if (applied) _sequencer.SetLevel(action, level);
             else _log.Warning("Subsystem {0}: level {1}={2} from the registration was not applied: {3}", _options.Name, action, level, detail);
         }
-        _state.Registered(_sequencer.Levels, _sequencer.LastApplied);
+        if (repeated)
+        {
+            _state.Applied(_sequencer.Levels, _sequencer.LastApplied);
+            return;
+        }
+        _state.Registered(registered, _sequencer.Levels, _sequencer.LastApplied);
         _log.Info("Subsystem {0} registered with {1}; levels {2}; last sequence {3}", _options.Name, Sender.Path,
             string.Join(", ", registered.Levels.Select(l => $"{l.Key}={l.Value:0.###}")), registered.LastSequence);
     }
@@ -174,6 +195,15 @@ internal sealed class SubsystemState
     private volatile string? _lastError;
 
     public ImmutableDictionary<string, double> Levels => _levels;
+
+    /// <summary>The current cluster client; replaced when the governor is lost.</summary>
+    public IActorRef Client
+    {
+        get => Volatile.Read(ref _client);
+        set => Volatile.Write(ref _client, value);
+    }
+
+    private IActorRef _client = ActorRefs.Nobody;
     public long LastApplied => Interlocked.Read(ref _lastApplied);
     public bool IsRegistered => _isRegistered;
 
@@ -188,12 +218,29 @@ internal sealed class SubsystemState
         get { lock (_gate) return _registered.Task; }
     }
 
-    public void Registered(ImmutableDictionary<string, double> levels, long lastApplied)
+    public event EventHandler<SubsystemRegistered>? OnRegistered;
+
+    public event EventHandler<string>? OnRejected;
+
+    public void Registered(SubsystemRegistered registered, ImmutableDictionary<string, double> levels, long lastApplied)
     {
         Applied(levels, lastApplied);
         _lastError = null;
         _isRegistered = true;
         lock (_gate) _registered.TrySetResult();
+        Raise(OnRegistered, registered);
+    }
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception)
+        {
+            // a subscriber's failure must not stop the governed actor
+        }
     }
 
     public void Applied(ImmutableDictionary<string, double> levels, long lastApplied)
@@ -216,7 +263,9 @@ internal sealed class SubsystemState
         lock (_gate)
         {
             _registered.TrySetException(new RegistrationRejectedException(reason));
+            _ = _registered.Task.Exception; // observed: the reason is also on LastError and OnRejected
             _registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+        Raise(OnRejected, reason);
     }
 }
