@@ -4,6 +4,10 @@ using Scarcity.Actors.Benchmarks;
 // --latency [--samples N] [--warmup N]: the end-to-end latency run on a real in-process node; anything else goes to
 // BenchmarkDotNet (e.g. --filter '*' --job short).
 if (args.Contains("--latency")) return await LatencyBenchmark.RunAsync(args);
+// --remote-latency [--samples N] [--warmup N]: Sample -> Throttle applied in a subsystem process (the sample engine).
+if (args.Contains("--remote-latency")) return await RemoteBenchmarks.RemoteLatencyAsync(args);
+// --report-throughput [--subsystems 100] [--hosts 100] [--values 10] [--rate 60000] [--seconds 10]: ReportMetrics ingest.
+if (args.Contains("--report-throughput")) return await RemoteBenchmarks.ReportThroughputAsync(args);
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
