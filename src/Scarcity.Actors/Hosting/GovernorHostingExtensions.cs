@@ -174,5 +174,6 @@ public static class GovernorHostingExtensions
                 .WithScarcityOperations(config)
             : builder.WithScarcitySerialization()
                 .WithScarcityCluster(config)
-                .WithScarcityGovernor(config, source);
+                .WithScarcityGovernor(config, source)
+                .WithScarcityOperations(config);
 }

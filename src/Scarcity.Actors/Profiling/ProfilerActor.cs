@@ -13,8 +13,9 @@ namespace Scarcity.Actors.Profiling;
 /// <see cref="ReportMetrics"/> into the host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings,
 /// publishes the profile on <c>drg.telemetry</c> and hands it to the actuator entity of every subsystem on the host.
 /// Its filters are snapshotted every few samples, so when it moves to another node the Kalman level and trend continue.
-/// When the host's samples stop for three intervals its series turn stale (rules on them are skipped, levels hold) and
-/// <c>drg.node.stale</c> says so; fresh samples clear it.
+/// When the host's samples stop for three intervals its sensor series turn stale (rules on them are skipped, levels
+/// hold) and <c>drg.node.stale</c> says so; fresh samples clear it. App metrics (<see cref="ReportMetrics"/>) stay fresh
+/// while their subsystem reports, and are coalesced: published and evaluated once per sample or interval.
 /// </summary>
 public sealed class ProfilerActor : ReceivePersistentActor
 {
@@ -36,6 +37,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private long _rejected;
     private int _samplesSinceSnapshot;
     private DateTimeOffset _lastSampleAt;
+    private DateTimeOffset _lastReportAt;
+    private bool _hasSensor;
+    private bool _reportsPending;
     private bool _hostStale;
     private ICancelable? _staleTimer;
 
@@ -83,7 +87,15 @@ public sealed class ProfilerActor : ReceivePersistentActor
             if (!_subsystems.Contains(d.Subsystem)) return;
             Persist(d, e => _subsystems.Remove(e.Subsystem));
         });
-        Command<StaleCheck>(_ => CheckStale());
+        Command<StaleCheck>(_ =>
+        {
+            if (_reportsPending)
+            {
+                _reportsPending = false;
+                Publish(_lastReportAt);
+            }
+            CheckStale();
+        });
         Command<SaveSnapshotSuccess>(_ => { });
         Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
     }
@@ -111,6 +123,8 @@ public sealed class ProfilerActor : ReceivePersistentActor
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleAt = Context.System.Scheduler.Now;
+        _hasSensor = true;
+        _reportsPending = false;
         if (_hostStale)
         {
             _hostStale = false;
@@ -128,7 +142,10 @@ public sealed class ProfilerActor : ReceivePersistentActor
     {
         foreach (var (metric, value) in report.Values)
             Feed(MetricNames.Labelled(metric, MetricNames.SubsystemLabel, report.Subsystem), value, report.At);
-        Publish(report.At);
+        // App metrics are coalesced: the host's next sample (or the next interval tick, for a host without a sensor)
+        // publishes and evaluates them, so a hundred reporting subsystems cost one profile per interval, not a hundred.
+        _reportsPending = true;
+        if (report.At > _lastReportAt) _lastReportAt = report.At;
     }
 
     private void Feed(string series, double value, DateTimeOffset at)
@@ -159,16 +176,20 @@ public sealed class ProfilerActor : ReceivePersistentActor
         {
             var builder = metrics.ToBuilder();
             foreach (var (series, estimate) in metrics)
-                if (_hostStale || _reportedStale.Contains(series)) builder[series] = estimate with { Stale = true };
+                if ((_hostStale && !IsAppMetric(series)) || _reportedStale.Contains(series)) builder[series] = estimate with { Stale = true };
             metrics = builder.ToImmutable();
         }
         return new HostProfile(_host, at, PressureLevels.Of(metrics), metrics);
     }
 
+    // A subsystem's own series stays fresh while it reports, whatever the host's sensor does.
+    private static bool IsAppMetric(string series) => series.Contains("subsystem=\"", StringComparison.Ordinal);
+
     private void CheckStale()
     {
         var now = Context.System.Scheduler.Now;
-        if (_hostStale || now - _lastSampleAt <= _interval * _config.StaleAfterIntervals) return;
+        // A host known only from its subsystems' reports has no sensor to go silent.
+        if (!_hasSensor || _hostStale || now - _lastSampleAt <= _interval * _config.StaleAfterIntervals) return;
         _hostStale = true;
         var profile = Profile(now);
         _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
