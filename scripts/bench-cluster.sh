@@ -172,8 +172,8 @@ run_size() { # N
   for f in "$dir"/node*.log; do
     c=$(head -n "${lines[$k]}" "$f" | grep -cE "$pat" || true); run=$((run + c))
     c=$(tail -n +"$((lines[$k] + 1))" "$f" | grep -cE "$pat" || true); down=$((down + c))
-    { echo "== $(basename "$f") running"; head -n "${lines[$k]}" "$f" | grep -E "$pat" | sed -E 's/\[[0-9/]+ [0-9:.]+Z\]\[Thread [0-9]+\]//; s/(sim-|profiler\/|actuator\/|shard \[|for )[0-9.]+/\1N/g' | cut -c1-200 | sort | uniq -c | sort -rn
-      echo "== $(basename "$f") shutdown"; tail -n +"$((lines[$k] + 1))" "$f" | grep -E "$pat" | sed -E 's/\[[0-9/]+ [0-9:.]+Z\]\[Thread [0-9]+\]//' | cut -c1-200 | sort | uniq -c | sort -rn; } >>"$dir/warnings.txt"
+    { echo "== $(basename "$f") running"; head -n "${lines[$k]}" "$f" | grep -E "$pat" | sed -E 's/\[[0-9/]+ [0-9:.]+Z\]\[Thread [0-9]+\]//; s/(sim-|profiler\/|actuator\/|shard \[|for )[0-9.]+/\1N/g' | cut -c1-200 | sort | uniq -c | sort -rn || true
+      echo "== $(basename "$f") shutdown"; tail -n +"$((lines[$k] + 1))" "$f" | grep -E "$pat" | sed -E 's/\[[0-9/]+ [0-9:.]+Z\]\[Thread [0-9]+\]//' | cut -c1-200 | sort | uniq -c | sort -rn || true; } >>"$dir/warnings.txt"
     k=$((k + 1))
   done
   ROWS+=("| $n | $seen | $expected / $samples | $per_exp / $per_min | $ok | $decisions | $(get p50_ms) | $(get p90_ms) | $(get p99_ms) | $(get max_ms) | $cpu_rss | $machine | $run / $down |")
