@@ -25,6 +25,8 @@ public sealed class OperationsActor : ReceiveActor
     private readonly IReadOnlyActorRegistry? _registry;
     private readonly DecisionJournal _journal;
     private readonly TimeSpan _askTimeout;
+    // Captured once: the async queries below run outside the actor's context, where Context is not available.
+    private readonly ActorSystem _system = Context.System;
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -139,7 +141,7 @@ public sealed class OperationsActor : ReceiveActor
         {
             try
             {
-                var answer = await Context.System.ActorSelection(new RootActorPath(address) / "user" / "operations")
+                var answer = await _system.ActorSelection(new RootActorPath(address) / "user" / "operations")
                     .Ask<object>(query with { LocalOnly = true }, _askTimeout);
                 if (answer is DecisionPage page) return page.Decisions;
                 lock (errors) errors.Add($"{address}: {(answer as OperationFailed)?.Reason ?? answer.ToString()}");
@@ -167,7 +169,7 @@ public sealed class OperationsActor : ReceiveActor
         {
             try
             {
-                return await Context.System.ActorSelection(new RootActorPath(address) / "user" / "monitor")
+                return await _system.ActorSelection(new RootActorPath(address) / "user" / "monitor")
                     .Ask<GovernorStatus>(GetGovernorStatus.Instance, _askTimeout);
             }
             catch (Exception e)
@@ -196,7 +198,7 @@ public sealed class OperationsActor : ReceiveActor
         if (fromRegistry is not null) return fromRegistry;
         try
         {
-            return ClusterSharding.Get(Context.System).ShardRegion(typeName);
+            return ClusterSharding.Get(_system).ShardRegion(typeName);
         }
         catch (Exception)
         {
@@ -233,7 +235,7 @@ public sealed class OperationsActor : ReceiveActor
     {
         try
         {
-            var state = await Context.System.ActorSelection(new RootActorPath(address) / "system" / "sharding" / typeName)
+            var state = await _system.ActorSelection(new RootActorPath(address) / "system" / "sharding" / typeName)
                 .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, _askTimeout);
             return state.Shards.ToImmutableDictionary(s => s.ShardId, s => s.EntityIds.Order(StringComparer.Ordinal).ToImmutableArray());
         }

@@ -14,9 +14,10 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="ConnectionString">The PostgreSQL connection string.</param>
 /// <param name="Roles">Its roles (<c>governor</c>, <c>sensor</c>).</param>
 /// <param name="SensorIntervalMs">Sampling interval; 500 ms by default, easier on a 2-core machine than 250.</param>
+/// <param name="StableAfterSeconds">The split-brain resolver's stable-after (<c>Scarcity:Cluster:StableAfter</c>).</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
-    IReadOnlyList<string>? Roles = null, int SensorIntervalMs = 500)
+    IReadOnlyList<string>? Roles = null, int SensorIntervalMs = 500, int StableAfterSeconds = 20)
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
     public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
@@ -36,7 +37,10 @@ public sealed record NodeOptions(
                 Port,
                 SeedNodes = SeedPorts.Select(Address).ToArray(),
                 Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
+                StableAfter = TimeSpan.FromSeconds(StableAfterSeconds).ToString("c"),
             },
+            // In a cluster a decision is journalled before its Throttle leaves: a failover never re-issues a sequence.
+            Actuator = new { PersistBeforeSend = true },
         },
         Logging = new { LogLevel = new { Default = "Warning" } },
     }, new JsonSerializerOptions { WriteIndented = true });

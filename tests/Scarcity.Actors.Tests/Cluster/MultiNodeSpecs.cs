@@ -112,5 +112,14 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
                 Assert.Equal(["gpu-node-1", "gpu-node-2", "gpu-node-3"], view.Hosts.Keys.Order());
                 Assert.Equal(0.6, view.Hosts["gpu-node-3"].Metrics[MetricNames.VramUtil].Raw, 9);
             }, Wait);
+
+        // every host's profiler entity lives on exactly one node, and the operations endpoint says where
+        var operations = _nodes[1].Registry.Get<Scarcity.Actors.Operations.OperationsActorKey>();
+        await kit.AwaitAssertAsync(async () =>
+        {
+            var sharding = await operations.Ask<ShardingState>(GetShardingState.Instance, Wait);
+            var profilers = sharding.Regions.Where(r => r.Region == "profiler").SelectMany(r => r.Shards.Values.SelectMany(e => e)).ToList();
+            Assert.Equal(["gpu-node-1", "gpu-node-2", "gpu-node-3"], profilers.Order());
+        }, Wait);
     }
 }
