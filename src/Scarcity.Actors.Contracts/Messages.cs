@@ -136,7 +136,8 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 /// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
 /// <param name="Profile">The host's profile.</param>
 /// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite), counted, never profiled.</param>
-public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues) : IScarcityMessage;
+/// <param name="ValuesProfiled">Readings of this host (samples and app metrics) profiled since its profiler started.</param>
+public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues, long ValuesProfiled = 0) : IScarcityMessage;
 
 /// <summary>Published on <see cref="Topics.NodeStale"/> when a host's samples stop (Stale) or resume.</summary>
 /// <param name="Host">The host.</param>

@@ -138,10 +138,10 @@ public static partial class RemoteBenchmarks
             }
             var sendElapsed = Stopwatch.GetElapsedTime(sendStart).TotalSeconds;
             var drainDeadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
-            while (TelemetryCounter.Count - baseline < sentReports && Stopwatch.GetTimestamp() < drainDeadline) await Task.Delay(20);
+            while (TelemetryCounter.Count - baseline < sentReports * valuesPerReport && Stopwatch.GetTimestamp() < drainDeadline) await Task.Delay(20);
             var done = Stopwatch.GetElapsedTime(sendStart).TotalSeconds;
-            var received = TelemetryCounter.Count - baseline;
-            var valuesProfiled = received * valuesPerReport;
+            var valuesProfiled = TelemetryCounter.Count - baseline;
+            var received = valuesProfiled / valuesPerReport;
             Console.WriteLine();
             Console.WriteLine($"ReportMetrics from {subsystems} subsystems, {valuesPerReport} values each, offered {rate:N0} values/s for {seconds} s");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -228,20 +228,16 @@ public static partial class RemoteBenchmarks
     [GeneratedRegex(@"^applied seq=(\d+) .* ts=(\d+) ")]
     private static partial Regex AppliedLine();
 
-    /// <summary>Counts the reports the profilers published (one <see cref="TelemetryPublished"/> per ReportMetrics, all values profiled).</summary>
+    /// <summary>Counts the values the profilers profiled: the newest <see cref="TelemetryPublished.ValuesProfiled"/> per host, summed.</summary>
     private sealed class TelemetryCounter : ReceiveActor
     {
-        private static long _count;
-        public static long Count => Interlocked.Read(ref _count);
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> PerHost = new();
+        public static long Count => PerHost.Values.Sum();
 
         public TelemetryCounter()
         {
-            Receive<TelemetryPublished>(_ => Interlocked.Increment(ref _count));
-            // A host turning stale publishes one TelemetryPublished too (with its NodeStale): not a report.
-            Receive<NodeStale>(n =>
-            {
-                if (n.Stale) Interlocked.Decrement(ref _count);
-            });
+            Receive<TelemetryPublished>(t => PerHost.AddOrUpdate(t.Profile.Host, t.ValuesProfiled, (_, old) => Math.Max(old, t.ValuesProfiled)));
+            Receive<NodeStale>(_ => { });
             Receive<SubscribeAck>(_ => { });
         }
     }

@@ -35,6 +35,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly HashSet<string> _reportedStale = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedSeries = new(StringComparer.Ordinal);
     private long _rejected;
+    private long _profiled;
     private int _samplesSinceSnapshot;
     private DateTimeOffset _lastSampleAt;
     private DateTimeOffset _lastReportAt;
@@ -159,13 +160,13 @@ public sealed class ProfilerActor : ReceivePersistentActor
             return;
         }
         _reportedStale.Remove(series);
-        _profiler.Update(series, value, at);
+        if (_profiler.Update(series, value, at)) _profiled++;
     }
 
     private void Publish(DateTimeOffset at)
     {
         var profile = Profile(at);
-        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected)));
+        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected, _profiled)));
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 
@@ -195,7 +196,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
             _host, (now - _lastSampleAt).TotalSeconds);
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
-        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected)));
+        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected, _profiled)));
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 }
