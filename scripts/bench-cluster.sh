@@ -6,13 +6,14 @@
 # For each fleet size N: a fresh PostgreSQL database (scripts/postgres.sh createdb), three governor processes on
 # loopback (generated node1..3 JSON: roles governor + sensor, seeds node1 + node2, GPU off), each sampling N/3
 # simulated hosts (--simulate-hosts, the remainder goes to the first nodes) at 4 Hz, node1 also running the collector
-# (--bench-collector BENCH_SECONDS after its 20 s warm-up). Waits for node1's BENCH line, samples every node's CPU
+# (--bench-collector BENCH_SECONDS after a BENCH_WARMUP warm-up). Waits for node1's BENCH line, samples every node's CPU
 # (utime+stime from /proc/PID/stat, % of one core) and RSS (VmRSS) once a second, keeps the samples that fall inside
 # the collector's measurement window, stops the nodes and prints one table row per fleet size.
 #
 # The Host is built once (Release). Logs, generated configs and the /proc samples go to logs/bench-cluster/N/; the table
 # also to logs/bench-cluster/results.md. Environment:
 #   BENCH_SECONDS (40)            the collector's measurement window
+#   BENCH_WARMUP (45)             seconds before the window opens (start-up: JIT, cluster, sharding recovery)
 #   BENCH_TIMEOUT_S (180)         how long to wait for the BENCH line
 #   BENCH_BASE_PORT (4153)        node1's Akka port (node2, node3: +1, +2); not the 4053.. of cluster.sh
 #   SCARCITY_PG_PORT (55452)      the PostgreSQL of this benchmark (see postgres.sh); started when not running
@@ -114,7 +115,7 @@ run_size() { # N
     port=$((BASE_PORT + i))
     node_json $((i + 1)) "$port" "$url" >"$dir/node$((i + 1)).json"
     local extra=()
-    [ $i -eq 0 ] && extra=(--bench-collector "$SECONDS_WINDOW")
+    [ $i -eq 0 ] && extra=(--bench-collector "$SECONDS_WINDOW" --bench-warmup "${BENCH_WARMUP:-45}")
     Scarcity__Persistence__ConnectionString="$url" Scarcity__Gpu__Enabled=false \
       setsid dotnet "$HOST_DLL" --config "$dir/node$((i + 1)).json" --simulate-hosts "$hosts" "${extra[@]}" \
       >"$dir/node$((i + 1)).log" 2>&1 </dev/null &

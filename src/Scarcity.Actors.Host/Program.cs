@@ -12,9 +12,10 @@ var demo = args.Contains("--demo");
 int? IntArg(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : null;
 var simulatedHosts = IntArg("--simulate-hosts");
 var benchSeconds = IntArg("--bench-collector");
+var benchWarmup = IntArg("--bench-warmup") ?? 20;
 var configIndex = Array.IndexOf(args, "--config");
 var configFile = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
-var valued = new[] { "--config", "--simulate-hosts", "--bench-collector" }
+var valued = new[] { "--config", "--simulate-hosts", "--bench-collector", "--bench-warmup" }
     .Select(n => Array.IndexOf(args, n)).Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
 var rest = args.Where((a, i) => a != "--demo" && !valued.Contains(i)).ToArray();
 var builder = Host.CreateApplicationBuilder(rest);
@@ -52,7 +53,7 @@ builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
         akka.WithActors((system, registry) => SimulatedFleet.Start(system, config.Host, simulatedHosts.Value, config.Sensor.Interval,
             registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Policy>()));
     if (benchSeconds is > 0)
-        akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(20), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));
+        akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(benchWarmup), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));
 });
 builder.Services.AddSingleton(config);
 builder.Services.AddHostedService<StatusPrinter>();
