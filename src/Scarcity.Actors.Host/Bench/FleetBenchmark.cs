@@ -56,6 +56,7 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
 
     private readonly Dictionary<string, long> _samples = new(StringComparer.Ordinal);
     private readonly List<double> _latenciesMs = [];
+    private readonly List<double> _profileLatenciesMs = [];
     private readonly TimeSpan _interval;
     private readonly int _seconds;
     private bool _measuring;
@@ -73,6 +74,7 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
         {
             if (!_measuring) return;
             _samples[t.Profile.Host] = _samples.GetValueOrDefault(t.Profile.Host) + 1;
+            _profileLatenciesMs.Add((Context.System.Scheduler.Now - t.Profile.At).TotalMilliseconds);
         });
         Receive<Decision>(d =>
         {
@@ -104,9 +106,12 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
         var sorted = _latenciesMs.Order().ToArray();
         double P(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
         var perHost = _samples.Values.ToArray();
+        var profiles = _profileLatenciesMs.Order().ToArray();
+        double Q(double q) => profiles.Length == 0 ? double.NaN : profiles[Math.Min(profiles.Length - 1, (int)Math.Ceiling(q * profiles.Length) - 1)];
         Console.WriteLine(
             $"BENCH hosts={_samples.Count} seconds={elapsed:0.0} samples={perHost.Sum()} " +
             $"per_host_min={(perHost.Length == 0 ? 0 : perHost.Min())} per_host_expected={expectedPerHost:0.0} " +
-            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0}");
+            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0} " +
+            $"profile_p50_ms={Q(0.50):0.0} profile_p99_ms={Q(0.99):0.0}");
     }
 }
