@@ -1,3 +1,4 @@
+using Scarcity.Actors.Tests.Hosting;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -32,7 +33,7 @@ public sealed class CliCluster : IAsyncDisposable
     public static async Task<CliCluster> StartAsync(Action<DRGConfig>? configure = null)
     {
         var cluster = new CliCluster();
-        var seedPort = FreePort();
+        var seedPort = GovernorHost.FreePort();
         var seed = $"akka.tcp://{GovernorHostingExtensions.SystemName}@127.0.0.1:{seedPort}";
         (string Host, int Port, List<string> Roles)[] layout =
             [("gpu-a", seedPort, ["governor"]), ("gpu-b", 0, ["governor"]), ("gpu-c", 0, ["sensor"])];
@@ -84,14 +85,6 @@ public sealed class CliCluster : IAsyncDisposable
             if (!await timer.WaitForNextTickAsync(cts.Token)) break;
     }
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,3 +1,4 @@
+using Scarcity.Actors.Tests.Hosting;
 using Akka.Cluster;
 using Xunit;
 
@@ -46,7 +47,7 @@ public sealed class CliClusterOperationSpecs : IAsyncLifetime
     [Fact]
     public async Task Leave_of_an_address_that_is_no_member_fails_naming_it()
     {
-        var stranger = $"akka.tcp://scarcity@127.0.0.1:{CliCluster.FreePort()}";
+        var stranger = $"akka.tcp://scarcity@127.0.0.1:{GovernorHost.FreePort()}";
 
         var run = await CliRun.Of("cluster", "leave", stranger, "--contact", _cluster.Nodes[0].Address);
 

@@ -1,3 +1,4 @@
+using Scarcity.Actors.Tests.Hosting;
 using Xunit;
 
 namespace Scarcity.Actors.Tests.Cli;
@@ -19,7 +20,7 @@ public sealed class CliOfflineSpecs : IDisposable
     [Fact]
     public async Task An_unreachable_contact_fails_within_5_seconds_naming_the_address()
     {
-        var address = $"akka.tcp://scarcity@127.0.0.1:{CliCluster.FreePort()}";
+        var address = $"akka.tcp://scarcity@127.0.0.1:{GovernorHost.FreePort()}";
 
         var run = await CliRun.Of("cluster", "show", "--contact", address);
 
@@ -31,7 +32,7 @@ public sealed class CliOfflineSpecs : IDisposable
     [Fact]
     public async Task A_contact_from_the_environment_is_used_when_no_option_is_given()
     {
-        var address = $"akka.tcp://scarcity@127.0.0.1:{CliCluster.FreePort()}";
+        var address = $"akka.tcp://scarcity@127.0.0.1:{GovernorHost.FreePort()}";
         Environment.SetEnvironmentVariable("SCARCITY_CONTACT", address);
         try
         {

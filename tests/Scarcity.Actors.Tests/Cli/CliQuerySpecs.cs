@@ -1,3 +1,4 @@
+using Scarcity.Actors.Tests.Hosting;
 using System.Collections.Immutable;
 using System.Text.Json;
 using Akka.Actor;
@@ -196,7 +197,7 @@ public sealed class CliQuerySpecs(CliClusterFixture fixture) : IClassFixture<Cli
     [Fact]
     public async Task Several_contacts_work_when_one_of_them_is_down()
     {
-        var dead = $"127.0.0.1:{CliCluster.FreePort()}";
+        var dead = $"127.0.0.1:{GovernorHost.FreePort()}";
 
         var run = await Ok("cluster", "show", "--json", "--contact", $"{dead},{Contact}");
 

@@ -1,3 +1,4 @@
+using Scarcity.Actors.Tests.Hosting;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -95,15 +96,6 @@ public sealed partial class EngineProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>A free loopback port (bound, read, released).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     [GeneratedRegex(@"^applied seq=(\d+) ")]
     private static partial Regex AppliedLine();

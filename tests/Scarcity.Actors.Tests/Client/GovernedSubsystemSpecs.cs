@@ -15,7 +15,7 @@ public sealed class GovernedSubsystemSpecs : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private GovernorHost _host = null!;
     private readonly List<GovernedSubsystem> _clients = [];
-    private readonly int _port = EngineProcess.FreePort();
+    private readonly int _port = GovernorHost.FreePort();
 
     public async Task InitializeAsync()
     {

@@ -17,7 +17,7 @@ public sealed class RemoteSubsystemSpecs : IAsyncLifetime
     private static readonly DateTimeOffset T0 = DateTimeOffset.UtcNow;
     private readonly List<GovernorHost> _hosts = [];
     private readonly List<EngineProcess> _engines = [];
-    private readonly int _port = EngineProcess.FreePort();
+    private readonly int _port = GovernorHost.FreePort();
     private readonly string _db = Path.Combine(Path.GetTempPath(), $"scarcity-client-{Guid.NewGuid():N}.db");
 
     private string Contact => $"akka.tcp://{GovernorHostingExtensions.SystemName}@127.0.0.1:{_port}";

@@ -22,7 +22,7 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var seedPort = FreePort();
+        var seedPort = GovernorHost.FreePort();
         for (var i = 0; i < 3; i++)
         {
             var config = GovernorHost.SpecConfig();
@@ -46,14 +46,6 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static Sample VramSample(string host, double vram, double seconds) =>
         new(host, T0.AddSeconds(seconds), [new MetricValue(MetricNames.VramUtil, vram)], []);

@@ -34,6 +34,16 @@ public sealed class GovernorHost : IAsyncDisposable
     public IActorRef Monitor => Registry.Get<GovernorActors.Monitor>();
     public IActorRef DecisionLog => Registry.Get<GovernorActors.DecisionLog>();
 
+    /// <summary>A loopback port that was free a moment ago (bind to port 0, read it, release it).</summary>
+    public static int FreePort()
+    {
+        var listener = new global::System.Net.Sockets.TcpListener(global::System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((global::System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>A fresh config for specs: host "spec-host", no sensor role unless a source is given, free port.</summary>
     public static DRGConfig SpecConfig(string? dbPath = null)
     {
