@@ -29,6 +29,10 @@ public sealed class ActuatorActor : ReceivePersistentActor
         public static readonly RetryTick Instance = new();
     }
 
+    private sealed record HolderProbeTimeout(long Probe) : INoSerializationVerificationNeeded;
+
+    private static readonly TimeSpan HolderProbeWait = TimeSpan.FromSeconds(2);
+
     private sealed class Pending(Throttle throttle, DateTimeOffset nextAttempt)
     {
         public Throttle Throttle { get; } = throttle;
@@ -54,6 +58,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private string _host = "";
     private long _decisionsSinceSnapshot;
     private ICancelable? _retryTimer;
+    private long _holderProbe;
+    private bool _holderAnswered;
 
     /// <summary>Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard region.</summary>
     public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers) =>
@@ -111,6 +117,16 @@ public sealed class ActuatorActor : ReceivePersistentActor
                 _subsystem, _host, t.ActorRef.Path);
         });
         Command<GetSubsystemStatus>(_ => Sender.Tell(Status()));
+        Command<ActorIdentity>(identity =>
+        {
+            if (identity.MessageId is not long probe || probe != _holderProbe) return;
+            _holderAnswered = true;
+            if (identity.Subject is null) HolderGone("it no longer exists");
+        });
+        Command<HolderProbeTimeout>(timeout =>
+        {
+            if (timeout.Probe == _holderProbe && !_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
+        });
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -154,6 +170,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
             var reason = $"subsystem '{register.Name}' is already registered by {_registration.Ref.Path} (host {_registration.Host}), which is alive";
             _log.Warning("Rejected registration from {0}: {1}", register.Ref.Path, reason);
             register.Ref.Tell(new RegistrationRejected(register.Name, reason));
+            ProbeHolder();
             return;
         }
         var previous = _registration;
@@ -181,6 +198,25 @@ public sealed class ActuatorActor : ReceivePersistentActor
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         PublishStatus();
         _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
+    }
+
+    // A process restarted on a new port registers before the old one is seen dead: ask the holder whether it still exists,
+    // so the newcomer's next attempt is accepted once it does not, instead of waiting for the failure detector.
+    private void ProbeHolder()
+    {
+        if (_registration is null) return;
+        _holderProbe++;
+        _holderAnswered = false;
+        _registration.Ref.Tell(new Identify(_holderProbe), Self);
+        Context.System.Scheduler.ScheduleTellOnceCancelable(HolderProbeWait, Self, new HolderProbeTimeout(_holderProbe), Self);
+    }
+
+    private void HolderGone(string why)
+    {
+        if (!_reachable || _registration is null) return;
+        _reachable = false;
+        PublishStatus();
+        _log.Warning($"Subsystem {_subsystem}: its registered actor {_registration.Ref.Path} is marked down ({why}); the next registration takes over");
     }
 
     private static bool SameActor(IActorRef a, IActorRef b) => a.Path.ToStringWithoutAddress() == b.Path.ToStringWithoutAddress()
