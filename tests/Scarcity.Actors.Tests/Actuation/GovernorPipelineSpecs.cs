@@ -328,25 +328,23 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_registration_held_by_an_actor_that_no_longer_answers_is_taken_over_by_the_next_attempt()
+    public async Task A_registration_held_by_an_actor_that_no_longer_answers_is_taken_over_by_a_later_attempt()
     {
         var (host, kit) = await Start(RawVramRule());
-        // the holder: an actor of a process that is gone (nothing listens on that address), not yet seen dead
+        // the holder: an actor of a process that is gone (nothing listens on that address)
         var ghost = ((ExtendedActorSystem)host.System).Provider.ResolveActorRef("akka.tcp://scarcity@127.0.0.1:9/user/engine");
         host.Policy.Tell(Register(ghost));
-        await kit.AwaitAssertAsync(async () =>
-            Assert.True((await host.Policy.Ask<SubsystemStatus>(new GetSubsystemStatus("engine"), Wait)).Reachable), Wait);
-
         var restarted = kit.CreateTestProbe();
-        host.Policy.Tell(Register(restarted.Ref), restarted.Ref);
-        Assert.Contains("already registered", restarted.ExpectMsg<RegistrationRejected>(Wait).Reason);
 
-        // the client retries; once the holder failed to answer, the retry is accepted with the current levels
+        // the restarted subsystem retries as the client does; the holder is found gone (by DeathWatch, or sooner by
+        // the actuator's Identify probe after a rejection) and a retry is accepted with the current levels
         await kit.AwaitAssertAsync(() =>
         {
             host.Policy.Tell(Register(restarted.Ref), restarted.Ref);
-            restarted.ExpectMsg<SubsystemRegistered>(TimeSpan.FromSeconds(1));
+            restarted.FishForMessage(m => m is SubsystemRegistered, TimeSpan.FromSeconds(1));
         }, Wait, TimeSpan.FromSeconds(1));
+        var status = await host.Policy.Ask<SubsystemStatus>(new GetSubsystemStatus("engine"), Wait);
+        Assert.True(status.Reachable);
     }
 
     private sealed class ThrowingSubsystem : ReceiveActor
