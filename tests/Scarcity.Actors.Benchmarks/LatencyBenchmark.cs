@@ -45,17 +45,7 @@ public static class LatencyBenchmark
             Persistence = { Provider = "Sqlite", ConnectionString = $"Data Source={dbPath}" },
             Cluster = { Port = 0, Roles = ["governor"] },
         };
-        config.Policy.Policies["*"] =
-        [
-            new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5)
-            {
-                Signal = SignalKind.Raw, Cooldown = TimeSpan.FromMilliseconds(1),
-            },
-        ];
-        config.Policy.Cooldown = TimeSpan.FromMilliseconds(1); // recovery steps are spaced by the policy's cooldown
-        config.Policy.RecoveryDelay = TimeSpan.Zero;
-        config.Policy.RecoveryStep = 0.5;
-        config.Policy.MinLevel = 0.1;
+        UseOneThrottlePerSample(config);
 
         Console.WriteLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}, " +
                           $"{RuntimeInformation.FrameworkDescription}, ServerGC={System.Runtime.GCSettings.IsServerGC}");
@@ -164,6 +154,25 @@ public static class LatencyBenchmark
     }
 
     /// <summary>A subsystem that records when each Throttle arrives and acknowledges it.</summary>
+    /// <summary>
+    /// The rule set of the latency runs: <c>vram_util &gt; 0.85</c> on the raw value with no cooldown or recovery delay, so
+    /// samples alternating 0.95 / 0.30 each yield exactly one Throttle (escalate, then recover).
+    /// </summary>
+    internal static void UseOneThrottlePerSample(DRGConfig config)
+    {
+        config.Policy.Policies["*"] =
+        [
+            new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5)
+            {
+                Signal = SignalKind.Raw, Cooldown = TimeSpan.FromMilliseconds(1),
+            },
+        ];
+        config.Policy.Cooldown = TimeSpan.FromMilliseconds(1); // recovery steps are spaced by the policy's cooldown
+        config.Policy.RecoveryDelay = TimeSpan.Zero;
+        config.Policy.RecoveryStep = 0.5;
+        config.Policy.MinLevel = 0.1;
+    }
+
     private sealed class SubsystemActor : ReceiveActor
     {
         public SubsystemActor(ChannelWriter<(long, Throttle)> received, TaskCompletionSource<SubsystemRegistered> registered)

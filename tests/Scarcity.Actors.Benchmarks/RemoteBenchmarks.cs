@@ -169,14 +169,7 @@ public static partial class RemoteBenchmarks
             Persistence = { Provider = "Sqlite", ConnectionString = $"Data Source={db}" },
             Cluster = { Port = port, Roles = ["governor"] },
         };
-        config.Policy.Policies["*"] =
-        [
-            new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw, Cooldown = TimeSpan.FromMilliseconds(1) },
-        ];
-        config.Policy.Cooldown = TimeSpan.FromMilliseconds(1);
-        config.Policy.RecoveryDelay = TimeSpan.Zero;
-        config.Policy.RecoveryStep = 0.5;
-        config.Policy.MinLevel = 0.1;
+        LatencyBenchmark.UseOneThrottlePerSample(config);
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["Logging:LogLevel:Default"] = "Warning";
         builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
