@@ -62,7 +62,8 @@ is_running() { [ -n "$BIN" ] && [ -f "$DATA/PG_VERSION" ] && as_owner "$BIN/pg_c
 # psql as the superuser through the unix socket in the data directory.
 super_psql() { PGOPTIONS="-c client_min_messages=warning" as_owner "$BIN/psql" -h "$DATA" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 
-url_of() { echo "Host=127.0.0.1;Port=$PORT;Database=$1;Username=$USER_NAME;Password=$PASSWORD"; }
+# At most 50 connections per governor process: three of them stay within max_connections (200) under any load.
+url_of() { echo "Host=127.0.0.1;Port=$PORT;Database=$1;Username=$USER_NAME;Password=$PASSWORD;Maximum Pool Size=50"; }
 
 valid_name() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "database name '$1' must match [a-z_][a-z0-9_]*"; }
 

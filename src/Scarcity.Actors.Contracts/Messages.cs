@@ -137,7 +137,23 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 /// <param name="Profile">The host's profile.</param>
 /// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite), counted, never profiled.</param>
 /// <param name="ValuesProfiled">Readings of this host (samples and app metrics) profiled since its profiler started.</param>
-public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues, long ValuesProfiled = 0) : IScarcityMessage;
+/// <param name="SamplesProfiled">Sensor samples of this host profiled since its profiler started (on this node).</param>
+public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues, long ValuesProfiled = 0, long SamplesProfiled = 0) : IScarcityMessage;
+
+/// <summary>
+/// Published on <see cref="Topics.TelemetryDigest"/> by each governor node once per view interval: the newest
+/// <see cref="TelemetryPublished"/> of every host profiled on that node since its previous digest (a large node sends
+/// several digests per interval, each within the transport's frame size).
+/// </summary>
+/// <param name="Node">The address of the node whose profilers produced the entries.</param>
+/// <param name="At">When the digest was sent.</param>
+/// <param name="Hosts">One entry per host, its newest profile.</param>
+public sealed record TelemetryDigest(string Node, DateTimeOffset At, ImmutableArray<TelemetryPublished> Hosts) : IScarcityMessage;
+
+/// <summary>A host profile handed to one subsystem's actuator entity by the host's profiler entity (inside the governor).</summary>
+/// <param name="Subsystem">The subsystem to evaluate.</param>
+/// <param name="Profile">The profile of its host.</param>
+public sealed record EvaluateProfile(string Subsystem, HostProfile Profile) : IScarcityMessage, IWithSubsystem;
 
 /// <summary>Published on <see cref="Topics.NodeStale"/> when a host's samples stop (Stale) or resume.</summary>
 /// <param name="Host">The host.</param>

@@ -123,6 +123,12 @@ public static class Topics
 {
     /// <summary>Every sample summary (<see cref="TelemetryPublished"/>).</summary>
     public const string Telemetry = "drg.telemetry";
+    /// <summary>
+    /// Each governor node's newest profiles of the hosts it profiles, once per view interval (<see cref="TelemetryDigest"/>):
+    /// what every node's fleet view follows, so a fleet of hundreds of hosts costs a few messages a second per node
+    /// instead of one per sample.
+    /// </summary>
+    public const string TelemetryDigest = "drg.telemetry.digest";
     /// <summary>Host staleness changes (<see cref="NodeStale"/>).</summary>
     public const string NodeStale = "drg.node.stale";
     /// <summary>Every decision, whatever its action (<see cref="Decision"/>): what decision logs follow.</summary>

@@ -9,7 +9,10 @@ namespace Scarcity.Actors.Contracts;
 
 /// <summary>
 /// The one serializer of every <see cref="IScarcityMessage"/>: System.Text.Json with a stable string manifest per type,
-/// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path.
+/// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path. The
+/// messages sent once per sample (<see cref="Sample"/>, <see cref="HostProfile"/>, <see cref="TelemetryPublished"/>,
+/// <see cref="TelemetryDigest"/>, <see cref="EvaluateProfile"/>) travel in a compact binary form instead (manifests
+/// ending in <c>.b1</c>); their JSON manifests are still read.
 /// </summary>
 public sealed class ScarcitySerializer : SerializerWithStringManifest
 {
@@ -27,6 +30,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(ReportMetrics)] = "report-metrics.v1",
         [typeof(HostProfile)] = "host-profile.v1",
         [typeof(TelemetryPublished)] = "telemetry.v1",
+        [typeof(TelemetryDigest)] = "telemetry-digest.v1",
         [typeof(NodeStale)] = "node-stale.v1",
         [typeof(Decision)] = "decision.v1",
         [typeof(GetRecentDecisions)] = "get-recent-decisions.v1",
@@ -54,11 +58,22 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(JournaledDecision)] = "journaled-decision.v1",
         [typeof(DecisionPage)] = "decision-page.v1",
         [typeof(GetFleetStatus)] = "get-fleet-status.v1",
+        [typeof(EvaluateProfile)] = "evaluate-profile.v1",
     }.ToFrozenDictionary();
 
+    // What is written: the binary manifest where there is one, else the JSON one.
+    private static readonly FrozenDictionary<Type, string> WrittenByType =
+        ManifestByType.Select(kv => BinaryCodec.ManifestByType.TryGetValue(kv.Key, out var binary) ? KeyValuePair.Create(kv.Key, binary) : kv)
+            .ToFrozenDictionary();
+
+    // What is read: every JSON manifest (older peers) and every binary one.
+    private static readonly IEnumerable<KeyValuePair<string, Type>> ReadableBuiltIn =
+        ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key))
+            .Concat(BinaryCodec.ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key)));
+
     private static readonly Dictionary<Type, string> Extra = new();
-    private static FrozenDictionary<string, Type> _typeByManifest = ManifestByType.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);
-    private static FrozenDictionary<Type, string> _manifests = ManifestByType;
+    private static FrozenDictionary<string, Type> _typeByManifest = ReadableBuiltIn.ToFrozenDictionary();
+    private static FrozenDictionary<Type, string> _manifests = WrittenByType;
     private static readonly object Gate = new();
 
     private readonly JsonSerializerOptions _options;
@@ -91,12 +106,12 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             if (_typeByManifest.ContainsKey(manifest))
                 throw new ArgumentException($"Manifest '{manifest}' is already used by {_typeByManifest[manifest]}.");
             Extra[type] = manifest;
-            _manifests = ManifestByType.Concat(Extra).ToFrozenDictionary();
-            _typeByManifest = _manifests.ToFrozenDictionary(kv => kv.Value, kv => kv.Key);
+            _manifests = WrittenByType.Concat(Extra).ToFrozenDictionary();
+            _typeByManifest = ReadableBuiltIn.Concat(Extra.Select(kv => KeyValuePair.Create(kv.Value, kv.Key))).ToFrozenDictionary();
         }
     }
 
-    /// <summary>Every type this serializer handles, with its manifest.</summary>
+    /// <summary>Every type this serializer handles, with the manifest it writes.</summary>
     public static IReadOnlyDictionary<Type, string> Manifests => _manifests;
 
     /// <inheritdoc />
@@ -109,13 +124,17 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             : throw new ArgumentException($"{o.GetType()} has no manifest in {nameof(ScarcitySerializer)}; register it.");
 
     /// <inheritdoc />
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
+    public override byte[] ToBinary(object obj) =>
+        BinaryCodec.ManifestByType.ContainsKey(obj.GetType())
+            ? BinaryCodec.Write(obj)
+            : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
 
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (!_typeByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}' for {nameof(ScarcitySerializer)}.");
+        if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest);
         return JsonSerializer.Deserialize(bytes, type, _options)
                ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
     }

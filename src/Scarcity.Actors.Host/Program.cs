@@ -13,12 +13,17 @@ int? IntArg(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1
 var simulatedHosts = IntArg("--simulate-hosts");
 var benchSeconds = IntArg("--bench-collector");
 var benchWarmup = IntArg("--bench-warmup") ?? 20;
+var simulateAfterMembers = IntArg("--simulate-after-members") ?? 1;
 var configIndex = Array.IndexOf(args, "--config");
 var configFile = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
-var valued = new[] { "--config", "--simulate-hosts", "--bench-collector", "--bench-warmup" }
+var valued = new[] { "--config", "--simulate-hosts", "--simulate-after-members", "--bench-collector", "--bench-warmup" }
     .Select(n => Array.IndexOf(args, n)).Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
 var rest = args.Where((a, i) => a != "--demo" && !valued.Contains(i)).ToArray();
-var builder = Host.CreateApplicationBuilder(rest);
+// No reload-on-change: it watches the whole working directory (recursively, on Linux with inotify), and a governor
+// whose logs or database live below it would spend a core on file events. A configuration change needs a restart.
+var bootstrap = new ConfigurationManager();
+bootstrap.AddInMemoryCollection(new Dictionary<string, string?> { ["hostBuilder:reloadConfigOnChange"] = "false" });
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = rest, Configuration = bootstrap });
 if (configFile is not null)
 {
     if (!File.Exists(configFile))
@@ -50,7 +55,7 @@ builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
         akka.WithActors((system, registry) =>
             system.ActorOf(DemoEngineActor.Props(engine, config.Host, registry.Get<GovernorActors.Policy>(), registry.Get<GovernorActors.Profilers>()), "demo-engine"));
     if (simulatedHosts is > 0)
-        akka.WithActors((system, registry) => SimulatedFleet.Start(system, config.Host, simulatedHosts.Value, config.Sensor.Interval,
+        akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, simulateAfterMembers, config.Host, simulatedHosts.Value, config.Sensor.Interval,
             registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Policy>()));
     if (benchSeconds is > 0)
         akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(benchWarmup), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));

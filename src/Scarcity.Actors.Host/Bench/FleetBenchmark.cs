@@ -8,20 +8,98 @@ using Scarcity.Actors.Sensing;
 namespace Scarcity.Actors.Host.Bench;
 
 /// <summary>
-/// <c>--simulate-hosts N</c>: this node samples N simulated hosts at the configured interval (each with its own
-/// SensorActor and a governed subsystem that acknowledges every Throttle), so a cluster of such nodes carries a fleet.
+/// <c>--simulate-hosts N</c>: this node samples N simulated hosts at the configured interval (through one
+/// <see cref="FleetDriver"/>; each host has a governed subsystem that acknowledges every Throttle), so a cluster of such
+/// nodes carries a fleet.
 /// </summary>
 internal static class SimulatedFleet
 {
+    /// <summary>
+    /// Starts the simulated hosts once <paramref name="members"/> cluster members are up, so that the profilers and actuators
+    /// of a benchmark fleet spread over every governor from the first sample instead of being rebalanced under load.
+    /// </summary>
+    public static void StartWhenMembersUp(ActorSystem system, int members, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef policy)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        void Check()
+        {
+            var up = cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up);
+            if (up >= members)
+            {
+                Console.WriteLine($"simulated fleet: {up} members up, starting {hosts} hosts");
+                Start(system, prefix, hosts, interval, profilers, policy);
+            }
+            else system.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(250), Check);
+        }
+        Check();
+    }
+
     public static void Start(ActorSystem system, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef policy)
     {
         var start = system.Scheduler.Now;
+        var names = new string[hosts];
         for (var i = 0; i < hosts; i++)
         {
-            var host = $"{prefix}-sim-{i:D3}";
-            system.ActorOf(SensorActor.Props(host, new SyntheticHostSource(i, start), interval, profilers), $"sim-sensor-{i:D3}");
+            var host = names[i] = $"{prefix}-sim-{i:D3}";
             var subsystem = system.ActorOf(Props.Create(() => new AckingSubsystem()), $"sim-engine-{i:D3}");
             policy.Tell(new RegisterSubsystem($"{host}-engine", host, 1, [ActionNames.ReduceBatch], subsystem), subsystem);
+        }
+        system.ActorOf(Props.Create(() => new FleetDriver(names, start, interval, profilers)), "sim-fleet");
+    }
+
+    /// <summary>
+    /// Samples every simulated host of this node, each once per interval, at its own phase within the interval (hosts are
+    /// spread over ten slots, as independent machines would be), and sends each <see cref="Sample"/> to the profilers
+    /// exactly as a host's SensorActor does. One actor and one timer for the whole simulated fleet: on a real fleet every
+    /// host runs its own SensorActor on its own machine, and 167 of them in one governor process would measure the
+    /// simulation's overhead rather than the governor's.
+    /// </summary>
+    private sealed class FleetDriver : ReceiveActor, IWithTimers
+    {
+        private const int Slots = 10;
+
+        private sealed class Tick : INoSerializationVerificationNeeded
+        {
+            public static readonly Tick Instance = new();
+        }
+
+        private readonly string[] _hosts;
+        private readonly SyntheticHostSource[] _sources;
+        private readonly IActorRef _profilers;
+        private readonly MetricBuffer _buffer = new();
+        private readonly TimeSpan _slotLength;
+        private DateTimeOffset _nextSlotAt;
+        private int _slot;
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        public FleetDriver(string[] hosts, DateTimeOffset start, TimeSpan interval, IActorRef profilers)
+        {
+            _hosts = hosts;
+            _sources = [.. hosts.Select((_, i) => new SyntheticHostSource(i, start))];
+            _profilers = profilers;
+            _slotLength = interval / Slots;
+            _nextSlotAt = start;
+            Receive<Tick>(_ => SampleDueSlots());
+        }
+
+        // The scheduler's timers are only as fine as its 10 ms tick, so the slots follow the clock, not the timer's count.
+        protected override void PreStart() => Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(10));
+
+        private void SampleDueSlots()
+        {
+            var now = Context.System.Scheduler.Now;
+            while (_nextSlotAt <= now)
+            {
+                for (var i = _slot; i < _hosts.Length; i += Slots)
+                {
+                    _buffer.Clear();
+                    _sources[i].Sample(_buffer, now);
+                    _profilers.Tell(new Sample(_hosts[i], now, [.. _buffer.Values], [.. _buffer.Stale]));
+                }
+                _slot = (_slot + 1) % Slots;
+                _nextSlotAt += _slotLength;
+            }
         }
     }
 
@@ -37,8 +115,10 @@ internal static class SimulatedFleet
 }
 
 /// <summary>
-/// <c>--bench-collector S</c>: follows the fleet's telemetry and decisions for S seconds after a warm-up and prints
-/// samples profiled per host, decisions, and sample-to-decision latency (decision seen here minus its sample time).
+/// <c>--bench-collector S</c>: follows the fleet view's digests (<c>drg.telemetry.digest</c>) and every decision for S
+/// seconds after a warm-up, and prints samples profiled per host against the samples due in the same span (from each
+/// host's first and last profile seen in the window: a sample dropped anywhere, a sensor tick skipped included, shows as
+/// missing), decisions, and sample-to-decision latency (decision seen here minus its sample time).
 /// </summary>
 internal sealed class BenchCollector : ReceiveActor, IWithTimers
 {
@@ -54,11 +134,19 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
         public static readonly Begin Instance = new();
     }
 
-    private readonly Dictionary<string, long> _samples = new(StringComparer.Ordinal);
+    private sealed class HostCount(long samples, DateTimeOffset at)
+    {
+        public long FirstSamples { get; } = samples;
+        public DateTimeOffset FirstAt { get; } = at;
+        public long LastSamples { get; set; } = samples;
+        public DateTimeOffset LastAt { get; set; } = at;
+        public bool Restarted { get; set; }
+    }
+
+    private readonly Dictionary<string, HostCount> _hosts = new(StringComparer.Ordinal);
     private readonly List<double> _latenciesMs = [];
-    private readonly List<double> _profileLatenciesMs = [];
     private readonly TimeSpan _interval;
-    private readonly int _seconds;
+    private readonly TimeSpan _warmup;
     private bool _measuring;
     private DateTimeOffset _begin;
 
@@ -68,13 +156,12 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
     public BenchCollector(TimeSpan warmup, int seconds, TimeSpan interval)
     {
         _interval = interval;
-        _seconds = seconds;
+        _warmup = warmup;
         Receive<SubscribeAck>(_ => { });
-        Receive<TelemetryPublished>(t =>
+        Receive<TelemetryDigest>(d =>
         {
             if (!_measuring) return;
-            _samples[t.Profile.Host] = _samples.GetValueOrDefault(t.Profile.Host) + 1;
-            _profileLatenciesMs.Add((Context.System.Scheduler.Now - t.Profile.At).TotalMilliseconds);
+            foreach (var t in d.Hosts) Count(t);
         });
         Receive<Decision>(d =>
         {
@@ -89,29 +176,47 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
         });
         Receive<Report>(_ => Print());
         var mediator = DistributedPubSub.Get(Context.System).Mediator;
-        mediator.Tell(new Subscribe(Topics.Telemetry, Self));
+        mediator.Tell(new Subscribe(Topics.TelemetryDigest, Self));
         mediator.Tell(new Subscribe(Topics.Decisions, Self));
-        _warmup = warmup;
     }
 
-    private readonly TimeSpan _warmup;
-
     protected override void PreStart() => Timers.StartSingleTimer("begin", Begin.Instance, _warmup);
+
+    private void Count(TelemetryPublished t)
+    {
+        if (!_hosts.TryGetValue(t.Profile.Host, out var count))
+        {
+            _hosts[t.Profile.Host] = new HostCount(t.SamplesProfiled, t.Profile.At);
+            return;
+        }
+        if (t.Profile.At <= count.LastAt) return;
+        if (t.SamplesProfiled < count.LastSamples) count.Restarted = true; // the profiler started over (moved or restarted)
+        count.LastSamples = t.SamplesProfiled;
+        count.LastAt = t.Profile.At;
+    }
 
     private void Print()
     {
         _measuring = false;
         var elapsed = (Context.System.Scheduler.Now - _begin).TotalSeconds;
-        var expectedPerHost = elapsed / _interval.TotalSeconds;
         var sorted = _latenciesMs.Order().ToArray();
         double P(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        var perHost = _samples.Values.ToArray();
-        var profiles = _profileLatenciesMs.Order().ToArray();
-        double Q(double q) => profiles.Length == 0 ? double.NaN : profiles[Math.Min(profiles.Length - 1, (int)Math.Ceiling(q * profiles.Length) - 1)];
+        long profiled = 0, due = 0, missingMax = 0, missingHosts = 0;
+        foreach (var count in _hosts.Values)
+        {
+            var counted = count.LastSamples - count.FirstSamples;
+            // The samples between the first and the last profile seen, both excluded from the span's count.
+            var expected = (long)Math.Round((count.LastAt - count.FirstAt) / _interval);
+            profiled += counted;
+            due += expected;
+            var missing = expected - counted;
+            if (missing > 1 || count.Restarted) missingHosts++;
+            missingMax = Math.Max(missingMax, missing);
+        }
+        var restarted = _hosts.Values.Count(c => c.Restarted);
         Console.WriteLine(
-            $"BENCH hosts={_samples.Count} seconds={elapsed:0.0} samples={perHost.Sum()} " +
-            $"per_host_min={(perHost.Length == 0 ? 0 : perHost.Min())} per_host_expected={expectedPerHost:0.0} " +
-            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0} " +
-            $"profile_p50_ms={Q(0.50):0.0} profile_p99_ms={Q(0.99):0.0}");
+            $"BENCH hosts={_hosts.Count} seconds={elapsed:0.0} samples_due={due} samples={profiled} " +
+            $"hosts_missing={missingHosts} missing_max={missingMax} restarted={restarted} " +
+            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0}");
     }
 }

@@ -102,11 +102,22 @@ public sealed class DRGConfig
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
+    /// <summary>
+    /// How often each governor node sends the newest profiles of its hosts to every node's fleet view (the
+    /// <c>drg.telemetry.digest</c> topic): the view lags the samples by at most this much. Decisions never wait for it.
+    /// <value>1000 ms</value>
+    /// </summary>
+    public int ViewIntervalMs { get; set; } = 1000;
+
+    /// <summary><see cref="ViewIntervalMs"/> as a span.</summary>
+    public TimeSpan ViewInterval => TimeSpan.FromMilliseconds(ViewIntervalMs);
+
     /// <summary>Every problem with this configuration, each naming its key.</summary>
     public IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(Host)) yield return $"{Section}:Host is empty";
         if (DecisionLogSize < 1) yield return $"{Section}:DecisionLogSize must be at least 1, was {DecisionLogSize}";
+        if (ViewIntervalMs is < 10 or > 60_000) yield return $"{Section}:ViewIntervalMs must be between 10 and 60000, was {ViewIntervalMs}";
         foreach (var e in Sensor.Validate($"{Section}:Sensor")) yield return e;
         foreach (var e in Profiler.Validate($"{Section}:Profiler")) yield return e;
         foreach (var e in Policy.Validate($"{Section}:Policy")) yield return e;

@@ -110,7 +110,13 @@ public static class GovernorHostingExtensions
         config.EnsureValid();
         GovernorEntities.RegisterSerialization();
         // A decision nobody subscribes to yet is normal, not a dead letter worth a log line.
-        builder.AddHocon("akka.cluster.pub-sub.send-to-dead-letters-when-no-subscribers = off", HoconAddMode.Prepend);
+        builder.AddHocon("""
+            akka.cluster.pub-sub.send-to-dead-letters-when-no-subscribers = off
+            # When a governor joins a running cluster (or the first one started alone), move up to 20 shards (at most
+            # 10 % of them) per rebalance round instead of 3, so the profilers and actuators spread within seconds.
+            akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 20
+            akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
+            """, HoconAddMode.Prepend);
 
         if (config.Cluster.IsGovernor)
         {
@@ -122,8 +128,13 @@ public static class GovernorHostingExtensions
                 RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
             };
             builder.WithShardRegion<GovernorActors.ProfilerRegion>(GovernorEntities.ProfilerType,
-                    (_, registry) => host => ProfilerActor.Props(host, config.Profiler, config.Sensor.Interval,
-                        registry.Get<GovernorActors.ActuatorRegion>()),
+                    (system, registry) =>
+                    {
+                        // Created with the region, so it exists before the first (remembered) profiler starts.
+                        var digest = system.ActorOf(TelemetryDigestActor.Props(config.ViewInterval), "telemetry-digest");
+                        return host => ProfilerActor.Props(host, config.Profiler, config.Sensor.Interval,
+                            registry.Get<GovernorActors.ActuatorRegion>(), digest);
+                    },
                     new GovernorEntities.ProfilerExtractor(), options)
                 .WithShardRegion<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType,
                     (_, registry) => subsystem => ActuatorActor.Props(subsystem, config.Policy, config.Actuator,
@@ -142,7 +153,9 @@ public static class GovernorHostingExtensions
             var actuatorRegion = registry.Get<GovernorActors.ActuatorRegion>();
             var decisionLog = system.ActorOf(DecisionLogActor.Props(config.DecisionLogSize), "decision-log");
             var policy = system.ActorOf(PolicyActor.Props(actuatorRegion), "policy");
-            var monitor = system.ActorOf(MonitorActor.Props(config.Sensor.Interval * config.Profiler.StaleAfterIntervals), "monitor");
+            // A host missing from its node's digests for three view intervals (or three samples, if longer) shows stale.
+            var staleAfter = TimeSpan.FromTicks(Math.Max((config.Sensor.Interval * config.Profiler.StaleAfterIntervals).Ticks, (config.ViewInterval * 3).Ticks));
+            var monitor = system.ActorOf(MonitorActor.Props(staleAfter), "monitor");
             var profilers = system.ActorOf(ProfilerGateway.Props(profilerRegion), "profilers");
             registry.Register<GovernorActors.DecisionLog>(decisionLog);
             registry.Register<GovernorActors.Policy>(policy);

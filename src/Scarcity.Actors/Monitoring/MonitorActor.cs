@@ -7,9 +7,10 @@ using Scarcity.Actors.Contracts;
 namespace Scarcity.Actors.Monitoring;
 
 /// <summary>
-/// The fleet view, on every node: follows <c>drg.telemetry</c>, <c>drg.subsystems</c> and <c>drg.node.stale</c> on the
-/// event bus, so any node answers <see cref="GetGovernorStatus"/> for every host and every subsystem. A host whose
-/// telemetry stopped arriving for three intervals shows stale even when nothing is left to say so (its node died).
+/// The fleet view, on every node: follows <c>drg.telemetry.digest</c> (each governor node's newest profiles, once per
+/// view interval), <c>drg.subsystems</c> and <c>drg.node.stale</c> on the event bus, so any node answers
+/// <see cref="GetGovernorStatus"/> for every host and every subsystem. A host whose profiles stopped arriving for
+/// the stale-after span shows stale even when nothing is left to say so (its node died).
 /// </summary>
 public sealed class MonitorActor : ReceiveActor
 {
@@ -25,15 +26,29 @@ public sealed class MonitorActor : ReceiveActor
     public MonitorActor(TimeSpan staleAfter)
     {
         _staleAfter = staleAfter;
-        Receive<TelemetryPublished>(t => _hosts[t.Profile.Host] = (t, Context.System.Scheduler.Now));
+        Receive<TelemetryDigest>(d =>
+        {
+            var now = Context.System.Scheduler.Now;
+            foreach (var t in d.Hosts) Update(t, now);
+        });
+        Receive<TelemetryPublished>(t => Update(t, Context.System.Scheduler.Now));
         Receive<SubsystemStatus>(s => _subsystems[s.Name] = s);
+        // The host's profiler logs the warning once, on its own node; every node's view repeating it would multiply it.
         Receive<NodeStale>(s =>
         {
-            if (s.Stale) _log.Warning("Host {0} is stale: no fresh samples for {1}", s.Host, string.Join(", ", s.Metrics));
-            else _log.Info("Host {0} is fresh again", s.Host);
+            if (!_log.IsDebugEnabled) return;
+            if (s.Stale) _log.Debug("Host {0} is stale: no fresh samples for {1}", s.Host, string.Join(", ", s.Metrics));
+            else _log.Debug("Host {0} is fresh again", s.Host);
         });
         Receive<SubscribeAck>(_ => { });
         Receive<GetGovernorStatus>(_ => Sender.Tell(View()));
+    }
+
+    private void Update(TelemetryPublished telemetry, DateTimeOffset now)
+    {
+        // After a failover two nodes may briefly report the same host: the newer profile wins.
+        if (_hosts.TryGetValue(telemetry.Profile.Host, out var known) && known.Telemetry.Profile.At > telemetry.Profile.At) return;
+        _hosts[telemetry.Profile.Host] = (telemetry, now);
     }
 
     private GovernorStatus View()
@@ -52,7 +67,7 @@ public sealed class MonitorActor : ReceiveActor
     protected override void PreStart()
     {
         var mediator = DistributedPubSub.Get(Context.System).Mediator;
-        foreach (var topic in new[] { Topics.Telemetry, Topics.Subsystems, Topics.NodeStale })
+        foreach (var topic in new[] { Topics.TelemetryDigest, Topics.Subsystems, Topics.NodeStale })
             mediator.Tell(new Subscribe(topic, Self));
     }
 }

@@ -11,7 +11,8 @@ namespace Scarcity.Actors.Profiling;
 /// <summary>
 /// The sharded entity of one host: feeds every reading of the host's samples and of its subsystems'
 /// <see cref="ReportMetrics"/> into the host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings,
-/// publishes the profile on <c>drg.telemetry</c> and hands it to the actuator entity of every subsystem on the host.
+/// publishes the profile on <c>drg.telemetry</c> (and to its node's telemetry digest, which feeds every fleet view) and
+/// hands it to the actuator entity of every subsystem on the host.
 /// Its filters are snapshotted every few samples, so when it moves to another node the Kalman level and trend continue.
 /// When the host's samples stop for three intervals its sensor series turn stale (rules on them are skipped, levels
 /// hold) and <c>drg.node.stale</c> says so; fresh samples clear it. App metrics (<see cref="ReportMetrics"/>) stay fresh
@@ -28,6 +29,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly ProfilerConfig _config;
     private readonly TimeSpan _interval;
     private readonly IActorRef _actuators;
+    private readonly IActorRef _digest;
     private readonly HostProfiler _profiler;
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -36,6 +38,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly HashSet<string> _rejectedSeries = new(StringComparer.Ordinal);
     private long _rejected;
     private long _profiled;
+    private long _samples;
     private int _samplesSinceSnapshot;
     private DateTimeOffset _lastSampleAt;
     private DateTimeOffset _lastReportAt;
@@ -44,16 +47,20 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private bool _hostStale;
     private ICancelable? _staleTimer;
 
-    /// <summary>Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region.</summary>
-    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators) =>
-        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators));
+    /// <summary>
+    /// Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region,
+    /// <paramref name="digest"/> this node's <see cref="Monitoring.TelemetryDigestActor"/> (or <see cref="ActorRefs.Nobody"/>).
+    /// </summary>
+    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest) =>
+        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators, digest));
 
     /// <summary>The persistence id of a host's profiler; stable, so a restart or failover finds its snapshot.</summary>
     public static string PersistenceIdFor(string host) => "profiler-" + host;
 
     /// <summary>Creates the profiler.</summary>
-    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators)
+    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest)
     {
+        _digest = digest;
         _host = host;
         _config = config;
         _interval = interval;
@@ -124,11 +131,13 @@ public sealed class ProfilerActor : ReceivePersistentActor
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleAt = Context.System.Scheduler.Now;
+        _samples++;
         _hasSensor = true;
         _reportsPending = false;
         if (_hostStale)
         {
             _hostStale = false;
+            _log.Info("Host {0}: samples resumed; its metrics are fresh again", _host);
             _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, false, [], sample.At)));
         }
         Publish(sample.At);
@@ -166,7 +175,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private void Publish(DateTimeOffset at)
     {
         var profile = Profile(at);
-        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected, _profiled)));
+        PublishTelemetry(profile);
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 
@@ -196,8 +205,15 @@ public sealed class ProfilerActor : ReceivePersistentActor
         _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
             _host, (now - _lastSampleAt).TotalSeconds);
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
-        _mediator.Tell(new Publish(Topics.Telemetry, new TelemetryPublished(profile, _rejected, _profiled)));
+        PublishTelemetry(profile);
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
+    }
+
+    private void PublishTelemetry(HostProfile profile)
+    {
+        var telemetry = new TelemetryPublished(profile, _rejected, _profiled, _samples);
+        _mediator.Tell(new Publish(Topics.Telemetry, telemetry));
+        _digest.Tell(telemetry);
     }
 }
 

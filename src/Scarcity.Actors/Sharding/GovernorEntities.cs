@@ -6,11 +6,6 @@ using Scarcity.Actors.Profiling;
 
 namespace Scarcity.Actors.Sharding;
 
-/// <summary>A host profile handed to one subsystem's actuator entity by the host's profiler entity.</summary>
-/// <param name="Subsystem">The subsystem to evaluate.</param>
-/// <param name="Profile">The profile of its host.</param>
-public sealed record EvaluateProfile(string Subsystem, HostProfile Profile) : IScarcityMessage, IWithSubsystem;
-
 /// <summary>Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator.</summary>
 /// <param name="Host">The host.</param>
 /// <param name="Subsystem">The subsystem.</param>
@@ -44,7 +39,6 @@ public static class GovernorEntities
     public static void RegisterSerialization()
     {
         ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
-        ScarcitySerializer.Register(typeof(EvaluateProfile), "evaluate-profile.v1");
         ScarcitySerializer.Register(typeof(AttachSubsystem), "attach-subsystem.v1");
         ScarcitySerializer.Register(typeof(DetachSubsystem), "detach-subsystem.v1");
         ScarcitySerializer.Register(typeof(ProfilerSnapshot), "profiler-snapshot.v1");

@@ -77,8 +77,9 @@ public sealed class CliQuerySpecs(CliClusterFixture fixture) : IClassFixture<Cli
         {
             var run = CliRun.Of("nodes", "--json", "--contact", Contact).GetAwaiter().GetResult();
             node = run.Json.GetProperty("nodes").EnumerateArray().FirstOrDefault(n => n.GetProperty("host").GetString() == "gpu-x");
+            // The view follows each node's digest: wait for the profile of the eighth sample.
             return node.ValueKind == JsonValueKind.Object &&
-                   node.GetProperty("metrics").EnumerateArray().Any(m => m.GetProperty("metric").GetString() == "cpu_util");
+                   node.GetProperty("at").GetDateTimeOffset() == T0.AddSeconds(7 * 0.25);
         });
         Assert.Equal("ORANGE", node.GetProperty("pressure").GetString()); // a steady vram_util 0.9: 0.85 <= 0.9 < 0.95
         var vram = node.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("metric").GetString() == "vram_util");

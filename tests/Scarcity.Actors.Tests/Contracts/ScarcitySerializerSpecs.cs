@@ -40,6 +40,8 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At);
         yield return profile;
         yield return new TelemetryPublished(profile, 3);
+        yield return new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [new TelemetryPublished(profile, 3, 40, 4), new TelemetryPublished(profile with { Host = "gpu-02" }, 0, 10, 1)]);
+        yield return new Sample("gpu-02", At, [], []);
         yield return new NodeStale("gpu-01", true, ["vram_util"], At);
         yield return decision;
         yield return new GetRecentDecisions(50, "engine");
@@ -86,6 +88,58 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IScarcityMessage).IsAssignableFrom(t));
         Assert.All(contractTypes, t => Assert.True(ScarcitySerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest"));
         Assert.Equal(ScarcitySerializer.Manifests.Count, ScarcitySerializer.Manifests.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void The_messages_sent_once_per_sample_travel_in_binary_under_60_percent_of_json_and_their_json_form_is_still_read()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var estimate = new MetricEstimate(0.91234, 0.88, 0.89, 0.0123, 0.94, 0.021, At, false);
+        var metrics = Enumerable.Range(0, 10).ToImmutableDictionary(i => $"metric_{i}_util", i => estimate with { Raw = i / 10.0 });
+        var profile = new HostProfile("gpu-node-1-sim-042", At, PressureLevel.Yellow, metrics);
+        foreach (var message in new object[]
+                 {
+                     new Sample("gpu-node-1-sim-042", At, [.. metrics.Keys.Select((k, i) => new MetricValue(k, i / 10.0))], []),
+                     profile, new TelemetryPublished(profile, 1, 2, 3), new EvaluateProfile("engine", profile),
+                     new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [new TelemetryPublished(profile, 1, 2, 3)]),
+                 })
+        {
+            var manifest = serializer.Manifest(message);
+            Assert.EndsWith(".b1", manifest);
+            var binary = serializer.ToBinary(message);
+            var (jsonManifest, jsonBytes) = OlderPeerJson(message);
+            Assert.True(binary.Length * 5 < jsonBytes.Length * 3, $"{manifest}: {binary.Length} bytes binary vs {jsonBytes.Length} JSON");
+            Assert.Equal(Json(message), Json(serializer.FromBinary(binary, manifest)));
+            Assert.Equal(Json(message), Json(serializer.FromBinary(jsonBytes, jsonManifest)));
+        }
+    }
+
+    [Fact]
+    public void A_truncated_binary_message_is_refused_naming_its_manifest()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var bytes = serializer.ToBinary(new Sample("gpu-01", At, [new("vram_util", 0.5)], []));
+
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes[..^3], "sample.b1"));
+
+        Assert.Contains("sample.b1", error.Message);
+    }
+
+    // The JSON form a peer of an older version sends: the serializer's own options, the ".v1" manifests.
+    private static (string Manifest, byte[] Bytes) OlderPeerJson(object message)
+    {
+        var manifests = new Dictionary<Type, string>
+        {
+            [typeof(Sample)] = "sample.v1", [typeof(HostProfile)] = "host-profile.v1", [typeof(TelemetryPublished)] = "telemetry.v1",
+            [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
+        };
+        var options = new System.Text.Json.JsonSerializerOptions
+        {
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        };
+        return (manifests[message.GetType()], System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), options));
     }
 
     [Fact]
