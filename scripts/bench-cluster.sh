@@ -12,9 +12,9 @@
 #
 # The Host is built once (Release). Logs, generated configs and the /proc samples go to logs/bench-cluster/N/; the table
 # also to logs/bench-cluster/results.md. Environment:
-#   BENCH_SECONDS (40)            the collector's measurement window
-#   BENCH_WARMUP (45)             seconds before the window opens (start-up: JIT, cluster, sharding recovery)
-#   BENCH_TIMEOUT_S (180)         how long to wait for the BENCH line
+#   BENCH_SECONDS (60)            the collector's measurement window
+#   BENCH_WARMUP (100)            seconds before the window opens (start-up on 2 cores: JIT, cluster, sharding, entity recovery)
+#   BENCH_TIMEOUT_S (300)         how long to wait for the BENCH line
 #   BENCH_BASE_PORT (4153)        node1's Akka port (node2, node3: +1, +2); not the 4053.. of cluster.sh
 #   SCARCITY_PG_PORT (55452)      the PostgreSQL of this benchmark (see postgres.sh); started when not running
 #   BENCH_OUT (logs/bench-cluster) where the logs and results go
@@ -25,8 +25,8 @@ cd "$(dirname "$0")/.."
 
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(50 500)
-SECONDS_WINDOW=${BENCH_SECONDS:-40}
-TIMEOUT_S=${BENCH_TIMEOUT_S:-180}
+SECONDS_WINDOW=${BENCH_SECONDS:-60}
+TIMEOUT_S=${BENCH_TIMEOUT_S:-300}
 BASE_PORT=${BENCH_BASE_PORT:-4153}
 export SCARCITY_PG_PORT=${SCARCITY_PG_PORT:-55452}
 CONFIGURATION=${SCARCITY_CONFIGURATION:-Release}
@@ -115,7 +115,7 @@ run_size() { # N
     port=$((BASE_PORT + i))
     node_json $((i + 1)) "$port" "$url" >"$dir/node$((i + 1)).json"
     local extra=()
-    [ $i -eq 0 ] && extra=(--bench-collector "$SECONDS_WINDOW" --bench-warmup "${BENCH_WARMUP:-45}")
+    [ $i -eq 0 ] && extra=(--bench-collector "$SECONDS_WINDOW" --bench-warmup "${BENCH_WARMUP:-100}")
     Scarcity__Persistence__ConnectionString="$url" Scarcity__Gpu__Enabled=false \
       setsid dotnet "$HOST_DLL" --config "$dir/node$((i + 1)).json" --simulate-hosts "$hosts" --simulate-after-members $NODES "${extra[@]}" \
       >"$dir/node$((i + 1)).log" 2>&1 </dev/null &

@@ -145,6 +145,7 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
 
     private readonly Dictionary<string, HostCount> _hosts = new(StringComparer.Ordinal);
     private readonly List<double> _latenciesMs = [];
+    private readonly List<int> _secondOf = [];
     private readonly TimeSpan _interval;
     private readonly TimeSpan _warmup;
     private bool _measuring;
@@ -165,7 +166,10 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
         });
         Receive<Decision>(d =>
         {
-            if (_measuring) _latenciesMs.Add((Context.System.Scheduler.Now - d.At).TotalMilliseconds);
+            if (!_measuring) return;
+            var now = Context.System.Scheduler.Now;
+            _latenciesMs.Add((now - d.At).TotalMilliseconds);
+            _secondOf.Add((int)(now - _begin).TotalSeconds);
         });
         Receive<RecentDecisions>(_ => { });
         Receive<Begin>(_ =>
@@ -214,9 +218,12 @@ internal sealed class BenchCollector : ReceiveActor, IWithTimers
             missingMax = Math.Max(missingMax, missing);
         }
         var restarted = _hosts.Values.Count(c => c.Restarted);
+        // p99 per 10 s of the window, to tell a steady tail from a burst.
+        var byTen = string.Join("/", _latenciesMs.Select((ms, i) => (Ms: ms, Ten: _secondOf[i] / 10)).GroupBy(x => x.Ten).OrderBy(g => g.Key)
+            .Select(g => { var v = g.Select(x => x.Ms).Order().ToArray(); return v[Math.Min(v.Length - 1, (int)Math.Ceiling(0.99 * v.Length) - 1)].ToString("0"); }));
         Console.WriteLine(
             $"BENCH hosts={_hosts.Count} seconds={elapsed:0.0} samples_due={due} samples={profiled} " +
             $"hosts_missing={missingHosts} missing_max={missingMax} restarted={restarted} " +
-            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0}");
+            $"decisions={sorted.Length} p50_ms={P(0.50):0.0} p90_ms={P(0.90):0.0} p99_ms={P(0.99):0.0} max_ms={(sorted.Length == 0 ? double.NaN : sorted[^1]):0.0} p99_per_10s_ms={byTen}");
     }
 }

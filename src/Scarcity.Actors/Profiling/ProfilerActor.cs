@@ -66,6 +66,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
         _interval = interval;
         _actuators = actuators;
         _profiler = new HostProfiler(config);
+        // Hosts that start together would otherwise all snapshot in the same instant, every SnapshotEverySamples
+        // samples; a per-host offset spreads the writes evenly over the period.
+        _samplesSinceSnapshot = (int)(StableHash(host) % (uint)config.SnapshotEverySamples);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<SnapshotOffer>(offer =>
@@ -190,6 +193,13 @@ public sealed class ProfilerActor : ReceivePersistentActor
             metrics = builder.ToImmutable();
         }
         return new HostProfile(_host, at, PressureLevels.Of(metrics), metrics);
+    }
+
+    private static uint StableHash(string s)
+    {
+        var hash = 2166136261u; // FNV-1a: the same on every node and every run, unlike string.GetHashCode
+        foreach (var c in s) hash = (hash ^ c) * 16777619u;
+        return hash;
     }
 
     // A subsystem's own series stays fresh while it reports, whatever the host's sensor does.

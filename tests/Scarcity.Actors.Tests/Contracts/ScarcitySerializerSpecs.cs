@@ -6,6 +6,7 @@ using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sharding;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Scarcity.Actors.Tests.Contracts;
 
@@ -15,7 +16,11 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
     private static readonly DateTimeOffset At = new(2026, 11, 27, 5, 0, 0, TimeSpan.FromHours(1));
     private static readonly ThrottleReason Reason = new("vram_util forecast > 0.85 -> reduce_batch x0.5", "vram_util", "forecast", 0.91, 0.91, 0.85);
 
-    public ScarcitySerializerSpecs() : base(ConfigurationFactory.ParseString("""
+    private readonly ITestOutputHelper? _output;
+
+    public ScarcitySerializerSpecs(ITestOutputHelper output) : this() => _output = output;
+
+    private ScarcitySerializerSpecs() : base(ConfigurationFactory.ParseString("""
         akka.actor.serializers.scarcity = "Scarcity.Actors.Contracts.ScarcitySerializer, Scarcity.Actors.Contracts"
         akka.actor.serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
         """))
@@ -108,6 +113,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.EndsWith(".b1", manifest);
             var binary = serializer.ToBinary(message);
             var (jsonManifest, jsonBytes) = OlderPeerJson(message);
+            _output?.WriteLine($"{manifest}: {binary.Length} bytes, JSON {jsonBytes.Length} bytes ({100.0 * binary.Length / jsonBytes.Length:0} %)");
             Assert.True(binary.Length * 5 < jsonBytes.Length * 3, $"{manifest}: {binary.Length} bytes binary vs {jsonBytes.Length} JSON");
             Assert.Equal(Json(message), Json(serializer.FromBinary(binary, manifest)));
             Assert.Equal(Json(message), Json(serializer.FromBinary(jsonBytes, jsonManifest)));

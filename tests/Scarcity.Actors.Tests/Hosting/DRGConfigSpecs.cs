@@ -45,6 +45,14 @@ public sealed class DRGConfigSpecs
     }
 
     [Fact]
+    public void A_view_interval_out_of_range_fails_start_up_naming_the_key()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:ViewIntervalMs", "0")));
+        Assert.Contains("Scarcity:ViewIntervalMs must be between 10 and 60000, was 0", error.Errors);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), Load(("Scarcity:ViewIntervalMs", "250")).ViewInterval);
+    }
+
+    [Fact]
     public void A_non_positive_interval_fails_start_up_naming_the_key()
     {
         var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:IntervalMs", "0")));
