@@ -38,7 +38,7 @@ public sealed class GovernedSubsystemSpecs : IAsyncLifetime
     {
         options.Host = "spec-host";
         options.Contacts = [$"akka.tcp://scarcity@127.0.0.1:{_port}"];
-        options.ExtraHocon = "akka.loglevel = WARNING";
+        options.ExtraHocon = "akka.loglevel = WARNING\n" + AkkaInternalsPassThroughSerializer.Hocon;
         var client = GovernedSubsystem.Start(options);
         _clients.Add(client);
         return client;

@@ -9,7 +9,8 @@ namespace Scarcity.Actors.Tests.Hosting;
 
 /// <summary>
 /// A real governor node for specs: Akka.Hosting, a one-node cluster on a free loopback port, SQLite in a temp file,
-/// (serialize-messages stays off here: Akka.Persistence's own internal messages do not survive it; ScarcitySerializerSpecs round-trips every message). The sensor source is the spec's (a trace, or a source it drives).
+/// with <c>akka.actor.serialize-messages = on</c> (every message of ours goes through the ScarcitySerializer on every send;
+/// Akka.Persistence's two local-only internals pass through <see cref="AkkaInternalsPassThroughSerializer"/>). The sensor source is the spec's (a trace, or a source it drives).
 /// </summary>
 public sealed class GovernorHost : IAsyncDisposable
 {
@@ -66,7 +67,7 @@ public sealed class GovernorHost : IAsyncDisposable
             akka.AddHocon("""
                 akka.loglevel = WARNING
                 akka.cluster.split-brain-resolver.stable-after = 3s
-                """, HoconAddMode.Prepend);
+                """ + "\n" + AkkaInternalsPassThroughSerializer.Hocon, HoconAddMode.Prepend);
             akka.WithScarcityNode(config, source);
         });
         var host = builder.Build();
