@@ -75,8 +75,12 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
         Assert.Equal(1, throttle.Sequence);
         Assert.Equal(T0.AddSeconds(2.0), throttle.IssuedAt); // the first sample after the step
         Assert.Contains("vram_util forecast > 0.85", throttle.Reason.Rule);
-        var decisions = await host.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(10), Wait);
-        Assert.Equal(throttle.Sequence, decisions.Decisions[0].Sequence);
+        // The decision log follows drg.decisions: the decision reaches it just after the Throttle leaves.
+        await kit.AwaitAssertAsync(async () =>
+        {
+            var decisions = await host.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(10), Wait);
+            Assert.Equal(throttle.Sequence, Assert.Single(decisions.Decisions).Sequence);
+        }, Wait);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
             config.Cluster.Port = i == 0 ? seedPort : 0;
             config.Cluster.SeedNodes = [$"akka.tcp://{GovernorHostingExtensions.SystemName}@127.0.0.1:{seedPort}"];
             config.Policy.Policies["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }];
-            _nodes.Add(await GovernorHost.StartAsync(config));
+            _nodes.Add(await GovernorHost.StartAsync(config, verifySerialization: false));
         }
         var cluster = Akka.Cluster.Cluster.Get(_nodes[0].System);
         var kit = new Akka.TestKit.Xunit2.TestKit(_nodes[0].System);

@@ -7,7 +7,8 @@ namespace Scarcity.Actors.Tests.Hosting;
 /// <summary>
 /// Lets the specs run with <c>akka.actor.serialize-messages = on</c> although some of Akka's own local-only messages
 /// cannot be serialised by the default serializer: a journal's <c>WriteFinished</c> and <c>Desequenced</c> (they carry
-/// tasks between a journal and its own actors), and the commands an application gives its own ClusterClient actor
+/// tasks between a journal and its own actors), Distributed Data's <c>ReadRepair</c> (from a read aggregator to its own
+/// replicator; its serializer has no form for it), and the commands an application gives its own ClusterClient actor
 /// (<c>ClusterClient.Send</c>, <c>SendToAll</c>, <c>Publish</c>; the client re-wraps them into DistributedPubSub messages
 /// for the wire, where our payload goes through <see cref="Scarcity.Actors.Contracts.ScarcitySerializer"/>). Only those
 /// types are bound to it: the check's round trip hands the same object back, as the JVM's
@@ -24,6 +25,7 @@ public sealed class AkkaInternalsPassThroughSerializer(ExtendedActorSystem syste
         akka.actor.serialization-bindings {
           "Akka.Persistence.Sql.Journal.Types.WriteFinished, Akka.Persistence.Sql" = akka-internals-pass-through
           "Akka.Persistence.Journal.AsyncWriteJournal+Desequenced, Akka.Persistence" = akka-internals-pass-through
+          "Akka.DistributedData.Internal.ReadRepair, Akka.DistributedData" = akka-internals-pass-through
           "Akka.Cluster.Tools.Client.ClusterClient+Send, Akka.Cluster.Tools" = akka-internals-pass-through
           "Akka.Cluster.Tools.Client.ClusterClient+SendToAll, Akka.Cluster.Tools" = akka-internals-pass-through
           "Akka.Cluster.Tools.Client.ClusterClient+Publish, Akka.Cluster.Tools" = akka-internals-pass-through
