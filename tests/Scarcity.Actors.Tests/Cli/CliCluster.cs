@@ -45,6 +45,7 @@ public sealed class CliCluster : IAsyncDisposable
                 Host = host,
                 Persistence = { Provider = "Sqlite", ConnectionString = $"Data Source={db}" },
                 Cluster = { Port = port, SeedNodes = [seed], Roles = roles },
+                ViewIntervalMs = 200, // the fleet view the CLI reads follows the digests: keep it fresh for the specs
             };
             configure?.Invoke(config);
             cluster.Nodes.Add(await StartNode(config, db));
