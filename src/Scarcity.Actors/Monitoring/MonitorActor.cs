@@ -31,7 +31,6 @@ public sealed class MonitorActor : ReceiveActor
             var now = Context.System.Scheduler.Now;
             foreach (var t in d.Hosts) Update(t, now);
         });
-        Receive<TelemetryPublished>(t => Update(t, Context.System.Scheduler.Now));
         Receive<SubsystemStatus>(s => _subsystems[s.Name] = s);
         // The host's profiler logs the warning once, on its own node; every node's view repeating it would multiply it.
         Receive<NodeStale>(s =>

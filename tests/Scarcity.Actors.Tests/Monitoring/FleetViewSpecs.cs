@@ -60,8 +60,7 @@ public sealed class FleetViewSpecs : IAsyncLifetime
         Assert.All(seen.Values, t => Assert.Equal(1, t.SamplesProfiled));
         Assert.All(messages, d => Assert.Equal(Akka.Cluster.Cluster.Get(_host.System).SelfAddress.ToString(), d.Node));
 
-        var kitView = new Akka.TestKit.Xunit2.TestKit(_host.System);
-        await kitView.AwaitAssertAsync(async () =>
+        await kit.AwaitAssertAsync(async () =>
         {
             var view = await _host.Monitor.Ask<GovernorStatus>(GetGovernorStatus.Instance, Wait);
             Assert.True(hosts.All(view.Hosts.ContainsKey), $"{view.Hosts.Count} hosts in the view");
