@@ -70,7 +70,7 @@ node_json() { # INDEX PORT URL
 {
   "Scarcity": {
     "Host": "gpu-node-$1",
-    "Sensor": { "IntervalMs": 250 },
+    "Sensor": { "Interval": "00:00:00.250" },
     "Gpu": { "Enabled": false },
     "Persistence": { "Provider": "PostgreSQL", "ConnectionString": "$3" },
     "Cluster": {

@@ -12,6 +12,6 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
     exit 2
 fi
 
-dotnet build src/Scarcity.Actors.GpuCheck -c Release -v quiet -nologo
-exec dotnet src/Scarcity.Actors.GpuCheck/bin/Release/net10.0/Scarcity.Actors.GpuCheck.dll \
+dotnet build tools/Scarcity.Actors.GpuCheck -c Release -v quiet -nologo
+exec dotnet tools/Scarcity.Actors.GpuCheck/bin/Release/net10.0/Scarcity.Actors.GpuCheck.dll \
     --gpu-check --seconds "${GPU_CHECK_SECONDS:-10}" "$@"

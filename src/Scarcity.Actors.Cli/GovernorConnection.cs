@@ -143,14 +143,12 @@ public sealed class GovernorConnection : IAsyncDisposable
               log-dead-letters-during-shutdown = off
               actor {
                 provider = remote
-                serializers.scarcity = "Scarcity.Actors.Contracts.ScarcitySerializer, Scarcity.Actors.Contracts"
-                serialization-bindings { "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity }
               }
               remote {
                 log-remote-lifecycle-events = off
                 dot-netty.tcp { hostname = "{{hostname}}", port = 0 }
               }
             }
-            """).WithFallback(ClusterClientReceptionist.DefaultConfig());
+            """).WithFallback(ScarcitySerialization.Config).WithFallback(ClusterClientReceptionist.DefaultConfig());
     }
 }

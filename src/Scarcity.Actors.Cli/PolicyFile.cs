@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
-using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Configuration;
+
 
 namespace Scarcity.Actors.Cli;
 

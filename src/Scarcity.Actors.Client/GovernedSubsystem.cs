@@ -73,15 +73,11 @@ public sealed class GovernedSubsystem : IAsyncDisposable
     public static Config ClientConfig(GovernedSubsystemOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var serializer = typeof(ScarcitySerializer);
-        var marker = typeof(IScarcityMessage);
         var publicHost = options.PublicHostname is null ? "" : $"public-hostname = \"{options.PublicHostname}\"";
         var hocon = $$"""
             akka {
               actor {
                 provider = remote
-                serializers.scarcity = "{{serializer.FullName}}, {{serializer.Assembly.GetName().Name}}"
-                serialization-bindings { "{{marker.FullName}}, {{marker.Assembly.GetName().Name}}" = scarcity }
               }
               remote.dot-netty.tcp {
                 hostname = "{{options.Hostname}}"
@@ -93,6 +89,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
         // The client wraps each message in Akka's pub-sub Send: both serializers must be bound, or Newtonsoft JSON
         // (the default) carries it and the governor cannot read our immutable collections back.
         var config = ConfigurationFactory.ParseString(hocon)
+            .WithFallback(ScarcitySerialization.Config)
             .WithFallback(ClusterClientReceptionist.DefaultConfig())
             .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
         return string.IsNullOrWhiteSpace(options.ExtraHocon) ? config : ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);

@@ -59,6 +59,10 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DecisionPage)] = "decision-page.v1",
         [typeof(GetFleetStatus)] = "get-fleet-status.v1",
         [typeof(EvaluateProfile)] = "evaluate-profile.v1",
+        [typeof(ActuatorSnapshot)] = "actuator-snapshot.v1",
+        [typeof(AttachSubsystem)] = "attach-subsystem.v1",
+        [typeof(DetachSubsystem)] = "detach-subsystem.v1",
+        [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.
@@ -67,14 +71,10 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             .ToFrozenDictionary();
 
     // What is read: every JSON manifest (older peers) and every binary one.
-    private static readonly IEnumerable<KeyValuePair<string, Type>> ReadableBuiltIn =
+    private static readonly FrozenDictionary<string, Type> TypeByManifest =
         ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key))
-            .Concat(BinaryCodec.ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key)));
-
-    private static readonly Dictionary<Type, string> Extra = new();
-    private static FrozenDictionary<string, Type> _typeByManifest = ReadableBuiltIn.ToFrozenDictionary();
-    private static FrozenDictionary<Type, string> _manifests = WrittenByType;
-    private static readonly object Gate = new();
+            .Concat(BinaryCodec.ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key)))
+            .ToFrozenDictionary();
 
     private readonly JsonSerializerOptions _options;
 
@@ -89,39 +89,17 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         };
     }
 
-    /// <summary>
-    /// Adds a message type defined outside Contracts (e.g. a persisted event of the governor) with its stable manifest.
-    /// Call before the actor system starts; registering the same pair twice is harmless.
-    /// </summary>
-    public static void Register(Type type, string manifest)
-    {
-        lock (Gate)
-        {
-            if (_manifests.TryGetValue(type, out var existing))
-            {
-                if (existing != manifest)
-                    throw new ArgumentException($"{type} is already registered with manifest '{existing}', not '{manifest}'.");
-                return;
-            }
-            if (_typeByManifest.ContainsKey(manifest))
-                throw new ArgumentException($"Manifest '{manifest}' is already used by {_typeByManifest[manifest]}.");
-            Extra[type] = manifest;
-            _manifests = WrittenByType.Concat(Extra).ToFrozenDictionary();
-            _typeByManifest = ReadableBuiltIn.Concat(Extra.Select(kv => KeyValuePair.Create(kv.Value, kv.Key))).ToFrozenDictionary();
-        }
-    }
-
     /// <summary>Every type this serializer handles, with the manifest it writes.</summary>
-    public static IReadOnlyDictionary<Type, string> Manifests => _manifests;
+    public static IReadOnlyDictionary<Type, string> Manifests => WrittenByType;
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
 
     /// <inheritdoc />
     public override string Manifest(object o) =>
-        _manifests.TryGetValue(o.GetType(), out var manifest)
+        WrittenByType.TryGetValue(o.GetType(), out var manifest)
             ? manifest
-            : throw new ArgumentException($"{o.GetType()} has no manifest in {nameof(ScarcitySerializer)}; register it.");
+            : throw new ArgumentException($"{o.GetType()} has no manifest in {nameof(ScarcitySerializer)}; add it to the manifest table.");
 
     /// <inheritdoc />
     public override byte[] ToBinary(object obj) =>
@@ -132,7 +110,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (!_typeByManifest.TryGetValue(manifest, out var type))
+        if (!TypeByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}' for {nameof(ScarcitySerializer)}.");
         if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest);
         return JsonSerializer.Deserialize(bytes, type, _options)

@@ -2,6 +2,9 @@ using Akka.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Scarcity.Actors.Configuration;
+using Akka.Event;
+using Scarcity.Actors;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
 using Scarcity.Actors.Host.Bench;
@@ -50,13 +53,13 @@ catch (DRGConfigException e)
 var engine = demo ? new DemoEngine() : null;
 builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
 {
-    akka.WithScarcityNode(config, engine is null ? null : system => SensorSources.Create(config, system.Log, engine.Gpu));
+    akka.WithScarcityNode(config, engine is null ? null : system => SensorSources.Create(config.Sensor, config.Gpu, line => system.Log.Info(line), line => system.Log.Warning(line), engine.Gpu));
     if (engine is not null)
         akka.WithActors((system, registry) =>
-            system.ActorOf(DemoEngineActor.Props(engine, config.Host, registry.Get<GovernorActors.Policy>(), registry.Get<GovernorActors.Profilers>()), "demo-engine"));
+            system.ActorOf(DemoEngineActor.Props(engine, config.Host, registry.Get<GovernorActors.Registration>(), registry.Get<GovernorActors.Profilers>()), "demo-engine"));
     if (simulatedHosts is > 0)
         akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, simulateAfterMembers, config.Host, simulatedHosts.Value, config.Sensor.Interval,
-            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Policy>()));
+            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Registration>()));
     if (benchSeconds is > 0)
         akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(benchWarmup), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));
 });
@@ -64,6 +67,6 @@ builder.Services.AddSingleton(config);
 builder.Services.AddHostedService<StatusPrinter>();
 
 Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
-                  $"sampling every {config.Sensor.IntervalMs} ms{(demo ? ", with the simulated inference engine (--demo)" : "")}. Ctrl+C stops.");
+                  $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms{(demo ? ", with the simulated inference engine (--demo)" : "")}. Ctrl+C stops.");
 await builder.Build().RunAsync();
 return 0;

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Hosting;
 
 namespace Scarcity.Actors.Host;

@@ -8,6 +8,7 @@ using Akka.Persistence.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Policies;
 
@@ -90,7 +91,7 @@ public static class LatencyBenchmark
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
             await up.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            var policy = await registry.GetAsync<GovernorActors.Policy>();
+            var policy = await registry.GetAsync<GovernorActors.Registration>();
             var profilers = await registry.GetAsync<GovernorActors.Profilers>();
             Console.WriteLine($"Node up in {started.Elapsed.TotalSeconds:0.0} s");
 

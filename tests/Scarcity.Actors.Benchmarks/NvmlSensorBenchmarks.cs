@@ -30,7 +30,7 @@ public class NvmlSensorBenchmarks
     {
         _fake = new FakeNvmlLibrary();
         _fake.SetDeviceCount((uint)Gpus);
-        _source = new NvmlSensorSource(new NvmlOptions { LibraryPath = _fake.LibraryPath });
+        _source = new NvmlSensorSource(new NvmlConfig { LibraryPath = _fake.LibraryPath });
         if (!_source.IsAvailable) throw new InvalidOperationException($"fake NVML did not load from {_fake.LibraryPath}");
         if (OneGpuFailing) _fake.FailDevice(Gpus - 1, 15);
     }

@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Client;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Policies;
 

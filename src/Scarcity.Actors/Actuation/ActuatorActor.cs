@@ -5,17 +5,8 @@ using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
-using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Actuation;
-
-/// <summary>Snapshot of an actuator: its levels and sequence. Decisions after it are replayed from the journal.</summary>
-/// <remarks>Registered with <see cref="ScarcitySerializer"/> as <c>actuator-snapshot.v1</c> by <see cref="GovernorEntities.RegisterSerialization"/>.</remarks>
-/// <param name="Sequence">Newest sequence issued.</param>
-/// <param name="Levels">Level and time of last change per action.</param>
-/// <param name="LastChanges">When each action's level last changed.</param>
-public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges)
-    : IScarcityMessage;
 
 /// <summary>
 /// One per subsystem. Runs the subsystem's <see cref="SubsystemPolicy"/> on every profile of its host, persists each

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
-using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Configuration;
 
 namespace Scarcity.Actors.Operations;
 

@@ -5,7 +5,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Hosting;
 using Scarcity.Actors.Contracts;
-using Scarcity.Actors.Hosting;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Policies;
 
 namespace Scarcity.Actors.Operations;

@@ -4,7 +4,6 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
-using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Profiling;
 

@@ -1,29 +1,10 @@
-using System.Collections.Immutable;
+using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
-using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
-using Scarcity.Actors.Profiling;
 
 namespace Scarcity.Actors.Sharding;
 
-/// <summary>Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator.</summary>
-/// <param name="Host">The host.</param>
-/// <param name="Subsystem">The subsystem.</param>
-public sealed record AttachSubsystem(string Host, string Subsystem) : IScarcityMessage, IWithHost;
-
-/// <summary>Tells a host's profiler entity that a subsystem no longer runs there.</summary>
-/// <param name="Host">The host.</param>
-/// <param name="Subsystem">The subsystem.</param>
-public sealed record DetachSubsystem(string Host, string Subsystem) : IScarcityMessage, IWithHost;
-
-/// <summary>Snapshot of a profiler entity: every series' EMA and Kalman state and the subsystems on the host.</summary>
-/// <param name="Series">State per series.</param>
-/// <param name="Subsystems">Subsystems attached to the host.</param>
-/// <param name="RejectedValues">Readings rejected so far.</param>
-public sealed record ProfilerSnapshot(ImmutableDictionary<string, SeriesState> Series, ImmutableArray<string> Subsystems, long RejectedValues)
-    : IScarcityMessage;
-
-/// <summary>The entity types of the governor and how messages find their entity.</summary>
+/// <summary>The entity types of the governor, how messages find their entity, and how their regions are set up.</summary>
 public static class GovernorEntities
 {
     /// <summary>Entity type of the per-host profilers.</summary>
@@ -32,17 +13,24 @@ public static class GovernorEntities
     /// <summary>Entity type of the per-subsystem actuators.</summary>
     public const string ActuatorType = "actuator";
 
+    /// <summary>The role of the nodes that host the entities and their persistence.</summary>
+    public const string GovernorRole = "governor";
+
     /// <summary>Shards per entity type; fixed once a cluster runs (a restart with another value strands state).</summary>
     public const int MaxShards = 100;
 
-    /// <summary>Gives the governor's own persisted and wire types their stable manifests; idempotent.</summary>
-    public static void RegisterSerialization()
+    /// <summary>
+    /// The regions' options: entities live on <see cref="GovernorRole"/> nodes; the coordinator's state in Distributed
+    /// Data (not the deprecated persistence store); remembered entities in the journal, so they restart on a survivor at
+    /// once after a failover (the ddata remember store would need durable LMDB).
+    /// </summary>
+    public static ShardOptions RegionOptions() => new()
     {
-        ScarcitySerializer.Register(typeof(ActuatorSnapshot), "actuator-snapshot.v1");
-        ScarcitySerializer.Register(typeof(AttachSubsystem), "attach-subsystem.v1");
-        ScarcitySerializer.Register(typeof(DetachSubsystem), "detach-subsystem.v1");
-        ScarcitySerializer.Register(typeof(ProfilerSnapshot), "profiler-snapshot.v1");
-    }
+        Role = GovernorRole,
+        StateStoreMode = StateStoreMode.DData,
+        RememberEntities = true,
+        RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
+    };
 
     /// <summary>Routes <see cref="IWithHost"/> messages to the profiler entity of their host.</summary>
     public sealed class ProfilerExtractor() : HashCodeMessageExtractor(MaxShards)

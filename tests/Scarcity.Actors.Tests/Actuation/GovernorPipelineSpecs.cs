@@ -5,7 +5,7 @@ using Akka.TestKit;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Sensing;
-using Scarcity.Actors.Tests.Hosting;
+using Scarcity.Actors.Testing;
 using Xunit;
 
 namespace Scarcity.Actors.Tests.Actuation;
@@ -29,7 +29,7 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     private async Task<(GovernorHost Host, Akka.TestKit.Xunit2.TestKit Kit)> Start(
-        Action<Scarcity.Actors.Hosting.DRGConfig>? configure = null, Func<ActorSystem, ISensorSource>? source = null, string? db = null)
+        Action<Scarcity.Actors.Configuration.DRGConfig>? configure = null, Func<ActorSystem, ISensorSource>? source = null, string? db = null)
     {
         var config = GovernorHost.SpecConfig(db);
         configure?.Invoke(config);
@@ -44,7 +44,7 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     private static RegisterSubsystem Register(IActorRef actor, string name = "engine", params string[] actions) =>
         new(name, "spec-host", 5, actions.Length == 0 ? [ActionNames.ReduceBatch, ActionNames.Throttle, ActionNames.ShedLoad] : [.. actions], actor);
 
-    private static Action<Scarcity.Actors.Hosting.DRGConfig> RawVramRule(double cooldownSeconds = 5) => c =>
+    private static Action<Scarcity.Actors.Configuration.DRGConfig> RawVramRule(double cooldownSeconds = 5) => c =>
     {
         c.Policy.Policies["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }];
         c.Policy.Cooldown = TimeSpan.FromSeconds(cooldownSeconds);

@@ -3,9 +3,10 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Policies;
-using Scarcity.Actors.Tests.Hosting;
+using Scarcity.Actors.Testing;
 using Xunit;
 
 namespace Scarcity.Actors.Tests.Cluster;
@@ -106,7 +107,7 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
             }, Wait);
 
         // every host's profiler entity lives on exactly one node, and the operations endpoint says where
-        var operations = _nodes[1].Registry.Get<Scarcity.Actors.Operations.OperationsActorKey>();
+        var operations = _nodes[1].Registry.Get<GovernorActors.Operations>();
         await kit.AwaitAssertAsync(async () =>
         {
             var sharding = await operations.Ask<ShardingState>(GetShardingState.Instance, Wait);

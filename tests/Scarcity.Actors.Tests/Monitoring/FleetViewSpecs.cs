@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
-using Scarcity.Actors.Tests.Hosting;
+using Scarcity.Actors.Testing;
 using Xunit;
 
 namespace Scarcity.Actors.Tests.Monitoring;
@@ -22,7 +22,7 @@ public sealed class FleetViewSpecs : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var config = GovernorHost.SpecConfig();
-        config.ViewIntervalMs = 200;
+        config.ViewInterval = TimeSpan.FromMilliseconds(200);
         _host = await GovernorHost.StartAsync(config);
     }
 

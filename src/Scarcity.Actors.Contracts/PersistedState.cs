@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+
+namespace Scarcity.Actors.Contracts;
+
+// What the governor's sharded entities persist (snapshots and events). They live here, beside the wire messages, so
+// that ScarcitySerializer knows every manifest it will ever read from a journal at compile time.
+
+/// <summary>
+/// Everything a Kalman level/trend filter knows, so that it can be snapshotted and restored elsewhere (a failover keeps
+/// the level and trend instead of re-learning them).
+/// </summary>
+/// <param name="Level">Estimated level, in the series' unit.</param>
+/// <param name="Trend">Estimated trend, units per second.</param>
+/// <param name="P00">Variance of the level.</param>
+/// <param name="P01">Covariance of level and trend.</param>
+/// <param name="P11">Variance of the trend.</param>
+/// <param name="R">Current estimate of the measurement-noise variance.</param>
+/// <param name="LastAt">Time of the last reading.</param>
+/// <param name="Count">Readings folded in so far; 0 means the filter is empty.</param>
+public readonly record struct KalmanState(
+    double Level, double Trend, double P00, double P01, double P11, double R, DateTimeOffset LastAt, long Count)
+{
+    /// <summary>Problems that make the state unusable (non-finite values, negative variances); empty when it is sound.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (Count < 0) yield return $"Count must not be negative, was {Count}";
+        if (Count == 0) yield break;
+        if (!double.IsFinite(Level) || !double.IsFinite(Trend) || !double.IsFinite(P01))
+            yield return "Level, Trend and P01 must be finite";
+        if (!(P00 >= 0 && double.IsFinite(P00)) || !(P11 >= 0 && double.IsFinite(P11)))
+            yield return "P00 and P11 must be finite and not negative";
+        if (!(R > 0 && double.IsFinite(R))) yield return $"R must be positive and finite, was {R}";
+    }
+}
+
+/// <summary>What one profiled series knows, for a snapshot.</summary>
+/// <param name="Raw">The last reading.</param>
+/// <param name="Ema">The moving average.</param>
+/// <param name="Kalman">The Kalman filter's state (its <see cref="KalmanState.LastAt"/> is the time of the last reading).</param>
+public readonly record struct SeriesState(double Raw, double Ema, KalmanState Kalman);
+
+/// <summary>Snapshot of a host's profiler entity: every series' EMA and Kalman state and the subsystems on the host.</summary>
+/// <remarks>Manifest <c>profiler-snapshot.v1</c>.</remarks>
+/// <param name="Series">State per series.</param>
+/// <param name="Subsystems">Subsystems attached to the host.</param>
+/// <param name="RejectedValues">Readings rejected so far.</param>
+public sealed record ProfilerSnapshot(ImmutableDictionary<string, SeriesState> Series, ImmutableArray<string> Subsystems, long RejectedValues)
+    : IScarcityMessage;
+
+/// <summary>Snapshot of a subsystem's actuator entity: its levels and sequence. Decisions after it are replayed from the journal.</summary>
+/// <remarks>Manifest <c>actuator-snapshot.v1</c>.</remarks>
+/// <param name="Sequence">Newest sequence issued.</param>
+/// <param name="Levels">Level per action.</param>
+/// <param name="LastChanges">When each action's level last changed.</param>
+public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges)
+    : IScarcityMessage;
+
+/// <summary>Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator (persisted by the profiler).</summary>
+/// <param name="Host">The host.</param>
+/// <param name="Subsystem">The subsystem.</param>
+public sealed record AttachSubsystem(string Host, string Subsystem) : IScarcityMessage, IWithHost;
+
+/// <summary>Tells a host's profiler entity that a subsystem no longer runs there (persisted by the profiler).</summary>
+/// <param name="Host">The host.</param>
+/// <param name="Subsystem">The subsystem.</param>
+public sealed record DetachSubsystem(string Host, string Subsystem) : IScarcityMessage, IWithHost;

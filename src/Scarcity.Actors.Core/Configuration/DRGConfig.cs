@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Configuration;
+using Scarcity.Actors.Actuation;
+using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
+using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Sensing.Nvml;
+
+namespace Scarcity.Actors.Configuration;
+
+/// <summary>Where decisions and state are persisted.</summary>
+public sealed class PersistenceConfig : IValidatedConfig
+{
+    /// <summary>The configuration section these settings are bound from.</summary>
+    public const string Section = "Scarcity:Persistence";
+
+    /// <summary><c>Sqlite</c> (one node, the default) or <c>PostgreSQL</c> (a cluster). <value>Sqlite</value></summary>
+    public string Provider { get; set; } = "Sqlite";
+
+    /// <summary>The connection string. <value>Data Source=./data/scarcity.db</value></summary>
+    public string ConnectionString { get; set; } = "Data Source=./data/scarcity.db";
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (!string.Equals(Provider, "Sqlite", StringComparison.OrdinalIgnoreCase) &&
+            !string.Equals(Provider, "PostgreSQL", StringComparison.OrdinalIgnoreCase))
+            yield return $"{section}:Provider must be Sqlite or PostgreSQL, was '{Provider}'";
+        if (string.IsNullOrWhiteSpace(ConnectionString)) yield return $"{section}:ConnectionString is empty";
+    }
+}
+
+/// <summary>How this node joins the cluster. The default is a one-node cluster on loopback.</summary>
+public sealed class ClusterConfig : IValidatedConfig
+{
+    /// <summary>The configuration section these settings are bound from.</summary>
+    public const string Section = "Scarcity:Cluster";
+
+    /// <summary>Address the node binds to. <value>127.0.0.1</value></summary>
+    public string Hostname { get; set; } = "127.0.0.1";
+
+    /// <summary>Port the node binds to; 0 picks a free one. <value>4053</value></summary>
+    public int Port { get; set; } = 4053;
+
+    /// <summary>Seed nodes (<c>akka.tcp://scarcity@host:port</c>); empty: the node seeds itself.</summary>
+    public List<string> SeedNodes { get; set; } = [];
+
+    /// <summary>Roles of this node: <c>governor</c> and/or <c>sensor</c>. <value>governor, sensor</value></summary>
+    public List<string> Roles { get; set; } = ["governor", "sensor"];
+
+    /// <summary>
+    /// How long the split-brain resolver (keep-majority, counted over governor nodes) waits for the membership to be
+    /// stable before it downs unreachable nodes; failover takes about this long plus failure detection. <value>20 s</value>
+    /// </summary>
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>True when this node hosts the governor's entities and persistence.</summary>
+    public bool IsGovernor => Roles.Contains("governor");
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (Port is < 0 or > 65535) yield return $"{section}:Port must be in 0..65535, was {Port}";
+        if (StableAfter <= TimeSpan.Zero) yield return $"{section}:StableAfter must be positive, was {StableAfter}";
+        if (Roles.Count == 0) yield return $"{section}:Roles is empty (governor, sensor or both)";
+        for (var i = 0; i < Roles.Count; i++)
+            if (Roles[i] is not ("governor" or "sensor"))
+                yield return $"{section}:Roles:{i} '{Roles[i]}' is not a role (governor, sensor)";
+        for (var i = 0; i < SeedNodes.Count; i++)
+            if (!SeedNodes[i].StartsWith("akka.tcp://", StringComparison.Ordinal))
+                yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an akka.tcp:// address";
+    }
+}
+
+/// <summary>
+/// The governor's configuration, as the old loop named it: the <c>Scarcity</c> section of appsettings.json and the
+/// environment (<c>Scarcity__Sensor__Interval=00:00:00.500</c>). <see cref="Load"/> rejects unknown keys and
+/// <see cref="Validate"/> names every bad value, so a wrong configuration fails at start-up, not at 3 a.m.
+/// </summary>
+public sealed class DRGConfig : IValidatedConfig
+{
+    /// <summary>The configuration section. </summary>
+    public const string Section = "Scarcity";
+
+    /// <summary>The name of this host in metrics and decisions. <value>the machine name</value></summary>
+    public string Host { get; set; } = Environment.MachineName;
+
+    /// <summary>Sampling.</summary>
+    public SensorConfig Sensor { get; set; } = new();
+
+    /// <summary>Smoothing and forecasting.</summary>
+    public ProfilerConfig Profiler { get; set; } = new();
+
+    /// <summary>Rules and levels.</summary>
+    public PolicyConfig Policy { get; set; } = new();
+
+    /// <summary>Throttle delivery.</summary>
+    public ActuatorConfig Actuator { get; set; } = new();
+
+    /// <summary>GPU sensing through NVML; where there is no driver or GPU it logs one line and reports no GPU metric.</summary>
+    public NvmlConfig Gpu { get; set; } = new();
+
+    /// <summary>Persistence of decisions and state.</summary>
+    public PersistenceConfig Persistence { get; set; } = new();
+
+    /// <summary>Cluster membership.</summary>
+    public ClusterConfig Cluster { get; set; } = new();
+
+    /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
+    public int DecisionLogSize { get; set; } = 1000;
+
+    /// <summary>
+    /// How often each governor node sends the newest profiles of its hosts to every node's fleet view (the
+    /// <c>drg.telemetry.digest</c> topic): the view lags the samples by at most this much. Decisions never wait for it.
+    /// <value>1 s</value>
+    /// </summary>
+    public TimeSpan ViewInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (string.IsNullOrWhiteSpace(Host)) yield return $"{section}:Host is empty";
+        if (DecisionLogSize < 1) yield return $"{section}:DecisionLogSize must be at least 1, was {DecisionLogSize}";
+        if (ViewInterval < TimeSpan.FromMilliseconds(10) || ViewInterval > TimeSpan.FromMinutes(1))
+            yield return $"{section}:ViewInterval must be between 00:00:00.010 and 00:01:00, was {ViewInterval}";
+        IEnumerable<string>[] parts =
+        [
+            Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
+            Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
+            Cluster.Validate($"{section}:Cluster"),
+        ];
+        foreach (var e in parts.SelectMany(p => p)) yield return e;
+    }
+
+    /// <summary>Throws <see cref="DRGConfigException"/> listing every problem, if there is any.</summary>
+    public DRGConfig EnsureValid() => this.EnsureValid(Section);
+
+    /// <summary>
+    /// Binds and validates the <c>Scarcity</c> section of <paramref name="configuration"/>. An unknown key (a typo such as
+    /// <c>Scarcity:Sensor:IntervalMS</c>) or a value of the wrong type fails with a message naming it.
+    /// </summary>
+    public static DRGConfig Load(IConfiguration configuration)
+    {
+        var config = new DRGConfig();
+        var section = configuration.GetSection(Section);
+        try
+        {
+            section.Bind(config, o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DRGConfigException([Describe(e)]);
+        }
+        return config.EnsureValid();
+    }
+
+    private static string Describe(InvalidOperationException e)
+    {
+        var messages = new List<string>();
+        for (Exception? x = e; x is not null; x = x.InnerException) messages.Add(x.Message);
+        return $"{Section}: {string.Join(" ", messages.Distinct())}";
+    }
+}
+

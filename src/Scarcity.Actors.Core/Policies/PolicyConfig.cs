@@ -1,0 +1,101 @@
+using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Policies;
+
+/// <summary>How levels move. Every default works for a GPU inference host sampled at 4 Hz.</summary>
+public sealed class PolicyConfig : IValidatedConfig
+{
+    /// <summary>The configuration section these settings are bound from.</summary>
+    public const string Section = "Scarcity:Policy";
+
+    /// <summary>Minimum time between two escalations of one (subsystem, action), and between two recovery steps. <value>5 s</value></summary>
+    public TimeSpan Cooldown { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long every rule of an action must stay released before its level starts to recover. <value>10 s</value></summary>
+    public TimeSpan RecoveryDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Additive recovery step per cooldown, towards 1. <value>0.1</value></summary>
+    public double RecoveryStep { get; set; } = 0.1;
+
+    /// <summary>The lowest level any escalation reaches. <value>0.1</value></summary>
+    public double MinLevel { get; set; } = 0.1;
+
+    /// <summary>The highest capacity multiplier <c>scale_up</c> asks for. <value>4</value></summary>
+    public double MaxScaleUp { get; set; } = 4;
+
+    /// <summary>Action names allowed besides the built-in ones (<c>drop_low_priority</c>, <c>flush_cache</c>, ...).</summary>
+    public List<string> CustomActions { get; set; } = [];
+
+    /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
+    public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The rules that govern <paramref name="subsystem"/>: its own and those of <c>"*"</c>.</summary>
+    public IReadOnlyList<PolicyRule> RulesFor(string subsystem)
+    {
+        if (Policies.Count == 0) return PolicyRule.Defaults;
+        var rules = new List<PolicyRule>();
+        if (Policies.TryGetValue("*", out var all)) rules.AddRange(all);
+        if (Policies.TryGetValue(subsystem, out var own)) rules.AddRange(own);
+        return rules;
+    }
+
+    /// <summary>True when the governor understands <paramref name="action"/>.</summary>
+    public bool IsKnownAction(string action) => ActionNames.BuiltIn.Contains(action) || CustomActions.Contains(action);
+
+    /// <summary>Every problem with this configuration, each naming its key under <paramref name="section"/>.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (Cooldown <= TimeSpan.Zero) yield return $"{section}:Cooldown must be positive, was {Cooldown}";
+        if (RecoveryDelay < TimeSpan.Zero) yield return $"{section}:RecoveryDelay must not be negative, was {RecoveryDelay}";
+        if (!(RecoveryStep > 0 && RecoveryStep <= 1)) yield return $"{section}:RecoveryStep must be in (0, 1], was {RecoveryStep}";
+        if (!(MinLevel > 0 && MinLevel < 1)) yield return $"{section}:MinLevel must be in (0, 1), was {MinLevel}";
+        if (!(MaxScaleUp >= 1 && double.IsFinite(MaxScaleUp))) yield return $"{section}:MaxScaleUp must be >= 1, was {MaxScaleUp}";
+        for (var i = 0; i < CustomActions.Count; i++)
+            if (!ActionNames.IsValid(CustomActions[i]))
+                yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
+
+        foreach (var (subsystem, rules) in Policies)
+        {
+            if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";
+            for (var i = 0; i < rules.Count; i++)
+                foreach (var error in ValidateRule(rules[i], $"{section}:Policies:{subsystem}:{i}"))
+                    yield return error;
+        }
+    }
+
+    private IEnumerable<string> ValidateRule(PolicyRule rule, string key)
+    {
+        if (string.IsNullOrWhiteSpace(rule.Metric))
+        {
+            yield return $"{key}:Metric is missing";
+        }
+        else
+        {
+            var baseName = MetricNames.BaseName(rule.Metric);
+            if (!MetricNames.Known.Contains(baseName))
+                yield return $"{key}:Metric '{rule.Metric}' is not a known metric (known: {string.Join(", ", MetricNames.Known.Order())})";
+            else if (MetricNames.Utilisations.Contains(baseName) || baseName.StartsWith("psi_", StringComparison.Ordinal))
+            {
+                if (!(rule.Threshold >= 0 && rule.Threshold <= 1))
+                    yield return $"{key}:Threshold {rule.Threshold} is out of range for '{baseName}', a fraction in [0, 1]";
+                if (rule.Release is { } r && !(r >= 0 && r <= 1))
+                    yield return $"{key}:Release {r} is out of range for '{baseName}', a fraction in [0, 1]";
+            }
+        }
+        if (!double.IsFinite(rule.Threshold) || rule.Threshold < 0)
+            yield return $"{key}:Threshold must be a finite, non-negative number, was {rule.Threshold}";
+        if (rule.Release is { } release && (rule.Direction == RuleDirection.Above ? release > rule.Threshold : release < rule.Threshold))
+            yield return $"{key}:Release {release} must be on the safe side of Threshold {rule.Threshold} (hysteresis)";
+        if (string.IsNullOrWhiteSpace(rule.Action))
+            yield return $"{key}:Action is missing";
+        else if (!IsKnownAction(rule.Action))
+            yield return $"{key}:Action '{rule.Action}' is not a known action (built-in: {string.Join(", ", ActionNames.BuiltIn.Order())}; add custom ones to Scarcity:Policy:CustomActions)";
+        if (rule.Action == ActionNames.ScaleUp ? !(rule.Factor > 1 && double.IsFinite(rule.Factor)) : !(rule.Factor > 0 && rule.Factor < 1))
+            yield return rule.Action == ActionNames.ScaleUp
+                ? $"{key}:Factor must be above 1 for scale_up, was {rule.Factor}"
+                : $"{key}:Factor must be in (0, 1), was {rule.Factor}";
+        if (rule.Cooldown is { } c && c <= TimeSpan.Zero)
+            yield return $"{key}:Cooldown must be positive, was {c}";
+    }
+}

@@ -1,0 +1,383 @@
+using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Sensing;
+
+/// <summary>
+/// Host metrics from procfs and cgroups: <c>cpu_util</c>, <c>mem_util</c>, <c>mem_available_gb</c>, <c>swap_util</c>,
+/// <c>disk_read_mb</c>, <c>disk_write_mb</c>, <c>net_sent_mb</c>, <c>net_recv_mb</c> and, where the kernel has PSI,
+/// <c>psi_cpu</c>, <c>psi_mem</c>, <c>psi_io</c>.
+/// </summary>
+/// <remarks>
+/// <para>Rates and <c>cpu_util</c> come from counter deltas: the first sample only seeds them, and a counter that goes
+/// backwards re-seeds instead of giving a negative or huge rate. A file that cannot be read turns its series stale.</para>
+/// <para>Container limits take precedence over host totals. With a memory limit below the host's memory,
+/// <c>mem_available_gb</c> is the smaller of (limit - usage) and the host's MemAvailable, and <c>mem_util</c> is
+/// 1 - available / limit; usage is what the cgroup is charged for, page cache included. With a CPU quota,
+/// <c>cpu_util</c> is the cgroup's CPU time over the quota's cores.</para>
+/// <para>Disks: whole physical disks only, see <see cref="IsWholeDisk"/>. Network: every interface but <c>lo</c>.
+/// MB is 2^20 bytes, as GB in <c>mem_available_gb</c> is 2^30.</para>
+/// <para>Cost: every file stays open and is re-read from offset 0 into a reused buffer and parsed as bytes, so a sample
+/// allocates nothing in steady state.</para>
+/// </remarks>
+public sealed class LinuxSensorSource : ISensorSource
+{
+    private const double BytesPerMb = 1 << 20;
+    private const double BytesPerGb = 1 << 30;
+    private const int SectorBytes = 512; // /proc/diskstats counts 512-byte sectors whatever the device's sector size
+
+    private readonly LinuxSensorConfig _options;
+    private readonly Action<string>? _notice;
+    private readonly ProcFile _stat;
+    private readonly ProcFile _meminfo;
+    private readonly ProcFile _diskstats;
+    private readonly ProcFile _netdev;
+    private readonly ProcFile? _psiCpu;
+    private readonly ProcFile? _psiMem;
+    private readonly ProcFile? _psiIo;
+    private readonly CgroupLimits _cgroup;
+    private readonly DeviceCounters _disks = new();
+    private readonly DeviceCounters _interfaces = new();
+
+    private DateTimeOffset? _nextLimitRefresh;
+    private bool _cpuFromCgroup;
+    private bool _hostCpuSeeded;
+    private ulong _hostCpuTotal;
+    private ulong _hostCpuIdle;
+    private DateTimeOffset? _cgroupCpuAt;
+    private ulong _cgroupCpuUsage;
+    private DateTimeOffset? _diskAt;
+    private DateTimeOffset? _netAt;
+
+    /// <summary>Opens the files; <paramref name="options"/> defaults to the real <c>/proc</c> and <c>/sys/fs/cgroup</c>.</summary>
+    public LinuxSensorSource(LinuxSensorConfig? options = null)
+    {
+        _options = options ?? new LinuxSensorConfig();
+        _options.EnsureValid(SensorConfig.Section);
+        _notice = _options.OnNotice;
+        var proc = _options.ProcRoot;
+        // /proc/stat: only the aggregate first line is parsed, so a large machine's long file is read truncated.
+        _stat = new ProcFile(Path.Join(proc, "stat"), initialBytes: 8192, maxBytes: 8192);
+        _meminfo = new ProcFile(Path.Join(proc, "meminfo"));
+        _diskstats = new ProcFile(Path.Join(proc, "diskstats"));
+        _netdev = new ProcFile(Path.Join(proc, "net", "dev"));
+        _psiCpu = OpenPressure(proc, "cpu");
+        _psiMem = OpenPressure(proc, "memory");
+        _psiIo = OpenPressure(proc, "io");
+        PsiAvailable = _psiCpu is not null || _psiMem is not null || _psiIo is not null;
+        if (!PsiAvailable)
+            _notice?.Invoke($"{Path.Join(proc, "pressure")} is absent (kernel without CONFIG_PSI, or booted with psi=0): " +
+                            "psi_cpu, psi_mem and psi_io are not reported");
+        _cgroup = new CgroupLimits(proc, _options.CgroupRoot);
+    }
+
+    /// <inheritdoc />
+    public string Name => "linux";
+
+    /// <summary>False when the kernel has no <c>/proc/pressure</c>: the PSI series are then not reported at all (not as zero).</summary>
+    public bool PsiAvailable { get; }
+
+    /// <summary>The cgroup interface found at <see cref="LinuxSensorConfig.CgroupRoot"/>.</summary>
+    public CgroupVersion Cgroup => _cgroup.Version;
+
+    /// <summary>The container memory limit the last sample applied, in bytes; null when host totals applied.</summary>
+    public long? MemoryLimitBytes { get; private set; }
+
+    /// <summary>The container CPU quota the last sample applied, in cores; null when host totals applied.</summary>
+    public double? CpuLimitCores => _cgroup.CpuLimitCores;
+
+    /// <inheritdoc />
+    public void Sample(MetricBuffer buffer, DateTimeOffset now)
+    {
+        if (_nextLimitRefresh is not { } due || now >= due)
+        {
+            RefreshLimits();
+            _nextLimitRefresh = now + _options.LimitRefreshInterval;
+        }
+        SampleCpu(buffer, now);
+        SampleMemory(buffer);
+        SampleDisks(buffer, now);
+        SampleNetwork(buffer, now);
+        SamplePressure(buffer, _psiCpu, MetricNames.PsiCpu);
+        SamplePressure(buffer, _psiMem, MetricNames.PsiMem);
+        SamplePressure(buffer, _psiIo, MetricNames.PsiIo);
+    }
+
+    /// <summary>
+    /// The rule for counting a <c>/proc/diskstats</c> device: whole physical disks only, so that each byte is counted
+    /// once. Left out: partitions (<c>sda1</c>, <c>vda2</c>, <c>nvme0n1p1</c>, <c>mmcblk0p1</c>), which repeat their
+    /// disk's I/O; <c>dm-*</c> and <c>md*</c>, stacked on disks already counted; <c>loop*</c>, <c>ram*</c> and
+    /// <c>zram*</c>, which are files or memory, not disk. Counted: <c>sda</c>, <c>vda</c>, <c>xvda</c>,
+    /// <c>nvme0n1</c>, <c>mmcblk0</c> and any other name.
+    /// </summary>
+    public static bool IsWholeDisk(ReadOnlySpan<byte> name)
+    {
+        if (name.IsEmpty
+            || name.StartsWith("loop"u8) || name.StartsWith("ram"u8) || name.StartsWith("zram"u8)
+            || name.StartsWith("dm-"u8) || name.StartsWith("md"u8))
+            return false;
+        var digits = name.Length;
+        while (digits > 0 && IsDigit(name[digits - 1])) digits--;
+        if (digits == name.Length) return true; // sda, vdb, sdaa
+        if (digits >= 2 && name[digits - 1] == (byte)'p' && IsDigit(name[digits - 2])) return false; // nvme0n1p1
+        // sd/hd/vd/xvd disks are letters only, so a trailing number is a partition; nvme0n1, mmcblk0 are disks.
+        return !(name.StartsWith("sd"u8) || name.StartsWith("hd"u8) || name.StartsWith("vd"u8) || name.StartsWith("xvd"u8));
+    }
+
+    private void RefreshLimits()
+    {
+        _stat.TryOpen();
+        _meminfo.TryOpen();
+        _diskstats.TryOpen();
+        _netdev.TryOpen();
+        _psiCpu?.TryOpen();
+        _psiMem?.TryOpen();
+        _psiIo?.TryOpen();
+        _cgroup.Reopen();
+        _cgroup.Refresh(_notice);
+    }
+
+    private void SampleCpu(MetricBuffer buffer, DateTimeOffset now)
+    {
+        var cores = _cgroup.CpuLimitCores;
+        if ((cores is not null) != _cpuFromCgroup)
+        {
+            // The quota came or went: the other counter's baseline is old, start both afresh.
+            _cpuFromCgroup = cores is not null;
+            _hostCpuSeeded = false;
+            _cgroupCpuAt = null;
+        }
+        if (cores is { } c) SampleCgroupCpu(buffer, now, c);
+        else SampleHostCpu(buffer);
+    }
+
+    private void SampleHostCpu(MetricBuffer buffer)
+    {
+        if (!_stat.TryRead(out var text, _notice) || !TryParseCpuLine(text, out var total, out var idle))
+        {
+            buffer.AddStale(MetricNames.CpuUtil);
+            return;
+        }
+        if (_hostCpuSeeded)
+        {
+            if (total == _hostCpuTotal) return; // not one tick since the last sample: keep the baseline
+            if (total > _hostCpuTotal)
+            {
+                // idle + iowait may step back a little (iowait is not monotonic on NO_HZ kernels), hence signed.
+                var busy = 1 - (double)((long)idle - (long)_hostCpuIdle) / (total - _hostCpuTotal);
+                buffer.Add(MetricNames.CpuUtil, Math.Clamp(busy, 0, 1));
+            }
+        }
+        _hostCpuTotal = total;
+        _hostCpuIdle = idle;
+        _hostCpuSeeded = true;
+    }
+
+    private void SampleCgroupCpu(MetricBuffer buffer, DateTimeOffset now, double cores)
+    {
+        if (!_cgroup.TryReadCpuUsage(_notice, out var usage, out var secondsPerUnit))
+        {
+            buffer.AddStale(MetricNames.CpuUtil);
+            return;
+        }
+        if (_cgroupCpuAt is { } at)
+        {
+            var dt = (now - at).TotalSeconds;
+            if (dt <= 0) return;
+            if (usage >= _cgroupCpuUsage)
+                buffer.Add(MetricNames.CpuUtil, Math.Clamp((usage - _cgroupCpuUsage) * secondsPerUnit / (dt * cores), 0, 1));
+        }
+        _cgroupCpuUsage = usage;
+        _cgroupCpuAt = now;
+    }
+
+    /// <summary>The aggregate <c>cpu</c> line: total = user..steal (guest is already in user), idle = idle + iowait.</summary>
+    private static bool TryParseCpuLine(ReadOnlySpan<byte> text, out ulong total, out ulong idle)
+    {
+        total = 0;
+        idle = 0;
+        var pos = 0;
+        if (!ProcText.NextLine(text, ref pos, out var line)) return false;
+        var p = 0;
+        if (!ProcText.NextToken(line, ref p).SequenceEqual("cpu"u8)) return false;
+        var fields = 0;
+        for (; fields < 8 && ProcText.TryNextUInt64(line, ref p, out var v); fields++)
+        {
+            total += v;
+            if (fields is 3 or 4) idle += v;
+        }
+        return fields >= 4;
+    }
+
+    private void SampleMemory(MetricBuffer buffer)
+    {
+        if (!_meminfo.TryRead(out var text, _notice)
+            || !TryParseMeminfo(text, out var totalKb, out var availableKb, out var swapTotalKb, out var swapFreeKb)
+            || totalKb == 0)
+        {
+            buffer.AddStale(MetricNames.MemUtil);
+            buffer.AddStale(MetricNames.MemAvailableGb);
+            buffer.AddStale(MetricNames.SwapUtil);
+            return;
+        }
+        var hostTotal = (long)totalKb * 1024;
+        var hostAvailable = (long)availableKb * 1024;
+        // v1 writes "no limit" as a huge number; any limit at or above the host's memory limits nothing.
+        if (_cgroup.MemoryLimitBytes is { } limit && limit < hostTotal)
+        {
+            MemoryLimitBytes = limit;
+            if (_cgroup.TryReadMemoryUsage(_notice, out var used))
+            {
+                var available = Math.Min(Math.Max(limit - used, 0), hostAvailable);
+                buffer.Add(MetricNames.MemUtil, Math.Clamp(1 - (double)available / limit, 0, 1));
+                buffer.Add(MetricNames.MemAvailableGb, available / BytesPerGb);
+            }
+            else
+            {
+                buffer.AddStale(MetricNames.MemUtil);
+                buffer.AddStale(MetricNames.MemAvailableGb);
+            }
+        }
+        else
+        {
+            MemoryLimitBytes = null;
+            buffer.Add(MetricNames.MemUtil, Math.Clamp(1 - (double)hostAvailable / hostTotal, 0, 1));
+            buffer.Add(MetricNames.MemAvailableGb, hostAvailable / BytesPerGb);
+        }
+        // No swap configured: none of it is in use.
+        buffer.Add(MetricNames.SwapUtil, swapTotalKb == 0 ? 0 : Math.Clamp(1 - (double)swapFreeKb / swapTotalKb, 0, 1));
+    }
+
+    private static bool TryParseMeminfo(ReadOnlySpan<byte> text, out ulong totalKb, out ulong availableKb, out ulong swapTotalKb, out ulong swapFreeKb)
+    {
+        totalKb = availableKb = swapTotalKb = swapFreeKb = 0;
+        var found = 0;
+        var pos = 0;
+        while (found != 0b1111 && ProcText.NextLine(text, ref pos, out var line))
+        {
+            var colon = line.IndexOf((byte)':');
+            if (colon < 0) continue;
+            var key = line[..colon];
+            var p = colon + 1;
+            if (key.SequenceEqual("MemTotal"u8) && ProcText.TryNextUInt64(line, ref p, out totalKb)) found |= 1;
+            else if (key.SequenceEqual("MemAvailable"u8) && ProcText.TryNextUInt64(line, ref p, out availableKb)) found |= 2;
+            else if (key.SequenceEqual("SwapTotal"u8) && ProcText.TryNextUInt64(line, ref p, out swapTotalKb)) found |= 4;
+            else if (key.SequenceEqual("SwapFree"u8) && ProcText.TryNextUInt64(line, ref p, out swapFreeKb)) found |= 8;
+        }
+        return found == 0b1111;
+    }
+
+    private void SampleDisks(MetricBuffer buffer, DateTimeOffset now)
+    {
+        if (!_diskstats.TryRead(out var text, _notice))
+        {
+            buffer.AddStale(MetricNames.DiskReadMb);
+            buffer.AddStale(MetricNames.DiskWriteMb);
+            return;
+        }
+        var dt = _diskAt is { } at ? (now - at).TotalSeconds : 0;
+        if (_diskAt is not null && dt <= 0) return; // the clock has not moved: keep the baseline
+        _disks.Begin();
+        var pos = 0;
+        while (ProcText.NextLine(text, ref pos, out var line))
+        {
+            // major minor name reads merged sectors_read ms writes merged sectors_written ...
+            var p = 0;
+            ProcText.SkipTokens(line, ref p, 2);
+            var name = ProcText.NextToken(line, ref p);
+            if (!IsWholeDisk(name)) continue;
+            ProcText.SkipTokens(line, ref p, 2);
+            if (!ProcText.TryNextUInt64(line, ref p, out var sectorsRead)) continue;
+            ProcText.SkipTokens(line, ref p, 3);
+            if (!ProcText.TryNextUInt64(line, ref p, out var sectorsWritten)) continue;
+            _disks.Observe(name, sectorsRead, sectorsWritten);
+        }
+        if (_disks.End(out var read, out var written) && dt > 0)
+        {
+            buffer.Add(MetricNames.DiskReadMb, read * (double)SectorBytes / BytesPerMb / dt);
+            buffer.Add(MetricNames.DiskWriteMb, written * (double)SectorBytes / BytesPerMb / dt);
+        }
+        _diskAt = now;
+    }
+
+    private void SampleNetwork(MetricBuffer buffer, DateTimeOffset now)
+    {
+        if (!_netdev.TryRead(out var text, _notice))
+        {
+            buffer.AddStale(MetricNames.NetSentMb);
+            buffer.AddStale(MetricNames.NetRecvMb);
+            return;
+        }
+        var dt = _netAt is { } at ? (now - at).TotalSeconds : 0;
+        if (_netAt is not null && dt <= 0) return;
+        _interfaces.Begin();
+        var pos = 0;
+        while (ProcText.NextLine(text, ref pos, out var line))
+        {
+            // "  eth0: rx_bytes rx_packets ... (8 receive columns) tx_bytes ..."; the two header lines have '|' instead.
+            var colon = line.IndexOf((byte)':');
+            if (colon < 0) continue;
+            var name = line[..colon].Trim(" \t"u8);
+            if (name.SequenceEqual("lo"u8)) continue;
+            var fields = line[(colon + 1)..];
+            var p = 0;
+            if (!ProcText.TryNextUInt64(fields, ref p, out var received)) continue;
+            ProcText.SkipTokens(fields, ref p, 7);
+            if (!ProcText.TryNextUInt64(fields, ref p, out var sent)) continue;
+            _interfaces.Observe(name, received, sent);
+        }
+        if (_interfaces.End(out var recv, out var sentBytes) && dt > 0)
+        {
+            buffer.Add(MetricNames.NetSentMb, sentBytes / BytesPerMb / dt);
+            buffer.Add(MetricNames.NetRecvMb, recv / BytesPerMb / dt);
+        }
+        _netAt = now;
+    }
+
+    private void SamplePressure(MetricBuffer buffer, ProcFile? file, string metric)
+    {
+        if (file is null) return; // no PSI on this kernel: said once at construction
+        if (file.TryRead(out var text, _notice) && TryParseSomeAvg10(text, out var percent))
+            buffer.Add(metric, Math.Clamp(percent / 100, 0, 1));
+        else
+            buffer.AddStale(metric);
+    }
+
+    /// <summary>The <c>avg10</c> of the <c>some</c> line: <c>some avg10=3.43 avg60=...</c> gives 3.43 (percent).</summary>
+    private static bool TryParseSomeAvg10(ReadOnlySpan<byte> text, out double percent)
+    {
+        var pos = 0;
+        while (ProcText.NextLine(text, ref pos, out var line))
+        {
+            var p = 0;
+            if (!ProcText.NextToken(line, ref p).SequenceEqual("some"u8)) continue;
+            var avg10 = ProcText.NextToken(line, ref p);
+            if (avg10.StartsWith("avg10="u8)) return ProcText.TryParseDouble(avg10["avg10=".Length..], out percent);
+        }
+        percent = 0;
+        return false;
+    }
+
+    private static ProcFile? OpenPressure(string proc, string resource)
+    {
+        var file = new ProcFile(Path.Join(proc, "pressure", resource), initialBytes: 256);
+        if (file.IsOpen) return file;
+        file.Dispose();
+        return null;
+    }
+
+    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stat.Dispose();
+        _meminfo.Dispose();
+        _diskstats.Dispose();
+        _netdev.Dispose();
+        _psiCpu?.Dispose();
+        _psiMem?.Dispose();
+        _psiIo?.Dispose();
+        _cgroup.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+using Scarcity.Actors.Sensing.Nvml;
+
+namespace Scarcity.Actors.Sensing;
+
+/// <summary>Builds the sensor source a configuration asks for.</summary>
+public static class SensorSources
+{
+    /// <summary>
+    /// A trace replay when <see cref="SensorConfig.TraceFile"/> is set; else this machine's /proc and cgroup files, its
+    /// GPUs through NVML (when <paramref name="gpu"/> is enabled and no <paramref name="extra"/> source stands in for
+    /// them), plus <paramref name="extra"/> sources (a simulated GPU), each isolated from the others' failures.
+    /// </summary>
+    /// <param name="sensor">Where to read.</param>
+    /// <param name="gpu">GPU sensing.</param>
+    /// <param name="notice">Hears one line per degraded or changed source (no PSI, no NVML driver, a GPU back).</param>
+    /// <param name="warning">Hears a source failing a sample.</param>
+    /// <param name="extra">Sources added to the machine's.</param>
+    public static ISensorSource Create(SensorConfig sensor, NvmlConfig gpu, Action<string> notice, Action<string> warning, params ISensorSource[] extra)
+    {
+        if (sensor.TraceFile is { } trace) return new TraceSensorSource(trace);
+        var linux = new LinuxSensorSource(new LinuxSensorConfig
+        {
+            ProcRoot = sensor.ProcRoot,
+            CgroupRoot = sensor.CgroupRoot,
+            OnNotice = line => notice("Sensor: " + line),
+        });
+        if (extra.Length == 0 && gpu.Enabled)
+            extra = [new NvmlSensorSource(gpu, line => notice("GPU: " + line))];
+        if (extra.Length == 0) return linux;
+        return new CompositeSensorSource([linux, .. extra],
+            (source, error) => warning($"Sensor source {source.Name} failed this sample ({error.Message}); its metrics are stale until it recovers"));
+    }
+}

@@ -1,0 +1,20 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Sharding;
+
+namespace Scarcity.Actors.Actuation;
+
+/// <summary>Akka.Hosting set-up of the actuation stage.</summary>
+public static class ActuationHosting
+{
+    /// <summary>The per-subsystem <see cref="ActuatorActor"/> entities on a <c>governor</c> node; a proxy elsewhere.</summary>
+    public static AkkaConfigurationBuilder WithActuators(this AkkaConfigurationBuilder builder, DRGConfig config) =>
+        config.Cluster.IsGovernor
+            ? builder.WithShardRegion<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType,
+                (_, registry) => subsystem => ActuatorActor.Props(subsystem, config.Policy, config.Actuator,
+                    registry.Get<GovernorActors.ProfilerRegion>()),
+                new GovernorEntities.ActuatorExtractor(), GovernorEntities.RegionOptions())
+            : builder.WithShardRegionProxy<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType, GovernorEntities.GovernorRole,
+                new GovernorEntities.ActuatorExtractor());
+}

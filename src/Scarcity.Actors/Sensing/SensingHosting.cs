@@ -1,0 +1,29 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Scarcity.Actors.Configuration;
+
+namespace Scarcity.Actors.Sensing;
+
+/// <summary>Akka.Hosting set-up of the sensing stage.</summary>
+public static class SensingHosting
+{
+    /// <summary>
+    /// On a <c>sensor</c> node, starts this host's <see cref="SensorActor"/> at <c>/user/sensor</c>, sending its samples
+    /// to the profiler region. <paramref name="source"/> null: this machine (<see cref="SensorSources.Create"/>).
+    /// Needs <see cref="Profiling.ProfilingHosting.WithProfilers"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithSensor(this AkkaConfigurationBuilder builder, DRGConfig config,
+        Func<ActorSystem, ISensorSource>? source = null)
+    {
+        if (!config.Cluster.Roles.Contains("sensor")) return builder;
+        return builder.WithActors((system, registry) =>
+        {
+            var sensorSource = source?.Invoke(system)
+                               ?? SensorSources.Create(config.Sensor, config.Gpu, line => system.Log.Info(line), line => system.Log.Warning(line));
+            var sensor = system.ActorOf(SensorActor.Props(config.Host, sensorSource, config.Sensor.Interval,
+                registry.Get<GovernorActors.ProfilerRegion>()), "sensor");
+            registry.Register<GovernorActors.Sensor>(sensor);
+        });
+    }
+}

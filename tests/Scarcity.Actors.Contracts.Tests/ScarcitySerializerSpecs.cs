@@ -1,0 +1,178 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Configuration;
+using Scarcity.Actors.Contracts;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Scarcity.Actors.Contracts.Tests;
+
+/// <summary>Every wire message and persisted event round-trips through <see cref="ScarcitySerializer"/>, by its stable manifest.</summary>
+public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 27, 5, 0, 0, TimeSpan.FromHours(1));
+    private static readonly ThrottleReason Reason = new("vram_util forecast > 0.85 -> reduce_batch x0.5", "vram_util", "forecast", 0.91, 0.91, 0.85);
+
+    private readonly ITestOutputHelper? _output;
+
+    public ScarcitySerializerSpecs(ITestOutputHelper output) : this() => _output = output;
+
+    private ScarcitySerializerSpecs() : base(ScarcitySerialization.Config)
+    {
+    }
+
+    private IEnumerable<object> Messages()
+    {
+        var estimate = new MetricEstimate(0.9, 0.88, 0.89, 0.01, 0.94, 0.02, At, false);
+        var profile = new HostProfile("gpu-01", At, PressureLevel.Orange,
+            ImmutableDictionary<string, MetricEstimate>.Empty.Add("vram_util{gpu=\"0\"}", estimate).Add("cpu_util", estimate with { Stale = true }));
+        var decision = new Decision("engine", "gpu-01", "reduce_batch", 1, 0.5, 7, Reason, At,
+            ImmutableDictionary<string, double>.Empty.Add("vram_util:forecast", 0.94), true, "");
+        var status = new SubsystemStatus("engine", "gpu-01", 5, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5), 7, 6, true, ["a rule: metric 'x' is missing"]);
+        yield return new Sample("gpu-01", At, [new("vram_util", 0.5), new("cpu_util", double.NaN)], ["gpu_temp_c{gpu=\"1\"}"]);
+        yield return new Throttle("engine", "reduce_batch", 0.5, 7, Reason, "gpu-01", At);
+        yield return new ThrottleAck("engine", 7, false, "stale: already applied 8");
+        yield return new RegisterSubsystem("engine", "gpu-01", 5, ["reduce_batch", "flush_cache"], TestActor);
+        yield return new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.25), 7);
+        yield return new RegistrationRejected("", "the subsystem name is empty");
+        yield return new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At);
+        yield return profile;
+        yield return new TelemetryPublished(profile, 3);
+        yield return new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [new TelemetryPublished(profile, 3, 40, 4), new TelemetryPublished(profile with { Host = "gpu-02" }, 0, 10, 1)]);
+        yield return new Sample("gpu-02", At, [], []);
+        yield return new NodeStale("gpu-01", true, ["vram_util"], At);
+        yield return decision;
+        yield return new GetRecentDecisions(50, "engine");
+        yield return new RecentDecisions([decision]);
+        yield return GetGovernorStatus.Instance;
+        yield return status;
+        yield return new GetSubsystemStatus("engine");
+        yield return new GovernorStatus(ImmutableDictionary<string, HostProfile>.Empty.Add("gpu-01", profile),
+            ImmutableDictionary<string, SubsystemStatus>.Empty.Add("engine", status), 3);
+        yield return new EvaluateProfile("engine", profile);
+        yield return new AttachSubsystem("gpu-01", "engine");
+        yield return new DetachSubsystem("gpu-01", "engine");
+        yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
+            new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3);
+        yield return GetShardingState.Instance;
+        yield return new ShardingState([new ShardRegionState("akka.tcp://scarcity@127.0.0.1:4053", "profiler",
+            ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("17", ["gpu-01"]))]);
+        yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
+            ImmutableDictionary<string, DateTimeOffset>.Empty.Add("reduce_batch", At));
+    }
+
+    [Fact]
+    public void Every_message_round_trips_by_its_manifest_through_the_scarcity_serializer()
+    {
+        var serialization = Sys.Serialization;
+        foreach (var message in Messages())
+        {
+            var serializer = serialization.FindSerializerFor(message);
+            Assert.IsType<ScarcitySerializer>(serializer);
+            var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+            var bytes = serializer.ToBinary(message);
+
+            var back = serialization.Deserialize(bytes, serializer.Identifier, manifest);
+
+            Assert.Equal(Json(message), Json(back));
+            Assert.Equal(message.GetType(), back.GetType());
+        }
+    }
+
+    [Fact]
+    public void Every_contract_type_has_a_manifest()
+    {
+        var contractTypes = typeof(IScarcityMessage).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IScarcityMessage).IsAssignableFrom(t));
+        Assert.All(contractTypes, t => Assert.True(ScarcitySerializer.Manifests.ContainsKey(t), $"{t.Name} has no manifest"));
+        Assert.Equal(ScarcitySerializer.Manifests.Count, ScarcitySerializer.Manifests.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void The_messages_sent_once_per_sample_travel_in_binary_under_60_percent_of_json_and_their_json_form_is_still_read()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var estimate = new MetricEstimate(0.91234, 0.88, 0.89, 0.0123, 0.94, 0.021, At, false);
+        var metrics = Enumerable.Range(0, 10).ToImmutableDictionary(i => $"metric_{i}_util", i => estimate with { Raw = i / 10.0 });
+        var profile = new HostProfile("gpu-node-1-sim-042", At, PressureLevel.Yellow, metrics);
+        foreach (var message in new object[]
+                 {
+                     new Sample("gpu-node-1-sim-042", At, [.. metrics.Keys.Select((k, i) => new MetricValue(k, i / 10.0))], []),
+                     profile, new TelemetryPublished(profile, 1, 2, 3), new EvaluateProfile("engine", profile),
+                     new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [new TelemetryPublished(profile, 1, 2, 3)]),
+                 })
+        {
+            var manifest = serializer.Manifest(message);
+            Assert.EndsWith(".b1", manifest);
+            var binary = serializer.ToBinary(message);
+            var (jsonManifest, jsonBytes) = OlderPeerJson(message);
+            _output?.WriteLine($"{manifest}: {binary.Length} bytes, JSON {jsonBytes.Length} bytes ({100.0 * binary.Length / jsonBytes.Length:0} %)");
+            Assert.True(binary.Length * 5 < jsonBytes.Length * 3, $"{manifest}: {binary.Length} bytes binary vs {jsonBytes.Length} JSON");
+            Assert.Equal(Json(message), Json(serializer.FromBinary(binary, manifest)));
+            Assert.Equal(Json(message), Json(serializer.FromBinary(jsonBytes, jsonManifest)));
+        }
+    }
+
+    [Fact]
+    public void A_truncated_binary_message_is_refused_naming_its_manifest()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var bytes = serializer.ToBinary(new Sample("gpu-01", At, [new("vram_util", 0.5)], []));
+
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes[..^3], "sample.b1"));
+
+        Assert.Contains("sample.b1", error.Message);
+    }
+
+    // The JSON form a peer of an older version sends: the serializer's own options, the ".v1" manifests.
+    private static (string Manifest, byte[] Bytes) OlderPeerJson(object message)
+    {
+        var manifests = new Dictionary<Type, string>
+        {
+            [typeof(Sample)] = "sample.v1", [typeof(HostProfile)] = "host-profile.v1", [typeof(TelemetryPublished)] = "telemetry.v1",
+            [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
+        };
+        var options = new System.Text.Json.JsonSerializerOptions
+        {
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        };
+        return (manifests[message.GetType()], System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), options));
+    }
+
+    [Fact]
+    public void An_actor_reference_survives_the_round_trip()
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var register = new RegisterSubsystem("engine", "gpu-01", 1, ["throttle"], TestActor);
+
+        var back = (RegisterSubsystem)Sys.Serialization.Deserialize(serializer.ToBinary(register), serializer.Identifier, "register-subsystem.v1");
+
+        Assert.Equal(TestActor, back.Ref);
+    }
+
+    [Fact]
+    public void An_unknown_manifest_is_refused_with_its_name()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var error = Assert.ThrowsAny<Exception>(() => serializer.FromBinary("{}"u8.ToArray(), "no-such.v9"));
+        Assert.Contains("no-such.v9", error.Message);
+    }
+
+    // Records with collections compare by reference, so compare their canonical JSON.
+    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType(), JsonOptions);
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new()
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new RefAsPath() },
+    };
+
+    private sealed class RefAsPath : System.Text.Json.Serialization.JsonConverter<IActorRef>
+    {
+        public override IActorRef Read(ref System.Text.Json.Utf8JsonReader reader, Type t, System.Text.Json.JsonSerializerOptions o) => throw new NotSupportedException();
+        public override void Write(System.Text.Json.Utf8JsonWriter writer, IActorRef value, System.Text.Json.JsonSerializerOptions o) => writer.WriteStringValue(value.Path.ToString());
+        public override bool CanConvert(Type typeToConvert) => typeof(IActorRef).IsAssignableFrom(typeToConvert);
+    }
+}

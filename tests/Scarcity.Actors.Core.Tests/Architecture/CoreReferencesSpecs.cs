@@ -1,0 +1,51 @@
+using System.Reflection;
+using System.Xml.Linq;
+using Scarcity.Actors.Configuration;
+using Xunit;
+
+namespace Scarcity.Actors.Core.Tests.Architecture;
+
+/// <summary>
+/// The core stays free of Akka: the same classes run in the actors, in benchmarks, and offline in the CLI (validate,
+/// simulate, replay) without an actor system. Both what the compiled assembly references and what its project file asks
+/// for are checked, so a stray <c>using Akka...</c> or package reference fails the suite.
+/// </summary>
+public sealed class CoreReferencesSpecs
+{
+    private static readonly Assembly Core = typeof(DRGConfig).Assembly;
+
+    [Fact]
+    public void The_core_assembly_references_no_Akka_assembly()
+    {
+        var akka = Core.GetReferencedAssemblies().Where(a => a.Name!.StartsWith("Akka", StringComparison.Ordinal)).ToList();
+
+        Assert.True(akka.Count == 0, $"{Core.GetName().Name} references {string.Join(", ", akka)}");
+    }
+
+    [Fact]
+    public void The_core_project_references_only_Contracts_and_Microsoft_Extensions()
+    {
+        var project = XDocument.Load(Path.Combine(RepoRoot(), "src", "Scarcity.Actors.Core", "Scarcity.Actors.Core.csproj"));
+
+        var packages = project.Descendants("PackageReference").Select(p => (string)p.Attribute("Include")!).ToList();
+        var projects = project.Descendants("ProjectReference").Select(p => Path.GetFileNameWithoutExtension((string)p.Attribute("Include")!)).ToList();
+
+        Assert.All(packages, p => Assert.StartsWith("Microsoft.Extensions.", p));
+        Assert.Equal(["Scarcity.Actors.Contracts"], projects);
+    }
+
+    [Fact]
+    public void The_core_holds_no_actor()
+    {
+        var actors = Core.GetTypes().Where(t => t.Name.EndsWith("Actor", StringComparison.Ordinal)).Select(t => t.FullName).ToList();
+
+        Assert.Empty(actors);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Scarcity.Actors.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no Scarcity.Actors.sln above {AppContext.BaseDirectory}");
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Configuration;
+using Scarcity.Actors.Configuration;
+
+using Scarcity.Actors.Policies;
+using Xunit;
+
+namespace Scarcity.Actors.Core.Tests.Hosting;
+
+public sealed class DRGConfigSpecs
+{
+    private static DRGConfig Load(params (string Key, string Value)[] values) =>
+        DRGConfig.Load(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build());
+
+    [Fact]
+    public void An_empty_configuration_gives_working_defaults()
+    {
+        var config = Load();
+
+        Assert.Equal(TimeSpan.FromMilliseconds(250), config.Sensor.Interval);
+        Assert.Equal("Data Source=./data/scarcity.db", config.Persistence.ConnectionString);
+        Assert.Equal(PolicyRule.Defaults, config.Policy.RulesFor("anything"));
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Profiler.ForecastHorizon);
+    }
+
+    [Fact]
+    public void Rules_bind_from_configuration_with_signal_release_and_cooldown()
+    {
+        var config = Load(
+            ("Scarcity:Policy:Policies:engine:0:Metric", "latency_ms"),
+            ("Scarcity:Policy:Policies:engine:0:Threshold", "300"),
+            ("Scarcity:Policy:Policies:engine:0:Action", "shed_load"),
+            ("Scarcity:Policy:Policies:engine:0:Factor", "0.5"),
+            ("Scarcity:Policy:Policies:engine:0:Signal", "Forecast"),
+            ("Scarcity:Policy:Policies:engine:0:Release", "250"),
+            ("Scarcity:Policy:Policies:engine:0:Cooldown", "00:00:02"));
+
+        var rule = Assert.Single(config.Policy.RulesFor("engine"));
+        Assert.Equal(new PolicyRule("latency_ms", 300, "shed_load", 0.5) { Signal = SignalKind.Forecast, Release = 250, Cooldown = TimeSpan.FromSeconds(2) }, rule);
+    }
+
+    [Fact]
+    public void A_misspelt_key_fails_start_up_naming_it()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:Intervall", "00:00:00.500")));
+        Assert.Contains("Intervall", error.Message);
+    }
+
+    [Fact]
+    public void A_view_interval_out_of_range_fails_start_up_naming_the_key()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:ViewInterval", "00:00:00")));
+        Assert.Contains("Scarcity:ViewInterval must be between 00:00:00.010 and 00:01:00, was 00:00:00", error.Errors);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), Load(("Scarcity:ViewInterval", "00:00:00.250")).ViewInterval);
+    }
+
+    [Fact]
+    public void A_non_positive_interval_fails_start_up_naming_the_key()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:Interval", "00:00:00")));
+        Assert.Contains("Scarcity:Sensor:Interval must be positive, was 00:00:00", error.Errors);
+    }
+
+    [Fact]
+    public void An_unknown_metric_an_unknown_action_and_a_threshold_out_of_range_are_all_reported_at_once()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Policy:Policies:*:0:Metric", "vram_usage"),
+            ("Scarcity:Policy:Policies:*:0:Threshold", "0.8"),
+            ("Scarcity:Policy:Policies:*:0:Action", "reduce_batch"),
+            ("Scarcity:Policy:Policies:*:0:Factor", "0.5"),
+            ("Scarcity:Policy:Policies:*:1:Metric", "vram_util"),
+            ("Scarcity:Policy:Policies:*:1:Threshold", "85"),
+            ("Scarcity:Policy:Policies:*:1:Action", "halve_batch"),
+            ("Scarcity:Policy:Policies:*:1:Factor", "0.5")));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Scarcity:Policy:Policies:*:0:Metric 'vram_usage' is not a known metric"));
+        Assert.Contains(error.Errors, e => e.StartsWith("Scarcity:Policy:Policies:*:1:Threshold 85 is out of range"));
+        Assert.Contains(error.Errors, e => e.StartsWith("Scarcity:Policy:Policies:*:1:Action 'halve_batch' is not a known action"));
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_type_names_the_key()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:Interval", "fast")));
+        Assert.Contains("Scarcity:Sensor:Interval", error.Message);
+    }
+
+    [Fact]
+    public void Environment_style_keys_override_the_defaults()
+    {
+        Environment.SetEnvironmentVariable("Scarcity__Persistence__Provider", "PostgreSQL");
+        try
+        {
+            var config = DRGConfig.Load(new ConfigurationBuilder().AddEnvironmentVariables().Build());
+            Assert.Equal("PostgreSQL", config.Persistence.Provider);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("Scarcity__Persistence__Provider", null);
+        }
+    }
+}
