@@ -13,11 +13,11 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="SeedPorts">Ports of the seed nodes on 127.0.0.1.</param>
 /// <param name="ConnectionString">The PostgreSQL connection string.</param>
 /// <param name="Roles">Its roles (<c>governor</c>, <c>sensor</c>).</param>
-/// <param name="SensorIntervalMs">Sampling interval; 500 ms by default, easier on a 2-core machine than 250.</param>
+/// <param name="SensorInterval">Sampling interval; 500 ms by default, easier on a 2-core machine than 250.</param>
 /// <param name="StableAfterSeconds">The split-brain resolver's stable-after (<c>Scarcity:Cluster:StableAfter</c>).</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
-    IReadOnlyList<string>? Roles = null, int SensorIntervalMs = 500, int StableAfterSeconds = 20)
+    IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20)
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
     public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
@@ -28,7 +28,7 @@ public sealed record NodeOptions(
         Scarcity = new
         {
             Host,
-            Sensor = new { IntervalMs = SensorIntervalMs },
+            Sensor = new { Interval = (SensorInterval ?? TimeSpan.FromMilliseconds(500)).ToString("c") },
             Gpu = new { Enabled = false },
             Persistence = new { Provider = "PostgreSQL", ConnectionString },
             Cluster = new
