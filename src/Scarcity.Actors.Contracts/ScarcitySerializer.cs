@@ -90,7 +90,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
     }
 
     /// <summary>Every type this serializer handles, with the manifest it writes.</summary>
-    public static IReadOnlyDictionary<Type, string> Manifests => WrittenByType;
+    internal static IReadOnlyDictionary<Type, string> Manifests => WrittenByType;
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
