@@ -96,34 +96,44 @@ public sealed class GovernedSubsystemOptions
     /// <summary>The receptionist path of every contact, parsed.</summary>
     internal IReadOnlyList<ActorPath> ReceptionistPaths() => Contacts.Select(ToReceptionistPath).ToList();
 
-    /// <summary>Checks every option; the message names the option and the bad value.</summary>
-    /// <exception cref="ArgumentException">An option is invalid.</exception>
-    public void EnsureValid()
+    /// <summary>
+    /// Every problem with these options, each naming the option and the bad value; empty when they are usable. The same
+    /// shape as the governor's own configuration classes: list everything, throw once (<see cref="EnsureValid"/>).
+    /// </summary>
+    public IEnumerable<string> Validate()
     {
-        if (string.IsNullOrWhiteSpace(Name)) throw new ArgumentException("GovernedSubsystemOptions.Name is empty: give the subsystem a unique name, e.g. 'inference_engine'.");
-        if (string.IsNullOrWhiteSpace(Host)) throw new ArgumentException($"GovernedSubsystemOptions.Host is empty for subsystem '{Name}': give the host whose metrics govern it.");
-        if (_handlers.Count == 0) throw new ArgumentException($"Subsystem '{Name}' declares no actions: add a handler with On(\"{ActionNames.ReduceBatch}\", ...).");
+        if (string.IsNullOrWhiteSpace(Name)) yield return "GovernedSubsystemOptions.Name is empty: give the subsystem a unique name, e.g. 'inference_engine'.";
+        if (string.IsNullOrWhiteSpace(Host)) yield return $"GovernedSubsystemOptions.Host is empty for subsystem '{Name}': give the host whose metrics govern it.";
+        if (_handlers.Count == 0) yield return $"Subsystem '{Name}' declares no actions: add a handler with On(\"{ActionNames.ReduceBatch}\", ...).";
         if (Contacts is null || Contacts.Count == 0)
-            throw new ArgumentException("GovernedSubsystemOptions.Contacts is empty: give at least one governor node, e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.");
-        foreach (var contact in Contacts) ToReceptionistPath(contact);
-        if (Port is < 0 or > 65535) throw new ArgumentException($"GovernedSubsystemOptions.Port {Port} is not a port (0..65535).");
-        Positive(RegisterInterval, nameof(RegisterInterval));
-        Positive(RejectedRetryInterval, nameof(RejectedRetryInterval));
-        Positive(ConnectTimeout, nameof(ConnectTimeout));
-        Positive(HandlerTimeout, nameof(HandlerTimeout));
-
-        static void Positive(TimeSpan value, string name)
-        {
-            if (value <= TimeSpan.Zero) throw new ArgumentException($"GovernedSubsystemOptions.{name} must be positive, was {value}.");
-        }
+            yield return "GovernedSubsystemOptions.Contacts is empty: give at least one governor node, e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.";
+        else
+            foreach (var contact in Contacts)
+                if (!TryReceptionistPath(contact, out _))
+                    yield return $"Contact address '{contact}' is not a governor node address; expected e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.";
+        if (Port is < 0 or > 65535) yield return $"GovernedSubsystemOptions.Port {Port} is not a port (0..65535).";
+        foreach (var (value, name) in new[] { (RegisterInterval, nameof(RegisterInterval)), (RejectedRetryInterval, nameof(RejectedRetryInterval)),
+                     (ConnectTimeout, nameof(ConnectTimeout)), (HandlerTimeout, nameof(HandlerTimeout)) })
+            if (value <= TimeSpan.Zero) yield return $"GovernedSubsystemOptions.{name} must be positive, was {value}.";
     }
 
-    private static ActorPath ToReceptionistPath(string contact)
+    /// <summary>Throws when an option is invalid, listing every problem (<see cref="Validate"/>).</summary>
+    /// <exception cref="ArgumentException">At least one option is invalid.</exception>
+    public void EnsureValid()
+    {
+        var problems = Validate().ToList();
+        if (problems.Count > 0) throw new ArgumentException(string.Join(Environment.NewLine, problems));
+    }
+
+    private static ActorPath ToReceptionistPath(string contact) =>
+        TryReceptionistPath(contact, out var path)
+            ? path
+            : throw new ArgumentException($"Contact address '{contact}' is not a governor node address; expected e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.");
+
+    private static bool TryReceptionistPath(string? contact, out ActorPath path)
     {
         var text = contact?.Trim() ?? "";
         if (!text.Contains("/system/", StringComparison.Ordinal)) text = text.TrimEnd('/') + "/system/receptionist";
-        if (!ActorPath.TryParse(text, out var path) || path.Address.Host is null || path.Address.Port is null or <= 0)
-            throw new ArgumentException($"Contact address '{contact}' is not a governor node address; expected e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.");
-        return path;
+        return ActorPath.TryParse(text, out path!) && path.Address.Host is not null && path.Address.Port is > 0;
     }
 }

@@ -100,4 +100,20 @@ public sealed class GovernedSubsystemSpecs : IAsyncLifetime
         Assert.Contains("Action name 'Shed Load' is invalid", Assert.Throws<ArgumentException>(() =>
             new GovernedSubsystemOptions().On("Shed Load", (_, _) => { })).Message);
     }
+
+    [Fact]
+    public void Every_problem_with_the_options_is_reported_at_once()
+    {
+        var options = new GovernedSubsystemOptions { Name = "", Contacts = ["http://nope"], Port = 70000, HandlerTimeout = TimeSpan.Zero };
+
+        var problems = options.Validate().ToList();
+
+        Assert.Contains(problems, p => p.Contains("Name is empty"));
+        Assert.Contains(problems, p => p.Contains("declares no actions"));
+        Assert.Contains(problems, p => p.Contains("'http://nope' is not a governor node address"));
+        Assert.Contains(problems, p => p.Contains("Port 70000 is not a port"));
+        Assert.Contains(problems, p => p.Contains("HandlerTimeout must be positive"));
+        var error = Assert.Throws<ArgumentException>(options.EnsureValid);
+        Assert.All(problems, p => Assert.Contains(p, error.Message));
+    }
 }
