@@ -157,6 +157,9 @@ public sealed class DRGConfig : IValidatedConfig
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var config = new DRGConfig();
+        // The binder adds configured list items to a list's defaults (index by index): a configured Roles list replaces
+        // the default one, or "Roles": ["sensor"] would still make a governor node.
+        if (configuration.GetSection($"{Section}:Cluster:Roles").GetChildren().Any()) config.Cluster.Roles = [];
         var shape = ConfigurationShape.Check(configuration.GetSection(Section), typeof(DRGConfig));
         var found = new List<string>(shape.Errors);
         try

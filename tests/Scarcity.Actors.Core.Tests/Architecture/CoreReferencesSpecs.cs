@@ -25,7 +25,7 @@ public sealed class CoreReferencesSpecs
     [Fact]
     public void The_core_project_references_only_Contracts_and_Microsoft_Extensions()
     {
-        var project = XDocument.Load(Path.Combine(RepoRoot(), "src", "Scarcity.Actors.Core", "Scarcity.Actors.Core.csproj"));
+        var project = XDocument.Load(Path.Combine(RepoPaths.Root, "src", "Scarcity.Actors.Core", "Scarcity.Actors.Core.csproj"));
 
         var packages = project.Descendants("PackageReference").Select(p => (string)p.Attribute("Include")!).ToList();
         var projects = project.Descendants("ProjectReference").Select(p => Path.GetFileNameWithoutExtension((string)p.Attribute("Include")!)).ToList();
@@ -40,12 +40,5 @@ public sealed class CoreReferencesSpecs
         var actors = Core.GetTypes().Where(t => t.Name.EndsWith("Actor", StringComparison.Ordinal)).Select(t => t.FullName).ToList();
 
         Assert.Empty(actors);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Scarcity.Actors.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no Scarcity.Actors.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -153,8 +153,7 @@ public sealed class DRGConfigSpecs
     [Fact]
     public void The_configurations_of_the_repository_load()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Scarcity.Actors.sln"))) root = Path.GetDirectoryName(root)!;
+        var root = RepoPaths.Root;
         var files = Directory.GetFiles(Path.Combine(root, "cluster-config"), "*.json", SearchOption.AllDirectories)
             .Append(Path.Combine(root, "src", "Scarcity.Actors.Host", "appsettings.json")).ToList();
 
@@ -175,5 +174,23 @@ public sealed class DRGConfigSpecs
         {
             Environment.SetEnvironmentVariable("Scarcity__Persistence__Provider", null);
         }
+    }
+
+    [Fact]
+    public void Configured_roles_replace_the_default_roles()
+    {
+        Assert.Equal(["sensor"], Load(("Scarcity:Cluster:Roles:0", "sensor")).Cluster.Roles);
+        Assert.Equal(["governor"], Load(("Scarcity:Cluster:Roles:0", "governor")).Cluster.Roles);
+        Assert.Equal(["governor", "sensor"], Load().Cluster.Roles);
+    }
+
+    [Fact]
+    public void The_shipped_sensor_only_configuration_makes_a_node_without_the_governor_role()
+    {
+        var file = Path.Combine(RepoPaths.Root, "cluster-config", "three-node", "sensor-only.json");
+        var config = DRGConfig.Load(new ConfigurationBuilder().AddJsonFile(file).Build());
+
+        Assert.Equal(["sensor"], config.Cluster.Roles);
+        Assert.False(config.Cluster.IsGovernor);
     }
 }
