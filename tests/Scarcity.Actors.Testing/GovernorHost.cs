@@ -61,9 +61,8 @@ public sealed class GovernorHost : IAsyncDisposable
     /// <param name="config">The node's configuration.</param>
     /// <param name="source">The sensor source, if the node samples.</param>
     /// <param name="verifySerialization">
-    /// <c>akka.actor.serialize-messages = on</c>. The in-process three-node specs turn it off: it slows cluster formation
-    /// enough that Akka.NET 1.5.73's formation race between singleton managers (akkadotnet/akka.net#8583: two members
-    /// each take the other for the oldest and the shard coordinators stall) hits most runs instead of a few.
+    /// <c>akka.actor.serialize-messages = on</c>. The in-process three-node specs turn it off: on two cores it slows
+    /// cluster formation several times over.
     /// </param>
     public static async Task<GovernorHost> StartAsync(DRGConfig config, Func<ActorSystem, ISensorSource>? source = null, bool verifySerialization = true)
     {
