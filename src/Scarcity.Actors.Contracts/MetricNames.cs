@@ -48,7 +48,10 @@ public static class MetricNames
     public const string GpuPowerUtil = "gpu_power_util";
     /// <summary>GPU temperature in degrees Celsius.</summary>
     public const string GpuTempC = "gpu_temp_c";
-    /// <summary>1 while the GPU reports any clock-event (throttle) reason other than idle, else 0.</summary>
+    /// <summary>
+    /// 1 while the GPU's clocks are held down by power or thermal protection (software power cap, hardware slowdown,
+    /// thermal slowdown, power brake), else 0; idle and operator clock settings do not count.
+    /// </summary>
     public const string GpuThrottled = "gpu_throttled";
     /// <summary>Bit mask of the GPU's current clock-event (throttle) reasons, as NVML reports it.</summary>
     public const string GpuThrottleReasons = "gpu_throttle_reasons";

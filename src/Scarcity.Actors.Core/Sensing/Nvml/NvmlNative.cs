@@ -63,8 +63,17 @@ internal static class NvmlConstants
 {
     /// <summary><c>nvmlEventTypeXidCriticalError</c>.</summary>
     public const ulong EventTypeXidCriticalError = 0x8;
-    /// <summary><c>nvmlClocksEventReasonGpuIdle</c>: the only clock-event reason that is not a throttle.</summary>
-    public const ulong ClocksEventReasonGpuIdle = 0x1;
+    /// <summary>
+    /// The clock-event reasons that mean the GPU is held below the clocks it was asked for, to protect itself or its
+    /// power supply (nvml.h <c>nvmlClocksEventReason*</c>): <c>SwPowerCap</c> 0x4, <c>HwSlowdown</c> 0x8,
+    /// <c>SwThermalSlowdown</c> 0x20, <c>HwThermalSlowdown</c> 0x40, <c>HwPowerBrakeSlowdown</c> 0x80.
+    /// </summary>
+    /// <remarks>
+    /// Not throttling: <c>GpuIdle</c> 0x1 (no work), and the clock settings an operator chose, <c>ApplicationsClocksSetting</c>
+    /// 0x2, <c>SyncBoost</c> 0x10 (the GPU runs at its sync-boost group's clocks) and <c>DisplayClockSetting</c> 0x100.
+    /// Bits a newer driver adds stay in the reported mask and do not count until they are classified here.
+    /// </remarks>
+    public const ulong ClocksEventReasonsThrottling = 0x4 | 0x8 | 0x20 | 0x40 | 0x80;
     /// <summary><c>NVML_TEMPERATURE_GPU</c>.</summary>
     public const int TemperatureGpu = 0;
     /// <summary><c>NVML_DEVICE_UUID_V2_BUFFER_SIZE</c> and <c>NVML_DEVICE_NAME_V2_BUFFER_SIZE</c>.</summary>

@@ -206,7 +206,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             rc = nvml.DeviceGetCurrentClocksEventReasons(h, &reasons);
             if (rc == NvmlReturn.Success)
             {
-                Report(buffer, gpu, GpuThrottled, (reasons & ~NvmlConstants.ClocksEventReasonGpuIdle) != 0 ? 1 : 0);
+                Report(buffer, gpu, GpuThrottled, (reasons & NvmlConstants.ClocksEventReasonsThrottling) != 0 ? 1 : 0);
                 Report(buffer, gpu, GpuThrottleReasons, reasons);
             }
             else

@@ -198,10 +198,19 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
     [Theory]
     [InlineData(0x0UL, 0)]   // none
     [InlineData(0x1UL, 0)]   // GpuIdle only: clocks are down because there is no work
+    [InlineData(0x2UL, 0)]   // ApplicationsClocksSetting: an operator pinned the clocks
+    [InlineData(0x10UL, 0)]  // SyncBoost: the GPU runs at its sync-boost group's clocks
+    [InlineData(0x100UL, 0)] // DisplayClockSetting
+    [InlineData(0x113UL, 0)] // every setting at once, while idle
     [InlineData(0x4UL, 1)]   // SwPowerCap
-    [InlineData(0x41UL, 1)]  // HwThermalSlowdown while idle
+    [InlineData(0x8UL, 1)]   // HwSlowdown
     [InlineData(0x20UL, 1)]  // SwThermalSlowdown
-    public void Throttled_is_any_clock_event_reason_but_idle_and_the_mask_is_reported_as_is(ulong mask, int throttled)
+    [InlineData(0x41UL, 1)]  // HwThermalSlowdown while idle
+    [InlineData(0x80UL, 1)]  // HwPowerBrakeSlowdown
+    [InlineData(0x102UL, 0)] // application and display clocks set: not throttled
+    [InlineData(0x106UL, 1)] // the same, and the power cap bites
+    public void Throttled_means_power_or_thermal_protection_not_idle_or_clock_settings_and_the_mask_is_reported_as_is(
+        ulong mask, int throttled)
     {
         Fake.SetThrottleReasons(0, mask);
         using var source = Open();
