@@ -80,6 +80,23 @@ internal static class NvmlConstants
     public const int StringBufferSize = 96;
 }
 
+/// <summary>Which XIDs are a user's program's fault rather than the GPU's.</summary>
+internal static class XidCatalog
+{
+    /// <summary>
+    /// XIDs whose cause NVIDIA's XID catalog (docs.nvidia.com/deploy/xid-errors, "User App Error") gives as the
+    /// application: 13 Graphics Engine Exception (an illegal instruction or address in a kernel), 31 GPU memory page
+    /// fault (an illegal memory access), 43 GPU stopped processing (the driver killed a faulting or hung context),
+    /// 45 Preemptive cleanup (contexts torn down after a previous error, a kill or a reset), 68 Video processor exception.
+    /// The same five are the application errors NVIDIA's Kubernetes device plugin skips in its health check
+    /// (k8s-device-plugin, <c>applicationErrorXids</c>). Every other critical XID counts against the GPU.
+    /// </summary>
+    public static ReadOnlySpan<ulong> ApplicationXids => [13, 31, 43, 45, 68];
+
+    /// <summary>The position of <paramref name="xid"/> in <see cref="ApplicationXids"/>, or -1 for a GPU fault.</summary>
+    public static int ApplicationIndex(ulong xid) => ApplicationXids.IndexOf(xid);
+}
+
 /// <summary><c>nvmlUtilization_t</c>: percentages over the driver's last sample period.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct NvmlUtilization

@@ -8,8 +8,8 @@ namespace Scarcity.Actors.Sensing.Nvml;
 
 /// <summary>
 /// Reads every NVIDIA GPU of the host through NVML: utilisation, VRAM, power against the enforced limit, temperature,
-/// clock-event (throttle) reasons and critical XID errors, one series per GPU labelled <c>gpu="i"</c>, plus the
-/// unlabelled host series of each metric as the worst GPU.
+/// clock-event (throttle) reasons and critical XID errors (the GPU's own apart from those of a user's program), one
+/// series per GPU labelled <c>gpu="i"</c>, plus the unlabelled host series of each metric as the worst GPU.
 /// </summary>
 /// <remarks>
 /// Where there is no driver, no NVML or no GPU the source says so in one log line and reports nothing, so rules on GPU
@@ -219,11 +219,24 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         // The count lives here, not in NVML: it survives a re-created event set and never reads lower than before.
         if (_eventsSupported && gpu.Xid != XidState.NotSupported)
         {
-            if (_eventSet != 0 && gpu.Xid == XidState.Registered) Report(buffer, gpu, GpuXidErrors, gpu.XidCount);
+            var fresh = _eventSet != 0 && gpu.Xid == XidState.Registered;
+            if (fresh) Report(buffer, gpu, GpuXidErrors, gpu.XidCount);
             else Stale(buffer, gpu, GpuXidErrors);
+            ReportApplicationXids(buffer, gpu, fresh);
         }
 
         NoteHealth(gpu, call, error);
+    }
+
+    /// <summary>Each application XID seen on the GPU, under its own series; never part of the host series.</summary>
+    private static void ReportApplicationXids(MetricBuffer buffer, Gpu gpu, bool fresh)
+    {
+        for (var i = 0; i < gpu.AppXidCounts.Length; i++)
+        {
+            if (gpu.AppXidCounts[i] == 0) continue;
+            if (fresh) buffer.Add(gpu.AppXidSeries[i], gpu.AppXidCounts[i]);
+            else buffer.AddStale(gpu.AppXidSeries[i]);
+        }
     }
 
     private int ReadMemory(NvmlLibrary nvml, nint device, out ulong used, out ulong total)
@@ -315,7 +328,13 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             }
             if ((data.EventType & NvmlConstants.EventTypeXidCriticalError) == 0) continue;
             foreach (var gpu in _gpus)
-                if (gpu.Handle == data.Device) { gpu.XidCount++; break; }
+            {
+                if (gpu.Handle != data.Device) continue;
+                var app = XidCatalog.ApplicationIndex(data.EventData);
+                if (app >= 0) gpu.AppXidCounts[app]++; // a user's program failed, not the GPU
+                else gpu.XidCount++;
+                break;
+            }
         }
 
         if (_eventSetFailure != 0)
@@ -435,6 +454,12 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             Series = new string[SlotCount];
             for (var slot = 0; slot < SlotCount; slot++)
                 Series[slot] = MetricNames.Labelled(SlotMetrics[slot], MetricNames.GpuLabel, label);
+            var xids = XidCatalog.ApplicationXids;
+            AppXidCounts = new long[xids.Length];
+            AppXidSeries = new string[xids.Length];
+            for (var i = 0; i < xids.Length; i++)
+                AppXidSeries[i] = MetricNames.Labelled(MetricNames.GpuXidAppErrors, MetricNames.GpuLabel, label,
+                    MetricNames.XidLabel, xids[i].ToString(CultureInfo.InvariantCulture));
         }
 
         public int Index { get; }
@@ -444,6 +469,8 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         public string Name { get; set; } = "";
         public XidState Xid { get; set; }
         public long XidCount { get; set; }
+        public long[] AppXidCounts { get; }
+        public string[] AppXidSeries { get; }
         public int Failure { get; set; }
     }
 }
