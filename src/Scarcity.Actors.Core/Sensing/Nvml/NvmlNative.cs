@@ -18,6 +18,7 @@ internal static class NvmlReturn
     public const int FunctionNotFound = 13;
     public const int GpuIsLost = 15;
     public const int ArgumentVersionMismatch = 25;
+    public const int Deprecated = 26;
     public const int Unknown = 999;
 
     /// <summary>The nvml.h name of a return code, for log lines (constant strings: no allocation).</summary>

@@ -30,18 +30,28 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         MetricNames.GpuTempC, MetricNames.GpuThrottled, MetricNames.GpuThrottleReasons, MetricNames.GpuXidErrors,
     ];
 
+    // The queries a sample makes of each GPU. Each is dropped for a GPU that cannot answer it (a capability), or backed
+    // off while it fails (a fault), on its own: a MIG GPU without utilisation still reports its memory.
+    private const int QueryMemory = 0, QueryUtilisation = 1, QueryPower = 2, QueryTemperature = 3, QueryClockReasons = 4,
+        QueryCount = 5;
+
+    // The series of each query: [first slot, slot count).
+    private static readonly (int First, int Count)[] QuerySlots =
+        [(VramUtil, 1), (GpuUtil, 2), (GpuPowerUtil, 1), (GpuTempC, 1), (GpuThrottled, 2)];
+
     // Bounds the events drained per sample, so a storm of XIDs cannot stall sampling; the rest wait for the next one.
     private const int MaxEventsPerSample = 256;
 
     private readonly Action<string>? _log;
-    private readonly Gpu[] _gpus = [];
     private readonly double[] _host = new double[SlotCount];
     private readonly bool[] _hostRead = new bool[SlotCount];
     private readonly bool[] _hostExpected = new bool[SlotCount];
+    private Gpu[] _gpus = [];
     private NvmlLibrary? _nvml;
     private bool _useMemoryV2;
     private bool _eventsSupported;
     private nint _eventSet;
+    private RetryBackoff _eventSetCreate;
     private int _eventSetFailure;
 
     /// <summary>
@@ -102,15 +112,16 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         _gpus = new Gpu[count];
         for (var i = 0; i < _gpus.Length; i++)
         {
-            _gpus[i] = new Gpu(i);
-            TryResolve(_gpus[i], out _, out _);
+            var gpu = _gpus[i] = new Gpu(i, hasClockReasons: nvml.DeviceGetCurrentClocksEventReasons != null);
+            // A GPU that does not answer yet is looked up again by the first sample.
+            if (!Resolve(gpu, out var call, out var error) && IsCapability(error)) Drop(gpu, call!, error);
         }
-        PollEvents();
+        PollEvents(null);
 
         var names = new StringBuilder();
         foreach (var gpu in _gpus)
             names.Append(names.Length == 0 ? "" : ", ").Append(gpu.Index).Append(' ')
-                .Append(gpu.Handle == 0 ? "(not answering yet)" : $"{gpu.Name} {gpu.Uuid}");
+                .Append(gpu.Dropped ? "(cannot be read)" : gpu.Handle == 0 ? "(not answering yet)" : $"{gpu.Name} {gpu.Uuid}");
         Log($"NVML: {count} GPU(s) from '{options.LibraryPath}': {names}" +
             (_useMemoryV2 ? "" : "; memory through nvmlDeviceGetMemoryInfo (v1)") +
             (_eventsSupported ? "" : "; no XID event API, gpu_xid_errors not reported") + ".");
@@ -137,9 +148,9 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         Array.Clear(_hostExpected);
         Array.Clear(_host);
 
-        PollEvents();
+        PollEvents(now);
         foreach (var gpu in _gpus)
-            SampleGpu(nvml, gpu, buffer);
+            SampleGpu(nvml, gpu, buffer, now);
 
         for (var slot = 0; slot < SlotCount; slot++)
         {
@@ -148,72 +159,90 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
     }
 
-    private void SampleGpu(NvmlLibrary nvml, Gpu gpu, MetricBuffer buffer)
+    private void SampleGpu(NvmlLibrary nvml, Gpu gpu, MetricBuffer buffer, DateTimeOffset now)
     {
-        if (gpu.Handle == 0 && !TryResolve(gpu, out var failedCall, out var failure))
-        {
-            for (var slot = 0; slot < GpuThrottled; slot++) Stale(buffer, gpu, slot);
-            if (nvml.DeviceGetCurrentClocksEventReasons != null)
-            {
-                Stale(buffer, gpu, GpuThrottled);
-                Stale(buffer, gpu, GpuThrottleReasons);
-            }
-            if (_eventsSupported && gpu.Xid != XidState.NotSupported) Stale(buffer, gpu, GpuXidErrors);
-            NoteHealth(gpu, failedCall, failure);
-            return;
-        }
-
-        var h = gpu.Handle;
+        if (gpu.Dropped) return;
         string? call = null;
         var error = NvmlReturn.Success;
 
-        var rc = ReadMemory(nvml, h, out var used, out var total);
-        if (rc == NvmlReturn.Success && total > 0) Report(buffer, gpu, VramUtil, (double)used / total);
-        else Fail(buffer, gpu, VramUtil, "nvmlDeviceGetMemoryInfo", rc, ref call, ref error);
-
-        NvmlUtilization utilisation;
-        rc = nvml.DeviceGetUtilizationRates(h, &utilisation);
-        if (rc == NvmlReturn.Success)
+        if (gpu.Handle == 0)
         {
-            Report(buffer, gpu, GpuUtil, utilisation.Gpu / 100.0);
-            Report(buffer, gpu, GpuMemUtil, utilisation.Memory / 100.0);
+            if (gpu.Resolution.IsDue(now))
+            {
+                if (!Resolve(gpu, out call, out error))
+                {
+                    if (IsCapability(error))
+                    {
+                        Drop(gpu, call!, error);
+                        return;
+                    }
+                    gpu.Resolution.Failed(now);
+                }
+                else gpu.Resolution.Succeeded();
+            }
+            if (gpu.Handle == 0)
+            {
+                for (var q = 0; q < QueryCount; q++)
+                    if (!gpu.Queries[q].Dropped) StaleQuery(buffer, gpu, q);
+                if (_eventsSupported && gpu.Xid != XidState.NotSupported) Stale(buffer, gpu, GpuXidErrors);
+                NoteHealth(gpu, call, error);
+                return;
+            }
         }
-        else
+
+        var h = gpu.Handle;
+        int rc;
+
+        if (Begin(buffer, gpu, QueryMemory, now))
         {
-            Fail(buffer, gpu, GpuUtil, "nvmlDeviceGetUtilizationRates", rc, ref call, ref error);
-            Stale(buffer, gpu, GpuMemUtil);
+            rc = ReadMemory(nvml, h, out var used, out var total, out var memoryCall);
+            if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryMemory, memoryCall, rc, now, ref call, ref error);
+            else if (total > 0) Answered(buffer, gpu, QueryMemory, (double)used / total);
+            else Unusable(buffer, gpu, QueryMemory); // a zero total is a reading that cannot be used, not a failure
         }
 
-        uint usageMw, limitMw = 0;
-        rc = nvml.DeviceGetPowerUsage(h, &usageMw);
-        var powerCall = "nvmlDeviceGetPowerUsage";
-        if (rc == NvmlReturn.Success)
+        if (Begin(buffer, gpu, QueryUtilisation, now))
         {
-            rc = nvml.DeviceGetEnforcedPowerLimit(h, &limitMw);
-            powerCall = "nvmlDeviceGetEnforcedPowerLimit";
+            NvmlUtilization utilisation;
+            rc = nvml.DeviceGetUtilizationRates(h, &utilisation);
+            if (rc != NvmlReturn.Success)
+                Failed(buffer, gpu, QueryUtilisation, "nvmlDeviceGetUtilizationRates", rc, now, ref call, ref error);
+            else Answered(buffer, gpu, QueryUtilisation, utilisation.Gpu / 100.0, utilisation.Memory / 100.0);
         }
-        if (rc == NvmlReturn.Success && limitMw > 0) Report(buffer, gpu, GpuPowerUtil, (double)usageMw / limitMw);
-        else Fail(buffer, gpu, GpuPowerUtil, powerCall, rc, ref call, ref error);
 
-        uint celsius;
-        rc = nvml.DeviceGetTemperature(h, NvmlConstants.TemperatureGpu, &celsius);
-        if (rc == NvmlReturn.Success) Report(buffer, gpu, GpuTempC, celsius);
-        else Fail(buffer, gpu, GpuTempC, "nvmlDeviceGetTemperature", rc, ref call, ref error);
+        if (Begin(buffer, gpu, QueryPower, now))
+        {
+            uint usageMw, limitMw = 0;
+            rc = nvml.DeviceGetPowerUsage(h, &usageMw);
+            var powerCall = "nvmlDeviceGetPowerUsage";
+            if (rc == NvmlReturn.Success)
+            {
+                rc = nvml.DeviceGetEnforcedPowerLimit(h, &limitMw);
+                powerCall = "nvmlDeviceGetEnforcedPowerLimit";
+            }
+            if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryPower, powerCall, rc, now, ref call, ref error);
+            else if (limitMw > 0) Answered(buffer, gpu, QueryPower, (double)usageMw / limitMw);
+            else Unusable(buffer, gpu, QueryPower); // a division by zero is not a reading
+        }
 
-        if (nvml.DeviceGetCurrentClocksEventReasons != null)
+        if (Begin(buffer, gpu, QueryTemperature, now))
+        {
+            uint celsius;
+            rc = nvml.DeviceGetTemperature(h, NvmlConstants.TemperatureGpu, &celsius);
+            if (rc != NvmlReturn.Success)
+                Failed(buffer, gpu, QueryTemperature, "nvmlDeviceGetTemperature", rc, now, ref call, ref error);
+            else Answered(buffer, gpu, QueryTemperature, celsius);
+        }
+
+        if (Begin(buffer, gpu, QueryClockReasons, now))
         {
             ulong reasons;
             rc = nvml.DeviceGetCurrentClocksEventReasons(h, &reasons);
-            if (rc == NvmlReturn.Success)
-            {
-                Report(buffer, gpu, GpuThrottled, (reasons & NvmlConstants.ClocksEventReasonsThrottling) != 0 ? 1 : 0);
-                Report(buffer, gpu, GpuThrottleReasons, reasons);
-            }
+            if (rc != NvmlReturn.Success)
+                Failed(buffer, gpu, QueryClockReasons, "nvmlDeviceGetCurrentClocksEventReasons", rc, now, ref call, ref error);
             else
-            {
-                Fail(buffer, gpu, GpuThrottled, "nvmlDeviceGetCurrentClocksEventReasons", rc, ref call, ref error);
-                Stale(buffer, gpu, GpuThrottleReasons);
-            }
+                Answered(buffer, gpu, QueryClockReasons,
+                    (reasons & NvmlConstants.ClocksEventReasonsThrottling) != 0 ? 1 : 0, reasons);
         }
 
         // The count lives here, not in NVML: it survives a re-created event set and never reads lower than before.
@@ -228,6 +257,79 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         NoteHealth(gpu, call, error);
     }
 
+    /// <summary>
+    /// True when the query should be made now. False for a query the GPU cannot answer (its series are absent) and for
+    /// one backing off after a failure (its series read stale without a call).
+    /// </summary>
+    private bool Begin(MetricBuffer buffer, Gpu gpu, int query, DateTimeOffset now)
+    {
+        ref var state = ref gpu.Queries[query];
+        if (state.Dropped) return false;
+        if (state.Retry.IsDue(now)) return true;
+        StaleQuery(buffer, gpu, query);
+        return false;
+    }
+
+    private void Answered(MetricBuffer buffer, Gpu gpu, int query, double value, double second = 0)
+    {
+        gpu.Queries[query].Retry.Succeeded();
+        var (first, count) = QuerySlots[query];
+        Report(buffer, gpu, first, value);
+        if (count > 1) Report(buffer, gpu, first + 1, second);
+    }
+
+    private void Unusable(MetricBuffer buffer, Gpu gpu, int query)
+    {
+        gpu.Queries[query].Retry.Succeeded();
+        StaleQuery(buffer, gpu, query);
+    }
+
+    /// <summary>
+    /// A query that failed. A capability the GPU lacks drops the query for that GPU, said once; anything else is a fault:
+    /// its series read stale and the query is retried with backoff.
+    /// </summary>
+    private void Failed(MetricBuffer buffer, Gpu gpu, int query, string call, int rc, DateTimeOffset now,
+        ref string? firstCall, ref int firstError)
+    {
+        ref var state = ref gpu.Queries[query];
+        if (IsCapability(rc))
+        {
+            state.Dropped = true;
+            state.Retry.Succeeded();
+            var (first, count) = QuerySlots[query];
+            var series = count == 1 ? gpu.Series[first] : $"{gpu.Series[first]} and {gpu.Series[first + 1]}";
+            var hint = query == QueryUtilisation && rc == NvmlReturn.NotSupported ? ", as on a MIG-partitioned GPU" : "";
+            Log($"NVML: GPU {gpu.Index} {gpu.Uuid}: {call} answers {NvmlReturn.Describe(rc)}{hint}; {series} " +
+                "not reported for this GPU (a capability it lacks, not a failure: not asked again).");
+            return;
+        }
+        state.Retry.Failed(now);
+        StaleQuery(buffer, gpu, query);
+        if (firstError != NvmlReturn.Success) return;
+        firstCall = call;
+        firstError = rc;
+    }
+
+    /// <summary>
+    /// Return codes that describe what a GPU, its driver or this process's rights can do, not a passing state: asking
+    /// again gives the same answer, so the query is dropped rather than retried.
+    /// </summary>
+    private static bool IsCapability(int rc) =>
+        rc is NvmlReturn.NotSupported or NvmlReturn.NoPermission or NvmlReturn.FunctionNotFound or NvmlReturn.Deprecated;
+
+    private void Drop(Gpu gpu, string call, int rc)
+    {
+        gpu.Dropped = true;
+        Log($"NVML: GPU {gpu.Index}: {call} answers {NvmlReturn.Describe(rc)}; this GPU cannot be read and none of its " +
+            "series is reported (not asked again).");
+    }
+
+    private void StaleQuery(MetricBuffer buffer, Gpu gpu, int query)
+    {
+        var (first, count) = QuerySlots[query];
+        for (var slot = first; slot < first + count; slot++) Stale(buffer, gpu, slot);
+    }
+
     /// <summary>Each application XID seen on the GPU, under its own series; never part of the host series.</summary>
     private static void ReportApplicationXids(MetricBuffer buffer, Gpu gpu, bool fresh)
     {
@@ -239,11 +341,12 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
     }
 
-    private int ReadMemory(NvmlLibrary nvml, nint device, out ulong used, out ulong total)
+    private int ReadMemory(NvmlLibrary nvml, nint device, out ulong used, out ulong total, out string call)
     {
         int rc;
         if (_useMemoryV2)
         {
+            call = "nvmlDeviceGetMemoryInfo_v2";
             var v2 = new NvmlMemoryV2 { Version = NvmlMemoryV2.StructVersion };
             rc = nvml.DeviceGetMemoryInfoV2(device, &v2);
             if (rc == NvmlReturn.Success)
@@ -264,14 +367,18 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
 
         NvmlMemory v1;
+        call = "nvmlDeviceGetMemoryInfo";
         rc = nvml.DeviceGetMemoryInfo(device, &v1);
         used = v1.Used;
         total = v1.Total;
         return rc;
     }
 
-    /// <summary>Creates the event set when there is none, registers devices that are not yet, and drains pending XIDs.</summary>
-    private void PollEvents()
+    /// <summary>
+    /// Creates the event set when there is none, registers devices that are not yet, and drains pending XIDs. Failures
+    /// are retried with backoff from <paramref name="now"/>; at construction (null) the first sample retries.
+    /// </summary>
+    private void PollEvents(DateTimeOffset? now)
     {
         var nvml = _nvml;
         if (nvml is null || !_eventsSupported) return;
@@ -279,19 +386,21 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         int rc;
         if (_eventSet == 0)
         {
+            if (now is { } due && !_eventSetCreate.IsDue(due)) return;
             nint set;
             rc = nvml.EventSetCreate(&set);
-            if (rc == NvmlReturn.NotSupported)
+            if (IsCapability(rc))
             {
-                _eventsSupported = false;
-                Log("NVML: the driver does not support event sets; gpu_xid_errors is not reported.");
+                EventsUnsupported("nvmlEventSetCreate", rc);
                 return;
             }
             if (rc != NvmlReturn.Success)
             {
+                if (now is { } failedAt) _eventSetCreate.Failed(failedAt);
                 NoteEventSetFailure("nvmlEventSetCreate", rc);
                 return;
             }
+            _eventSetCreate.Succeeded();
             _eventSet = set;
             foreach (var gpu in _gpus)
                 if (gpu.Xid == XidState.Registered) gpu.Xid = XidState.Unregistered;
@@ -300,14 +409,21 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         foreach (var gpu in _gpus)
         {
             if (gpu.Xid != XidState.Unregistered || gpu.Handle == 0) continue;
+            if (now is { } due && !gpu.Registration.IsDue(due)) continue;
             rc = nvml.DeviceRegisterEvents(gpu.Handle, NvmlConstants.EventTypeXidCriticalError, _eventSet);
-            if (rc == NvmlReturn.Success) gpu.Xid = XidState.Registered;
-            else if (rc == NvmlReturn.NotSupported)
+            if (rc == NvmlReturn.Success)
+            {
+                gpu.Xid = XidState.Registered;
+                gpu.Registration.Succeeded();
+            }
+            else if (IsCapability(rc))
             {
                 gpu.Xid = XidState.NotSupported;
-                Log($"NVML: GPU {gpu.Index} does not report XID events; {gpu.Series[GpuXidErrors]} is not reported.");
+                Log($"NVML: GPU {gpu.Index} does not report XID events ({NvmlReturn.Describe(rc)}); " +
+                    $"{gpu.Series[GpuXidErrors]} is not reported.");
             }
-            // Any other failure: stays unregistered, its count reads stale, and registration is retried next sample.
+            // Any other failure: stays unregistered, its count reads stale, and registration is retried with backoff.
+            else if (now is { } failedAt) gpu.Registration.Failed(failedAt);
         }
 
         for (var n = 0; n < MaxEventsPerSample; n++)
@@ -323,7 +439,8 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
                 _eventSet = 0;
                 foreach (var gpu in _gpus)
                     if (gpu.Xid == XidState.Registered) gpu.Xid = XidState.Unregistered;
-                NoteEventSetFailure("nvmlEventSetWait_v2", rc);
+                if (IsCapability(rc)) EventsUnsupported("nvmlEventSetWait_v2", rc);
+                else NoteEventSetFailure("nvmlEventSetWait_v2", rc);
                 return;
             }
             if ((data.EventType & NvmlConstants.EventTypeXidCriticalError) == 0) continue;
@@ -344,15 +461,23 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
     }
 
+    private void EventsUnsupported(string call, int rc)
+    {
+        _eventsSupported = false;
+        Log($"NVML: {call} answers {NvmlReturn.Describe(rc)}: the driver does not support XID events; " +
+            "gpu_xid_errors is not reported.");
+    }
+
     private void NoteEventSetFailure(string call, int rc)
     {
         if (_eventSetFailure != 0) return;
         _eventSetFailure = rc;
         Log($"NVML: {call} failed with {NvmlReturn.Describe(rc)}; XID counts hold and read stale until the event set " +
-            "is re-created (retried every sample).");
+            "is re-created (retried with backoff).");
     }
 
-    private bool TryResolve(Gpu gpu, out string? failedCall, out int failure)
+    /// <summary>Looks the GPU up; its UUID and name are labels for log lines, so one the GPU cannot give stays empty.</summary>
+    private bool Resolve(Gpu gpu, out string? failedCall, out int failure)
     {
         var nvml = _nvml!;
         nint handle;
@@ -361,13 +486,13 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
         var text = stackalloc byte[NvmlConstants.StringBufferSize];
         rc = nvml.DeviceGetUuid(handle, text, NvmlConstants.StringBufferSize);
-        if (rc != NvmlReturn.Success) return Failed("nvmlDeviceGetUUID", rc, out failedCall, out failure);
-        var uuid = Marshal.PtrToStringUTF8((nint)text) ?? "";
+        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed("nvmlDeviceGetUUID", rc, out failedCall, out failure);
+        var uuid = rc == NvmlReturn.Success ? Marshal.PtrToStringUTF8((nint)text) ?? "" : "";
 
         rc = nvml.DeviceGetName(handle, text, NvmlConstants.StringBufferSize);
-        if (rc != NvmlReturn.Success) return Failed("nvmlDeviceGetName", rc, out failedCall, out failure);
+        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed("nvmlDeviceGetName", rc, out failedCall, out failure);
 
-        gpu.Name = Marshal.PtrToStringUTF8((nint)text) ?? "";
+        gpu.Name = rc == NvmlReturn.Success ? Marshal.PtrToStringUTF8((nint)text) ?? "" : "";
         gpu.Uuid = uuid;
         gpu.Handle = handle;
         failedCall = null;
@@ -398,25 +523,19 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         _hostExpected[slot] = true;
     }
 
-    private void Fail(MetricBuffer buffer, Gpu gpu, int slot, string call, int rc, ref string? firstCall, ref int firstError)
-    {
-        Stale(buffer, gpu, slot);
-        // A zero total or limit comes back as success: it is a reading that cannot be used, not a device failure.
-        if (rc == NvmlReturn.Success || firstError != NvmlReturn.Success) return;
-        firstCall = call;
-        firstError = rc;
-    }
-
     /// <summary>Logs when a device starts failing and when it answers again, never once per sample.</summary>
     private void NoteHealth(Gpu gpu, string? call, int error)
     {
-        if (error != NvmlReturn.Success && gpu.Failure == NvmlReturn.Success)
+        var failing = gpu.Resolution.Failures > 0;
+        for (var q = 0; q < QueryCount && !failing; q++) failing = gpu.Queries[q].Retry.Failures > 0;
+
+        if (failing && gpu.Failure == NvmlReturn.Success && error != NvmlReturn.Success)
         {
             gpu.Failure = error;
             Log($"NVML: GPU {gpu.Index} {gpu.Uuid}: {call} failed with {NvmlReturn.Describe(error)}; its series read stale " +
-                "until it answers (retried every sample).");
+                "until it answers (retried with backoff, 1 s doubling to 60 s).");
         }
-        else if (error == NvmlReturn.Success && gpu.Failure != NvmlReturn.Success)
+        else if (!failing && gpu.Failure != NvmlReturn.Success)
         {
             gpu.Failure = NvmlReturn.Success;
             Log($"NVML: GPU {gpu.Index} {gpu.Uuid} answers again.");
@@ -444,10 +563,23 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
     private enum XidState { Unregistered, Registered, NotSupported }
 
-    /// <summary>One GPU's handle, cached series names and XID count.</summary>
+    /// <summary>One query of one GPU: dropped for good (a capability the GPU lacks), or when to retry it.</summary>
+    private struct QueryState
+    {
+        public bool Dropped;
+        public RetryBackoff Retry;
+    }
+
+    /// <summary>One GPU's handle, cached series names, query states and XID counts.</summary>
     private sealed class Gpu
     {
-        public Gpu(int index)
+        /// <summary>When to look the GPU up again while it does not answer.</summary>
+        public RetryBackoff Resolution;
+
+        /// <summary>When to register the GPU for XID events again after a failed registration.</summary>
+        public RetryBackoff Registration;
+
+        public Gpu(int index, bool hasClockReasons)
         {
             Index = index;
             var label = index.ToString(CultureInfo.InvariantCulture);
@@ -460,13 +592,18 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             for (var i = 0; i < xids.Length; i++)
                 AppXidSeries[i] = MetricNames.Labelled(MetricNames.GpuXidAppErrors, MetricNames.GpuLabel, label,
                     MetricNames.XidLabel, xids[i].ToString(CultureInfo.InvariantCulture));
+            Queries = new QueryState[QueryCount];
+            // A library without the clock-event export cannot answer it for any GPU.
+            Queries[QueryClockReasons].Dropped = !hasClockReasons;
         }
 
         public int Index { get; }
         public string[] Series { get; }
+        public QueryState[] Queries { get; }
         public nint Handle { get; set; }
         public string Uuid { get; set; } = "";
         public string Name { get; set; } = "";
+        public bool Dropped { get; set; }
         public XidState Xid { get; set; }
         public long XidCount { get; set; }
         public long[] AppXidCounts { get; }

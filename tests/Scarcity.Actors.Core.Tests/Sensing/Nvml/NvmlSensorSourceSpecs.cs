@@ -76,19 +76,23 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
     }
 
     [Fact]
-    public void A_failing_device_is_retried_and_recovers_with_one_log_line_each_way()
+    public void A_failing_device_is_retried_with_backoff_and_recovers_with_one_log_line_each_way()
     {
         Fake.SetDeviceCount(2);
         Fake.SetUtilization(1, 95, 5);
         using var source = Open();
         Fake.FailDevice(1, Unknown);
-        Sample(source);
-        Sample(source);
-        Sample(source);
+        Sample(source, At(0));    // fails: next try in 1 s
+        Sample(source, At(0.25)); // backing off: stale without a call
+        Sample(source, At(0.5));
+        var calls = Fake.Calls("nvmlDeviceGetUtilizationRates", 1);
 
         Fake.FailDevice(1, 0);
-        var buffer = Sample(source);
+        var early = Sample(source, At(0.75));
+        var buffer = Sample(source, At(1));
 
+        Assert.Equal(1, calls);
+        Assert.True(IsStale(early, Gpu(MetricNames.GpuUtil, 1)));
         Assert.Equal(0.95, Value(buffer, Gpu(MetricNames.GpuUtil, 1)), 9);
         Assert.Equal(0.95, Value(buffer, MetricNames.GpuUtil), 9);
         Assert.Equal(0, buffer.StaleCount);
@@ -123,10 +127,10 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         Fake.FailDevice(1, Unknown);
         using var source = Open();
 
-        var before = Sample(source);
+        var before = Sample(source, At(0)); // fails again: looked up again in 1 s
         Fake.FailDevice(1, 0);
-        Sample(source); // resolves the device; its XID registration follows on the next sample
-        var after = Sample(source);
+        Sample(source, At(1)); // resolves the device; its XID registration follows on the next sample
+        var after = Sample(source, At(1.25));
 
         Assert.True(IsStale(before, Gpu(MetricNames.GpuUtil, 1)));
         Assert.True(IsStale(before, Gpu(MetricNames.GpuXidErrors, 1)));

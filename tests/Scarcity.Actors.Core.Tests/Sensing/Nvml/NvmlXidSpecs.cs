@@ -162,18 +162,20 @@ public sealed class NvmlXidSpecs : NvmlFixture
     }
 
     [Fact]
-    public void A_failed_registration_reads_stale_and_is_retried()
+    public void A_failed_registration_reads_stale_and_is_retried_with_backoff()
     {
         using var source = Open(); // registered at start
         Fake.FailNextEventWait(Unknown);
         Sample(source);            // set freed
         Fake.SetEventsResult(0, Unknown);
 
-        var failing = Sample(source);
+        var failing = Sample(source, At(0));
         Fake.SetEventsResult(0, 0);
-        var retried = Sample(source);
+        var waiting = Sample(source, At(0.5)); // registration backs off 1 s
+        var retried = Sample(source, At(1));
 
         Assert.True(IsStale(failing, Gpu(MetricNames.GpuXidErrors, 0)));
+        Assert.True(IsStale(waiting, Gpu(MetricNames.GpuXidErrors, 0)));
         Assert.Equal(0, Value(retried, Gpu(MetricNames.GpuXidErrors, 0)));
     }
 }
