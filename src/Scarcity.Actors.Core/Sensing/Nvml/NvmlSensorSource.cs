@@ -42,12 +42,22 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     // Bounds the events drained per sample, so a storm of XIDs cannot stall sampling; the rest wait for the next one.
     private const int MaxEventsPerSample = 256;
 
+    // How often a library that is not installed is looked for again: a driver installed after the governor started is
+    // picked up without a restart, and a load that fails costs microseconds.
+    private static readonly TimeSpan LibraryRetry = TimeSpan.FromMinutes(5);
+
     private readonly Action<string>? _log;
+    private readonly string _libraryPath = "";
     private readonly double[] _host = new double[SlotCount];
     private readonly bool[] _hostRead = new bool[SlotCount];
     private readonly bool[] _hostExpected = new bool[SlotCount];
+    private Startup _startup;
+    private NvmlLibrary? _library; // loaded; not necessarily initialised
+    private NvmlLibrary? _nvml;    // initialised, with GPUs: the source reads
+    private RetryBackoff _load;
+    private RetryBackoff _init;
+    private int _initAttempts;
     private Gpu[] _gpus = [];
-    private NvmlLibrary? _nvml;
     private bool _useMemoryV2;
     private bool _eventsSupported;
     private nint _eventSet;
@@ -56,7 +66,8 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
     /// <summary>
     /// Loads NVML and enumerates the GPUs. Never throws for a missing driver or library: the source then reports no
-    /// GPU series and <see cref="IsAvailable"/> is false.
+    /// GPU series and <see cref="IsAvailable"/> is false. A driver that is not ready yet is initialised again by later
+    /// samples, with backoff; a library that is not installed is looked for again every 5 minutes.
     /// </summary>
     /// <param name="options">Validated here; an unusable option throws <see cref="DRGConfigException"/> naming it.</param>
     /// <param name="log">Receives one line per state change (start, driver absent, device failing or back); may be null.</param>
@@ -65,6 +76,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid(NvmlConfig.Section);
         _log = log;
+        _libraryPath = options.LibraryPath;
 
         if (!options.Enabled)
         {
@@ -72,59 +84,132 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             return;
         }
 
-        NvmlLibrary nvml;
+        // At construction there is no sample timestamp: a failure here is retried by the first sample.
+        if (TryLoad(null)) TryInit(null);
+    }
+
+    /// <summary>Where the source stands before it can read GPUs.</summary>
+    private enum Startup
+    {
+        /// <summary>Turned off, disposed, or the library is not NVML: nothing is tried again.</summary>
+        Off,
+        /// <summary>The library is not installed: looked for again every <see cref="LibraryRetry"/>.</summary>
+        LibraryMissing,
+        /// <summary>Loaded, but <c>nvmlInit_v2</c> fails (the driver is not loaded yet): retried with backoff.</summary>
+        DriverNotReady,
+        /// <summary>The driver reports no GPU.</summary>
+        NoGpu,
+        /// <summary>Reading GPUs.</summary>
+        Ready,
+    }
+
+    private bool TryLoad(DateTimeOffset? now)
+    {
         try
         {
-            nvml = new NvmlLibrary(options.LibraryPath);
+            _library = new NvmlLibrary(_libraryPath);
         }
-        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException or EntryPointNotFoundException)
+        catch (Exception e) when (e is BadImageFormatException or EntryPointNotFoundException)
         {
+            _startup = Startup.Off;
             var what = e is EntryPointNotFoundException ? "is not a usable NVML library" : "cannot be loaded";
-            Log($"NVML unavailable: '{options.LibraryPath}' {what} ({OneLine(e.Message)}); no GPU metrics, " +
-                "the rest of the governor runs.");
-            return;
+            Log($"NVML unavailable: '{_libraryPath}' {what} ({OneLine(e.Message)}); no GPU metrics, the rest of the " +
+                "governor runs.");
+            return false;
         }
+        catch (DllNotFoundException e)
+        {
+            if (now is { } failedAt) _load.Failed(failedAt, LibraryRetry, LibraryRetry);
+            if (_startup == Startup.LibraryMissing) return false;
+            _startup = Startup.LibraryMissing;
+            Log($"NVML unavailable: '{_libraryPath}' cannot be loaded ({OneLine(e.Message)}); no GPU metrics, the rest of " +
+                $"the governor runs. Looked for again every {LibraryRetry.TotalMinutes:0} minutes, so a driver installed " +
+                "later is picked up without a restart.");
+            return false;
+        }
+        if (_startup == Startup.LibraryMissing) Log($"NVML: '{_libraryPath}' can be loaded now.");
+        return true;
+    }
 
+    /// <summary>Initialises NVML and enumerates the GPUs; a driver that is not ready is tried again with backoff.</summary>
+    private void TryInit(DateTimeOffset? now)
+    {
+        var nvml = _library!;
+        _initAttempts++;
+        var call = "nvmlInit_v2";
         var rc = nvml.Init();
-        if (rc != NvmlReturn.Success)
+        if (rc == NvmlReturn.Success)
         {
-            Log($"NVML unavailable: nvmlInit_v2 in '{options.LibraryPath}' failed with {NvmlReturn.Describe(rc)} " +
-                "(is the NVIDIA driver loaded?); no GPU metrics, the rest of the governor runs.");
-            nvml.Dispose();
-            return;
-        }
-
-        uint count;
-        rc = nvml.DeviceGetCount(&count);
-        if (rc != NvmlReturn.Success || count == 0)
-        {
-            Log(rc != NvmlReturn.Success
-                ? $"NVML unavailable: nvmlDeviceGetCount_v2 failed with {NvmlReturn.Describe(rc)}; no GPU metrics, the rest of the governor runs."
-                : $"NVML: the driver in '{options.LibraryPath}' reports no GPU; no GPU metrics.");
+            uint count;
+            rc = nvml.DeviceGetCount(&count);
+            if (rc == NvmlReturn.Success && count == 0)
+            {
+                Log($"NVML: the driver in '{_libraryPath}' reports no GPU; no GPU metrics.");
+                nvml.Shutdown();
+                nvml.Dispose();
+                _library = null;
+                _startup = Startup.NoGpu;
+                return;
+            }
+            if (rc == NvmlReturn.Success)
+            {
+                Start(nvml, count);
+                return;
+            }
+            call = "nvmlDeviceGetCount_v2";
             nvml.Shutdown();
-            nvml.Dispose();
-            return;
         }
 
-        _nvml = nvml;
+        if (now is { } failedAt) _init.Failed(failedAt);
+        if (_startup == Startup.DriverNotReady) return;
+        _startup = Startup.DriverNotReady;
+        var why = rc == NvmlReturn.DriverNotLoaded ? "the NVIDIA driver is not loaded yet" : "NVML cannot start yet";
+        Log($"NVML unavailable for now: {why} ({call} in '{_libraryPath}' answered {NvmlReturn.Describe(rc)}); no GPU " +
+            "metrics until it starts. Initialisation is retried with backoff (1 s doubling to 60 s), so the GPU series " +
+            "appear without a restart; the rest of the governor runs.");
+    }
+
+    private void Start(NvmlLibrary nvml, uint count)
+    {
         _useMemoryV2 = nvml.DeviceGetMemoryInfoV2 != null;
         _eventsSupported = nvml.HasEvents;
-        _gpus = new Gpu[count];
-        for (var i = 0; i < _gpus.Length; i++)
+        var gpus = new Gpu[count];
+        for (var i = 0; i < gpus.Length; i++)
+            gpus[i] = new Gpu(i, hasClockReasons: nvml.DeviceGetCurrentClocksEventReasons != null);
+        _gpus = gpus;
+        Volatile.Write(ref _nvml, nvml);
+        _startup = Startup.Ready;
+        foreach (var gpu in gpus)
         {
-            var gpu = _gpus[i] = new Gpu(i, hasClockReasons: nvml.DeviceGetCurrentClocksEventReasons != null);
-            // A GPU that does not answer yet is looked up again by the first sample.
+            // A GPU that does not answer yet is looked up again by the next sample.
             if (!Resolve(gpu, out var call, out var error) && IsCapability(error)) Drop(gpu, call!, error);
         }
         PollEvents(null);
 
         var names = new StringBuilder();
-        foreach (var gpu in _gpus)
+        foreach (var gpu in gpus)
             names.Append(names.Length == 0 ? "" : ", ").Append(gpu.Index).Append(' ')
                 .Append(gpu.Dropped ? "(cannot be read)" : gpu.Handle == 0 ? "(not answering yet)" : $"{gpu.Name} {gpu.Uuid}");
-        Log($"NVML: {count} GPU(s) from '{options.LibraryPath}': {names}" +
+        Log($"NVML: {count} GPU(s) from '{_libraryPath}': {names}" +
             (_useMemoryV2 ? "" : "; memory through nvmlDeviceGetMemoryInfo (v1)") +
-            (_eventsSupported ? "" : "; no XID event API, gpu_xid_errors not reported") + ".");
+            (_eventsSupported ? "" : "; no XID event API, gpu_xid_errors not reported") +
+            (_initAttempts > 1 ? $"; initialised at attempt {_initAttempts}" : "") + ".");
+    }
+
+    /// <summary>Loads or initialises NVML again when its retry is due; the library once it reads GPUs.</summary>
+    private NvmlLibrary? Restart(DateTimeOffset now)
+    {
+        switch (_startup)
+        {
+            case Startup.LibraryMissing:
+                if (!_load.IsDue(now) || !TryLoad(now)) return null;
+                TryInit(now);
+                break;
+            case Startup.DriverNotReady:
+                if (_init.IsDue(now)) TryInit(now);
+                break;
+        }
+        return _nvml;
     }
 
     /// <inheritdoc />
@@ -141,7 +226,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     public void Sample(MetricBuffer buffer, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        var nvml = _nvml;
+        var nvml = _nvml ?? Restart(now);
         if (nvml is null) return;
 
         Array.Clear(_hostRead);
@@ -546,19 +631,25 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
-    /// <summary>Frees the event set, shuts NVML down and unloads the library.</summary>
+    /// <summary>Frees the event set, shuts NVML down and unloads the library; nothing is tried again.</summary>
     public void Dispose()
     {
+        _startup = Startup.Off;
+        var library = _library;
+        if (library is null) return;
+        _library = null;
         var nvml = _nvml;
-        if (nvml is null) return;
         _nvml = null;
-        if (_eventSet != 0)
+        if (nvml is not null)
         {
-            nvml.EventSetFree(_eventSet);
-            _eventSet = 0;
+            if (_eventSet != 0)
+            {
+                nvml.EventSetFree(_eventSet);
+                _eventSet = 0;
+            }
+            nvml.Shutdown();
         }
-        nvml.Shutdown();
-        nvml.Dispose();
+        library.Dispose();
     }
 
     private enum XidState { Unregistered, Registered, NotSupported }
