@@ -85,12 +85,13 @@ internal sealed unsafe class FakeNvmlLibrary : IDisposable
         Check(function, WithName(function, name =>
             ((delegate* unmanaged[Cdecl]<byte*, int, int, int, int>)Export("fake_nvml_script"))((byte*)name, device, rc, times)));
 
-    /// <summary>Makes every call of <paramref name="function"/> on <paramref name="device"/> block first: for
-    /// <paramref name="delay"/>, or until <see cref="ReleaseDelays"/> when it is <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
-    public void SetDelay(string function, int device, TimeSpan delay) =>
+    /// <summary>Makes the next <paramref name="times"/> calls of <paramref name="function"/> on <paramref name="device"/>
+    /// (<see cref="Always"/>: every call) block first: for <paramref name="delay"/>, or until <see cref="ReleaseDelays"/>
+    /// when it is <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+    public void SetDelay(string function, int device, TimeSpan delay, int times = Always) =>
         Check(function, WithName(function, name =>
-            ((delegate* unmanaged[Cdecl]<byte*, int, int, int>)Export("fake_nvml_set_delay"))(
-                (byte*)name, device, delay == Timeout.InfiniteTimeSpan ? -1 : (int)delay.TotalMilliseconds)));
+            ((delegate* unmanaged[Cdecl]<byte*, int, int, int, int>)Export("fake_nvml_set_delay"))(
+                (byte*)name, device, delay == Timeout.InfiniteTimeSpan ? -1 : (int)delay.TotalMilliseconds, times)));
 
     /// <summary>Returns every call blocked in a delay at once, and clears the delays.</summary>
     public void ReleaseDelays() => ((delegate* unmanaged[Cdecl]<void>)Export("fake_nvml_release_delays"))();

@@ -49,6 +49,7 @@ struct fake_script {
     int rc;        /* returned while times != 0 */
     int times;     /* ALWAYS, or how many more calls return rc */
     int delay_ms;  /* 0: none; > 0: block that long; < 0: block until fake_nvml_release_delays() */
+    int delay_times; /* ALWAYS, or how many more calls block */
 };
 
 typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
@@ -110,7 +111,8 @@ static int scripted(int fn, int slot)
 {
     __atomic_fetch_add(&calls[fn][slot], 1, __ATOMIC_SEQ_CST);
     struct fake_script *s = &scripts[fn][slot];
-    int delay = s->delay_ms;
+    int delay = s->delay_times == 0 ? 0 : s->delay_ms;
+    if (delay != 0 && s->delay_times > 0) s->delay_times--;
     if (delay != 0) {
         int generation = __atomic_load_n(&release_generation, __ATOMIC_SEQ_CST);
         long long until = monotonic_ms() + delay;
@@ -207,13 +209,17 @@ EXPORT int fake_nvml_script(const char *function, int device, int rc, int times)
     return 0;
 }
 
-/* Makes every call of `function` on `device` (-1: all) block `ms` milliseconds first (< 0: until released; 0: none). */
-EXPORT int fake_nvml_set_delay(const char *function, int device, int ms)
+/* Makes the next `times` calls (-1: every call) of `function` on `device` (-1: all) block `ms` milliseconds first
+ * (< 0: until released; 0: none). */
+EXPORT int fake_nvml_set_delay(const char *function, int device, int ms, int times)
 {
     int f = fn_index(function);
     if (f < 0 || device < -1 || device >= MAX_DEVICES) return -1;
-    for (int slot = 0; slot <= MAX_DEVICES; slot++)
-        if (device < 0 || slot == device) scripts[f][slot].delay_ms = ms;
+    for (int slot = 0; slot <= MAX_DEVICES; slot++) {
+        if (device >= 0 && slot != device) continue;
+        scripts[f][slot].delay_ms = ms;
+        scripts[f][slot].delay_times = ms == 0 ? 0 : times;
+    }
     return 0;
 }
 
@@ -221,7 +227,7 @@ EXPORT int fake_nvml_set_delay(const char *function, int device, int ms)
 EXPORT void fake_nvml_release_delays(void)
 {
     for (int f = 0; f < FN_COUNT; f++)
-        for (int slot = 0; slot <= MAX_DEVICES; slot++) scripts[f][slot].delay_ms = 0;
+        for (int slot = 0; slot <= MAX_DEVICES; slot++) scripts[f][slot].delay_ms = scripts[f][slot].delay_times = 0;
     __atomic_fetch_add(&release_generation, 1, __ATOMIC_SEQ_CST);
 }
 

@@ -18,7 +18,7 @@ namespace Scarcity.Actors.Sensing.Nvml;
 /// in steady state: series names are built once per device, native structs live on the stack, and XID events are
 /// drained with a zero timeout, so a sample never blocks.
 /// </remarks>
-public sealed unsafe class NvmlSensorSource : ISensorSource
+public sealed unsafe class NvmlSensorSource : IPendingCallSource
 {
     // Slots of the per-GPU series, in the order a sample reports them.
     private const int VramUtil = 0, GpuUtil = 1, GpuMemUtil = 2, GpuPowerUtil = 3, GpuTempC = 4, GpuThrottled = 5,
@@ -38,6 +38,18 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     // The series of each query: [first slot, slot count).
     private static readonly (int First, int Count)[] QuerySlots =
         [(VramUtil, 1), (GpuUtil, 2), (GpuPowerUtil, 1), (GpuTempC, 1), (GpuThrottled, 2)];
+
+    // The NVML calls a sample makes of each GPU; each GPU keeps "<call> on GPU i" for PendingCall, built once.
+    private const int CallMemoryV2 = 0, CallMemory = 1, CallUtilisation = 2, CallPower = 3, CallPowerLimit = 4,
+        CallTemperature = 5, CallClockReasons = 6, CallHandle = 7, CallUuid = 8, CallName = 9, CallRegister = 10,
+        CallCount = 11;
+
+    private static readonly string[] CallNames =
+    [
+        "nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetTemperature", "nvmlDeviceGetCurrentClocksEventReasons",
+        "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetUUID", "nvmlDeviceGetName", "nvmlDeviceRegisterEvents",
+    ];
 
     // Bounds the events drained per sample, so a storm of XIDs cannot stall sampling; the rest wait for the next one.
     private const int MaxEventsPerSample = 256;
@@ -63,6 +75,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     private nint _eventSet;
     private RetryBackoff _eventSetCreate;
     private int _eventSetFailure;
+    private volatile string? _pendingCall;
 
     /// <summary>
     /// Loads NVML and enumerates the GPUs. Never throws for a missing driver or library: the source then reports no
@@ -86,6 +99,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
         // At construction there is no sample timestamp: a failure here is retried by the first sample.
         if (TryLoad(null)) TryInit(null);
+        _pendingCall = null;
     }
 
     /// <summary>Where the source stands before it can read GPUs.</summary>
@@ -136,11 +150,12 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     {
         var nvml = _library!;
         _initAttempts++;
-        var call = "nvmlInit_v2";
+        var call = _pendingCall = "nvmlInit_v2";
         var rc = nvml.Init();
         if (rc == NvmlReturn.Success)
         {
             uint count;
+            _pendingCall = "nvmlDeviceGetCount_v2";
             rc = nvml.DeviceGetCount(&count);
             if (rc == NvmlReturn.Success && count == 0)
             {
@@ -218,6 +233,9 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     /// <summary>True when NVML loaded and found at least one GPU; false means the source reports nothing.</summary>
     public bool IsAvailable => _nvml is not null;
 
+    /// <inheritdoc />
+    public string? PendingCall => _pendingCall;
+
     /// <summary>The GPUs that have answered so far, by index.</summary>
     public IReadOnlyList<NvmlDevice> Devices =>
         _gpus.Where(g => g.Handle != 0).Select(g => new NvmlDevice(g.Index, g.Uuid, g.Name)).ToArray();
@@ -227,7 +245,11 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     {
         ArgumentNullException.ThrowIfNull(buffer);
         var nvml = _nvml ?? Restart(now);
-        if (nvml is null) return;
+        if (nvml is null)
+        {
+            _pendingCall = null;
+            return;
+        }
 
         Array.Clear(_hostRead);
         Array.Clear(_hostExpected);
@@ -237,6 +259,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         foreach (var gpu in _gpus)
             SampleGpu(nvml, gpu, buffer, now);
 
+        _pendingCall = null;
         for (var slot = 0; slot < SlotCount; slot++)
         {
             if (_hostRead[slot]) buffer.Add(SlotMetrics[slot], _host[slot]);
@@ -280,7 +303,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
         if (Begin(buffer, gpu, QueryMemory, now))
         {
-            rc = ReadMemory(nvml, h, out var used, out var total, out var memoryCall);
+            rc = ReadMemory(nvml, gpu, out var used, out var total, out var memoryCall);
             if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryMemory, memoryCall, rc, now, ref call, ref error);
             else if (total > 0) Answered(buffer, gpu, QueryMemory, (double)used / total);
             else Unusable(buffer, gpu, QueryMemory); // a zero total is a reading that cannot be used, not a failure
@@ -289,23 +312,26 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         if (Begin(buffer, gpu, QueryUtilisation, now))
         {
             NvmlUtilization utilisation;
+            _pendingCall = gpu.Calls[CallUtilisation];
             rc = nvml.DeviceGetUtilizationRates(h, &utilisation);
             if (rc != NvmlReturn.Success)
-                Failed(buffer, gpu, QueryUtilisation, "nvmlDeviceGetUtilizationRates", rc, now, ref call, ref error);
+                Failed(buffer, gpu, QueryUtilisation, CallNames[CallUtilisation], rc, now, ref call, ref error);
             else Answered(buffer, gpu, QueryUtilisation, utilisation.Gpu / 100.0, utilisation.Memory / 100.0);
         }
 
         if (Begin(buffer, gpu, QueryPower, now))
         {
             uint usageMw, limitMw = 0;
+            var powerCall = CallPower;
+            _pendingCall = gpu.Calls[powerCall];
             rc = nvml.DeviceGetPowerUsage(h, &usageMw);
-            var powerCall = "nvmlDeviceGetPowerUsage";
             if (rc == NvmlReturn.Success)
             {
+                powerCall = CallPowerLimit;
+                _pendingCall = gpu.Calls[powerCall];
                 rc = nvml.DeviceGetEnforcedPowerLimit(h, &limitMw);
-                powerCall = "nvmlDeviceGetEnforcedPowerLimit";
             }
-            if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryPower, powerCall, rc, now, ref call, ref error);
+            if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryPower, CallNames[powerCall], rc, now, ref call, ref error);
             else if (limitMw > 0) Answered(buffer, gpu, QueryPower, (double)usageMw / limitMw);
             else Unusable(buffer, gpu, QueryPower); // a division by zero is not a reading
         }
@@ -313,18 +339,20 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         if (Begin(buffer, gpu, QueryTemperature, now))
         {
             uint celsius;
+            _pendingCall = gpu.Calls[CallTemperature];
             rc = nvml.DeviceGetTemperature(h, NvmlConstants.TemperatureGpu, &celsius);
             if (rc != NvmlReturn.Success)
-                Failed(buffer, gpu, QueryTemperature, "nvmlDeviceGetTemperature", rc, now, ref call, ref error);
+                Failed(buffer, gpu, QueryTemperature, CallNames[CallTemperature], rc, now, ref call, ref error);
             else Answered(buffer, gpu, QueryTemperature, celsius);
         }
 
         if (Begin(buffer, gpu, QueryClockReasons, now))
         {
             ulong reasons;
+            _pendingCall = gpu.Calls[CallClockReasons];
             rc = nvml.DeviceGetCurrentClocksEventReasons(h, &reasons);
             if (rc != NvmlReturn.Success)
-                Failed(buffer, gpu, QueryClockReasons, "nvmlDeviceGetCurrentClocksEventReasons", rc, now, ref call, ref error);
+                Failed(buffer, gpu, QueryClockReasons, CallNames[CallClockReasons], rc, now, ref call, ref error);
             else
                 Answered(buffer, gpu, QueryClockReasons,
                     (reasons & NvmlConstants.ClocksEventReasonsThrottling) != 0 ? 1 : 0, reasons);
@@ -426,14 +454,15 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
     }
 
-    private int ReadMemory(NvmlLibrary nvml, nint device, out ulong used, out ulong total, out string call)
+    private int ReadMemory(NvmlLibrary nvml, Gpu gpu, out ulong used, out ulong total, out string call)
     {
         int rc;
         if (_useMemoryV2)
         {
-            call = "nvmlDeviceGetMemoryInfo_v2";
+            call = CallNames[CallMemoryV2];
+            _pendingCall = gpu.Calls[CallMemoryV2];
             var v2 = new NvmlMemoryV2 { Version = NvmlMemoryV2.StructVersion };
-            rc = nvml.DeviceGetMemoryInfoV2(device, &v2);
+            rc = nvml.DeviceGetMemoryInfoV2(gpu.Handle, &v2);
             if (rc == NvmlReturn.Success)
             {
                 used = v2.Used;
@@ -452,8 +481,9 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         }
 
         NvmlMemory v1;
-        call = "nvmlDeviceGetMemoryInfo";
-        rc = nvml.DeviceGetMemoryInfo(device, &v1);
+        call = CallNames[CallMemory];
+        _pendingCall = gpu.Calls[CallMemory];
+        rc = nvml.DeviceGetMemoryInfo(gpu.Handle, &v1);
         used = v1.Used;
         total = v1.Total;
         return rc;
@@ -473,6 +503,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         {
             if (now is { } due && !_eventSetCreate.IsDue(due)) return;
             nint set;
+            _pendingCall = "nvmlEventSetCreate";
             rc = nvml.EventSetCreate(&set);
             if (IsCapability(rc))
             {
@@ -495,6 +526,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
         {
             if (gpu.Xid != XidState.Unregistered || gpu.Handle == 0) continue;
             if (now is { } due && !gpu.Registration.IsDue(due)) continue;
+            _pendingCall = gpu.Calls[CallRegister];
             rc = nvml.DeviceRegisterEvents(gpu.Handle, NvmlConstants.EventTypeXidCriticalError, _eventSet);
             if (rc == NvmlReturn.Success)
             {
@@ -511,6 +543,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             else if (now is { } failedAt) gpu.Registration.Failed(failedAt);
         }
 
+        _pendingCall = "nvmlEventSetWait_v2";
         for (var n = 0; n < MaxEventsPerSample; n++)
         {
             NvmlEventData data;
@@ -566,16 +599,19 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
     {
         var nvml = _nvml!;
         nint handle;
+        _pendingCall = gpu.Calls[CallHandle];
         var rc = nvml.DeviceGetHandleByIndex((uint)gpu.Index, &handle);
-        if (rc != NvmlReturn.Success) return Failed("nvmlDeviceGetHandleByIndex_v2", rc, out failedCall, out failure);
+        if (rc != NvmlReturn.Success) return Failed(CallNames[CallHandle], rc, out failedCall, out failure);
 
         var text = stackalloc byte[NvmlConstants.StringBufferSize];
+        _pendingCall = gpu.Calls[CallUuid];
         rc = nvml.DeviceGetUuid(handle, text, NvmlConstants.StringBufferSize);
-        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed("nvmlDeviceGetUUID", rc, out failedCall, out failure);
+        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed(CallNames[CallUuid], rc, out failedCall, out failure);
         var uuid = rc == NvmlReturn.Success ? Marshal.PtrToStringUTF8((nint)text) ?? "" : "";
 
+        _pendingCall = gpu.Calls[CallName];
         rc = nvml.DeviceGetName(handle, text, NvmlConstants.StringBufferSize);
-        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed("nvmlDeviceGetName", rc, out failedCall, out failure);
+        if (rc != NvmlReturn.Success && !IsCapability(rc)) return Failed(CallNames[CallName], rc, out failedCall, out failure);
 
         gpu.Name = rc == NvmlReturn.Success ? Marshal.PtrToStringUTF8((nint)text) ?? "" : "";
         gpu.Uuid = uuid;
@@ -683,6 +719,8 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
             for (var i = 0; i < xids.Length; i++)
                 AppXidSeries[i] = MetricNames.Labelled(MetricNames.GpuXidAppErrors, MetricNames.GpuLabel, label,
                     MetricNames.XidLabel, xids[i].ToString(CultureInfo.InvariantCulture));
+            Calls = new string[CallCount];
+            for (var call = 0; call < CallCount; call++) Calls[call] = $"{CallNames[call]} on GPU {label}";
             Queries = new QueryState[QueryCount];
             // A library without the clock-event export cannot answer it for any GPU.
             Queries[QueryClockReasons].Dropped = !hasClockReasons;
@@ -690,6 +728,7 @@ public sealed unsafe class NvmlSensorSource : ISensorSource
 
         public int Index { get; }
         public string[] Series { get; }
+        public string[] Calls { get; }
         public QueryState[] Queries { get; }
         public nint Handle { get; set; }
         public string Uuid { get; set; } = "";
