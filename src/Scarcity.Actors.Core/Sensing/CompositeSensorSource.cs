@@ -27,7 +27,7 @@ public sealed class CompositeSensorSource : ISensorSource
     private readonly Action<ISensorSource, Exception>? _onSourceFailed;
     private readonly Action<string>? _notice;
     private readonly TimeSpan _deadline;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     /// <param name="sources">The sources, reported in this order; the composite owns them and disposes them.</param>
     /// <param name="onSourceFailed">
@@ -64,11 +64,14 @@ public sealed class CompositeSensorSource : ISensorSource
     public TimeSpan Deadline => _deadline;
 
     /// <inheritdoc />
-    /// <remarks>Returns within the deadline (plus the time to copy the readings), however long a source takes.</remarks>
+    /// <remarks>
+    /// Returns within the deadline (plus the time to copy the readings), however long a source takes. Once disposed
+    /// (the SensorActor stops while a sample is in flight) it reports nothing.
+    /// </remarks>
     public void Sample(MetricBuffer buffer, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed) return;
 
         var started = Stopwatch.GetTimestamp();
         foreach (var runner in _runners)

@@ -238,9 +238,13 @@ public sealed class CompositeSensorSourceSpecs
         var a = new FakeSource("a", _ => { });
         var b = new FakeSource("b", _ => { });
 
-        new CompositeSensorSource([a, b]).Dispose();
+        var composite = new CompositeSensorSource([a, b]);
+        composite.Dispose();
+        var buffer = new MetricBuffer();
+        composite.Sample(buffer, Now); // a sample that races the SensorActor's stop reads nothing
 
         Assert.True(a.Disposed);
         Assert.True(b.Disposed);
+        Assert.Equal(0, buffer.Count + buffer.StaleCount);
     }
 }
