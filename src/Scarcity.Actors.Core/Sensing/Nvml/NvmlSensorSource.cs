@@ -13,10 +13,13 @@ namespace Scarcity.Actors.Sensing.Nvml;
 /// </summary>
 /// <remarks>
 /// Where there is no driver, no NVML or no GPU the source says so in one log line and reports nothing, so rules on GPU
-/// metrics skip as missing rather than read zero. A call that fails for one device turns that device's series stale
-/// and is retried next sample; the host series are computed over the devices that answered. Sampling allocates nothing
-/// in steady state: series names are built once per device, native structs live on the stack, and XID events are
-/// drained with a zero timeout, so a sample never blocks.
+/// metrics skip as missing rather than read zero; a driver that is not ready yet is initialised again with backoff.
+/// Per GPU and per query, an answer that describes a capability (NOT_SUPPORTED: utilisation on a MIG GPU) drops that
+/// query for that GPU, said once; any other failure turns that query's series stale and retries it with backoff on the
+/// sample timestamps. The host series are computed over the devices that answered. Sampling allocates nothing in
+/// steady state: series names are built once per device, native structs live on the stack, and XID events are drained
+/// with a zero timeout. A call that hangs in the driver is the caller's to isolate (<see cref="CompositeSensorSource"/>);
+/// <see cref="PendingCall"/> names it.
 /// </remarks>
 public sealed unsafe class NvmlSensorSource : IPendingCallSource
 {
@@ -59,7 +62,7 @@ public sealed unsafe class NvmlSensorSource : IPendingCallSource
     private static readonly TimeSpan LibraryRetry = TimeSpan.FromMinutes(5);
 
     private readonly Action<string>? _log;
-    private readonly string _libraryPath = "";
+    private readonly string _libraryPath;
     private readonly double[] _host = new double[SlotCount];
     private readonly bool[] _hostRead = new bool[SlotCount];
     private readonly bool[] _hostExpected = new bool[SlotCount];
