@@ -80,12 +80,7 @@ public sealed class CompositeSensorSource : ISensorSource
             runner.StartedThisSample = !runner.Busy;
             if (runner.StartedThisSample) runner.Start(now, started);
         }
-        foreach (var runner in _runners)
-        {
-            var left = _deadline - Stopwatch.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero) break;
-            runner.Wait(left);
-        }
+        foreach (var runner in _runners) runner.WaitIdle(started, _deadline);
 
         foreach (var runner in _runners)
         {
@@ -106,8 +101,9 @@ public sealed class CompositeSensorSource : ISensorSource
             if (runner.Hung)
             {
                 runner.Hung = false;
-                _notice?.Invoke($"Sensor source {runner.Source.Name} answers again, {Stopwatch.GetElapsedTime(runner.HungSince, started).TotalSeconds:0.0} s " +
-                                "after its call hung; its series are read again.");
+                var after = Stopwatch.GetElapsedTime(runner.HungSince, started);
+                _notice?.Invoke($"Sensor source {runner.Source.Name} answers again, {after.TotalSeconds:0.0} s after its " +
+                                "call hung; its series are read again.");
             }
         }
     }
@@ -137,36 +133,34 @@ public sealed class CompositeSensorSource : ISensorSource
         List<Exception>? errors = null;
         foreach (var runner in _runners)
         {
-            if (runner.Hung) continue;
-            var left = StopWait - Stopwatch.GetElapsedTime(started);
-            if (!runner.WaitStopped(left > TimeSpan.Zero ? left : TimeSpan.Zero)) continue;
+            if (runner.Hung || !runner.WaitStopped(started, StopWait)) continue;
             if (runner.DisposeError is { } e) (errors ??= []).Add(e);
         }
         if (errors is not null) throw new AggregateException("Disposing a sensor source failed.", errors);
     }
 
     /// <summary>One source on a thread of its own, sampled into its own buffer when told to.</summary>
+    /// <remarks>One monitor guards the hand-offs both ways: it allocates nothing, however the threads interleave.</remarks>
     private sealed class Runner
     {
-        private readonly Thread _thread;
-        private readonly SemaphoreSlim _go = new(0);
-        private readonly ManualResetEventSlim _idle = new(true);
-        private readonly ManualResetEventSlim _stopped = new(false);
+        private readonly object _gate = new();
         private readonly MetricBuffer _buffer = new();
         private string[] _lastSeries = new string[16];
         private int _lastSeriesCount;
+        // Guarded by _gate.
         private DateTimeOffset _at;
-        private volatile bool _stop;
+        private bool _pending;
+        private bool _busy;
+        private bool _stop;
+        private bool _stopped;
 
         public Runner(ISensorSource source)
         {
             Source = source;
-            _thread = new Thread(Loop) { IsBackground = true, Name = "sensor " + source.Name };
-            _thread.Start();
+            new Thread(Loop) { IsBackground = true, Name = "sensor " + source.Name }.Start();
         }
 
         public ISensorSource Source { get; }
-        public bool Busy => !_idle.IsSet;
         public bool StartedThisSample { get; set; }
         public long StartedAt { get; private set; }
         public bool Hung { get; set; }
@@ -174,25 +168,65 @@ public sealed class CompositeSensorSource : ISensorSource
         public Exception? Error { get; private set; }
         public Exception? DisposeError { get; private set; }
 
-        public void Start(DateTimeOffset at, long timestamp)
+        /// <summary>True from <see cref="Start"/> until the source's sample returns.</summary>
+        public bool Busy
         {
-            Debug.Assert(!Busy, "a source is never sampled twice at once");
-            _at = at;
-            Error = null;
-            StartedAt = timestamp;
-            _idle.Reset();
-            _go.Release();
+            get
+            {
+                lock (_gate) return _busy;
+            }
         }
 
-        public void Wait(TimeSpan timeout) => _idle.Wait(timeout);
+        public void Start(DateTimeOffset at, long timestamp)
+        {
+            lock (_gate)
+            {
+                Debug.Assert(!_busy, "a source is never sampled twice at once");
+                _at = at;
+                Error = null;
+                StartedAt = timestamp;
+                _busy = _pending = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        /// <summary>Waits until the source's sample returns or <paramref name="limit"/> has passed since <paramref name="since"/>.</summary>
+        public void WaitIdle(long since, TimeSpan limit)
+        {
+            lock (_gate)
+            {
+                while (_busy)
+                {
+                    var left = limit - Stopwatch.GetElapsedTime(since);
+                    if (left <= TimeSpan.Zero) return;
+                    Monitor.Wait(_gate, left);
+                }
+            }
+        }
 
         public void Stop()
         {
-            _stop = true;
-            _go.Release();
+            lock (_gate)
+            {
+                _stop = true;
+                Monitor.PulseAll(_gate);
+            }
         }
 
-        public bool WaitStopped(TimeSpan timeout) => _stopped.Wait(timeout);
+        /// <summary>True once the thread has disposed the source, waiting up to <paramref name="limit"/> since <paramref name="since"/>.</summary>
+        public bool WaitStopped(long since, TimeSpan limit)
+        {
+            lock (_gate)
+            {
+                while (!_stopped)
+                {
+                    var left = limit - Stopwatch.GetElapsedTime(since);
+                    if (left <= TimeSpan.Zero) return false;
+                    Monitor.Wait(_gate, left);
+                }
+                return true;
+            }
+        }
 
         /// <summary>Adds the readings of the sample that just completed, and remembers their series.</summary>
         public void CopyTo(MetricBuffer buffer)
@@ -225,29 +259,47 @@ public sealed class CompositeSensorSource : ISensorSource
         {
             while (true)
             {
-                _go.Wait();
-                if (_stop) break;
+                DateTimeOffset at;
+                lock (_gate)
+                {
+                    while (!_pending && !_stop) Monitor.Wait(_gate);
+                    if (_stop) break;
+                    _pending = false;
+                    at = _at;
+                }
+                Exception? error = null;
                 try
                 {
                     _buffer.Clear();
-                    Source.Sample(_buffer, _at);
+                    Source.Sample(_buffer, at);
                 }
                 catch (Exception e)
                 {
-                    Error = e;
+                    error = e;
                 }
-                _idle.Set();
+                lock (_gate)
+                {
+                    Error = error;
+                    _busy = false;
+                    Monitor.PulseAll(_gate);
+                }
             }
             // Disposed here, on the thread that samples it: never while a call of the source is still running.
+            Exception? disposeError = null;
             try
             {
                 Source.Dispose();
             }
             catch (Exception e)
             {
-                DisposeError = e;
+                disposeError = e;
             }
-            _stopped.Set();
+            lock (_gate)
+            {
+                DisposeError = disposeError;
+                _stopped = true;
+                Monitor.PulseAll(_gate);
+            }
         }
     }
 }
