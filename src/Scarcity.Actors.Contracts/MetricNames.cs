@@ -48,15 +48,29 @@ public static class MetricNames
     public const string GpuPowerUtil = "gpu_power_util";
     /// <summary>GPU temperature in degrees Celsius.</summary>
     public const string GpuTempC = "gpu_temp_c";
-    /// <summary>1 while the GPU reports any clock-event (throttle) reason other than idle, else 0.</summary>
+    /// <summary>
+    /// 1 while the GPU's clocks are held down by power or thermal protection (software power cap, hardware slowdown,
+    /// thermal slowdown, power brake), else 0; idle and operator clock settings do not count.
+    /// </summary>
     public const string GpuThrottled = "gpu_throttled";
     /// <summary>Bit mask of the GPU's current clock-event (throttle) reasons, as NVML reports it.</summary>
     public const string GpuThrottleReasons = "gpu_throttle_reasons";
-    /// <summary>Count of critical XID errors seen since the governor started; never resets.</summary>
+    /// <summary>
+    /// Count of critical XID errors of the GPU itself (hardware, driver, bus) seen since the governor started; never
+    /// resets. XIDs that a user's CUDA program causes are counted apart, in <see cref="GpuXidAppErrors"/>.
+    /// </summary>
     public const string GpuXidErrors = "gpu_xid_errors";
+    /// <summary>
+    /// Count of XID errors caused by a user's program (a bad kernel, an illegal address, a killed context), per GPU and
+    /// XID, e.g. <c>gpu_xid_app_errors{gpu="0",xid="13"}</c>, since the governor started; never resets. A series appears
+    /// with its first event.
+    /// </summary>
+    public const string GpuXidAppErrors = "gpu_xid_app_errors";
 
     /// <summary>Label key of a per-GPU series.</summary>
     public const string GpuLabel = "gpu";
+    /// <summary>Label key of the XID code of a <see cref="GpuXidAppErrors"/> series.</summary>
+    public const string XidLabel = "xid";
     /// <summary>Label key of a per-subsystem series.</summary>
     public const string SubsystemLabel = "subsystem";
 
@@ -65,7 +79,7 @@ public static class MetricNames
     {
         CpuUtil, MemUtil, MemAvailableGb, SwapUtil, GpuUtil, GpuMemUtil, VramUtil, DiskReadMb, DiskWriteMb,
         NetSentMb, NetRecvMb, LatencyMs, QueueDepth, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
-        GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors,
+        GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors, GpuXidAppErrors,
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Metrics that are fractions 0..1 and so count towards the host pressure level.</summary>
@@ -77,6 +91,10 @@ public static class MetricNames
     /// <summary>Builds a labelled series name: <c>Labelled("vram_util", "gpu", "3")</c> is <c>vram_util{gpu="3"}</c>.</summary>
     public static string Labelled(string metric, string labelKey, string labelValue) =>
         $"{metric}{{{labelKey}=\"{labelValue}\"}}";
+
+    /// <summary>A series name with two labels: <c>gpu_xid_app_errors{gpu="0",xid="13"}</c>.</summary>
+    public static string Labelled(string metric, string labelKey, string labelValue, string labelKey2, string labelValue2) =>
+        $"{metric}{{{labelKey}=\"{labelValue}\",{labelKey2}=\"{labelValue2}\"}}";
 
     /// <summary>The base name of a series: <c>vram_util{gpu="3"}</c> gives <c>vram_util</c>.</summary>
     public static string BaseName(string series)

@@ -28,3 +28,16 @@ public interface IClockedSensorSource : ISensorSource
     /// <summary>The time of the next reading, relative to the start of the replay.</summary>
     TimeSpan NextOffset { get; }
 }
+
+/// <summary>
+/// A source that can name the call it is in, so that a report of a hung source says which call hangs (NVML: the
+/// function and the GPU).
+/// </summary>
+public interface IPendingCallSource : ISensorSource
+{
+    /// <summary>
+    /// The call in progress, e.g. <c>nvmlDeviceGetUtilizationRates on GPU 0</c>; null between samples. Read from another
+    /// thread than the one sampling, without locking: it is a hint for a log line.
+    /// </summary>
+    string? PendingCall { get; }
+}

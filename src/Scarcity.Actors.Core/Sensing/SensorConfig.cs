@@ -17,6 +17,16 @@ public sealed class SensorConfig : IValidatedConfig
     /// <summary>Root of the cgroup file system. <value>/sys/fs/cgroup</value></summary>
     public string CgroupRoot { get; set; } = "/sys/fs/cgroup";
 
+    /// <summary>
+    /// How long a sample waits for each of several sources (this machine's files, NVML, a subsystem's own) before that
+    /// source's series read stale and it is reported as hung; the other sources' readings go out on time.
+    /// </summary>
+    /// <value>Default null: half of <see cref="Interval"/> (125 ms at 250 ms). Must be shorter than the interval.</value>
+    public TimeSpan? SourceDeadline { get; set; }
+
+    /// <summary><see cref="SourceDeadline"/>, or half the interval when it is not set.</summary>
+    public TimeSpan EffectiveSourceDeadline => SourceDeadline ?? Interval / 2;
+
     /// <summary>A CSV trace (<c>t_seconds,metric,value</c>) to replay instead of reading this machine; null: read the machine.</summary>
     public string? TraceFile { get; set; }
 
@@ -24,6 +34,9 @@ public sealed class SensorConfig : IValidatedConfig
     public IEnumerable<string> Validate(string section = Section)
     {
         if (Interval <= TimeSpan.Zero) yield return $"{section}:Interval must be positive, was {Interval}";
+        if (SourceDeadline is { } deadline && (deadline <= TimeSpan.Zero || deadline >= Interval))
+            yield return $"{section}:SourceDeadline must be positive and shorter than {section}:Interval ({Interval}), " +
+                         $"was {deadline}; leave it unset for half the interval";
         if (TraceFile is not null && !File.Exists(TraceFile)) yield return $"{section}:TraceFile '{TraceFile}' does not exist";
     }
 }

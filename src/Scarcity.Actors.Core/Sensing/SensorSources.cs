@@ -8,7 +8,9 @@ public static class SensorSources
     /// <summary>
     /// A trace replay when <see cref="SensorConfig.TraceFile"/> is set; else this machine's /proc and cgroup files, its
     /// GPUs through NVML (when <paramref name="gpu"/> is enabled and no <paramref name="extra"/> source stands in for
-    /// them), plus <paramref name="extra"/> sources (a simulated GPU), each isolated from the others' failures.
+    /// them), plus <paramref name="extra"/> sources (a simulated GPU), each isolated from the others' failures and hangs
+    /// (<see cref="CompositeSensorSource"/>, waiting <see cref="SensorConfig.EffectiveSourceDeadline"/>). The Linux
+    /// source alone is returned bare: it has nothing to be isolated from.
     /// </summary>
     /// <param name="sensor">Where to read.</param>
     /// <param name="gpu">GPU sensing.</param>
@@ -28,6 +30,10 @@ public static class SensorSources
             extra = [new NvmlSensorSource(gpu, line => notice("GPU: " + line))];
         if (extra.Length == 0) return linux;
         return new CompositeSensorSource([linux, .. extra],
-            (source, error) => warning($"Sensor source {source.Name} failed this sample ({error.Message}); its metrics are stale until it recovers"));
+            (source, error) => warning(error is TimeoutException
+                ? $"Sensor source {source.Name} hangs: {error.Message}"
+                : $"Sensor source {source.Name} failed this sample ({error.Message}); its metrics are stale until it recovers"),
+            sensor.EffectiveSourceDeadline,
+            line => notice("Sensor: " + line));
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace Scarcity.Actors.Testing;
 
@@ -69,6 +70,51 @@ internal sealed unsafe class FakeNvmlLibrary : IDisposable
 
     public void PushXid(int i, ulong xid) =>
         ((delegate* unmanaged[Cdecl]<int, ulong, void>)Export("fake_nvml_push_xid"))(i, xid);
+
+    /// <summary>Script <c>times</c>: every call from now on.</summary>
+    public const int Always = -1;
+
+    /// <summary>Every device (and the entry points that take none).</summary>
+    public const int AnyDevice = -1;
+
+    /// <summary>
+    /// Makes <paramref name="function"/> (its NVML export name) answer <paramref name="rc"/> on <paramref name="device"/>
+    /// for its next <paramref name="times"/> calls (<see cref="Always"/>: for good); rc 0 clears the script.
+    /// </summary>
+    public void Script(string function, int device, int rc, int times = Always) =>
+        Check(function, WithName(function, name =>
+            ((delegate* unmanaged[Cdecl]<byte*, int, int, int, int>)Export("fake_nvml_script"))((byte*)name, device, rc, times)));
+
+    /// <summary>Makes the next <paramref name="times"/> calls of <paramref name="function"/> on <paramref name="device"/>
+    /// (<see cref="Always"/>: every call) block first: for <paramref name="delay"/>, or until <see cref="ReleaseDelays"/>
+    /// when it is <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+    public void SetDelay(string function, int device, TimeSpan delay, int times = Always) =>
+        Check(function, WithName(function, name =>
+            ((delegate* unmanaged[Cdecl]<byte*, int, int, int, int>)Export("fake_nvml_set_delay"))(
+                (byte*)name, device, delay == Timeout.InfiniteTimeSpan ? -1 : (int)delay.TotalMilliseconds, times)));
+
+    /// <summary>Returns every call blocked in a delay at once, and clears the delays.</summary>
+    public void ReleaseDelays() => ((delegate* unmanaged[Cdecl]<void>)Export("fake_nvml_release_delays"))();
+
+    /// <summary>How often <paramref name="function"/> was called on <paramref name="device"/> since the reset.</summary>
+    public int Calls(string function, int device = AnyDevice)
+    {
+        var n = WithName(function, name =>
+            ((delegate* unmanaged[Cdecl]<byte*, int, int>)Export("fake_nvml_calls"))((byte*)name, device));
+        Check(function, n < 0 ? -1 : 0);
+        return n;
+    }
+
+    private static int WithName(string function, Func<nint, int> call)
+    {
+        var bytes = Encoding.UTF8.GetBytes(function + "\0");
+        fixed (byte* name = bytes) return call((nint)name);
+    }
+
+    private static void Check(string function, int rc)
+    {
+        if (rc < 0) throw new ArgumentException($"the fake NVML does not script '{function}'", nameof(function));
+    }
 
     public void Dispose()
     {

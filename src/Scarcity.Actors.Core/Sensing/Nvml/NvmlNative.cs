@@ -18,6 +18,7 @@ internal static class NvmlReturn
     public const int FunctionNotFound = 13;
     public const int GpuIsLost = 15;
     public const int ArgumentVersionMismatch = 25;
+    public const int Deprecated = 26;
     public const int Unknown = 999;
 
     /// <summary>The nvml.h name of a return code, for log lines (constant strings: no allocation).</summary>
@@ -63,12 +64,38 @@ internal static class NvmlConstants
 {
     /// <summary><c>nvmlEventTypeXidCriticalError</c>.</summary>
     public const ulong EventTypeXidCriticalError = 0x8;
-    /// <summary><c>nvmlClocksEventReasonGpuIdle</c>: the only clock-event reason that is not a throttle.</summary>
-    public const ulong ClocksEventReasonGpuIdle = 0x1;
+    /// <summary>
+    /// The clock-event reasons that mean the GPU is held below the clocks it was asked for, to protect itself or its
+    /// power supply (nvml.h <c>nvmlClocksEventReason*</c>): <c>SwPowerCap</c> 0x4, <c>HwSlowdown</c> 0x8,
+    /// <c>SwThermalSlowdown</c> 0x20, <c>HwThermalSlowdown</c> 0x40, <c>HwPowerBrakeSlowdown</c> 0x80.
+    /// </summary>
+    /// <remarks>
+    /// Not throttling: <c>GpuIdle</c> 0x1 (no work), and the clock settings an operator chose, <c>ApplicationsClocksSetting</c>
+    /// 0x2, <c>SyncBoost</c> 0x10 (the GPU runs at its sync-boost group's clocks) and <c>DisplayClockSetting</c> 0x100.
+    /// Bits a newer driver adds stay in the reported mask and do not count until they are classified here.
+    /// </remarks>
+    public const ulong ClocksEventReasonsThrottling = 0x4 | 0x8 | 0x20 | 0x40 | 0x80;
     /// <summary><c>NVML_TEMPERATURE_GPU</c>.</summary>
     public const int TemperatureGpu = 0;
     /// <summary><c>NVML_DEVICE_UUID_V2_BUFFER_SIZE</c> and <c>NVML_DEVICE_NAME_V2_BUFFER_SIZE</c>.</summary>
     public const int StringBufferSize = 96;
+}
+
+/// <summary>Which XIDs are a user's program's fault rather than the GPU's.</summary>
+internal static class XidCatalog
+{
+    /// <summary>
+    /// XIDs whose cause NVIDIA's XID catalog (docs.nvidia.com/deploy/xid-errors, "User App Error") gives as the
+    /// application: 13 Graphics Engine Exception (an illegal instruction or address in a kernel), 31 GPU memory page
+    /// fault (an illegal memory access), 43 GPU stopped processing (the driver killed a faulting or hung context),
+    /// 45 Preemptive cleanup (contexts torn down after a previous error, a kill or a reset), 68 Video processor exception.
+    /// The same five are the application errors NVIDIA's Kubernetes device plugin skips in its health check
+    /// (k8s-device-plugin, <c>applicationErrorXids</c>). Every other critical XID counts against the GPU.
+    /// </summary>
+    public static ReadOnlySpan<ulong> ApplicationXids => [13, 31, 43, 45, 68];
+
+    /// <summary>The position of <paramref name="xid"/> in <see cref="ApplicationXids"/>, or -1 for a GPU fault.</summary>
+    public static int ApplicationIndex(ulong xid) => ApplicationXids.IndexOf(xid);
 }
 
 /// <summary><c>nvmlUtilization_t</c>: percentages over the driver's last sample period.</summary>

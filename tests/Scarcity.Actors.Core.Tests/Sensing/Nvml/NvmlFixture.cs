@@ -33,12 +33,17 @@ public abstract class NvmlFixture : IDisposable
         return source;
     }
 
-    protected static MetricBuffer Sample(ISensorSource source)
+    protected static MetricBuffer Sample(ISensorSource source) => Sample(source, Now);
+
+    protected static MetricBuffer Sample(ISensorSource source, DateTimeOffset at)
     {
         var buffer = new MetricBuffer();
-        source.Sample(buffer, Now);
+        source.Sample(buffer, at);
         return buffer;
     }
+
+    /// <summary>A sample instant <paramref name="seconds"/> after <see cref="Now"/>: retries back off on these timestamps.</summary>
+    protected static DateTimeOffset At(double seconds) => Now.AddSeconds(seconds);
 
     protected static string Gpu(string metric, int index) =>
         MetricNames.Labelled(metric, MetricNames.GpuLabel, index.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -76,19 +76,23 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
     }
 
     [Fact]
-    public void A_failing_device_is_retried_and_recovers_with_one_log_line_each_way()
+    public void A_failing_device_is_retried_with_backoff_and_recovers_with_one_log_line_each_way()
     {
         Fake.SetDeviceCount(2);
         Fake.SetUtilization(1, 95, 5);
         using var source = Open();
         Fake.FailDevice(1, Unknown);
-        Sample(source);
-        Sample(source);
-        Sample(source);
+        Sample(source, At(0));    // fails: next try in 1 s
+        Sample(source, At(0.25)); // backing off: stale without a call
+        Sample(source, At(0.5));
+        var calls = Fake.Calls("nvmlDeviceGetUtilizationRates", 1);
 
         Fake.FailDevice(1, 0);
-        var buffer = Sample(source);
+        var early = Sample(source, At(0.75));
+        var buffer = Sample(source, At(1));
 
+        Assert.Equal(1, calls);
+        Assert.True(IsStale(early, Gpu(MetricNames.GpuUtil, 1)));
         Assert.Equal(0.95, Value(buffer, Gpu(MetricNames.GpuUtil, 1)), 9);
         Assert.Equal(0.95, Value(buffer, MetricNames.GpuUtil), 9);
         Assert.Equal(0, buffer.StaleCount);
@@ -123,10 +127,10 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         Fake.FailDevice(1, Unknown);
         using var source = Open();
 
-        var before = Sample(source);
+        var before = Sample(source, At(0)); // fails again: looked up again in 1 s
         Fake.FailDevice(1, 0);
-        Sample(source); // resolves the device; its XID registration follows on the next sample
-        var after = Sample(source);
+        Sample(source, At(1)); // resolves the device; its XID registration follows on the next sample
+        var after = Sample(source, At(1.25));
 
         Assert.True(IsStale(before, Gpu(MetricNames.GpuUtil, 1)));
         Assert.True(IsStale(before, Gpu(MetricNames.GpuXidErrors, 1)));
@@ -198,10 +202,19 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
     [Theory]
     [InlineData(0x0UL, 0)]   // none
     [InlineData(0x1UL, 0)]   // GpuIdle only: clocks are down because there is no work
+    [InlineData(0x2UL, 0)]   // ApplicationsClocksSetting: an operator pinned the clocks
+    [InlineData(0x10UL, 0)]  // SyncBoost: the GPU runs at its sync-boost group's clocks
+    [InlineData(0x100UL, 0)] // DisplayClockSetting
+    [InlineData(0x113UL, 0)] // every setting at once, while idle
     [InlineData(0x4UL, 1)]   // SwPowerCap
-    [InlineData(0x41UL, 1)]  // HwThermalSlowdown while idle
+    [InlineData(0x8UL, 1)]   // HwSlowdown
     [InlineData(0x20UL, 1)]  // SwThermalSlowdown
-    public void Throttled_is_any_clock_event_reason_but_idle_and_the_mask_is_reported_as_is(ulong mask, int throttled)
+    [InlineData(0x41UL, 1)]  // HwThermalSlowdown while idle
+    [InlineData(0x80UL, 1)]  // HwPowerBrakeSlowdown
+    [InlineData(0x102UL, 0)] // application and display clocks set: not throttled
+    [InlineData(0x106UL, 1)] // the same, and the power cap bites
+    public void Throttled_means_power_or_thermal_protection_not_idle_or_clock_settings_and_the_mask_is_reported_as_is(
+        ulong mask, int throttled)
     {
         Fake.SetThrottleReasons(0, mask);
         using var source = Open();
