@@ -90,6 +90,6 @@ internal sealed class DemoEngineActor : ReceiveActor
         _engine.VramUtil = _engine.Model.VramUtil;
         _profilers.Tell(new ReportMetrics(SubsystemName, _host,
             ImmutableDictionary<string, double>.Empty.Add(MetricNames.LatencyMs, _engine.Model.LatencyMs),
-            Context.System.Scheduler.Now));
+            Context.System.Scheduler.Now, Self));
     }
 }

@@ -5,6 +5,7 @@ using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
 
 namespace Scarcity.Actors.Actuation;
 
@@ -77,7 +78,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
             // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead.
             _reachable = true;
             Context.Watch(_registration.Ref);
-            _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem));
+            _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem, ProfilerActor.HolderPathOf(_registration.Ref, Context.System)));
             _log.Info($"Actuator of {_subsystem} resumed at seq {_sequence}, levels {string.Join(", ", _policy.Levels.Select(l => $"{l.Key}={l.Value:0.###}"))}");
             PublishStatus();
         });
@@ -180,7 +181,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _reachable = true;
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
-        _profilers.Tell(new AttachSubsystem(register.Host, _subsystem));
+        _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
             .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
