@@ -4,21 +4,22 @@
 #   scripts/bench-cluster.sh [HOSTS...]      default: 50 500
 #
 # For each fleet size N: a fresh PostgreSQL database (scripts/postgres.sh createdb), three governor processes on
-# loopback (generated node1..3 JSON: roles governor + sensor, seeds node1 + node2, GPU off), each sampling N/3
-# simulated hosts (--simulate-hosts, the remainder goes to the first nodes) at 4 Hz, node1 also running the collector
-# (--bench-collector BENCH_SECONDS after a BENCH_WARMUP warm-up). Waits for node1's BENCH line, samples every node's CPU
+# loopback (tools/Scarcity.Actors.FleetBench: a governor node composed as the Host composes one, plus the simulated fleet;
+# generated node1..3 JSON: roles governor + sensor, seeds node1 + node2, GPU off), each sampling N/3 simulated hosts
+# (--hosts, the remainder goes to the first nodes) at 4 Hz, node1 also running the collector (--collect BENCH_SECONDS
+# after a --warmup of BENCH_WARMUP). Waits for node1's BENCH line, samples every node's CPU
 # (utime+stime from /proc/PID/stat, % of one core) and RSS (VmRSS) once a second, keeps the samples that fall inside
 # the collector's measurement window, stops the nodes and prints one table row per fleet size.
 #
-# The Host is built once (Release). Logs, generated configs and the /proc samples go to logs/bench-cluster/N/; the table
-# also to logs/bench-cluster/results.md. Environment:
+# The benchmark node is built once (Release). Logs, generated configs and the /proc samples go to logs/bench-cluster/N/;
+# the table also to logs/bench-cluster/results.md. Environment:
 #   BENCH_SECONDS (60)            the collector's measurement window
 #   BENCH_WARMUP (100)            seconds before the window opens (start-up on 2 cores: JIT, cluster, sharding, entity recovery)
 #   BENCH_TIMEOUT_S (300)         how long to wait for the BENCH line
 #   BENCH_BASE_PORT (4153)        node1's Akka port (node2, node3: +1, +2); not the 4053.. of cluster.sh
 #   SCARCITY_PG_PORT (55452)      the PostgreSQL of this benchmark (see postgres.sh); started when not running
 #   BENCH_OUT (logs/bench-cluster) where the logs and results go
-#   SCARCITY_NO_BUILD=1           use the Host as built
+#   SCARCITY_NO_BUILD=1           use tools/Scarcity.Actors.FleetBench as built
 #   SCARCITY_CONFIGURATION        (Release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ TIMEOUT_S=${BENCH_TIMEOUT_S:-300}
 BASE_PORT=${BENCH_BASE_PORT:-4153}
 export SCARCITY_PG_PORT=${SCARCITY_PG_PORT:-55452}
 CONFIGURATION=${SCARCITY_CONFIGURATION:-Release}
-HOST_DLL=src/Scarcity.Actors.Host/bin/$CONFIGURATION/net10.0/Scarcity.Actors.Host.dll
+NODE_DLL=tools/Scarcity.Actors.FleetBench/bin/$CONFIGURATION/net10.0/Scarcity.Actors.FleetBench.dll
 OUT=${BENCH_OUT:-logs/bench-cluster}
 NODES=3
 TICK=$(getconf CLK_TCK)
@@ -59,11 +60,11 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 scripts/postgres.sh start >/dev/null || die "PostgreSQL did not start"
 if [ "${SCARCITY_NO_BUILD:-0}" != 1 ]; then
-  echo "building the Host ($CONFIGURATION)"
-  dotnet build src/Scarcity.Actors.Host -c "$CONFIGURATION" -nologo -v q >"$OUT/build.log" 2>&1 \
+  echo "building the benchmark node ($CONFIGURATION)"
+  dotnet build tools/Scarcity.Actors.FleetBench -c "$CONFIGURATION" -nologo -v q >"$OUT/build.log" 2>&1 \
     || { grep -E "error" "$OUT/build.log" | head -n 20 >&2; die "build failed (see $OUT/build.log)"; }
 fi
-[ -f "$HOST_DLL" ] || die "$HOST_DLL not found"
+[ -f "$NODE_DLL" ] || die "$NODE_DLL not found"
 
 node_json() { # INDEX PORT URL
   cat <<JSON
@@ -115,9 +116,9 @@ run_size() { # N
     port=$((BASE_PORT + i))
     node_json $((i + 1)) "$port" "$url" >"$dir/node$((i + 1)).json"
     local extra=()
-    [ $i -eq 0 ] && extra=(--bench-collector "$SECONDS_WINDOW" --bench-warmup "${BENCH_WARMUP:-100}")
+    [ $i -eq 0 ] && extra=(--collect "$SECONDS_WINDOW" --warmup "${BENCH_WARMUP:-100}")
     Scarcity__Persistence__ConnectionString="$url" Scarcity__Gpu__Enabled=false \
-      setsid dotnet "$HOST_DLL" --config "$dir/node$((i + 1)).json" --simulate-hosts "$hosts" --simulate-after-members $NODES "${extra[@]}" \
+      setsid dotnet "$NODE_DLL" --config "$dir/node$((i + 1)).json" --hosts "$hosts" --start-after-members $NODES "${extra[@]}" \
       >"$dir/node$((i + 1)).log" 2>&1 </dev/null &
     PIDS+=($!)
     echo "  node$((i + 1)): pid $!, port $port, $hosts simulated hosts${extra:+, collector ${SECONDS_WINDOW} s}"

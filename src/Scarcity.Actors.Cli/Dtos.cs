@@ -50,8 +50,17 @@ public sealed record PolicySettingsDto(
 /// <summary><c>policies</c>.</summary>
 public sealed record PoliciesDto(PolicySettingsDto Settings, bool Defaults, IReadOnlyDictionary<string, IReadOnlyList<RuleDto>> Rules);
 
-/// <summary><c>policies validate &lt;file&gt;</c>.</summary>
-public sealed record ValidationDto(string File, bool Valid, IReadOnlyList<string> Errors);
+/// <summary>
+/// <c>policies validate &lt;file&gt;</c>: <see cref="Errors"/> holds each problem in one line (key first), <see cref="Problems"/>
+/// the same with the key apart.
+/// </summary>
+public sealed record ValidationDto(string File, bool Valid, IReadOnlyList<string> Errors, IReadOnlyList<ProblemDto> Problems);
+
+/// <summary>One problem of a policy file: its configuration key (null when the file is not JSON), the message, the line of a JSON syntax error.</summary>
+public sealed record ProblemDto(string? Key, string Message, int? Line);
+
+/// <summary>Any command with <c>--json</c> that fails: the message <c>scarcity: ...</c> would print, and the exit code.</summary>
+public sealed record ErrorDto(string Error, int ExitCode);
 
 /// <summary>Why a decision was taken.</summary>
 public sealed record ReasonDto(string Rule, string Metric, string Signal, double Value, double Forecast, double Threshold, string Text);

@@ -33,13 +33,35 @@ public static class ScarcityCli
     /// <summary>The process entry point.</summary>
     public static Task<int> Main(string[] args) => RunAsync(args, Console.Out, Console.Error);
 
-    /// <summary>Runs the command line <paramref name="args"/>: 0 ok, 1 error, 2 usage.</summary>
+    /// <summary>
+    /// Runs the command line <paramref name="args"/>: 0 ok, 1 error, 2 usage. A failure prints <c>scarcity: message</c> on
+    /// <paramref name="stderr"/>; with <c>--json</c> it prints one <see cref="ErrorDto"/> line on <paramref name="stdout"/> instead.
+    /// </summary>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
-        var root = new Commands(stdout).Root;
-        var parse = root.Parse(args);
+        var commands = new Commands(stdout);
+        var parse = commands.Root.Parse(args);
+        var json = commands.WantsJson(parse, args);
+
+        async Task<int> Fail(string message, int exitCode, string? hint = null)
+        {
+            if (json)
+            {
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(new ErrorDto(message, exitCode), Compact));
+                await stdout.FlushAsync(CancellationToken.None);
+            }
+            else
+            {
+                await stderr.WriteLineAsync($"scarcity: {message}");
+                if (hint is not null) await stderr.WriteLineAsync(hint);
+                await stderr.FlushAsync(CancellationToken.None);
+            }
+            return exitCode;
+        }
+
         if (parse.Errors.Count > 0)
         {
+            if (json) return await Fail(string.Join("; ", parse.Errors.Select(e => e.Message)), ExitCodes.Usage);
             foreach (var error in parse.Errors) await stderr.WriteLineAsync($"scarcity: {error.Message}");
             await stderr.WriteLineAsync("Try 'scarcity --help'.");
             return ExitCodes.Usage;
@@ -51,17 +73,21 @@ public static class ScarcityCli
         }
         catch (CliUsageException e)
         {
-            await stderr.WriteLineAsync($"scarcity: {e.Message}");
-            return ExitCodes.Usage;
+            return await Fail(e.Message, ExitCodes.Usage);
         }
         catch (CliException e)
         {
-            await stderr.WriteLineAsync($"scarcity: {e.Message}");
-            return ExitCodes.Error;
+            return await Fail(e.Message, ExitCodes.Error);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ExitCodes.Ok; // Ctrl+C ends watch and --tail
+        }
+        catch (Exception e)
+        {
+            // A bug or an unforeseen failure: still one line (or one JSON object), with the details on stderr.
+            if (json) await stderr.WriteLineAsync(e.ToString());
+            return await Fail($"unexpected {e.GetType().Name}: {e.Message}", ExitCodes.Error, json ? null : e.ToString());
         }
     }
 
@@ -118,8 +144,8 @@ public static class ScarcityCli
 
             var policies = new Command("policies", "The effective rules per subsystem and the level settings");
             policies.SetAction((p, ct) => Connected(p, ct, c => PoliciesCommand(c, p)));
-            var fileArgument = new Argument<string>("file") { Description = "A JSON file with a Scarcity section, or just the Policy section" };
-            var validate = new Command("validate", "Check a policy file offline; names every error with its key") { fileArgument };
+            var fileArgument = new Argument<string>("file") { Description = "A JSON file: the Policy section alone, { \"Policy\": ... }, or a whole configuration with a Scarcity section" };
+            var validate = new Command("validate", "Check a policy file offline; names every error with its key, all at once (exit 1 when invalid)") { fileArgument };
             validate.SetAction(p => Validate(p, p.GetValue(fileArgument)!));
             policies.Subcommands.Add(validate);
             Root.Subcommands.Add(policies);
@@ -189,6 +215,19 @@ public static class ScarcityCli
         }
 
         private bool Json(ParseResult p) => p.GetValue(_json);
+
+        /// <summary>True when <c>--json</c> is given, even on a command line that does not parse.</summary>
+        public bool WantsJson(ParseResult p, string[] args)
+        {
+            try
+            {
+                return p.GetValue(_json);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+            {
+                return args.Contains("--json", StringComparer.Ordinal);
+            }
+        }
 
         private async Task<int> Print<T>(ParseResult p, T dto, Action<IAnsiConsole> table)
         {
@@ -338,14 +377,15 @@ public static class ScarcityCli
 
         private async Task<int> Validate(ParseResult p, string file)
         {
-            var errors = PolicyFile.Validate(file);
-            var dto = new ValidationDto(file, errors.Count == 0, errors);
+            var problems = PolicyFile.Validate(file);
+            var dto = new ValidationDto(file, problems.Count == 0, [.. problems.Select(e => e.ToString())],
+                [.. problems.Select(e => new ProblemDto(e.Key, e.Message, e.Line))]);
             if (Json(p)) await _out.WriteLineAsync(JsonSerializer.Serialize(dto, Indented));
             else if (dto.Valid) await _out.WriteLineAsync($"{file}: valid");
             else
             {
-                await _out.WriteLineAsync($"{file}: {errors.Count} error(s)");
-                foreach (var e in errors) await _out.WriteLineAsync($"  - {e}");
+                await _out.WriteLineAsync($"{file}: {dto.Errors.Count} error(s)");
+                foreach (var e in dto.Errors) await _out.WriteLineAsync($"  - {e}");
             }
             await _out.FlushAsync();
             return dto.Valid ? ExitCodes.Ok : ExitCodes.Error;

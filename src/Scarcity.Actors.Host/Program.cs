@@ -1,72 +1,141 @@
+using System.CommandLine;
+using Akka;
+using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Scarcity.Actors.Configuration;
-using Akka.Event;
-using Scarcity.Actors;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
-using Scarcity.Actors.Host.Bench;
-using Scarcity.Actors.Host.Demo;
-using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Samples.SimulatedEngine;
 
-var demo = args.Contains("--demo");
-int? IntArg(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : null;
-var simulatedHosts = IntArg("--simulate-hosts");
-var benchSeconds = IntArg("--bench-collector");
-var benchWarmup = IntArg("--bench-warmup") ?? 20;
-var simulateAfterMembers = IntArg("--simulate-after-members") ?? 1;
-var configIndex = Array.IndexOf(args, "--config");
-var configFile = configIndex >= 0 && configIndex + 1 < args.Length ? args[configIndex + 1] : null;
-var valued = new[] { "--config", "--simulate-hosts", "--simulate-after-members", "--bench-collector", "--bench-warmup" }
-    .Select(n => Array.IndexOf(args, n)).Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
-var rest = args.Where((a, i) => a != "--demo" && !valued.Contains(i)).ToArray();
-// No reload-on-change: it watches the whole working directory (recursively, on Linux with inotify), and a governor
-// whose logs or database live below it would spend a core on file events. A configuration change needs a restart.
-var bootstrap = new ConfigurationManager();
-bootstrap.AddInMemoryCollection(new Dictionary<string, string?> { ["hostBuilder:reloadConfigOnChange"] = "false" });
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = rest, Configuration = bootstrap });
-if (configFile is not null)
-{
-    if (!File.Exists(configFile))
-    {
-        Console.Error.WriteLine($"--config: file '{configFile}' does not exist");
-        return 2;
-    }
-    builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
-    builder.Configuration.AddEnvironmentVariables();
-    builder.Configuration.AddCommandLine(rest);
-}
+// The governor service: one node of a governor cluster, composed from the actor shell (WithScarcityNode) and the status
+// lines. Settings: appsettings.json beside this program, or the file given with --config in its place; then environment
+// variables and command-line keys, each overriding the ones before.
+const string DemoSubsystem = "demo_engine";
+const string DemoDatabase = "Data Source=./data/scarcity-demo.db";
 
-DRGConfig config;
-try
+var configOption = new Option<FileInfo>("--config")
 {
-    config = DRGConfig.Load(builder.Configuration);
-}
-catch (DRGConfigException e)
+    HelpName = "file",
+    Description = "A JSON file with the Scarcity section (e.g. cluster-config/single-node.json), read instead of the appsettings.json beside this program",
+};
+var demoOption = new Option<bool>("--demo")
 {
-    Console.Error.WriteLine(e.Message);
+    Description = $"Also run a simulated GPU inference engine ('{DemoSubsystem}') in this process, governed through the client as a separate program " +
+                  $"would be; unless a connection string is configured, its state goes to {DemoDatabase["Data Source=".Length..]}",
+};
+var root = new RootCommand(
+    "Runs a node of the Scarcity governor: samples this host, profiles, decides and sends Throttles to the governed subsystems." +
+    Environment.NewLine + Environment.NewLine +
+    "Any configuration key can be overridden on the command line, e.g. --Scarcity:Sensor:Interval=00:00:00.500, " +
+    "or in the environment, e.g. Scarcity__Sensor__Interval=00:00:00.500.")
+{
+    configOption, demoOption,
+};
+root.TreatUnmatchedTokensAsErrors = false; // the configuration keys, for Microsoft.Extensions.Configuration's command line
+root.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption), parse.GetValue(demoOption), [.. parse.UnmatchedTokens]));
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors) Console.Error.WriteLine(error.Message);
+    Console.Error.WriteLine("Try '--help'.");
     return 2;
 }
+// Ctrl+C and SIGTERM belong to the generic host: a stopping node leaves the cluster, which may take more than a moment.
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
-var engine = demo ? new DemoEngine() : null;
-builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
+static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, string[] overrides)
 {
-    akka.WithScarcityNode(config, engine is null ? null : system => SensorSources.Create(config.Sensor, config.Gpu, line => system.Log.Info(line), line => system.Log.Warning(line), engine.Gpu));
-    if (engine is not null)
-        akka.WithActors((system, registry) =>
-            system.ActorOf(DemoEngineActor.Props(engine, config.Host, registry.Get<GovernorActors.Registration>(), registry.Get<GovernorActors.Profilers>()), "demo-engine"));
-    if (simulatedHosts is > 0)
-        akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, simulateAfterMembers, config.Host, simulatedHosts.Value, config.Sensor.Interval,
-            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Registration>()));
-    if (benchSeconds is > 0)
-        akka.WithActors((system, _) => system.ActorOf(BenchCollector.Props(TimeSpan.FromSeconds(benchWarmup), benchSeconds.Value, config.Sensor.Interval), "bench-collector"));
-});
-builder.Services.AddSingleton(config);
-builder.Services.AddHostedService<StatusPrinter>();
+    // No reload-on-change: it watches the content root recursively (inotify on Linux), and a governor whose logs or
+    // database live below it would spend a core on file events. A configuration change needs a restart.
+    var bootstrap = new ConfigurationManager();
+    bootstrap.AddInMemoryCollection(new Dictionary<string, string?> { ["hostBuilder:reloadConfigOnChange"] = "false" });
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+    {
+        Args = overrides,
+        Configuration = bootstrap,
+        // The appsettings.json copied beside this program, wherever it is started from (`dotnet run --project` included).
+        ContentRootPath = AppContext.BaseDirectory,
+    });
+    if (configFile is not null)
+    {
+        if (!configFile.Exists)
+        {
+            Console.Error.WriteLine($"--config: file '{configFile}' does not exist");
+            return 2;
+        }
+        UseInsteadOfAppSettings(builder.Configuration, configFile.FullName);
+    }
+    if (demo) UseDemoDatabaseUnlessConfigured(builder.Configuration);
 
-Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
-                  $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms{(demo ? ", with the simulated inference engine (--demo)" : "")}. Ctrl+C stops.");
-await builder.Build().RunAsync();
-return 0;
+    DRGConfig config;
+    try
+    {
+        config = DRGConfig.Load(builder.Configuration);
+    }
+    catch (DRGConfigException e)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
+    }
+
+    builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
+    {
+        akka.WithScarcityNode(config);
+        if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host));
+    });
+    builder.Services.AddSingleton(config);
+    builder.Services.AddHostedService<StatusPrinter>();
+
+    Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
+                      $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms" +
+                      $"{(demo ? $", with the simulated inference engine {DemoSubsystem} (--demo)" : "")}. Ctrl+C stops.");
+    await builder.Build().RunAsync();
+    return 0;
+}
+
+// A node's file is its whole configuration, not a patch over appsettings.json (lists such as Roles would merge item by
+// item); environment variables and command-line keys still override it.
+static void UseInsteadOfAppSettings(IConfigurationBuilder configuration, string path)
+{
+    var sources = configuration.Sources;
+    var appSettings = sources.OfType<JsonConfigurationSource>()
+        .Where(s => s.Path?.StartsWith("appsettings.", StringComparison.OrdinalIgnoreCase) == true).ToList();
+    var index = appSettings.Count > 0 ? sources.IndexOf(appSettings[0]) : sources.Count;
+    foreach (var source in appSettings) sources.Remove(source);
+    var file = new JsonConfigurationSource { Path = path, Optional = false, ReloadOnChange = false };
+    file.ResolveFileProvider();
+    sources.Insert(index, file);
+}
+
+// The demo keeps its own SQLite file, so that a real engine never inherits the demo's levels and sequences.
+static void UseDemoDatabaseUnlessConfigured(ConfigurationManager configuration)
+{
+    var sqlite = string.Equals(configuration["Scarcity:Persistence:Provider"] ?? "Sqlite", "Sqlite", StringComparison.OrdinalIgnoreCase);
+    if (sqlite && configuration["Scarcity:Persistence:ConnectionString"] is null)
+        configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Scarcity:Persistence:ConnectionString"] = DemoDatabase });
+}
+
+// The demo engine is a user's program in all but its process: it connects through ClusterClient to this node's address.
+static void StartDemoEngine(ActorSystem system, string host)
+{
+    var engine = SimulatedInferenceEngine.Start(new SimulatedEngineOptions
+    {
+        Name = DemoSubsystem,
+        Host = host,
+        Scenario = "demo",
+        Contacts = [Akka.Cluster.Cluster.Get(system).SelfAddress.ToString()],
+        ExtraHocon = "akka.loglevel = WARNING",
+        WriteLine = line => Console.WriteLine($"  >> {DemoSubsystem} {line}"),
+    });
+    // The first thing a stopping node does: the engine goes before the governor it talks to.
+    CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-demo-engine", async () =>
+    {
+        await engine.DisposeAsync();
+        return Done.Instance;
+    });
+}

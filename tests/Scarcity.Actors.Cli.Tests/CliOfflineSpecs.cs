@@ -3,20 +3,9 @@ using Xunit;
 
 namespace Scarcity.Actors.Cli.Tests;
 
-/// <summary>What the CLI does without a reachable governor: usage errors, an unreachable contact, policy files.</summary>
-public sealed class CliOfflineSpecs : IDisposable
+/// <summary>What the CLI does without a reachable governor: usage errors, an unreachable contact, errors under --json.</summary>
+public sealed class CliOfflineSpecs
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("scarcity-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string File(string name, string json)
-    {
-        var path = Path.Combine(_dir, name);
-        System.IO.File.WriteAllText(path, json);
-        return path;
-    }
-
     [Fact]
     public async Task An_unreachable_contact_fails_within_5_seconds_naming_the_address()
     {
@@ -66,58 +55,33 @@ public sealed class CliOfflineSpecs : IDisposable
     }
 
     [Fact]
-    public async Task Validate_lists_every_error_of_a_policy_section_with_its_key()
+    public async Task Under_json_an_unreachable_contact_is_one_json_error_object_on_stdout()
     {
-        var path = File("bad.json", """
-            { "MinLevel": 2,
-              "Policies": { "*": [ { "Metric": "vram_utl", "Threshold": 0.85, "Action": "reduce_batch", "Factor": 0.5 },
-                                   { "Metric": "cpu_util", "Threshold": 1.5, "Action": "nap", "Factor": 0.5 } ] } }
-            """);
+        var address = $"akka.tcp://scarcity@127.0.0.1:{GovernorHost.FreePort()}";
 
-        var run = await CliRun.Of("policies", "validate", path, "--json");
+        var run = await CliRun.Of("nodes", "--json", "--contact", address);
 
         Assert.Equal(1, run.ExitCode);
-        Assert.False(run.Json.GetProperty("valid").GetBoolean());
-        var errors = run.Json.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
-        Assert.Equal(4, errors.Count);
-        Assert.Contains(errors, e => e.StartsWith("Scarcity:Policy:MinLevel", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("Scarcity:Policy:Policies:*:0:Metric 'vram_utl'", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("Scarcity:Policy:Policies:*:1:Threshold", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("Scarcity:Policy:Policies:*:1:Action 'nap'", StringComparison.Ordinal));
+        Assert.Empty(run.Err);
+        Assert.Contains(address, run.Json.GetProperty("error").GetString());
+        Assert.Equal(1, run.Json.GetProperty("exitCode").GetInt32());
     }
 
-    [Fact]
-    public async Task Validate_reads_a_whole_Scarcity_section_and_names_an_unknown_key()
+    [Theory]
+    [InlineData("nodes", "--json", "--no-such-option")]
+    [InlineData("nodes", "--json")]
+    [InlineData("actions", "--json", "--since", "yesterday-ish", "--contact", "127.0.0.1:9")]
+    [InlineData("cluster", "leave", "--json")]
+    public async Task Under_json_a_usage_error_is_one_json_error_object_on_stdout(params string[] args)
     {
-        var path = File("settings.json", """{ "Scarcity": { "Policy": { "Cooldwn": "00:00:05" } } }""");
+        Environment.SetEnvironmentVariable("SCARCITY_CONTACT", null);
 
-        var run = await CliRun.Of("policies", "validate", path);
+        var run = await CliRun.Of(args);
 
-        Assert.Equal(1, run.ExitCode);
-        Assert.Contains("Cooldwn", run.Out);
-    }
-
-    [Fact]
-    public async Task Validate_accepts_a_good_file()
-    {
-        var path = File("good.json", """
-            { "Scarcity": { "Policy": { "Policies": { "engine": [
-                { "Metric": "vram_util", "Threshold": 0.9, "Action": "reduce_batch", "Factor": 0.5, "Signal": "Forecast" } ] } } } }
-            """);
-
-        var run = await CliRun.Of("policies", "validate", path, "--json");
-
-        Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.True(run.Json.GetProperty("valid").GetBoolean());
-        Assert.Empty(run.Json.GetProperty("errors").EnumerateArray());
-    }
-
-    [Fact]
-    public async Task Validate_of_a_missing_file_is_an_error_naming_it()
-    {
-        var run = await CliRun.Of("policies", "validate", Path.Combine(_dir, "absent.json"));
-
-        Assert.Equal(1, run.ExitCode);
-        Assert.Contains("absent.json", run.Err);
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Empty(run.Err);
+        Assert.False(string.IsNullOrWhiteSpace(run.Json.GetProperty("error").GetString()));
+        Assert.Equal(2, run.Json.GetProperty("exitCode").GetInt32());
     }
 }
+

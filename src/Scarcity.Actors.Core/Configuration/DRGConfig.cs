@@ -74,7 +74,7 @@ public sealed class ClusterConfig : IValidatedConfig
 /// <summary>
 /// The governor's configuration, as the old loop named it: the <c>Scarcity</c> section of appsettings.json and the
 /// environment (<c>Scarcity__Sensor__Interval=00:00:00.500</c>). <see cref="Load"/> rejects unknown keys and
-/// <see cref="Validate"/> names every bad value, so a wrong configuration fails at start-up, not at 3 a.m.
+/// names every bad value, all at once, so a wrong configuration fails at start-up, not at 3 a.m.
 /// </summary>
 public sealed class DRGConfig : IValidatedConfig
 {
@@ -135,22 +135,43 @@ public sealed class DRGConfig : IValidatedConfig
     public DRGConfig EnsureValid() => this.EnsureValid(Section);
 
     /// <summary>
-    /// Binds and validates the <c>Scarcity</c> section of <paramref name="configuration"/>. An unknown key (a typo such as
-    /// <c>Scarcity:Sensor:IntervalMS</c>) or a value of the wrong type fails with a message naming it.
+    /// Binds and validates the <c>Scarcity</c> section of <paramref name="configuration"/>. Every problem is reported at
+    /// once, each naming its key: unknown keys (a typo such as <c>Scarcity:Sensor:IntervalMS</c>), values of the wrong
+    /// type, and invalid values.
     /// </summary>
+    /// <exception cref="DRGConfigException">At least one problem; <see cref="DRGConfigException.Errors"/> has them all.</exception>
     public static DRGConfig Load(IConfiguration configuration)
     {
+        var config = Bind(configuration, out var errors);
+        if (errors.Count > 0) throw new DRGConfigException(errors);
+        return config;
+    }
+
+    /// <summary>
+    /// Binds the <c>Scarcity</c> section of <paramref name="configuration"/> as far as it can and lists every problem in
+    /// <paramref name="errors"/> (empty when the configuration is usable): the unknown keys, the values that do not convert
+    /// to their type and the missing required ones (<see cref="ConfigurationShape"/>), then every invalid value of what
+    /// binds (<see cref="Validate"/>). Never throws for a bad configuration; the result is only usable without errors.
+    /// </summary>
+    public static DRGConfig Bind(IConfiguration configuration, out IReadOnlyList<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
         var config = new DRGConfig();
-        var section = configuration.GetSection(Section);
+        var shape = ConfigurationShape.Check(configuration.GetSection(Section), typeof(DRGConfig));
+        var found = new List<string>(shape.Errors);
         try
         {
-            section.Bind(config, o => o.ErrorOnUnknownConfiguration = true);
+            shape.Bindable().Bind(config, o => o.ErrorOnUnknownConfiguration = true);
         }
         catch (InvalidOperationException e)
         {
-            throw new DRGConfigException([Describe(e)]);
+            // Whatever the shape check does not foresee still fails, as the binder words it.
+            errors = [.. found, Describe(e)];
+            return config;
         }
-        return config.EnsureValid();
+        found.AddRange(config.Validate(Section).Where(e => !shape.IsFollowOn(e)));
+        errors = found;
+        return config;
     }
 
     private static string Describe(InvalidOperationException e)

@@ -30,6 +30,7 @@ public sealed class SensorActor : ReceiveActor
     private string? _lastError;
     private DateTimeOffset _start;
     private ICancelable? _timer;
+    private Task? _read;
 
     /// <summary>Props of the sensor of <paramref name="host"/>.</summary>
     public static Props Props(string host, ISensorSource source, TimeSpan interval, IActorRef profiler) =>
@@ -59,7 +60,27 @@ public sealed class SensorActor : ReceiveActor
     protected override void PostStop()
     {
         _timer?.Cancel();
-        _source.Dispose();
+        // A read still running on the thread pool owns the source until it returns: disposing it under the read would
+        // break the one-caller-at-a-time contract (NVML's Dispose unloads the native library the read is calling into).
+        if (_read is { IsCompleted: false } read)
+        {
+            var source = _source;
+            var log = _log;
+            read.ContinueWith(_ => DisposeSource(source, log), TaskScheduler.Default);
+        }
+        else DisposeSource(_source, _log);
+    }
+
+    private static void DisposeSource(ISensorSource source, ILoggingAdapter log)
+    {
+        try
+        {
+            source.Dispose();
+        }
+        catch (Exception e)
+        {
+            log.Error(e, "Sensor source {0} failed to dispose", source.Name);
+        }
     }
 
     private void ScheduleNextReplay()
@@ -89,7 +110,7 @@ public sealed class SensorActor : ReceiveActor
         var buffer = _buffer;
         var source = _source;
         var host = _host;
-        Task.Run(() =>
+        var read = Task.Run(() =>
         {
             try
             {
@@ -101,7 +122,9 @@ public sealed class SensorActor : ReceiveActor
             {
                 return new Sampled(null, e);
             }
-        }).PipeTo(Self);
+        });
+        _read = read;
+        read.PipeTo(Self);
     }
 
     private void OnSampled(Sampled sampled)

@@ -86,6 +86,83 @@ public sealed class DRGConfigSpecs
     }
 
     [Fact]
+    public void Unknown_keys_values_of_the_wrong_type_and_invalid_values_are_all_reported_at_once()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Sensor:Intervall", "00:00:00.500"),
+            ("Scarcity:Profiler:EmaAlpha", "lots"),
+            ("Scarcity:Policy:Policies:*:0:Metrc", "vram_util"),
+            ("Scarcity:Policy:Policies:*:0:Threshold", "0.85"),
+            ("Scarcity:Policy:Policies:*:0:Action", "reduce_batch"),
+            ("Scarcity:Policy:Policies:*:0:Factor", "0.5"),
+            ("Scarcity:Policy:Policies:*:1:Metric", "vram_util"),
+            ("Scarcity:Policy:Policies:*:1:Threshold", "85"),
+            ("Scarcity:Policy:Policies:*:1:Action", "reduce_batch"),
+            ("Scarcity:Policy:Policies:*:1:Factor", "0.5"),
+            ("Scarcity:Policy:Policies:*:1:Sginal", "Forecast"),
+            ("Scarcity:ViewInterval", "00:00:00")));
+
+        Assert.Equal(((string[])
+        [
+            "Scarcity:Sensor:Intervall is not a known key; did you mean 'Interval'?",
+            "Scarcity:Profiler:EmaAlpha 'lots' is not a number",
+            "Scarcity:Policy:Policies:*:0:Metrc is not a known key; did you mean 'Metric'?",
+            "Scarcity:Policy:Policies:*:0:Metric is missing",
+            "Scarcity:Policy:Policies:*:1:Sginal is not a known key; did you mean 'Signal'?",
+            "Scarcity:ViewInterval must be between 00:00:00.010 and 00:01:00, was 00:00:00",
+        ]).Order(StringComparer.Ordinal), error.Errors.Where(e => !e.StartsWith("Scarcity:Policy:Policies:*:1:Threshold", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal));
+        // The second rule keeps its index although the first one misses its metric.
+        Assert.Contains(error.Errors, e => e.StartsWith("Scarcity:Policy:Policies:*:1:Threshold 85 is out of range", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_rule_missing_its_threshold_is_reported_once_with_the_other_problems_of_the_rule()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Policy:Policies:engine:0:Metric", "vram_util"),
+            ("Scarcity:Policy:Policies:engine:0:Release", "0.8"),
+            ("Scarcity:Policy:Policies:engine:0:Action", "nap"),
+            ("Scarcity:Policy:Policies:engine:0:Factor", "0.5")));
+
+        Assert.Equal(2, error.Errors.Count);
+        Assert.Contains("Scarcity:Policy:Policies:engine:0:Threshold is missing", error.Errors);
+        Assert.Contains(error.Errors, e => e.StartsWith("Scarcity:Policy:Policies:engine:0:Action 'nap' is not a known action", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_section_where_a_value_belongs_and_a_value_where_a_list_belongs_are_named()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Sensor:Interval:Milliseconds", "250"),
+            ("Scarcity:Cluster:Roles", "governor"),
+            ("Scarcity:Policy:Policies:*:0:Direction", "Sideways"),
+            ("Scarcity:Policy:Policies:*:0:Metric", "cpu_util"),
+            ("Scarcity:Policy:Policies:*:0:Threshold", "0.9"),
+            ("Scarcity:Policy:Policies:*:0:Action", "throttle"),
+            ("Scarcity:Policy:Policies:*:0:Factor", "0.7")));
+
+        Assert.Equal(((string[])
+        [
+            "Scarcity:Sensor:Interval takes a value (a duration, hh:mm:ss[.fff] such as 00:00:05), not a section",
+            "Scarcity:Policy:Policies:*:0:Direction 'Sideways' is not one of Above, Below",
+            "Scarcity:Cluster:Roles takes a list (a JSON array), not the value 'governor'",
+        ]).Order(StringComparer.Ordinal), error.Errors.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void The_configurations_of_the_repository_load()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Scarcity.Actors.sln"))) root = Path.GetDirectoryName(root)!;
+        var files = Directory.GetFiles(Path.Combine(root, "cluster-config"), "*.json", SearchOption.AllDirectories)
+            .Append(Path.Combine(root, "src", "Scarcity.Actors.Host", "appsettings.json")).ToList();
+
+        Assert.NotEmpty(files);
+        Assert.All(files, f => DRGConfig.Load(new ConfigurationBuilder().AddJsonFile(f).Build()));
+    }
+
+    [Fact]
     public void Environment_style_keys_override_the_defaults()
     {
         Environment.SetEnvironmentVariable("Scarcity__Persistence__Provider", "PostgreSQL");

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Configuration;
@@ -21,6 +22,21 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly List<GovernorHost> _nodes = [];
 
+    /// <summary>
+    /// Forms the cluster one node at a time, each step awaited to completion, so that the spec starts from a settled
+    /// cluster instead of racing its formation:
+    /// <list type="number">
+    /// <item>Node 1 comes Up alone and its profiler and actuator coordinators (cluster singletons) start and answer its
+    /// regions. Only then does node 2 join, and only when node 2 is Up in every node's view and its own regions have
+    /// registered with those coordinators (a real round trip from the new node) does node 3 join. No member joins while
+    /// a singleton manager is still forming, which is the window of Akka.NET's formation race between singleton managers
+    /// (akkadotnet/akka.net#8583, fixed after 1.5.74): a settled oldest manager sees a newcomer, with the highest up
+    /// number, join as a younger member.</item>
+    /// <item>Distributed pub-sub has propagated every node's subscriptions to every node: the fleet views and decision
+    /// logs publish each digest or subsystem change once, and one published before the publishing node knows a
+    /// subscriber on another node is lost for that node.</item>
+    /// </list>
+    /// </summary>
     public async Task InitializeAsync()
     {
         var seedPort = GovernorHost.FreePort();
@@ -32,10 +48,80 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
             config.Cluster.SeedNodes = [$"akka.tcp://{GovernorHostingExtensions.SystemName}@127.0.0.1:{seedPort}"];
             config.Policy.Policies["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }];
             _nodes.Add(await GovernorHost.StartAsync(config, verifySerialization: false));
+            await AwaitJoined(_nodes[^1]);
         }
-        var cluster = Akka.Cluster.Cluster.Get(_nodes[0].System);
+        await AwaitPubSubPropagated();
+    }
+
+    /// <summary>
+    /// Every node sees every member Up, and the new node's profiler and actuator regions have registered with their
+    /// coordinators: the region forwards <see cref="GetCurrentRegions"/> to its coordinator once registered (before, it
+    /// answers an empty set itself), and the coordinator answers with the regions it knows, which must be one per node.
+    /// </summary>
+    private async Task AwaitJoined(GovernorHost joined)
+    {
         var kit = new Akka.TestKit.Xunit2.TestKit(_nodes[0].System);
-        await kit.AwaitAssertAsync(() => Assert.Equal(3, cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up)), Wait);
+        foreach (var node in _nodes)
+        {
+            var cluster = Akka.Cluster.Cluster.Get(node.System);
+            await kit.AwaitAssertAsync(() =>
+            {
+                Assert.Equal(_nodes.Count, cluster.State.Members.Count);
+                Assert.All(cluster.State.Members, m => Assert.Equal(Akka.Cluster.MemberStatus.Up, m.Status));
+            }, Wait);
+        }
+
+        var addresses = _nodes.Select(n => Akka.Cluster.Cluster.Get(n.System).SelfAddress).OrderBy(a => a.ToString()).ToList();
+        foreach (var region in new[] { joined.Registry.Get<GovernorActors.ProfilerRegion>(), joined.Registry.Get<GovernorActors.ActuatorRegion>() })
+            await kit.AwaitAssertAsync(async () =>
+            {
+                var regions = await region.Ask<CurrentRegions>(GetCurrentRegions.Instance, Wait);
+                Assert.Equal(addresses, regions.Regions.OrderBy(a => a.ToString()));
+            }, Wait);
+    }
+
+    /// <summary>
+    /// Every node's mediator knows every other node's subscriptions of the fleet view and the decision log. First each
+    /// node's own subscriptions are in place; then a probe on each node subscribes to a formation topic, which makes that
+    /// node's pub-sub registry entry newer than those subscriptions. Pub-sub gossip hands a node's entries on oldest first,
+    /// so once every node's publication on the formation topic reaches the probe on every other node, every node also
+    /// knows the older subscriptions there.
+    /// </summary>
+    private async Task AwaitPubSubPropagated()
+    {
+        const string formation = "spec.multinode.formation";
+        var kit = new Akka.TestKit.Xunit2.TestKit(_nodes[0].System);
+        foreach (var node in _nodes)
+        {
+            var mediator = DistributedPubSub.Get(node.System).Mediator;
+            foreach (var topic in new[] { Topics.TelemetryDigest, Topics.Subsystems, Topics.NodeStale, Topics.Decisions })
+                await kit.AwaitAssertAsync(async () => Assert.Equal(1, await mediator.Ask<int>(new Akka.Cluster.Tools.PublishSubscribe.Internal.CountSubscribers(topic), Wait)), Wait);
+        }
+
+        var probes = new List<Akka.TestKit.TestProbe>();
+        foreach (var node in _nodes)
+        {
+            var probe = kit.CreateTestProbe(node.System);
+            DistributedPubSub.Get(node.System).Mediator.Tell(new Subscribe(formation, probe.Ref), probe.Ref);
+            probe.ExpectMsg<SubscribeAck>(Wait);
+            probes.Add(probe);
+        }
+
+        var received = probes.Select(_ => new HashSet<string>()).ToList();
+        await kit.AwaitAssertAsync(() =>
+        {
+            for (var i = 0; i < _nodes.Count; i++)
+                DistributedPubSub.Get(_nodes[i].System).Mediator.Tell(new Publish(formation, $"from node {i + 1}"));
+            for (var i = 0; i < probes.Count; i++)
+                received[i].UnionWith(probes[i].ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m as string).OfType<string>());
+            Assert.All(received, r => Assert.Equal(_nodes.Count, r.Count));
+        }, Wait);
+
+        for (var i = 0; i < probes.Count; i++)
+        {
+            DistributedPubSub.Get(_nodes[i].System).Mediator.Tell(new Unsubscribe(formation, probes[i].Ref), probes[i].Ref);
+            probes[i].FishForMessage<UnsubscribeAck>(_ => true, Wait);
+        }
     }
 
     public async Task DisposeAsync()

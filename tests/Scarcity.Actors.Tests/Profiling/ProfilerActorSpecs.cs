@@ -1,169 +1,246 @@
-using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.Persistence;
 using Akka.TestKit;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Profiling;
+using Scarcity.Actors.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
 namespace Scarcity.Actors.Tests.Profiling;
 
 /// <summary>
-/// One <see cref="ProfilerActor"/> created directly (probes as the actuator region and the telemetry digest, the in-memory
-/// journal): app metrics count only from the actor that holds the subsystem, as its actuator named it.
+/// The profiler entity alone under TestKit on a one-node cluster (it publishes through DistributedPubSub), with the
+/// in-memory journal and snapshot store, probes standing in for the actuator region and the telemetry digest: it hands
+/// each sample's profile to every attached subsystem's actuator, counts and drops non-finite readings, calls its host
+/// stale when samples stop, and resumes its filters and subsystems after a restart.
 /// </summary>
 public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
 {
+    private const string Host = "gpu-profiler-spec";
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SlowInterval = TimeSpan.FromSeconds(10); // no stale check within a spec
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-    private const string Host = "gpu-01";
-    private const string Latency = "latency_ms{subsystem=\"engine\"}";
 
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+    private static readonly Config SpecConfig = ConfigurationFactory.ParseString("""
         akka.loglevel = WARNING
         akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
+        akka.remote.dot-netty.tcp.port = 0
         akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """).WithFallback(ScarcitySerialization.Config);
+        """ + "\n" + AkkaInternalsPassThroughSerializer.Hocon).WithFallback(ScarcitySerialization.Config);
 
     private readonly TestProbe _actuators;
     private readonly TestProbe _digest;
-    private readonly TestProbe _holder;
-    private readonly TestProbe _impostor;
 
-    public ProfilerActorSpecs(ITestOutputHelper output) : base(Hocon, "profiler-specs", output)
+    public ProfilerActorSpecs(ITestOutputHelper output) : base(SpecConfig, output: output)
     {
-        _actuators = CreateTestProbe("actuators");
-        _digest = CreateTestProbe("digest");
-        _holder = CreateTestProbe("holder");
-        _impostor = CreateTestProbe("impostor");
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
+        _actuators = CreateTestProbe();
+        _digest = CreateTestProbe();
     }
 
-    // An hour's interval: nothing turns stale and nothing is published but by a sample, so each spec decides when.
-    private IActorRef Profiler(int snapshotEverySamples = 40) =>
-        Sys.ActorOf(ProfilerActor.Props(Host, new ProfilerConfig { SnapshotEverySamples = snapshotEverySamples }, TimeSpan.FromHours(1),
-            _actuators.Ref, _digest.Ref), "profiler-" + Host);
+    private IActorRef StartProfiler(ProfilerConfig? config = null, TimeSpan? interval = null) =>
+        Sys.ActorOf(ProfilerActor.Props(Host, config ?? new ProfilerConfig(), interval ?? SlowInterval, _actuators.Ref, _digest.Ref));
 
-    private AttachSubsystem Attach(TestProbe holder, string subsystem = "engine") =>
-        new(Host, subsystem, ProfilerActor.HolderPathOf(holder.Ref, Sys));
-
-    private static ReportMetrics Report(IActorRef? reporter, double latency, double seconds, string subsystem = "engine") =>
-        new(subsystem, Host, ImmutableDictionary<string, double>.Empty.Add(MetricNames.LatencyMs, latency).Add(MetricNames.QueueDepth, 3),
-            T0.AddSeconds(seconds), reporter);
-
-    private TelemetryPublished Publish(IActorRef profiler, double seconds)
-    {
-        profiler.Tell(new Sample(Host, T0.AddSeconds(seconds), [new MetricValue(MetricNames.VramUtil, 0.5)], []));
-        return _digest.FishForMessage<TelemetryPublished>(t => t.Profile.At == T0.AddSeconds(seconds), Wait);
-    }
+    private static Sample At(DateTimeOffset at, params (string Metric, double Value)[] values) =>
+        new(Host, at, [.. values.Select(v => new MetricValue(v.Metric, v.Value))], []);
 
     [Fact]
-    public void A_rejected_duplicates_reports_do_not_move_the_holders_metrics_and_count_as_rejected_readings()
+    public void A_sample_reaches_the_actuator_of_every_attached_subsystem_and_the_digest_and_a_detached_one_no_longer()
     {
-        var profiler = Profiler();
-        profiler.Tell(Attach(_holder));
-        profiler.Tell(Report(_holder.Ref, 100, 0.1));
+        var profiler = StartProfiler();
+        profiler.Tell(new AttachSubsystem(Host, "engine-a"));
+        profiler.Tell(new AttachSubsystem(Host, "engine-b"));
+        profiler.Tell(new AttachSubsystem(Host, "engine-a")); // attaching twice changes nothing
 
-        profiler.Tell(Report(_impostor.Ref, 900, 0.2));
-        profiler.Tell(Report(_impostor.Ref, 950, 0.3));
-        var telemetry = Publish(profiler, 1);
+        profiler.Tell(At(T0, (MetricNames.VramUtil, 0.5), (MetricNames.CpuUtil, 0.2)));
 
-        Assert.Equal(100, telemetry.Profile.Metrics[Latency].Raw);
-        Assert.Equal(100, telemetry.Profile.Metrics[Latency].Ema);
-        Assert.Equal(T0.AddSeconds(0.1), telemetry.Profile.Metrics[Latency].UpdatedAt);
-        Assert.Equal(4, telemetry.RejectedValues); // two reports of two values
-        Assert.Equal(1 + 2, telemetry.ValuesProfiled); // the sample's reading and the holder's two
-    }
-
-    [Fact]
-    public void A_report_that_does_not_name_its_reporter_or_whose_subsystem_has_no_holder_here_is_not_profiled()
-    {
-        var profiler = Profiler();
-        profiler.Tell(Attach(_holder));
-
-        profiler.Tell(Report(null, 900, 0.1));                       // a client older than the Reporter field
-        profiler.Tell(Report(_holder.Ref, 900, 0.2, "unregistered")); // no actor holds that name on this host
-        var telemetry = Publish(profiler, 1);
-
-        Assert.DoesNotContain(telemetry.Profile.Metrics.Keys, k => k.Contains("subsystem=", StringComparison.Ordinal));
-        Assert.Equal(4, telemetry.RejectedValues);
-    }
-
-    [Fact]
-    public void A_refused_reporter_is_logged_once_not_per_report()
-    {
-        var profiler = Profiler();
-        profiler.Tell(Attach(_holder));
-
-        EventFilter.Warning(contains: "are not profiled").Expect(1, Wait, () =>
+        var evaluations = _actuators.ReceiveN(2, Wait).Cast<EvaluateProfile>().ToList();
+        Assert.Equal(["engine-a", "engine-b"], evaluations.Select(e => e.Subsystem).Order());
+        Assert.All(evaluations, e =>
         {
-            for (var i = 0; i < 5; i++) profiler.Tell(Report(_impostor.Ref, 900, i));
-            Publish(profiler, 10);
+            Assert.Equal(Host, e.Profile.Host);
+            Assert.Equal(T0, e.Profile.At);
+            Assert.Equal(0.5, e.Profile.Metrics[MetricNames.VramUtil].Raw);
+            Assert.Equal(0.2, e.Profile.Metrics[MetricNames.CpuUtil].Raw);
         });
+        var telemetry = _digest.ExpectMsg<TelemetryPublished>(Wait);
+        Assert.Equal(Host, telemetry.Profile.Host);
+        Assert.Equal(T0, telemetry.Profile.At);
+        Assert.Equal([MetricNames.CpuUtil, MetricNames.VramUtil], telemetry.Profile.Metrics.Keys.Order());
+        Assert.Equal((0L, 2L, 1L), (telemetry.RejectedValues, telemetry.ValuesProfiled, telemetry.SamplesProfiled));
+        _actuators.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // one profile per subsystem, not per attach
+
+        profiler.Tell(new DetachSubsystem(Host, "engine-b"));
+        profiler.Tell(At(T0.AddSeconds(0.25), (MetricNames.VramUtil, 0.6)));
+        profiler.Tell(At(T0.AddSeconds(0.5), (MetricNames.VramUtil, 0.7)));
+
+        // engine-b would show up among the first two if it still got profiles.
+        var after = _actuators.ReceiveN(2, Wait).Cast<EvaluateProfile>().ToList();
+        Assert.Equal([("engine-a", T0.AddSeconds(0.25)), ("engine-a", T0.AddSeconds(0.5))], after.Select(e => (e.Subsystem, e.Profile.At)));
+        Assert.Equal(0.7, after[1].Profile.Metrics[MetricNames.VramUtil].Raw);
+        Assert.Equal([2L, 3L], _digest.ReceiveN(2, Wait).Cast<TelemetryPublished>().Select(t => t.SamplesProfiled));
     }
 
     [Fact]
-    public void When_the_actuator_names_a_new_holder_its_reports_count_and_the_former_holders_no_longer()
+    public void NaN_and_infinite_readings_are_counted_and_dropped_while_the_other_readings_of_the_sample_are_profiled()
     {
-        var profiler = Profiler();
-        profiler.Tell(Attach(_holder));
-        profiler.Tell(Report(_holder.Ref, 100, 0.1));
-        Publish(profiler, 1);
-
-        profiler.Tell(Attach(_impostor)); // the holder died; the other process registered and its actuator accepted it
-        profiler.Tell(Report(_holder.Ref, 100, 1.5));
-        profiler.Tell(Report(_impostor.Ref, 300, 1.6));
-        var telemetry = Publish(profiler, 2);
-
-        Assert.Equal(300, telemetry.Profile.Metrics[Latency].Raw);
-        Assert.Equal(2, telemetry.RejectedValues);
-    }
-
-    [Fact]
-    public void An_attach_without_a_holder_from_an_older_actuator_keeps_the_known_holder()
-    {
-        var profiler = Profiler();
-        profiler.Tell(Attach(_holder));
-
+        var profiler = StartProfiler();
         profiler.Tell(new AttachSubsystem(Host, "engine"));
-        profiler.Tell(Report(_holder.Ref, 100, 0.1));
-        var telemetry = Publish(profiler, 1);
 
-        Assert.Equal(100, telemetry.Profile.Metrics[Latency].Raw);
-        Assert.Equal(0, telemetry.RejectedValues);
+        profiler.Tell(At(T0, (MetricNames.VramUtil, double.NaN), (MetricNames.CpuUtil, double.PositiveInfinity), (MetricNames.MemUtil, 0.4)));
+        var first = _digest.ExpectMsg<TelemetryPublished>(Wait);
+        var evaluated = _actuators.ExpectMsg<EvaluateProfile>(Wait);
+
+        Assert.Equal([MetricNames.MemUtil], first.Profile.Metrics.Keys);
+        Assert.Equal([MetricNames.MemUtil], evaluated.Profile.Metrics.Keys);
+        Assert.Equal((2L, 1L), (first.RejectedValues, first.ValuesProfiled));
+
+        profiler.Tell(At(T0.AddSeconds(0.25), (MetricNames.VramUtil, 0.6), (MetricNames.CpuUtil, double.NegativeInfinity), (MetricNames.MemUtil, 0.4)));
+        var second = _digest.ExpectMsg<TelemetryPublished>(Wait);
+        Assert.Equal([MetricNames.MemUtil, MetricNames.VramUtil], second.Profile.Metrics.Keys.Order());
+        Assert.Equal((3L, 3L), (second.RejectedValues, second.ValuesProfiled));
+
+        // A NaN of a known series leaves it as it was: it does not poison its filters.
+        profiler.Tell(At(T0.AddSeconds(0.5), (MetricNames.VramUtil, double.NaN), (MetricNames.MemUtil, 0.4)));
+        var third = _digest.ExpectMsg<TelemetryPublished>(Wait);
+        var vram = third.Profile.Metrics[MetricNames.VramUtil];
+        Assert.Equal((4L, 4L), (third.RejectedValues, third.ValuesProfiled));
+        Assert.Equal(0.6, vram.Raw);
+        Assert.Equal(T0.AddSeconds(0.25), vram.UpdatedAt);
+        Assert.All(new[] { vram.Ema, vram.Estimate, vram.Trend, vram.Forecast }, v => Assert.True(double.IsFinite(v)));
     }
 
-    [Theory]
-    [InlineData(false)] // the AttachSubsystem event replayed from the journal
-    [InlineData(true)]  // the holder taken from a snapshot (events before it are not replayed)
-    public async Task The_holder_survives_a_restart_of_the_profiler(bool snapshot)
+    [Fact]
+    public void When_samples_stop_the_host_turns_stale_after_StaleAfterIntervals_and_a_fresh_sample_clears_it()
     {
-        var first = Profiler(snapshotEverySamples: snapshot ? 1 : 1000);
-        first.Tell(Attach(_holder));
-        Publish(first, 1);
-        if (snapshot)
-            await AwaitAssertAsync(async () =>
-            {
-                var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
-                var loaded = await store.Ask<LoadSnapshotResult>(
-                    new LoadSnapshot(ProfilerActor.PersistenceIdFor(Host), SnapshotSelectionCriteria.Latest, long.MaxValue), Wait);
-                var saved = Assert.IsType<ProfilerSnapshot>(loaded.Snapshot?.Snapshot);
-                Assert.Equal(ProfilerActor.HolderPathOf(_holder.Ref, Sys), saved.Holders?["engine"]);
-            }, Wait);
+        var interval = TimeSpan.FromMilliseconds(200);
+        var stale = CreateTestProbe();
+        var mediator = DistributedPubSub.Get(Sys).Mediator;
+        mediator.Tell(new Subscribe(Topics.NodeStale, stale.Ref), stale.Ref);
+        stale.ExpectMsg<SubscribeAck>(Wait);
+        var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 3 }, interval);
+        profiler.Tell(new AttachSubsystem(Host, "engine"));
 
+        // A profiler that never had a sample has no sensor to go silent.
+        stale.ExpectNoMsg(interval * 6);
+
+        var clock = Stopwatch.StartNew();
+        profiler.Tell(At(DateTimeOffset.UtcNow, (MetricNames.VramUtil, 0.5), (MetricNames.CpuUtil, 0.2)));
+        Assert.False(_actuators.ExpectMsg<EvaluateProfile>(Wait).Profile.Metrics[MetricNames.VramUtil].Stale);
+
+        var turnedStale = stale.ExpectMsg<NodeStale>(Wait);
+        var silentFor = clock.Elapsed;
+        Assert.Equal(Host, turnedStale.Host);
+        Assert.True(turnedStale.Stale);
+        Assert.Equal<string>([MetricNames.CpuUtil, MetricNames.VramUtil], turnedStale.Metrics);
+        Assert.True(silentFor >= interval * 3, $"stale after {silentFor.TotalMilliseconds} ms, before 3 intervals of silence");
+        // The actuator is told at once, so rules on the host's metrics are skipped and levels hold.
+        var staleProfile = _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile;
+        Assert.All(staleProfile.Metrics.Values, m => Assert.True(m.Stale));
+        Assert.All(_digest.FishForMessage<TelemetryPublished>(t => t.Profile.At == turnedStale.At, Wait).Profile.Metrics.Values,
+            m => Assert.True(m.Stale));
+        stale.ExpectNoMsg(interval * 3); // said once, not at every check
+
+        profiler.Tell(At(DateTimeOffset.UtcNow, (MetricNames.VramUtil, 0.55), (MetricNames.CpuUtil, 0.2)));
+        var fresh = stale.ExpectMsg<NodeStale>(Wait);
+        Assert.Equal((Host, false), (fresh.Host, fresh.Stale));
+        var freshProfile = _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile;
+        Assert.All(freshProfile.Metrics.Values, m => Assert.False(m.Stale));
+        Assert.Equal(0.55, freshProfile.Metrics[MetricNames.VramUtil].Raw);
+    }
+
+    [Fact]
+    public async Task Recreated_with_the_same_host_it_resumes_its_Kalman_level_and_trend_its_subsystems_and_its_rejected_count()
+    {
+        var config = new ProfilerConfig { SnapshotEverySamples = 1 };
+        var reference = new HostProfiler(config); // the same readings, never interrupted
+        var ramp = Enumerable.Range(0, 10).Select(i => (At: T0.AddSeconds(0.25 * i), Vram: 0.5 + 0.02 * i)).ToList();
+
+        var first = StartProfiler(config);
+        first.Tell(new AttachSubsystem(Host, "engine-a"));
+        first.Tell(new AttachSubsystem(Host, "engine-b"));
+        foreach (var (at, vram) in ramp.Take(9))
+        {
+            first.Tell(at == T0 ? At(at, (MetricNames.VramUtil, vram), (MetricNames.CpuUtil, double.NaN)) : At(at, (MetricNames.VramUtil, vram)));
+            reference.Update(MetricNames.VramUtil, vram, at);
+        }
+        var beforeStop = _digest.ReceiveN(9, Wait).Cast<TelemetryPublished>().Last().Profile.Metrics[MetricNames.VramUtil];
+        Assert.True(beforeStop.Trend > 0.04, $"the ramp's trend was learnt as {beforeStop.Trend}/s");
+        var persistenceId = ProfilerActor.PersistenceIdFor(Host);
+        await AwaitAssertAsync(async () =>
+        {
+            var snapshot = await LatestSnapshot(persistenceId);
+            Assert.Equal(ramp[8].At, snapshot.Series[MetricNames.VramUtil].Kalman.LastAt);
+        }, Wait);
+        // After the last snapshot: only the journal knows these two.
+        first.Tell(new DetachSubsystem(Host, "engine-b"));
+        first.Tell(new AttachSubsystem(Host, "engine-c"));
+        AwaitAssert(() =>
+            Assert.Equal(["attach-subsystem engine-a", "attach-subsystem engine-b", "detach-subsystem engine-b", "attach-subsystem engine-c"],
+                JournalEvents(persistenceId)), Wait);
         Watch(first);
-        Sys.Stop(first);
+        first.Tell(PoisonPill.Instance);
         ExpectTerminated(first, Wait);
-        var second = Profiler();
-        second.Tell(Report(_impostor.Ref, 900, 1.5));
-        second.Tell(Report(_holder.Ref, 100, 1.6));
-        var telemetry = Publish(second, 2);
+        _actuators.ReceiveN(9 * 2, Wait); // the first run's profiles, to engine-a and engine-b
 
-        Assert.Equal(100, telemetry.Profile.Metrics[Latency].Raw);
-        Assert.Equal(2, telemetry.RejectedValues);
-        _actuators.FishForMessage<EvaluateProfile>(e => e.Subsystem == "engine" && e.Profile.At == T0.AddSeconds(2), Wait);
+        var second = StartProfiler(config);
+        second.Tell(At(ramp[9].At, (MetricNames.VramUtil, ramp[9].Vram)));
+        reference.Update(MetricNames.VramUtil, ramp[9].Vram, ramp[9].At);
+
+        var evaluations = _actuators.ReceiveN(2, Wait).Cast<EvaluateProfile>().ToList();
+        Assert.Equal(["engine-a", "engine-c"], evaluations.Select(e => e.Subsystem).Order());
+        var resumed = evaluations[0].Profile.Metrics[MetricNames.VramUtil];
+        var expected = reference.Snapshot(ramp[9].At, SlowInterval)[MetricNames.VramUtil];
+        // A profiler starting over would have a trend of 0 after one reading; this one continues the ramp exactly.
+        Assert.Equal(expected.Estimate, resumed.Estimate, 12);
+        Assert.Equal(expected.Trend, resumed.Trend, 12);
+        Assert.Equal(expected.Ema, resumed.Ema, 12);
+        Assert.Equal(expected.Forecast, resumed.Forecast, 12);
+        Assert.True(resumed.Trend > beforeStop.Trend * 0.5, $"trend {resumed.Trend}/s after the restart, {beforeStop.Trend}/s before");
+        var telemetry = _digest.ExpectMsg<TelemetryPublished>(Wait);
+        Assert.Equal(1, telemetry.RejectedValues); // the NaN of the first run
+        Assert.Equal(1, telemetry.SamplesProfiled); // counted since this incarnation started
+    }
+
+    private async Task<ProfilerSnapshot> LatestSnapshot(string persistenceId)
+    {
+        var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+        var result = await store.Ask<LoadSnapshotResult>(
+            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Wait);
+        return Assert.IsType<ProfilerSnapshot>(result.Snapshot?.Snapshot);
+    }
+
+    private List<string> JournalEvents(string persistenceId)
+    {
+        var journal = Persistence.Instance.Apply(Sys).JournalFor(null);
+        var reader = CreateTestProbe();
+        journal.Tell(new ReplayMessages(0, long.MaxValue, long.MaxValue, persistenceId, reader.Ref), reader.Ref);
+        var events = new List<string>();
+        while (true)
+        {
+            var message = reader.ReceiveOne(Wait) ?? throw new TimeoutException("the journal did not answer");
+            switch (message)
+            {
+                case ReplayedMessage { Persistent.Payload: AttachSubsystem a }:
+                    events.Add("attach-subsystem " + a.Subsystem);
+                    break;
+                case ReplayedMessage { Persistent.Payload: DetachSubsystem d }:
+                    events.Add("detach-subsystem " + d.Subsystem);
+                    break;
+                case RecoverySuccess:
+                    return events;
+                default:
+                    throw new InvalidOperationException($"unexpected {message}");
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Sensing;
 
-namespace Scarcity.Actors.Host.Bench;
+namespace Scarcity.Actors.FleetBench;
 
 /// <summary>
 /// A simulated GPU host for the fleet benchmark: ten series as deterministic functions of time (no machine is read).
