@@ -154,7 +154,9 @@ public sealed class GovernedSubsystem : IAsyncDisposable
 
     /// <summary>
     /// Sends app metrics (e.g. <c>latency_ms</c>, <c>queue_depth</c>) to the governor, profiled as
-    /// <c>metric{subsystem="name"}</c> of this host. Fire and forget; dropped while no governor is connected.
+    /// <c>metric{subsystem="name"}</c> of this host. Fire and forget; dropped while no governor is connected. Profiled only
+    /// while this subsystem holds its registration: the governor counts (as rejected readings) and drops reports sent before
+    /// the registration is accepted or while another process holds the name.
     /// </summary>
     /// <param name="values">Metric base name to value.</param>
     /// <param name="at">When measured; default now.</param>
@@ -168,7 +170,9 @@ public sealed class GovernedSubsystem : IAsyncDisposable
             if (!double.IsFinite(value))
                 throw new ArgumentException($"Subsystem {Name}: metric '{metric}' is {value}; only finite values can be reported (nothing was sent).", nameof(values));
         }
-        var report = new ReportMetrics(_options.Name, _options.Host, values.ToImmutableDictionary(StringComparer.Ordinal), at ?? DateTimeOffset.UtcNow);
+        // The governor profiles a report only from the actor that holds the registration; through ClusterClient it sees the
+        // receptionist's tunnel as the sender, so the report names that actor itself.
+        var report = new ReportMetrics(_options.Name, _options.Host, values.ToImmutableDictionary(StringComparer.Ordinal), at ?? DateTimeOffset.UtcNow, Actor);
         _state.Client.Tell(new ClusterClient.Send(ServicePaths.Profilers, report));
     }
 

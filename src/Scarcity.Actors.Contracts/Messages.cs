@@ -93,12 +93,22 @@ public sealed record SubsystemRegistered(string Name, ImmutableDictionary<string
 /// <param name="Reason">What is wrong with the registration.</param>
 public sealed record RegistrationRejected(string Name, string Reason) : IScarcityMessage;
 
-/// <summary>Application metrics reported by a subsystem (e.g. <c>latency_ms</c>); profiled under its <c>subsystem</c> label.</summary>
+/// <summary>
+/// Application metrics reported by a subsystem (e.g. <c>latency_ms</c>); profiled under its <c>subsystem</c> label, but
+/// only when <paramref name="Reporter"/> is the actor that holds the subsystem's registration on that host. Any other
+/// report (a rejected duplicate of the name, a process not registered yet, a client too old to name itself) is counted
+/// in <see cref="TelemetryPublished.RejectedValues"/> and logged once per reporter, never profiled.
+/// </summary>
 /// <param name="Subsystem">The reporting subsystem.</param>
 /// <param name="Host">The host it runs on.</param>
 /// <param name="Values">Metric base name to value.</param>
 /// <param name="At">When the values were measured.</param>
-public sealed record ReportMetrics(string Subsystem, string Host, ImmutableDictionary<string, double> Values, DateTimeOffset At)
+/// <param name="Reporter">
+/// The actor that registered the subsystem (its <see cref="RegisterSubsystem.Ref"/>). Carried in the message because
+/// the sender a governor sees for a report that came through ClusterClient is the receptionist's tunnel, not the
+/// subsystem. Null in reports of clients older than this field.
+/// </param>
+public sealed record ReportMetrics(string Subsystem, string Host, ImmutableDictionary<string, double> Values, DateTimeOffset At, IActorRef? Reporter = null)
     : IScarcityMessage, IWithHost;
 
 /// <summary>Host pressure, from the worst utilisation or its forecast: GREEN &lt; 0.70 &lt;= YELLOW &lt; 0.85 &lt;= ORANGE &lt; 0.95 &lt;= RED.</summary>
@@ -135,7 +145,10 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 
 /// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
 /// <param name="Profile">The host's profile.</param>
-/// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite), counted, never profiled.</param>
+/// <param name="RejectedValues">
+/// Readings of this host rejected so far, counted, never profiled: NaN or infinite ones, and every value of a
+/// <see cref="ReportMetrics"/> from an actor that does not hold the subsystem.
+/// </param>
 /// <param name="ValuesProfiled">Readings of this host (samples and app metrics) profiled since its profiler started.</param>
 /// <param name="SamplesProfiled">Sensor samples of this host profiled since its profiler started (on this node).</param>
 public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues, long ValuesProfiled = 0, long SamplesProfiled = 0) : IScarcityMessage;
@@ -214,7 +227,7 @@ public sealed record SubsystemStatus(
 /// <summary>The governor's view: every host's profile and every subsystem's state.</summary>
 /// <param name="Hosts">Profiles by host.</param>
 /// <param name="Subsystems">Subsystems by name.</param>
-/// <param name="RejectedSamples">Samples values rejected so far (NaN, infinite).</param>
+/// <param name="RejectedSamples">Readings rejected so far, every host's <see cref="TelemetryPublished.RejectedValues"/> together.</param>
 public sealed record GovernorStatus(
     ImmutableDictionary<string, HostProfile> Hosts, ImmutableDictionary<string, SubsystemStatus> Subsystems, long RejectedSamples)
     : IScarcityMessage;

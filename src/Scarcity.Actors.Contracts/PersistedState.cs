@@ -40,11 +40,14 @@ public readonly record struct KalmanState(
 public readonly record struct SeriesState(double Raw, double Ema, KalmanState Kalman);
 
 /// <summary>Snapshot of a host's profiler entity: every series' EMA and Kalman state and the subsystems on the host.</summary>
-/// <remarks>Manifest <c>profiler-snapshot.v1</c>.</remarks>
+/// <remarks>Manifest <c>profiler-snapshot.v1</c>; snapshots written before <paramref name="Holders"/> existed read with it null.</remarks>
 /// <param name="Series">State per series.</param>
 /// <param name="Subsystems">Subsystems attached to the host.</param>
 /// <param name="RejectedValues">Readings rejected so far.</param>
-public sealed record ProfilerSnapshot(ImmutableDictionary<string, SeriesState> Series, ImmutableArray<string> Subsystems, long RejectedValues)
+/// <param name="Holders">The path of the actor holding each attached subsystem that has a known holder (see <see cref="AttachSubsystem.Holder"/>).</param>
+public sealed record ProfilerSnapshot(
+    ImmutableDictionary<string, SeriesState> Series, ImmutableArray<string> Subsystems, long RejectedValues,
+    ImmutableDictionary<string, string>? Holders = null)
     : IScarcityMessage;
 
 /// <summary>Snapshot of a subsystem's actuator entity: its levels and sequence. Decisions after it are replayed from the journal.</summary>
@@ -55,10 +58,18 @@ public sealed record ProfilerSnapshot(ImmutableDictionary<string, SeriesState> S
 public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges)
     : IScarcityMessage;
 
-/// <summary>Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator (persisted by the profiler).</summary>
+/// <summary>
+/// Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator, and which
+/// actor holds the subsystem, so only that actor's <see cref="ReportMetrics"/> are profiled (persisted by the profiler).
+/// </summary>
+/// <remarks>Manifest <c>attach-subsystem.v1</c>; events written before <paramref name="Holder"/> existed read with it null.</remarks>
 /// <param name="Host">The host.</param>
 /// <param name="Subsystem">The subsystem.</param>
-public sealed record AttachSubsystem(string Host, string Subsystem) : IScarcityMessage, IWithHost;
+/// <param name="Holder">
+/// The full path (address included, uid left out) of the actor whose registration the actuator accepted; null when
+/// not known (an event of an older governor), and then no report of the subsystem counts until an attach names one.
+/// </param>
+public sealed record AttachSubsystem(string Host, string Subsystem, string? Holder = null) : IScarcityMessage, IWithHost;
 
 /// <summary>Tells a host's profiler entity that a subsystem no longer runs there (persisted by the profiler).</summary>
 /// <param name="Host">The host.</param>

@@ -90,6 +90,40 @@ public sealed class GovernedSubsystemSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reports_of_a_second_process_rejected_under_a_live_name_are_not_profiled_only_the_holders_are()
+    {
+        var holder = Start(new GovernedSubsystemOptions { Name = "twin" }.On(ActionNames.Throttle, (_, _) => { }));
+        await holder.WaitUntilRegisteredAsync(Wait);
+        var kit = new TestKit(_host.System);
+        var telemetry = kit.CreateTestProbe();
+        DistributedPubSub.Get(_host.System).Mediator.Tell(new Subscribe(Topics.Telemetry, telemetry.Ref), telemetry.Ref);
+        telemetry.ExpectMsg<SubscribeAck>(Wait);
+        var rejection = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var duplicate = Start(new GovernedSubsystemOptions { Name = "twin" }.On(ActionNames.Throttle, (_, _) => { }));
+        duplicate.Rejected += (_, reason) => rejection.TrySetResult(reason);
+        Assert.Contains("already registered", await rejection.Task.WaitAsync(Wait));
+
+        // Both report through ClusterClient (the governor sees the receptionist's tunnel as the sender of either) until a
+        // profile shows the duplicate's values arrived: counted as rejected, never profiled.
+        const string latency = "latency_ms{subsystem=\"twin\"}";
+        var seen = new List<TelemetryPublished>();
+        var deadline = DateTimeOffset.UtcNow + Wait;
+        while (!seen.Any(t => t.RejectedValues > 0 && t.Profile.Metrics.ContainsKey(latency)) && DateTimeOffset.UtcNow < deadline)
+        {
+            holder.Report(new Dictionary<string, double> { [MetricNames.LatencyMs] = 100 });
+            duplicate.Report(new Dictionary<string, double> { [MetricNames.LatencyMs] = 900 });
+            await Task.Delay(200);
+            _host.Profilers.Tell(new Sample("spec-host", DateTimeOffset.UtcNow, [new MetricValue(MetricNames.VramUtil, 0.5)], []));
+            seen.Add(telemetry.FishForMessage<TelemetryPublished>(t => t.Profile.Host == "spec-host", Wait));
+        }
+
+        Assert.Contains(seen, t => t.RejectedValues > 0 && t.Profile.Metrics.ContainsKey(latency));
+        Assert.All(seen.Where(t => t.Profile.Metrics.ContainsKey(latency)), t => Assert.Equal(100, t.Profile.Metrics[latency].Raw));
+        Assert.True(holder.IsRegistered);
+        Assert.False(duplicate.IsRegistered);
+    }
+
+    [Fact]
     public void Options_name_what_is_wrong()
     {
         Assert.Contains("Name is empty", Assert.Throws<ArgumentException>(() => GovernedSubsystem.Start(new GovernedSubsystemOptions())).Message);

@@ -36,6 +36,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.25), 7);
         yield return new RegistrationRejected("", "the subsystem name is empty");
         yield return new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At);
+        yield return new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At, TestActor);
         yield return profile;
         yield return new TelemetryPublished(profile, 3);
         yield return new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [new TelemetryPublished(profile, 3, 40, 4), new TelemetryPublished(profile with { Host = "gpu-02" }, 0, 10, 1)]);
@@ -51,9 +52,11 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             ImmutableDictionary<string, SubsystemStatus>.Empty.Add("engine", status), 3);
         yield return new EvaluateProfile("engine", profile);
         yield return new AttachSubsystem("gpu-01", "engine");
+        yield return new AttachSubsystem("gpu-01", "engine", "akka.tcp://scarcity-subsystem@10.0.0.5:41000/user/subsystem");
         yield return new DetachSubsystem("gpu-01", "engine");
         yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
-            new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3);
+            new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3,
+            ImmutableDictionary<string, string>.Empty.Add("engine", "akka.tcp://scarcity-subsystem@10.0.0.5:41000/user/subsystem"));
         yield return GetShardingState.Instance;
         yield return new ShardingState([new ShardRegionState("akka.tcp://scarcity@127.0.0.1:4053", "profiler",
             ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("17", ["gpu-01"]))]);
@@ -150,6 +153,49 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         var back = (RegisterSubsystem)Sys.Serialization.Deserialize(serializer.ToBinary(register), serializer.Identifier, "register-subsystem.v1");
 
         Assert.Equal(TestActor, back.Ref);
+    }
+
+    [Fact]
+    public void A_report_names_its_reporter_across_the_wire()
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var report = new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At, TestActor);
+
+        var back = (ReportMetrics)Sys.Serialization.Deserialize(serializer.ToBinary(report), serializer.Identifier, "report-metrics.v1");
+
+        Assert.Equal(TestActor, back.Reporter);
+    }
+
+    // Written before the holder and reporter fields existed: a journal's AttachSubsystem events and profiler snapshots,
+    // and the reports of an older client, still read, with the new field null.
+    [Theory]
+    [InlineData("attach-subsystem.v1", """{"host":"gpu-01","subsystem":"engine"}""")]
+    [InlineData("report-metrics.v1", """{"subsystem":"engine","host":"gpu-01","values":{"latency_ms":420},"at":"2026-11-27T05:00:00+01:00"}""")]
+    [InlineData("profiler-snapshot.v1", """{"series":{},"subsystems":["engine"],"rejectedValues":3}""")]
+    public void Json_written_before_the_holder_fields_existed_still_reads_with_them_null(string manifest, string json)
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+
+        var back = serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json), manifest);
+
+        switch (back)
+        {
+            case AttachSubsystem attach:
+                Assert.Equal(("gpu-01", "engine", (string?)null), (attach.Host, attach.Subsystem, attach.Holder));
+                break;
+            case ReportMetrics report:
+                Assert.Equal(420, report.Values["latency_ms"]);
+                Assert.Null(report.Reporter);
+                break;
+            case ProfilerSnapshot snapshot:
+                Assert.Equal("engine", Assert.Single(snapshot.Subsystems));
+                Assert.Equal(3, snapshot.RejectedValues);
+                Assert.Null(snapshot.Holders);
+                break;
+            default:
+                Assert.Fail($"{manifest} read as {back.GetType().Name}");
+                break;
+        }
     }
 
     [Fact]

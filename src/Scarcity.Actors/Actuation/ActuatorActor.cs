@@ -5,13 +5,17 @@ using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
 
 namespace Scarcity.Actors.Actuation;
 
 /// <summary>
 /// One per subsystem. Runs the subsystem's <see cref="SubsystemPolicy"/> on every profile of its host, persists each
 /// decision with its inputs (the journal is the decision log), sends the Throttle, retries it with backoff until
-/// acknowledged, and drops a pending Throttle that a newer one for the same action supersedes.
+/// acknowledged, and drops a pending Throttle that a newer one for the same action supersedes. The rules live in plain
+/// classes of the core: <see cref="RegistrationArbitration"/> decides who holds the name, <see cref="ThrottleDelivery"/>
+/// what is pending, when it is due again and when the subsystem turned silent; this actor receives, persists, sends,
+/// runs the retry timer (every AckTimeout / 4, at least 50 ms) and DeathWatches the holder.
 /// </summary>
 public sealed class ActuatorActor : ReceivePersistentActor
 {
@@ -24,28 +28,19 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private static readonly TimeSpan HolderProbeWait = TimeSpan.FromSeconds(2);
 
-    private sealed class Pending(Throttle throttle, DateTimeOffset nextAttempt)
-    {
-        public Throttle Throttle { get; } = throttle;
-        public int Attempts { get; set; } = 1;
-        public DateTimeOffset NextAttempt { get; set; } = nextAttempt;
-    }
-
     private readonly string _subsystem;
     private readonly ActuatorConfig _config;
     private readonly IActorRef _profilers;
     private readonly SubsystemPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
+    private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
     private readonly Queue<Decision> _recovered = new();
 
     private long _sequence;
-    private long _lastAcked;
     private RegisterSubsystem? _registration;
     private bool _reachable;
-    private bool _silentReported;
     private string _host = "";
     private long _decisionsSinceSnapshot;
     private ICancelable? _retryTimer;
@@ -66,6 +61,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _config = config;
         _profilers = profilers;
         _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
+        _delivery = new ThrottleDelivery(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
@@ -82,7 +78,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
             // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead.
             _reachable = true;
             Context.Watch(_registration.Ref);
-            _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem));
+            _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem, ProfilerActor.HolderPathOf(_registration.Ref, Context.System)));
             _log.Info($"Actuator of {_subsystem} resumed at seq {_sequence}, levels {string.Join(", ", _policy.Levels.Select(l => $"{l.Key}={l.Value:0.###}"))}");
             PublishStatus();
         });
@@ -156,20 +152,25 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private void Register(RegisterSubsystem register)
     {
-        if (_registration is not null && _reachable && !SameActor(_registration.Ref, register.Ref))
-        {
-            var reason = $"subsystem '{register.Name}' is already registered by {_registration.Ref.Path} (host {_registration.Host}), which is alive";
-            _log.Warning("Rejected registration from {0}: {1}", register.Ref.Path, reason);
-            register.Ref.Tell(new RegistrationRejected(register.Name, reason));
-            ProbeHolder();
-            return;
-        }
         var previous = _registration;
-        var unchanged = previous is not null && previous.Ref.Equals(register.Ref) && previous.Host == register.Host
-                        && previous.Priority == register.Priority && previous.Actions.SequenceEqual(register.Actions);
-        if (unchanged) Accept(previous, register);
-        else Persist(register, r => Accept(previous, r));
+        switch (RegistrationArbitration.Decide(previous is null ? null : Claim(previous), _reachable, Claim(register)))
+        {
+            case RegistrationVerdict.Rejected:
+                var reason = $"subsystem '{register.Name}' is already registered by {previous!.Ref.Path} (host {previous.Host}), which is alive";
+                _log.Warning("Rejected registration from {0}: {1}", register.Ref.Path, reason);
+                register.Ref.Tell(new RegistrationRejected(register.Name, reason));
+                ProbeHolder();
+                break;
+            case RegistrationVerdict.Renewed:
+                Accept(previous, register);
+                break;
+            default:
+                Persist(register, r => Accept(previous, r));
+                break;
+        }
     }
+
+    private static SubsystemClaim Claim(RegisterSubsystem r) => new(r.Ref.Path.ToString(), r.Ref.Path.Uid, r.Host, r.Priority, r.Actions);
 
     private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
     {
@@ -178,14 +179,12 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _registration = register;
         _host = register.Host;
         _reachable = true;
-        _silentReported = false;
-        _pending.Clear(); // the registration reply carries every current level
+        _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
-        _profilers.Tell(new AttachSubsystem(register.Host, _subsystem));
+        _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
             .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
-        _lastAcked = _sequence;
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         PublishStatus();
         _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
@@ -209,9 +208,6 @@ public sealed class ActuatorActor : ReceivePersistentActor
         PublishStatus();
         _log.Warning($"Subsystem {_subsystem}: its registered actor {_registration.Ref.Path} is marked down ({why}); the next registration takes over");
     }
-
-    private static bool SameActor(IActorRef a, IActorRef b) => a.Path.ToStringWithoutAddress() == b.Path.ToStringWithoutAddress()
-                                                                && a.Path.Address.Equals(b.Path.Address);
 
     private void Evaluate(HostProfile profile)
     {
@@ -248,7 +244,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
         if (decision.Sent && _registration is not null)
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
-            _pending[decision.Action] = new Pending(throttle, Now + _config.AckTimeout); // supersedes any older one
+            _delivery.Track(throttle, Now); // supersedes any older one of the action
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
@@ -260,33 +256,19 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private void Acknowledge(ThrottleAck ack)
     {
-        _lastAcked = Math.Max(_lastAcked, ack.Sequence);
-        _silentReported = false;
+        _delivery.Acknowledge(ack.Sequence);
         if (!_reachable && _registration is not null) _reachable = true;
-        foreach (var (action, pending) in _pending.ToList())
-            if (pending.Throttle.Sequence <= ack.Sequence) _pending.Remove(action);
         if (!ack.Applied) _log.Info("Subsystem {0} did not apply Throttle seq {1}: {2}", _subsystem, ack.Sequence, ack.Detail);
         PublishStatus();
     }
 
     private void Retry()
     {
-        if (_registration is null || _pending.Count == 0 || !_reachable) return;
-        var now = Now;
-        foreach (var pending in _pending.Values)
-        {
-            if (now < pending.NextAttempt) continue;
-            pending.Attempts++;
-            var backoff = TimeSpan.FromMilliseconds(Math.Min(_config.MaxBackoff.TotalMilliseconds,
-                _config.AckTimeout.TotalMilliseconds * Math.Pow(2, pending.Attempts - 1)));
-            pending.NextAttempt = now + backoff;
-            _registration.Ref.Tell(pending.Throttle, Self);
-            if (pending.Attempts >= _config.SilentAfterAttempts && !_silentReported)
-            {
-                _silentReported = true;
-                _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {pending.Throttle.Sequence} ({pending.Throttle.Action} -> {pending.Throttle.Level:0.###}) unacknowledged after {pending.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
-            }
-        }
+        if (_registration is null || !_reachable) return;
+        var round = _delivery.Retry(Now);
+        foreach (var throttle in round.Resend) _registration.Ref.Tell(throttle, Self);
+        if (round.BecameSilent is { } silent)
+            _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
     }
 
     private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
@@ -294,5 +276,5 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
-        _sequence, _lastAcked, _reachable && !_silentReported, [.. _policy.Skipped]);
+        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped]);
 }

@@ -9,7 +9,8 @@ namespace Scarcity.Actors.Profiling;
 
 /// <summary>
 /// The sharded entity of one host: feeds every reading of the host's samples and of its subsystems'
-/// <see cref="ReportMetrics"/> into the host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings,
+/// <see cref="ReportMetrics"/> into the host's <see cref="HostProfiler"/>, rejects (and counts) NaN and infinite readings
+/// and every report from an actor other than the subsystem's holder (as its actuator named it in <see cref="AttachSubsystem"/>),
 /// publishes the profile on <c>drg.telemetry</c> (and to its node's telemetry digest, which feeds every fleet view) and
 /// hands it to the actuator entity of every subsystem on the host.
 /// Its filters are snapshotted every few samples, so when it moves to another node the Kalman level and trend continue.
@@ -33,6 +34,8 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _holders = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _rejectedReporters = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reportedStale = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedSeries = new(StringComparer.Ordinal);
     private long _rejected;
@@ -56,6 +59,14 @@ public sealed class ProfilerActor : ReceivePersistentActor
     /// <summary>The persistence id of a host's profiler; stable, so a restart or failover finds its snapshot.</summary>
     public static string PersistenceIdFor(string host) => "profiler-" + host;
 
+    /// <summary>
+    /// How <see cref="AttachSubsystem.Holder"/> names an actor, and how a <see cref="ReportMetrics.Reporter"/> is compared
+    /// with it: the full path with the address of the node it lives on (a local actor gets this node's), without the uid.
+    /// The same on every governor node, whichever node holds the actuator and whichever the profiler.
+    /// </summary>
+    public static string HolderPathOf(IActorRef actor, ActorSystem system) =>
+        actor.Path.ToStringWithAddress(((ExtendedActorSystem)system).Provider.DefaultAddress);
+
     /// <summary>Creates the profiler.</summary>
     public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest)
     {
@@ -75,10 +86,11 @@ public sealed class ProfilerActor : ReceivePersistentActor
             if (offer.Snapshot is not ProfilerSnapshot snapshot) return;
             _profiler.Import(snapshot.Series);
             _subsystems.UnionWith(snapshot.Subsystems);
+            foreach (var (subsystem, holder) in snapshot.Holders ?? ImmutableDictionary<string, string>.Empty) _holders[subsystem] = holder;
             _rejected = snapshot.RejectedValues;
         });
-        Recover<AttachSubsystem>(a => _subsystems.Add(a.Subsystem));
-        Recover<DetachSubsystem>(d => _subsystems.Remove(d.Subsystem));
+        Recover<AttachSubsystem>(Attach);
+        Recover<DetachSubsystem>(Detach);
         Recover<RecoveryCompleted>(_ =>
         {
             if (_profiler.Count > 0)
@@ -89,13 +101,15 @@ public sealed class ProfilerActor : ReceivePersistentActor
         Command<ReportMetrics>(OnReport);
         Command<AttachSubsystem>(a =>
         {
-            if (_subsystems.Contains(a.Subsystem)) return;
-            Persist(a, e => _subsystems.Add(e.Subsystem));
+            // An attach without a holder (an older actuator) never forgets a known one.
+            var known = _subsystems.Contains(a.Subsystem) && (a.Holder is null || (_holders.TryGetValue(a.Subsystem, out var holder) && holder == a.Holder));
+            if (known) return;
+            Persist(a, Attach);
         });
         Command<DetachSubsystem>(d =>
         {
             if (!_subsystems.Contains(d.Subsystem)) return;
-            Persist(d, e => _subsystems.Remove(e.Subsystem));
+            Persist(d, Detach);
         });
         Command<StaleCheck>(_ =>
         {
@@ -146,18 +160,51 @@ public sealed class ProfilerActor : ReceivePersistentActor
         if (++_samplesSinceSnapshot >= _config.SnapshotEverySamples)
         {
             _samplesSinceSnapshot = 0;
-            SaveSnapshot(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected));
+            SaveSnapshot(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected, _holders.ToImmutableDictionary(StringComparer.Ordinal)));
         }
+    }
+
+    private void Attach(AttachSubsystem attach)
+    {
+        _subsystems.Add(attach.Subsystem);
+        if (attach.Holder is null || (_holders.TryGetValue(attach.Subsystem, out var holder) && holder == attach.Holder)) return;
+        _holders[attach.Subsystem] = attach.Holder;
+        _rejectedReporters.Clear(); // a new holder: whoever is refused now is worth a line again
+    }
+
+    private void Detach(DetachSubsystem detach)
+    {
+        _subsystems.Remove(detach.Subsystem);
+        _holders.Remove(detach.Subsystem);
     }
 
     private void OnReport(ReportMetrics report)
     {
+        if (Refusal(report) is { } refusal)
+        {
+            _rejected += report.Values.Count;
+            if (_rejectedReporters.Add($"{report.Subsystem} {refusal.Reporter}"))
+                _log.Warning("Host {0}: reports of subsystem {1} from {2} are not profiled: {3} (counted as rejected readings; logged once per reporter)",
+                    _host, report.Subsystem, refusal.Reporter, refusal.Why);
+            return;
+        }
         foreach (var (metric, value) in report.Values)
             Feed(MetricNames.Labelled(metric, MetricNames.SubsystemLabel, report.Subsystem), value, report.At);
         // App metrics are coalesced: the host's next sample (or the next interval tick, for a host without a sensor)
         // publishes and evaluates them, so a hundred reporting subsystems cost one profile per interval, not a hundred.
         _reportsPending = true;
         if (report.At > _lastReportAt) _lastReportAt = report.At;
+    }
+
+    // Only the registered holder's reports count: a rejected duplicate of the name must not move the holder's metrics.
+    private (string Reporter, string Why)? Refusal(ReportMetrics report)
+    {
+        var reporter = report.Reporter is null ? "an unnamed reporter" : HolderPathOf(report.Reporter, Context.System);
+        if (!_holders.TryGetValue(report.Subsystem, out var holder))
+            return (reporter, $"no registered actor holds subsystem '{report.Subsystem}' on host {_host}");
+        if (report.Reporter is null)
+            return (reporter, $"the report does not name its reporter (a client older than this governor); {holder} holds the subsystem");
+        return reporter == holder ? null : (reporter, $"{holder} holds the subsystem");
     }
 
     private void Feed(string series, double value, DateTimeOffset at)

@@ -333,6 +333,32 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_rejected_duplicates_reports_do_not_move_the_holders_metrics_and_count_as_rejected_readings()
+    {
+        var (host, kit) = await Start(RawVramRule());
+        var telemetry = kit.CreateTestProbe();
+        DistributedPubSub.Get(host.System).Mediator.Tell(new Subscribe(Topics.Telemetry, telemetry.Ref), telemetry.Ref);
+        telemetry.ExpectMsg<SubscribeAck>(Wait);
+        var holder = kit.CreateTestProbe();
+        var duplicate = kit.CreateTestProbe();
+        host.Policy.Tell(Register(holder.Ref), holder.Ref);
+        holder.ExpectMsg<SubsystemRegistered>(Wait);
+        host.Policy.Tell(Register(duplicate.Ref), duplicate.Ref);
+        duplicate.ExpectMsg<RegistrationRejected>(Wait);
+
+        host.Profilers.Tell(new ReportMetrics("engine", "spec-host", ImmutableDictionary<string, double>.Empty.Add(MetricNames.LatencyMs, 100),
+            T0.AddSeconds(0.1), holder.Ref));
+        host.Profilers.Tell(new ReportMetrics("engine", "spec-host", ImmutableDictionary<string, double>.Empty.Add(MetricNames.LatencyMs, 900),
+            T0.AddSeconds(0.2), duplicate.Ref));
+        host.Profilers.Tell(VramSample(0.5, 1));
+
+        var published = telemetry.FishForMessage<TelemetryPublished>(t => t.Profile.At == T0.AddSeconds(1), Wait);
+        var latency = published.Profile.Metrics["latency_ms{subsystem=\"engine\"}"];
+        Assert.Equal((100.0, 100.0, T0.AddSeconds(0.1)), (latency.Raw, latency.Ema, latency.UpdatedAt));
+        Assert.Equal(1, published.RejectedValues);
+    }
+
+    [Fact]
     public async Task A_registration_held_by_an_actor_that_no_longer_answers_is_taken_over_by_a_later_attempt()
     {
         var (host, kit) = await Start(RawVramRule());

@@ -1,0 +1,274 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit;
+using Scarcity.Actors.Actuation;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Scarcity.Actors.Tests.Actuation;
+
+/// <summary>
+/// One <see cref="ActuatorActor"/> created directly, with a probe as the profiler region and the in-memory journal:
+/// what only the actor does (replies, timers, DeathWatch, persistence and recovery). The delivery and arbitration rules
+/// themselves have specs of their own in the core (ThrottleDeliverySpecs, RegistrationArbitrationSpecs).
+/// </summary>
+public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private const string Subsystem = "engine";
+    private const string Host = "gpu-01";
+
+    // DistributedPubSub needs the cluster provider; the node never joins a cluster, so publishing stays local.
+    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+        akka.loglevel = WARNING
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """).WithFallback(ScarcitySerialization.Config);
+
+    private readonly TestProbe _profilers;
+
+    public ActuatorActorSpecs(ITestOutputHelper output) : base(Hocon, "actuator-specs", output)
+    {
+        _profilers = CreateTestProbe("profilers");
+    }
+
+    private static PolicyConfig Policy() => new()
+    {
+        Policies = { ["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }] },
+        Cooldown = TimeSpan.FromSeconds(1),
+        RecoveryDelay = TimeSpan.FromMinutes(10),
+    };
+
+    // Never retries within a spec unless the spec asks for it.
+    private static ActuatorConfig Patient() => new() { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30) };
+
+    private IActorRef Actuator(ActuatorConfig? config = null) =>
+        Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), config ?? Patient(), _profilers.Ref), "actuator-" + Subsystem);
+
+    private static RegisterSubsystem Registration(IActorRef holder) =>
+        new(Subsystem, Host, 5, [ActionNames.ReduceBatch, ActionNames.Throttle, ActionNames.ShedLoad], holder);
+
+    private static HostProfile Profile(double vram, double seconds) => new(Host, T0.AddSeconds(seconds), PressureLevel.Red,
+        ImmutableDictionary<string, MetricEstimate>.Empty.Add(MetricNames.VramUtil,
+            new MetricEstimate(vram, vram, vram, 0, vram, 0, T0.AddSeconds(seconds), false)));
+
+    private static EvaluateProfile Hot(double seconds) => new(Subsystem, Profile(0.95, seconds));
+
+    private SubsystemRegistered Register(IActorRef actuator, TestProbe holder)
+    {
+        actuator.Tell(Registration(holder.Ref), holder.Ref);
+        return holder.ExpectMsg<SubsystemRegistered>(Wait);
+    }
+
+    private static Task<SubsystemStatus> Status(IActorRef actuator) => actuator.Ask<SubsystemStatus>(new GetSubsystemStatus(Subsystem), Wait);
+
+    private static ThrottleAck Ack(Throttle throttle) => new(Subsystem, throttle.Sequence, true, "applied");
+
+    [Fact]
+    public void A_registration_gets_every_declared_action_at_level_1_and_the_hosts_profiler_learns_the_holder()
+    {
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+
+        var registered = Register(actuator, holder);
+
+        Assert.Equal(Subsystem, registered.Name);
+        Assert.Equal(0, registered.LastSequence);
+        Assert.Equal(
+            [(ActionNames.ReduceBatch, 1.0), (ActionNames.ShedLoad, 1.0), (ActionNames.Throttle, 1.0)],
+            registered.Levels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (l.Key, l.Value)));
+        var attach = _profilers.ExpectMsg<AttachSubsystem>(Wait);
+        Assert.Equal((Host, Subsystem), (attach.Host, attach.Subsystem));
+        Assert.Equal(ProfilerActor.HolderPathOf(holder.Ref, Sys), attach.Holder);
+        Assert.StartsWith("akka.tcp://actuator-specs@127.0.0.1:", attach.Holder); // the node's address, as seen from any node
+    }
+
+    [Fact]
+    public void A_profile_over_a_rules_threshold_sends_the_holder_Throttles_with_increasing_sequence()
+    {
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        actuator.Tell(Hot(0));
+        var first = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(first));
+        actuator.Tell(Profile(0.95, 2)); // a HostProfile is evaluated as well; 2 s is past the cooldown
+        var second = holder.ExpectMsg<Throttle>(Wait);
+
+        Assert.Equal((ActionNames.ReduceBatch, 0.5, 1L, Host, T0), (first.Action, first.Level, first.Sequence, first.Host, first.IssuedAt));
+        Assert.Equal((0.25, 2L), (second.Level, second.Sequence));
+        Assert.Equal(actuator, holder.LastSender); // acks go straight back to the actuator
+        Assert.Contains("vram_util", first.Reason.Rule);
+    }
+
+    [Fact]
+    public async Task An_unacknowledged_Throttle_is_resent_with_growing_waits_and_the_subsystem_turns_silent_until_it_acks()
+    {
+        var actuator = Actuator(new ActuatorConfig
+        {
+            AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(10), SilentAfterAttempts = 3,
+        });
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        actuator.Tell(Hot(0));
+        var clock = Stopwatch.StartNew();
+        var arrivals = new List<(TimeSpan At, Throttle Throttle)>();
+        for (var i = 0; i < 4; i++)
+        {
+            var throttle = holder.ExpectMsg<Throttle>(Wait);
+            arrivals.Add((clock.Elapsed, throttle));
+        }
+
+        Assert.All(arrivals, a => Assert.Equal(arrivals[0].Throttle, a.Throttle));
+        var gaps = arrivals.Zip(arrivals.Skip(1), (a, b) => (b.At - a.At).TotalMilliseconds).ToList();
+        // waits of 300, 600 and 1200 ms; a busy machine only makes them longer
+        Assert.True(gaps[0] >= 200 && gaps[1] >= 500 && gaps[2] >= 1000, $"gaps {string.Join(", ", gaps.Select(g => $"{g:0} ms"))}");
+        Assert.False((await Status(actuator)).Reachable); // three attempts unanswered: silent
+
+        holder.Reply(Ack(arrivals[0].Throttle));
+
+        await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Reachable), Wait);
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(3)); // the next attempt was due 2.4 s after the last
+    }
+
+    [Fact]
+    public async Task An_ack_stops_the_retries_and_is_the_status_last_acknowledged_sequence()
+    {
+        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        actuator.Tell(Hot(0));
+        var throttle = holder.ExpectMsg<Throttle>(Wait);
+
+        holder.Reply(Ack(throttle));
+
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(1.5));
+        var status = await Status(actuator);
+        Assert.Equal((1L, 1L, true), (status.LastSequence, status.LastAckedSequence, status.Reachable));
+    }
+
+    [Fact]
+    public void A_newer_Throttle_supersedes_the_pending_one_only_the_newer_is_retried()
+    {
+        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        actuator.Tell(Hot(0));
+        Assert.Equal(1, holder.ExpectMsg<Throttle>(Wait).Sequence);
+
+        actuator.Tell(Hot(2));
+
+        Assert.Equal(2, holder.ExpectMsg<Throttle>(Wait).Sequence);
+        var retried = holder.ReceiveWhile(m => (Throttle)m, max: TimeSpan.FromSeconds(2));
+        Assert.NotEmpty(retried);
+        Assert.All(retried, t => Assert.Equal(2, t.Sequence));
+    }
+
+    [Fact]
+    public async Task A_second_live_registration_from_another_actor_is_rejected_and_the_holder_keeps_the_name()
+    {
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        var impostor = CreateTestProbe("impostor");
+        Register(actuator, holder);
+        _profilers.ExpectMsg<AttachSubsystem>(Wait);
+
+        actuator.Tell(Registration(impostor.Ref), impostor.Ref);
+
+        var rejected = impostor.ExpectMsg<RegistrationRejected>(Wait);
+        Assert.Equal(Subsystem, rejected.Name);
+        Assert.Contains("already registered", rejected.Reason);
+        Assert.Contains(holder.Ref.Path.ToString(), rejected.Reason);
+        actuator.Tell(Hot(0));
+        Assert.Equal(1, holder.ExpectMsg<Throttle>(Wait).Sequence);
+        impostor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        _profilers.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // the profiler keeps counting the holder's reports only
+        Assert.True((await Status(actuator)).Reachable); // the holder answered the actuator's probe
+    }
+
+    [Fact]
+    public async Task After_the_holder_dies_a_new_registration_is_accepted_with_the_current_levels_and_sequence()
+    {
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        actuator.Tell(Hot(0));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+
+        Watch(holder.Ref);
+        Sys.Stop(holder.Ref);
+        ExpectTerminated(holder.Ref, Wait);
+        await AwaitAssertAsync(async () => Assert.False((await Status(actuator)).Reachable), Wait);
+        var successor = CreateTestProbe("successor");
+        var registered = Register(actuator, successor);
+
+        Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1.0, registered.Levels[ActionNames.Throttle]);
+        Assert.Equal(1, registered.LastSequence);
+        _profilers.FishForMessage<AttachSubsystem>(a => a.Holder == ProfilerActor.HolderPathOf(successor.Ref, Sys), Wait);
+        actuator.Tell(Hot(2));
+        var next = successor.ExpectMsg<Throttle>(Wait);
+        Assert.Equal((2L, 0.25), (next.Sequence, next.Level));
+    }
+
+    [Theory]
+    [InlineData(100)] // levels and sequence replayed from the decisions in the journal
+    [InlineData(1)]   // from a snapshot
+    public void A_restarted_actuator_recovers_levels_and_sequence_and_the_holder_registering_again_gets_them(int snapshotEvery)
+    {
+        var config = Patient();
+        config.SnapshotEvery = snapshotEvery;
+        var first = Actuator(config);
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        first.Tell(Hot(0));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+        first.Tell(Hot(2));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var second = Actuator(config); // the same persistence id
+        var registered = Register(second, holder);
+
+        Assert.Equal(0.25, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(2, registered.LastSequence);
+        second.Tell(Hot(4));
+        var next = holder.ExpectMsg<Throttle>(Wait);
+        Assert.Equal((3L, 0.125), (next.Sequence, next.Level));
+    }
+
+    [Fact]
+    public async Task A_restarted_actuator_resumes_governing_the_holder_it_recovered_without_a_new_registration()
+    {
+        var first = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        first.Tell(Hot(0));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+        _profilers.ExpectMsg<AttachSubsystem>(Wait);
+
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var second = Actuator();
+
+        var attach = _profilers.ExpectMsg<AttachSubsystem>(Wait); // the host's profiler hears of the subsystem again
+        Assert.Equal(ProfilerActor.HolderPathOf(holder.Ref, Sys), attach.Holder);
+        var status = await Status(second);
+        Assert.Equal((0.5, 1L, true), (status.Levels[ActionNames.ReduceBatch], status.LastSequence, status.Reachable));
+        second.Tell(Hot(2));
+        Assert.Equal(2, holder.ExpectMsg<Throttle>(Wait).Sequence);
+    }
+}
