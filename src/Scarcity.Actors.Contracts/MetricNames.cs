@@ -88,6 +88,18 @@ public static class MetricNames
         CpuUtil, MemUtil, SwapUtil, GpuUtil, VramUtil,
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Metrics that are fractions in [0, 1]: the <see cref="Utilisations"/>, the PSI stalls and the GPU's other fractions
+    /// (<c>gpu_mem_util</c>, <c>gpu_power_util</c>). A rule's threshold on one of them is range-checked, so a threshold
+    /// written in percent fails at start-up.
+    /// </summary>
+    public static readonly FrozenSet<string> Fractions = Utilisations
+        .Concat([GpuMemUtil, GpuPowerUtil, PsiCpu, PsiMem, PsiIo])
+        .ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>True when <paramref name="series"/> (labelled or not: <c>vram_util{gpu="0"}</c>) is one of the <see cref="Fractions"/>.</summary>
+    public static bool IsFraction(string series) => Fractions.Contains(BaseName(series));
+
     /// <summary>Builds a labelled series name: <c>Labelled("vram_util", "gpu", "3")</c> is <c>vram_util{gpu="3"}</c>.</summary>
     public static string Labelled(string metric, string labelKey, string labelValue) =>
         $"{metric}{{{labelKey}=\"{labelValue}\"}}";
