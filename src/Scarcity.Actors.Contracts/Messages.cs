@@ -135,7 +135,7 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 
 /// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
 /// <param name="Profile">The host's profile.</param>
-/// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite), counted, never profiled.</param>
+/// <param name="RejectedValues">Readings of this host rejected so far (NaN or infinite, or out of order), counted, never profiled.</param>
 /// <param name="ValuesProfiled">Readings of this host (samples and app metrics) profiled since its profiler started.</param>
 /// <param name="SamplesProfiled">Sensor samples of this host profiled since its profiler started (on this node).</param>
 public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues, long ValuesProfiled = 0, long SamplesProfiled = 0) : IScarcityMessage;

@@ -85,6 +85,10 @@ public sealed class SubsystemPolicy
         List<LevelChange>? changes = null;
         foreach (var group in _actions)
         {
+            // The wall clock stepped back (NTP): times ahead of now are re-anchored on it, so a cooldown or the recovery
+            // delay waits its own length from here, not the step's length as well.
+            if (group.LastChangeAt > now) group.LastChangeAt = now;
+            if (group.ReleasedSince > now) group.ReleasedSince = now;
             RuleState? deciding = null;
             var anyActive = false;
             var anySkipped = false;
