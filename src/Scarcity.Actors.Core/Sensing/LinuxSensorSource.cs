@@ -64,18 +64,22 @@ public sealed class LinuxSensorSource : ISensorSource
         _psiCpu = OpenPressure(proc, "cpu");
         _psiMem = OpenPressure(proc, "memory");
         _psiIo = OpenPressure(proc, "io");
-        PsiAvailable = _psiCpu is not null || _psiMem is not null || _psiIo is not null;
-        if (!PsiAvailable)
+        if (_psiCpu is null && _psiMem is null && _psiIo is null)
             _notice?.Invoke($"{Path.Join(proc, "pressure")} is absent (kernel without CONFIG_PSI, or booted with psi=0): " +
                             "psi_cpu, psi_mem and psi_io are not reported");
+        else
+            ProbePressure();
         _cgroup = new CgroupLimits(proc, _options.CgroupRoot);
     }
 
     /// <inheritdoc />
     public string Name => "linux";
 
-    /// <summary>False when the kernel has no <c>/proc/pressure</c>: the PSI series are then not reported at all (not as zero).</summary>
-    public bool PsiAvailable { get; }
+    /// <summary>
+    /// True once a PSI file has been read. False when the kernel has no <c>/proc/pressure</c>, or its files open but cannot
+    /// be read (PSI compiled in but disabled): the PSI series are then not reported at all (not as zero, not as stale).
+    /// </summary>
+    public bool PsiAvailable => _psiCpu?.HasRead == true || _psiMem?.HasRead == true || _psiIo?.HasRead == true;
 
     /// <summary>The cgroup interface found at <see cref="LinuxSensorConfig.CgroupRoot"/>.</summary>
     public CgroupVersion Cgroup => _cgroup.Version;
@@ -126,13 +130,14 @@ public sealed class LinuxSensorSource : ISensorSource
 
     private void RefreshLimits()
     {
-        _stat.TryOpen();
-        _meminfo.TryOpen();
-        _diskstats.TryOpen();
-        _netdev.TryOpen();
-        _psiCpu?.TryOpen();
-        _psiMem?.TryOpen();
-        _psiIo?.TryOpen();
+        // Files that failed are retried here, each with its own backoff; unsupported ones never.
+        _stat.Retry();
+        _meminfo.Retry();
+        _diskstats.Retry();
+        _netdev.Retry();
+        _psiCpu?.Retry();
+        _psiMem?.Retry();
+        _psiIo?.Retry();
         _cgroup.Reopen();
         _cgroup.Refresh(_notice);
     }
@@ -337,10 +342,34 @@ public sealed class LinuxSensorSource : ISensorSource
     private void SamplePressure(MetricBuffer buffer, ProcFile? file, string metric)
     {
         if (file is null) return; // no PSI on this kernel: said once at construction
-        if (file.TryRead(out var text, _notice) && TryParseSomeAvg10(text, out var percent))
+        // A file never read is unavailable, not stale: said once by ProbePressure, its series absent while it is retried.
+        var everRead = file.HasRead;
+        if (file.TryRead(out var text, everRead ? _notice : null) && TryParseSomeAvg10(text, out var percent))
+        {
+            if (!everRead) _notice?.Invoke($"{file.Path} reads now: {metric} is reported");
             buffer.Add(metric, Math.Clamp(percent / 100, 0, 1));
-        else
+        }
+        else if (file.HasRead && !file.IsUnsupported)
+        {
             buffer.AddStale(metric);
+        }
+    }
+
+    /// <summary>
+    /// Reads each PSI file once at start, so that files which open but cannot be read (PSI compiled in but disabled, the
+    /// kernel answering EOPNOTSUPP) are said once, together, rather than turning stale at every sample.
+    /// </summary>
+    private void ProbePressure()
+    {
+        var unavailable = new List<(ProcFile File, string Metric)>(3);
+        foreach (var (file, metric) in new[] { (_psiCpu, MetricNames.PsiCpu), (_psiMem, MetricNames.PsiMem), (_psiIo, MetricNames.PsiIo) })
+            if (file is not null && !file.TryRead(out _, null)) unavailable.Add((file, metric));
+        if (unavailable.Count == 0) return;
+        var unsupported = unavailable.TrueForAll(u => u.File.IsUnsupported);
+        _notice?.Invoke(
+            $"PSI is unavailable: {string.Join(", ", unavailable.Select(u => u.File.Path))} open but cannot be read ({unavailable[0].File.LastError}); " +
+            $"{string.Join(", ", unavailable.Select(u => u.Metric))} {(unavailable.Count == 1 ? "is" : "are")} not reported" +
+            (unsupported ? " (the kernel does not support them: PSI disabled, booted without psi=1)" : "; retried with a backoff"));
     }
 
     /// <summary>The <c>avg10</c> of the <c>some</c> line: <c>some avg10=3.43 avg60=...</c> gives 3.43 (percent).</summary>

@@ -83,6 +83,18 @@ public sealed class ProcTree : IDisposable
             string.Create(CultureInfo.InvariantCulture,
                 $"some avg10={someAvg10:0.00} avg60=9.82 avg300=5.20 total=20728284\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"));
 
+    /// <summary>
+    /// Makes <c>/proc/pressure/&lt;resource&gt;</c> a file that exists and opens but whose every read fails: a symlink to
+    /// <c>/proc/self/mem</c>, whose read at offset 0 fails with EIO (field case psi-read-fails).
+    /// </summary>
+    public void PressureUnreadable(string resource)
+    {
+        var path = Path.Combine(Proc, "pressure", resource);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Delete(path);
+        File.CreateSymbolicLink(path, "/proc/self/mem");
+    }
+
     /// <summary>Writes a file under the cgroup mount, e.g. <c>CgroupFile("memory.max", "max")</c>.</summary>
     public void CgroupFile(string relativePath, string content) => Write(Path.Combine(Cgroup, relativePath), content + "\n");
 
