@@ -24,6 +24,7 @@ public sealed class LinuxSensorSource : ISensorSource
 {
     private const double BytesPerMb = 1 << 20;
     private const double BytesPerGb = 1 << 30;
+    private const long UnlimitedBytes = 1L << 62; // a memory limit this large (v1 writes "none" as 2^63 - 4096) limits nothing
     private const int SectorBytes = 512; // /proc/diskstats counts 512-byte sectors whatever the device's sector size
 
     private readonly LinuxSensorConfig _options;
@@ -38,6 +39,8 @@ public sealed class LinuxSensorSource : ISensorSource
     private readonly CgroupLimits _cgroup;
     private readonly DeviceCounters _disks = new();
     private readonly DeviceCounters _interfaces = new();
+    private readonly Meminfo _mem = new();
+    private MemSaid _memSaid;
 
     private DateTimeOffset? _nextLimitRefresh;
     private bool _cpuFromCgroup;
@@ -216,24 +219,24 @@ public sealed class LinuxSensorSource : ISensorSource
 
     private void SampleMemory(MetricBuffer buffer)
     {
-        if (!_meminfo.TryRead(out var text, _notice)
-            || !TryParseMeminfo(text, out var totalKb, out var availableKb, out var swapTotalKb, out var swapFreeKb)
-            || totalKb == 0)
+        if (!_meminfo.TryRead(out var text, _notice) || !_mem.Parse(text))
         {
             buffer.AddStale(MetricNames.MemUtil);
             buffer.AddStale(MetricNames.MemAvailableGb);
             buffer.AddStale(MetricNames.SwapUtil);
             return;
         }
-        var hostTotal = (long)totalKb * 1024;
-        var hostAvailable = (long)availableKb * 1024;
+        // Field by field: a field this kernel does not have leaves out only the series that need it, said once.
+        long? hostTotal = _mem.Has(Meminfo.MemTotal) ? _mem.Bytes(Meminfo.MemTotal) : null;
+        var hostAvailable = HostAvailable();
         // v1 writes "no limit" as a huge number; any limit at or above the host's memory limits nothing.
-        if (_cgroup.MemoryLimitBytes is { } limit && limit < hostTotal)
+        if (_cgroup.MemoryLimitBytes is { } limit && limit < (hostTotal ?? UnlimitedBytes))
         {
             MemoryLimitBytes = limit;
             if (_cgroup.TryReadMemoryUsage(_notice, out var used))
             {
-                var available = Math.Min(Math.Max(limit - used, 0), hostAvailable);
+                var available = Math.Max(limit - used, 0);
+                if (hostAvailable is { } h) available = Math.Min(available, h);
                 buffer.Add(MetricNames.MemUtil, Math.Clamp(1 - (double)available / limit, 0, 1));
                 buffer.Add(MetricNames.MemAvailableGb, available / BytesPerGb);
             }
@@ -246,30 +249,66 @@ public sealed class LinuxSensorSource : ISensorSource
         else
         {
             MemoryLimitBytes = null;
-            buffer.Add(MetricNames.MemUtil, Math.Clamp(1 - (double)hostAvailable / hostTotal, 0, 1));
-            buffer.Add(MetricNames.MemAvailableGb, hostAvailable / BytesPerGb);
+            if (hostAvailable is { } available)
+            {
+                buffer.Add(MetricNames.MemAvailableGb, available / BytesPerGb);
+                if (hostTotal is { } total) buffer.Add(MetricNames.MemUtil, Math.Clamp(1 - (double)available / total, 0, 1));
+                else if (FirstTime(MemSaid.NoTotal)) _notice?.Invoke($"{_meminfo.Path} has no MemTotal line: mem_util is not reported");
+            }
         }
-        // No swap configured: none of it is in use.
-        buffer.Add(MetricNames.SwapUtil, swapTotalKb == 0 ? 0 : Math.Clamp(1 - (double)swapFreeKb / swapTotalKb, 0, 1));
+        if (_mem.Has(Meminfo.SwapTotal) && (_mem.Has(Meminfo.SwapFree) || _mem.Bytes(Meminfo.SwapTotal) == 0))
+        {
+            // No swap configured: none of it is in use.
+            var swapTotal = _mem.Bytes(Meminfo.SwapTotal);
+            buffer.Add(MetricNames.SwapUtil, swapTotal == 0 ? 0 : Math.Clamp(1 - (double)_mem.Bytes(Meminfo.SwapFree) / swapTotal, 0, 1));
+        }
+        else if (FirstTime(MemSaid.NoSwap))
+        {
+            _notice?.Invoke($"{_meminfo.Path} has no SwapTotal or SwapFree line: swap_util is not reported");
+        }
     }
 
-    private static bool TryParseMeminfo(ReadOnlySpan<byte> text, out ulong totalKb, out ulong availableKb, out ulong swapTotalKb, out ulong swapFreeKb)
+    /// <summary>
+    /// The host's available memory: MemAvailable, or on a kernel without it (before 3.14) the estimate
+    /// MemFree + Buffers + Cached + SReclaimable, which is what the kernel's own figure approximates; null (said once)
+    /// when not even MemFree is there.
+    /// </summary>
+    private long? HostAvailable()
     {
-        totalKb = availableKb = swapTotalKb = swapFreeKb = 0;
-        var found = 0;
-        var pos = 0;
-        while (found != 0b1111 && ProcText.NextLine(text, ref pos, out var line))
+        if (_mem.Has(Meminfo.MemAvailable)) return _mem.Bytes(Meminfo.MemAvailable);
+        if (!_mem.Has(Meminfo.MemFree))
         {
-            var colon = line.IndexOf((byte)':');
-            if (colon < 0) continue;
-            var key = line[..colon];
-            var p = colon + 1;
-            if (key.SequenceEqual("MemTotal"u8) && ProcText.TryNextUInt64(line, ref p, out totalKb)) found |= 1;
-            else if (key.SequenceEqual("MemAvailable"u8) && ProcText.TryNextUInt64(line, ref p, out availableKb)) found |= 2;
-            else if (key.SequenceEqual("SwapTotal"u8) && ProcText.TryNextUInt64(line, ref p, out swapTotalKb)) found |= 4;
-            else if (key.SequenceEqual("SwapFree"u8) && ProcText.TryNextUInt64(line, ref p, out swapFreeKb)) found |= 8;
+            if (FirstTime(MemSaid.NoAvailable))
+                _notice?.Invoke($"{_meminfo.Path} has neither MemAvailable nor MemFree: mem_util and mem_available_gb are not reported " +
+                                "(but for a container limit, which needs only the cgroup's own usage)");
+            return null;
         }
-        return found == 0b1111;
+        if (FirstTime(MemSaid.Estimating))
+        {
+            var lacking = new[] { Meminfo.Buffers, Meminfo.Cached, Meminfo.SReclaimable }.Where(f => !_mem.Has(f)).Select(Meminfo.Name).ToList();
+            _notice?.Invoke($"{_meminfo.Path} has no MemAvailable (a kernel before 3.14, or a compatibility layer): " +
+                            "available memory is estimated as MemFree + Buffers + Cached + SReclaimable" +
+                            (lacking.Count > 0 ? $" ({string.Join(", ", lacking)} missing too, counted as 0)" : ""));
+        }
+        return _mem.Bytes(Meminfo.MemFree) + _mem.Bytes(Meminfo.Buffers) + _mem.Bytes(Meminfo.Cached) + _mem.Bytes(Meminfo.SReclaimable);
+    }
+
+    /// <summary>True the first time only, so that each lack is said once and its notice is built only then.</summary>
+    private bool FirstTime(MemSaid what)
+    {
+        if ((_memSaid & what) != 0) return false;
+        _memSaid |= what;
+        return true;
+    }
+
+    [Flags]
+    private enum MemSaid
+    {
+        None = 0,
+        Estimating = 1,
+        NoAvailable = 2,
+        NoTotal = 4,
+        NoSwap = 8,
     }
 
     private void SampleDisks(MetricBuffer buffer, DateTimeOffset now)

@@ -18,6 +18,7 @@ public sealed class ProcTree : IDisposable
         Root = Path.Combine(Path.GetTempPath(), "scarcity-proc-" + Guid.NewGuid().ToString("N"));
         Proc = Path.Combine(Root, "proc");
         Cgroup = Path.Combine(Root, "cgroup");
+        Sys = Path.Combine(Root, "sys"); // absent until a spec builds a fake sysfs: the source then falls back on names
         Directory.CreateDirectory(Path.Combine(Proc, "net"));
         Directory.CreateDirectory(Cgroup);
     }
@@ -25,6 +26,23 @@ public sealed class ProcTree : IDisposable
     public string Root { get; }
     public string Proc { get; }
     public string Cgroup { get; }
+    public string Sys { get; }
+
+    /// <summary>
+    /// Copies a field case's inputs over this tree: its <c>proc/</c>, <c>cgroup/</c> and <c>sys/</c> folders onto
+    /// <see cref="Proc"/>, <see cref="Cgroup"/> and <see cref="Sys"/> (the files the case does not have keep this tree's).
+    /// </summary>
+    public ProcTree Overlay(string caseRoot)
+    {
+        foreach (var (from, to) in new[] { ("proc", Proc), ("cgroup", Cgroup), ("sys", Sys) })
+        {
+            var source = Path.Combine(caseRoot, from);
+            if (!Directory.Exists(source)) continue;
+            foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+                Write(Path.Combine(to, Path.GetRelativePath(source, file)), File.ReadAllText(file));
+        }
+        return this;
+    }
 
     /// <summary>A host with every /proc file the sensor reads: idle CPU, 16 GiB with 4 GiB available, PSI present.</summary>
     public static ProcTree Host(bool psi = true)
