@@ -11,6 +11,9 @@ internal sealed class CgroupLimits : IDisposable
 {
     private readonly ProcFile? _memLimit;
     private readonly ProcFile? _memUsage;
+    private readonly ProcFile? _memStat;
+    private readonly byte[] _inactiveFileKey = [];
+    private bool _workingSetUnknownSaid;
     private readonly ProcFile? _cpuLimit;
     private readonly ProcFile? _cpuPeriod;
     private readonly ProcFile? _cpuUsage;
@@ -25,6 +28,8 @@ internal sealed class CgroupLimits : IDisposable
             var dir = Resolve(cgroupRoot, self.GetValueOrDefault(""));
             _memLimit = Open(dir, "memory.max");
             _memUsage = Open(dir, "memory.current");
+            _memStat = Open(dir, "memory.stat", 4096);
+            _inactiveFileKey = "inactive_file"u8.ToArray();
             _cpuLimit = Open(dir, "cpu.max");
             _cpuUsage = Open(dir, "cpu.stat");
             _cpuUsageSecondsPerUnit = 1e-6; // usage_usec
@@ -38,6 +43,8 @@ internal sealed class CgroupLimits : IDisposable
             var acct = Resolve(System.IO.Path.Join(cgroupRoot, "cpuacct"), self.GetValueOrDefault("cpuacct"));
             _memLimit = Open(mem, "memory.limit_in_bytes");
             _memUsage = Open(mem, "memory.usage_in_bytes");
+            _memStat = Open(mem, "memory.stat", 4096);
+            _inactiveFileKey = "total_inactive_file"u8.ToArray(); // hierarchical, as usage_in_bytes is
             _cpuLimit = Open(cpu, "cpu.cfs_quota_us");
             _cpuPeriod = Open(cpu, "cpu.cfs_period_us");
             _cpuUsage = Open(acct, "cpuacct.usage");
@@ -68,12 +75,26 @@ internal sealed class CgroupLimits : IDisposable
         CpuLimitCores = Version == CgroupVersion.V2 ? ReadCpuMax(notice) : ReadCfsQuota(notice);
     }
 
-    /// <summary>Bytes the cgroup is charged for (<c>memory.current</c>, <c>memory.usage_in_bytes</c>), page cache included.</summary>
+    /// <summary>
+    /// The cgroup's working set in bytes: what it is charged for (<c>memory.current</c>, v1 <c>memory.usage_in_bytes</c>)
+    /// less its inactive page cache (<c>inactive_file</c>, v1 <c>total_inactive_file</c>, from <c>memory.stat</c>),
+    /// which the kernel reclaims before it would OOM-kill anything. The same figure the kubelet evicts on. Where
+    /// <c>memory.stat</c> cannot be read the charged usage is used, and said once.
+    /// </summary>
     public bool TryReadMemoryUsage(Action<string>? notice, out long bytes)
     {
         bytes = 0;
-        return _memUsage is not null && _memUsage.TryRead(out var text, notice)
-            && ProcText.TryParseInt64(ProcText.Trim(text), out bytes);
+        if (_memUsage is null || !_memUsage.TryRead(out var text, notice) || !ProcText.TryParseInt64(ProcText.Trim(text), out bytes))
+            return false;
+        if (_memStat is not null && _memStat.TryRead(out var stat, null) && ProcText.TryFindKeyed(stat, _inactiveFileKey, out var inactive))
+            bytes = Math.Max(bytes - (long)Math.Min(inactive, (ulong)bytes), 0);
+        else if (!_workingSetUnknownSaid)
+        {
+            _workingSetUnknownSaid = true;
+            notice?.Invoke($"{_memStat?.Path ?? "memory.stat"} has no {System.Text.Encoding.ASCII.GetString(_inactiveFileKey)} " +
+                           $"({_memStat?.LastError ?? "not found"}): container memory counts reclaimable page cache as used");
+        }
+        return true;
     }
 
     /// <summary>CPU time the cgroup has used, in seconds (<c>cpu.stat usage_usec</c>, <c>cpuacct.usage</c>).</summary>
@@ -92,6 +113,7 @@ internal sealed class CgroupLimits : IDisposable
     {
         _memLimit?.TryOpen();
         _memUsage?.TryOpen();
+        _memStat?.Retry();
         _cpuLimit?.TryOpen();
         _cpuPeriod?.TryOpen();
         _cpuUsage?.TryOpen();
@@ -125,7 +147,7 @@ internal sealed class CgroupLimits : IDisposable
                 : null;
     }
 
-    private static ProcFile Open(string dir, string file) => new(System.IO.Path.Join(dir, file), initialBytes: 1024);
+    private static ProcFile Open(string dir, string file, int initialBytes = 1024) => new(System.IO.Path.Join(dir, file), initialBytes);
 
     private static string Resolve(string mount, string? path)
     {
@@ -161,6 +183,7 @@ internal sealed class CgroupLimits : IDisposable
     {
         _memLimit?.Dispose();
         _memUsage?.Dispose();
+        _memStat?.Dispose();
         _cpuLimit?.Dispose();
         _cpuPeriod?.Dispose();
         _cpuUsage?.Dispose();
