@@ -73,6 +73,10 @@ public static class MetricNames
     public const string XidLabel = "xid";
     /// <summary>Label key of a per-subsystem series.</summary>
     public const string SubsystemLabel = "subsystem";
+    /// <summary>Label key of a per-network-interface series, e.g. <c>net_recv_mb{interface="eth0"}</c>.</summary>
+    public const string InterfaceLabel = "interface";
+    /// <summary>Label key of a per-disk series, e.g. <c>disk_read_mb{disk="nvme0n1"}</c>.</summary>
+    public const string DiskLabel = "disk";
 
     /// <summary>Every metric base name the governor accepts in a rule.</summary>
     public static readonly FrozenSet<string> Known = new[]

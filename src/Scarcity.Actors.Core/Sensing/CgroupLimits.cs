@@ -33,6 +33,8 @@ internal sealed class CgroupLimits : IDisposable
     private ProcFile? _memUsage;
     private ProcFile? _memStat;
     private ProcFile? _cpuUsage;
+    private int _memUsageLevel = -1;
+    private int _cpuUsageLevel = -1;
     private bool _workingSetUnknownSaid;
 
     public CgroupLimits(string procRoot, string cgroupRoot)
@@ -159,6 +161,8 @@ internal sealed class CgroupLimits : IDisposable
     /// <summary>Reads the usage counters where the memory limit of <paramref name="level"/> is, or else in the process's own cgroup.</summary>
     private void BindMemoryUsage(int level)
     {
+        if (level == _memUsageLevel) return; // the same binding level as at the last refresh: nothing to look up
+        _memUsageLevel = level;
         var dir = File.Exists(Path.Join(_memory[level].Directory, _memoryUsageFile)) ? _memory[level].Directory : _memory[0].Directory;
         if (_memUsage is not null && _memUsage.Path == Path.Join(dir, _memoryUsageFile)) return;
         _memUsage?.Dispose();
@@ -169,6 +173,8 @@ internal sealed class CgroupLimits : IDisposable
 
     private void BindCpuUsage(int level)
     {
+        if (level == _cpuUsageLevel) return;
+        _cpuUsageLevel = level;
         string path;
         if (Version == CgroupVersion.V2)
         {

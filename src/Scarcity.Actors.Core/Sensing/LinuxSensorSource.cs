@@ -5,20 +5,28 @@ namespace Scarcity.Actors.Sensing;
 
 /// <summary>
 /// Host metrics from procfs and cgroups: <c>cpu_util</c>, <c>mem_util</c>, <c>mem_available_gb</c>, <c>swap_util</c>,
-/// <c>disk_read_mb</c>, <c>disk_write_mb</c>, <c>net_sent_mb</c>, <c>net_recv_mb</c> and, where the kernel has PSI,
-/// <c>psi_cpu</c>, <c>psi_mem</c>, <c>psi_io</c>.
+/// <c>disk_read_mb</c>, <c>disk_write_mb</c>, <c>net_sent_mb</c>, <c>net_recv_mb</c> (totals, and one labelled series
+/// per counted disk and interface: <c>disk_read_mb{disk="sda"}</c>, <c>net_recv_mb{interface="eth0"}</c>) and, where
+/// the kernel has PSI, <c>psi_cpu</c>, <c>psi_mem</c>, <c>psi_io</c>. docs/metrics.md says where each comes from.
 /// </summary>
 /// <remarks>
 /// <para>Rates and <c>cpu_util</c> come from counter deltas: the first sample only seeds them, and a counter that goes
-/// backwards re-seeds instead of giving a negative or huge rate. A file that cannot be read turns its series stale.</para>
-/// <para>Container limits take precedence over host totals. With a memory limit below the host's memory,
-/// <c>mem_available_gb</c> is the smaller of (limit - usage) and the host's MemAvailable, and <c>mem_util</c> is
-/// 1 - available / limit; usage is what the cgroup is charged for, page cache included. With a CPU quota,
-/// <c>cpu_util</c> is the cgroup's CPU time over the quota's cores.</para>
-/// <para>Disks: whole physical disks only, see <see cref="IsWholeDisk"/>. Network: every interface but <c>lo</c>.
-/// MB is 2^20 bytes, as GB in <c>mem_available_gb</c> is 2^30.</para>
-/// <para>Cost: every file stays open and is re-read from offset 0 into a reused buffer and parsed as bytes, so a sample
-/// allocates nothing in steady state.</para>
+/// backwards re-seeds instead of giving a negative or huge rate.</para>
+/// <para>What the host cannot provide is told apart from what failed. A file or field this host does not have (no PSI,
+/// PSI files the kernel refuses to read, a meminfo without MemAvailable or swap lines) leaves out only the series that
+/// need it: absent, not stale, said once through <see cref="LinuxSensorConfig.OnNotice"/>. A file that fails to read
+/// turns its series stale and is retried with a backoff; a garbled reading is stale for that sample.</para>
+/// <para>Container limits take precedence over host totals; the limit is the tightest one from the process's cgroup up
+/// to the mount's root. With a memory limit below the host's memory, <c>mem_available_gb</c> is the smaller of
+/// (limit - working set) and the host's available memory, and <c>mem_util</c> is 1 - available / limit; the working set
+/// is the usage less its inactive page cache. With a CPU quota, <c>cpu_util</c> is the cgroup's CPU time over the
+/// quota's cores.</para>
+/// <para>Disks: whole disks only, so a partition's I/O is not counted twice; network: physical interfaces only, so
+/// traffic a bridge or veth repeats is not. Sysfs (<see cref="LinuxSensorConfig.SysRoot"/>) decides, once per device,
+/// and the name where it cannot (see <see cref="IsWholeDisk"/>). MB is 2^20 bytes, as GB in <c>mem_available_gb</c> is
+/// 2^30.</para>
+/// <para>Cost: every file stays open and is re-read from offset 0 into a reused buffer and parsed as bytes; devices are
+/// classified and their series named when first seen; so a sample allocates nothing in steady state.</para>
 /// </remarks>
 public sealed class LinuxSensorSource : ISensorSource
 {
@@ -37,8 +45,8 @@ public sealed class LinuxSensorSource : ISensorSource
     private readonly ProcFile? _psiMem;
     private readonly ProcFile? _psiIo;
     private readonly CgroupLimits _cgroup;
-    private readonly DeviceCounters _disks = new();
-    private readonly DeviceCounters _interfaces = new();
+    private readonly DeviceCounters _disks;
+    private readonly DeviceCounters _interfaces;
     private readonly Meminfo _mem = new();
     private MemSaid _memSaid;
 
@@ -51,6 +59,7 @@ public sealed class LinuxSensorSource : ISensorSource
     private ulong _cgroupCpuUsage;
     private DateTimeOffset? _diskAt;
     private DateTimeOffset? _netAt;
+    private bool _virtualOnlySaid;
 
     /// <summary>Opens the files; <paramref name="options"/> defaults to the real <c>/proc</c> and <c>/sys/fs/cgroup</c>.</summary>
     public LinuxSensorSource(LinuxSensorConfig? options = null)
@@ -73,6 +82,9 @@ public sealed class LinuxSensorSource : ISensorSource
         else
             ProbePressure();
         _cgroup = new CgroupLimits(proc, _options.CgroupRoot);
+        var sys = _options.SysRoot;
+        _disks = new DeviceCounters(name => DeviceClasses.Disk(sys, name), MetricNames.DiskReadMb, MetricNames.DiskWriteMb, MetricNames.DiskLabel);
+        _interfaces = new DeviceCounters(name => DeviceClasses.Interface(sys, name), MetricNames.NetRecvMb, MetricNames.NetSentMb, MetricNames.InterfaceLabel);
     }
 
     /// <inheritdoc />
@@ -111,7 +123,7 @@ public sealed class LinuxSensorSource : ISensorSource
     }
 
     /// <summary>
-    /// The rule for counting a <c>/proc/diskstats</c> device: whole physical disks only, so that each byte is counted
+    /// The names' rule for counting a <c>/proc/diskstats</c> device, where sysfs cannot tell: whole physical disks only, so that each byte is counted
     /// once. Left out: partitions (<c>sda1</c>, <c>vda2</c>, <c>nvme0n1p1</c>, <c>mmcblk0p1</c>), which repeat their
     /// disk's I/O; <c>dm-*</c> and <c>md*</c>, stacked on disks already counted; <c>loop*</c>, <c>ram*</c> and
     /// <c>zram*</c>, which are files or memory, not disk. Counted: <c>sda</c>, <c>vda</c>, <c>xvda</c>,
@@ -329,7 +341,7 @@ public sealed class LinuxSensorSource : ISensorSource
             var p = 0;
             ProcText.SkipTokens(line, ref p, 2);
             var name = ProcText.NextToken(line, ref p);
-            if (!IsWholeDisk(name)) continue;
+            if (name.IsEmpty) continue;
             ProcText.SkipTokens(line, ref p, 2);
             if (!ProcText.TryNextUInt64(line, ref p, out var sectorsRead)) continue;
             ProcText.SkipTokens(line, ref p, 3);
@@ -338,8 +350,15 @@ public sealed class LinuxSensorSource : ISensorSource
         }
         if (_disks.End(out var read, out var written) && dt > 0)
         {
-            buffer.Add(MetricNames.DiskReadMb, read * (double)SectorBytes / BytesPerMb / dt);
-            buffer.Add(MetricNames.DiskWriteMb, written * (double)SectorBytes / BytesPerMb / dt);
+            const double perSector = SectorBytes / BytesPerMb;
+            buffer.Add(MetricNames.DiskReadMb, read * perSector / dt);
+            buffer.Add(MetricNames.DiskWriteMb, written * perSector / dt);
+            for (var i = 0; i < _disks.Count; i++)
+            {
+                if (!_disks.TryGetDevice(i, out var readSeries, out var writeSeries, out var r, out var w)) continue;
+                buffer.Add(readSeries, r * perSector / dt);
+                buffer.Add(writeSeries, w * perSector / dt);
+            }
         }
         _diskAt = now;
     }
@@ -362,7 +381,6 @@ public sealed class LinuxSensorSource : ISensorSource
             var colon = line.IndexOf((byte)':');
             if (colon < 0) continue;
             var name = line[..colon].Trim(" \t"u8);
-            if (name.SequenceEqual("lo"u8)) continue;
             var fields = line[(colon + 1)..];
             var p = 0;
             if (!ProcText.TryNextUInt64(fields, ref p, out var received)) continue;
@@ -374,6 +392,18 @@ public sealed class LinuxSensorSource : ISensorSource
         {
             buffer.Add(MetricNames.NetSentMb, sentBytes / BytesPerMb / dt);
             buffer.Add(MetricNames.NetRecvMb, recv / BytesPerMb / dt);
+            for (var i = 0; i < _interfaces.Count; i++)
+            {
+                if (!_interfaces.TryGetDevice(i, out var recvSeries, out var sentSeries, out var r, out var w)) continue;
+                buffer.Add(sentSeries, w / BytesPerMb / dt);
+                buffer.Add(recvSeries, r / BytesPerMb / dt);
+            }
+        }
+        if (_interfaces.CountingVirtualOnly && !_virtualOnlySaid)
+        {
+            _virtualOnlySaid = true;
+            _notice?.Invoke($"{_netdev.Path} lists no physical network interface (a container's own network namespace?): " +
+                            "net_sent_mb and net_recv_mb count its virtual interfaces that are not bridges or bridge ports");
         }
         _netAt = now;
     }

@@ -25,6 +25,7 @@ public sealed class CgroupPageCacheSpecs : IDisposable
     {
         ProcRoot = _tree.Proc,
         CgroupRoot = _tree.Cgroup,
+        SysRoot = _tree.Sys,
         OnNotice = _notices.Add,
     });
 

@@ -20,7 +20,7 @@ public sealed class CgroupParentLimitSpecs : IDisposable
 
     public void Dispose() => _tree.Dispose();
 
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig { ProcRoot = _tree.Proc, CgroupRoot = _tree.Cgroup });
+    private LinuxSensorSource Source() => new(new LinuxSensorConfig { ProcRoot = _tree.Proc, CgroupRoot = _tree.Cgroup, SysRoot = _tree.Sys });
 
     private MetricBuffer Sample(LinuxSensorSource source, double seconds)
     {

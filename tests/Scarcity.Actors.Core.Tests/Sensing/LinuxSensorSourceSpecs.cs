@@ -22,6 +22,7 @@ public sealed class LinuxSensorSourceSpecs : IDisposable
     {
         ProcRoot = (tree ?? _tree).Proc,
         CgroupRoot = (tree ?? _tree).Cgroup,
+        SysRoot = (tree ?? _tree).Sys,
         LimitRefreshInterval = refresh ?? TimeSpan.FromSeconds(10),
         OnNotice = _notices.Add,
     });

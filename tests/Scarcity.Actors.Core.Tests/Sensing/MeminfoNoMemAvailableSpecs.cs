@@ -26,6 +26,7 @@ public sealed class MeminfoNoMemAvailableSpecs : IDisposable
     {
         ProcRoot = _tree.Proc,
         CgroupRoot = _tree.Cgroup,
+        SysRoot = _tree.Sys,
         OnNotice = _notices.Add,
     });
 

@@ -113,6 +113,38 @@ public sealed class ProcTree : IDisposable
         File.CreateSymbolicLink(path, "/proc/self/mem");
     }
 
+    /// <summary>
+    /// A network interface in the fake sysfs: a physical one has <c>class/net/&lt;if&gt;/device</c>; a virtual one is under
+    /// <c>devices/virtual/net</c>, with <c>bridge/</c> when it is a bridge and <c>brport/</c> when it is a bridge's port.
+    /// </summary>
+    public void SysInterface(string name, bool physical, bool bridge = false, bool bridgePort = false)
+    {
+        var classDir = Path.Combine(Sys, "class", "net", name);
+        Directory.CreateDirectory(classDir);
+        if (physical)
+        {
+            Directory.CreateDirectory(Path.Combine(classDir, "device"));
+            return;
+        }
+        Directory.CreateDirectory(Path.Combine(Sys, "devices", "virtual", "net", name));
+        if (bridge) Directory.CreateDirectory(Path.Combine(classDir, "bridge"));
+        if (bridgePort) Directory.CreateDirectory(Path.Combine(classDir, "brport"));
+    }
+
+    /// <summary>A block device in the fake sysfs: a whole disk is under <c>block/</c>, a partition has a <c>partition</c> file, a virtual device is under <c>devices/virtual/block</c>.</summary>
+    public void SysBlock(string name, SysBlockKind kind)
+    {
+        var classDir = Path.Combine(Sys, "class", "block", name);
+        Directory.CreateDirectory(classDir);
+        if (kind == SysBlockKind.Partition)
+        {
+            Write(Path.Combine(classDir, "partition"), "1\n");
+            return;
+        }
+        Directory.CreateDirectory(Path.Combine(Sys, "block", name));
+        if (kind == SysBlockKind.Virtual) Directory.CreateDirectory(Path.Combine(Sys, "devices", "virtual", "block", name));
+    }
+
     /// <summary>Writes a file under the cgroup mount, e.g. <c>CgroupFile("memory.max", "max")</c>.</summary>
     public void CgroupFile(string relativePath, string content) => Write(Path.Combine(Cgroup, relativePath), content + "\n");
 
@@ -137,4 +169,11 @@ public sealed class ProcTree : IDisposable
             // a leftover temp directory is harmless
         }
     }
+}
+
+public enum SysBlockKind
+{
+    WholeDisk,
+    Partition,
+    Virtual,
 }
