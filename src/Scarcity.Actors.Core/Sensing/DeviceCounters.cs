@@ -12,7 +12,8 @@ namespace Scarcity.Actors.Sensing;
 /// </summary>
 /// <remarks>
 /// A device is classified, and its labelled series named, once: when it is first seen. Devices that do not count are
-/// tracked too, so they are not classified again at every pass. Allocates only when a device is first seen.
+/// tracked too (by name only: their counters are not even parsed), so they are not classified again at every pass.
+/// Allocates only when a device is first seen.
 /// </remarks>
 internal sealed class DeviceCounters(Func<string, DeviceRole> classify, string metricA, string metricB, string labelKey)
 {
@@ -35,39 +36,47 @@ internal sealed class DeviceCounters(Func<string, DeviceRole> classify, string m
         _cursor = 0;
     }
 
-    /// <summary>Records one device's counters.</summary>
-    public void Observe(ReadOnlySpan<byte> name, ulong a, ulong b)
+    /// <summary>
+    /// The index of device <paramref name="name"/>, seen in this pass; a device seen for the first time is classified
+    /// (the only allocation). Call <see cref="Update"/> with its counters unless it is <see cref="IsIgnored"/>.
+    /// </summary>
+    public int Track(ReadOnlySpan<byte> name)
     {
         var i = Find(name);
-        if (i < 0)
-        {
-            Add(name, a, b);
-            return;
-        }
-        ref var e = ref _entries[i];
-        e.HasDelta = a >= e.A && b >= e.B;
+        if (i < 0) i = Add(name);
+        _entries[i].Pass = _pass;
+        _entries[i].HasDelta = false;
+        return i;
+    }
+
+    /// <summary>True when device <paramref name="index"/> never enters a total: its counters need not even be parsed.</summary>
+    public bool IsIgnored(int index) => _entries[index].Role == DeviceRole.Ignored;
+
+    /// <summary>Records the counters of device <paramref name="index"/>; the first reading only seeds them.</summary>
+    public void Update(int index, ulong a, ulong b)
+    {
+        ref var e = ref _entries[index];
+        e.HasDelta = e.Seeded && a >= e.A && b >= e.B;
         e.DeltaA = e.HasDelta ? a - e.A : 0;
         e.DeltaB = e.HasDelta ? b - e.B : 0;
         e.A = a;
         e.B = b;
-        e.Pass = _pass;
+        e.Seeded = true;
     }
 
     /// <summary>
     /// Ends the pass: the summed deltas of the devices that count. False when none of them had a previous reading to
-    /// compare with; where no device counts at all (a host with only bridges and veths), a total of 0 once any device has.
+    /// compare with; where no device counts at all (a host with only bridges and veths), a total of 0 from the second pass.
     /// </summary>
     public bool End(out ulong deltaA, out ulong deltaB)
     {
         var kept = 0;
         _anyCounted = false;
-        var anyDelta = false;
         for (var i = 0; i < _count; i++)
         {
             if (_entries[i].Pass != _pass) continue; // gone: forgotten, the others keep their order (the file's)
             _entries[kept++] = _entries[i];
             _anyCounted |= _entries[kept - 1].Role == DeviceRole.Counted;
-            anyDelta |= _entries[kept - 1].HasDelta;
         }
         Array.Clear(_entries, kept, _count - kept);
         _count = kept;
@@ -87,7 +96,7 @@ internal sealed class DeviceCounters(Func<string, DeviceRole> classify, string m
             deltaA += e.DeltaA;
             deltaB += e.DeltaB;
         }
-        return includedDelta || (!anyIncluded && anyDelta);
+        return includedDelta || (!anyIncluded && _pass > 1);
     }
 
     /// <summary>The deltas of device <paramref name="index"/> in the last pass, when it counts and had a previous reading.</summary>
@@ -119,22 +128,20 @@ internal sealed class DeviceCounters(Func<string, DeviceRole> classify, string m
         return -1;
     }
 
-    private void Add(ReadOnlySpan<byte> name, ulong a, ulong b)
+    private int Add(ReadOnlySpan<byte> name)
     {
         var text = Encoding.Latin1.GetString(name);
         var role = classify(text);
         if (_count == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
-        _entries[_count++] = new Entry
+        _entries[_count] = new Entry
         {
             Name = name.ToArray(),
             Text = text,
             Role = role,
             SeriesA = MetricNames.Labelled(metricA, labelKey, text),
             SeriesB = MetricNames.Labelled(metricB, labelKey, text),
-            A = a,
-            B = b,
-            Pass = _pass,
         };
+        return _count++;
     }
 
     private struct Entry
@@ -149,6 +156,7 @@ internal sealed class DeviceCounters(Func<string, DeviceRole> classify, string m
         public ulong DeltaA;
         public ulong DeltaB;
         public bool HasDelta;
+        public bool Seeded;
         public int Pass;
     }
 }

@@ -342,11 +342,13 @@ public sealed class LinuxSensorSource : ISensorSource
             ProcText.SkipTokens(line, ref p, 2);
             var name = ProcText.NextToken(line, ref p);
             if (name.IsEmpty) continue;
+            var disk = _disks.Track(name);
+            if (_disks.IsIgnored(disk)) continue; // a partition, loop, dm...: classified once, never parsed
             ProcText.SkipTokens(line, ref p, 2);
             if (!ProcText.TryNextUInt64(line, ref p, out var sectorsRead)) continue;
             ProcText.SkipTokens(line, ref p, 3);
             if (!ProcText.TryNextUInt64(line, ref p, out var sectorsWritten)) continue;
-            _disks.Observe(name, sectorsRead, sectorsWritten);
+            _disks.Update(disk, sectorsRead, sectorsWritten);
         }
         if (_disks.End(out var read, out var written) && dt > 0)
         {
@@ -380,13 +382,14 @@ public sealed class LinuxSensorSource : ISensorSource
             // "  eth0: rx_bytes rx_packets ... (8 receive columns) tx_bytes ..."; the two header lines have '|' instead.
             var colon = line.IndexOf((byte)':');
             if (colon < 0) continue;
-            var name = line[..colon].Trim(" \t"u8);
+            var nic = _interfaces.Track(line[..colon].Trim(" \t"u8));
+            if (_interfaces.IsIgnored(nic)) continue;
             var fields = line[(colon + 1)..];
             var p = 0;
             if (!ProcText.TryNextUInt64(fields, ref p, out var received)) continue;
             ProcText.SkipTokens(fields, ref p, 7);
             if (!ProcText.TryNextUInt64(fields, ref p, out var sent)) continue;
-            _interfaces.Observe(name, received, sent);
+            _interfaces.Update(nic, received, sent);
         }
         if (_interfaces.End(out var recv, out var sentBytes) && dt > 0)
         {

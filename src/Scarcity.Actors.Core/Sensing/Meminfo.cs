@@ -43,7 +43,8 @@ internal sealed class Meminfo
     {
         _found = _garbled = 0;
         var pos = 0;
-        while (ProcText.NextLine(text, ref pos, out var line))
+        const int all = (1 << FieldCount) - 1;
+        while ((_found | _garbled) != all && ProcText.NextLine(text, ref pos, out var line))
         {
             var colon = line.IndexOf((byte)':');
             if (colon < 0) continue;
