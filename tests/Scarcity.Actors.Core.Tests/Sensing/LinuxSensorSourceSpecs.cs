@@ -413,6 +413,14 @@ public sealed class LinuxSensorSourceSpecs : IDisposable
         Assert.Equal(counted, LinuxSensorSource.IsWholeDisk(Encoding.ASCII.GetBytes(name)));
 
     [Fact]
+    public void An_empty_sys_root_fails_at_start_naming_it()
+    {
+        var e = Assert.Throws<Scarcity.Actors.Configuration.DRGConfigException>(() =>
+            new LinuxSensorSource(new LinuxSensorConfig { SysRoot = " " }));
+        Assert.StartsWith("Scarcity:Sensor:SysRoot must name a directory", Assert.Single(e.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_bad_option_fails_at_start_naming_it()
     {
         var e = Assert.Throws<Scarcity.Actors.Configuration.DRGConfigException>(() =>
