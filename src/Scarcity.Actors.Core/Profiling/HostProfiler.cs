@@ -70,14 +70,16 @@ public sealed class HostProfiler
                 {
                     _lastClockStepAt = at;
                     _notice?.Invoke(FormattableString.Invariant(
-                        $"the clock stepped back {(last - at).TotalSeconds:0.###} s ({series}: a reading at {at:O} after one at {last:O}); series re-anchor on the new time, keeping level and trend"));
+                        $"the clock stepped back {(last - at).TotalSeconds:0.###} s ({series}: a reading at {at:O} after one at {last:O}); ") +
+                        "series re-anchor on the new time, keeping level and trend");
                 }
                 return true;
             case ReadingOutcome.OutOfOrder:
                 OutOfOrderReadings++;
                 if ((_outOfOrderSaid ??= new HashSet<string>(StringComparer.Ordinal)).Add(series))
                     _notice?.Invoke(FormattableString.Invariant(
-                        $"{series}: a reading at {at:O} is {(last - at).TotalSeconds:0.###} s older than the last one ({last:O}) and was rejected; out-of-order readings are counted (said once per series)"));
+                        $"{series}: a reading at {at:O} is {(last - at).TotalSeconds:0.###} s older than the last one ({last:O}) and was rejected; ") +
+                        "out-of-order readings are counted (said once per series)");
                 return false;
             default:
                 return false;

@@ -32,7 +32,6 @@ public sealed class LinuxSensorSource : ISensorSource
 {
     private const double BytesPerMb = 1 << 20;
     private const double BytesPerGb = 1 << 30;
-    private const long UnlimitedBytes = 1L << 62; // a memory limit this large (v1 writes "none" as 2^63 - 4096) limits nothing
     private const int SectorBytes = 512; // /proc/diskstats counts 512-byte sectors whatever the device's sector size
 
     private readonly LinuxSensorConfig _options;
@@ -123,8 +122,8 @@ public sealed class LinuxSensorSource : ISensorSource
     }
 
     /// <summary>
-    /// The names' rule for counting a <c>/proc/diskstats</c> device, where sysfs cannot tell: whole physical disks only, so that each byte is counted
-    /// once. Left out: partitions (<c>sda1</c>, <c>vda2</c>, <c>nvme0n1p1</c>, <c>mmcblk0p1</c>), which repeat their
+    /// The names' rule for counting a <c>/proc/diskstats</c> device, where sysfs cannot tell: whole physical disks only,
+    /// so that each byte is counted once. Left out: partitions (<c>sda1</c>, <c>vda2</c>, <c>nvme0n1p1</c>, <c>mmcblk0p1</c>), which repeat their
     /// disk's I/O; <c>dm-*</c> and <c>md*</c>, stacked on disks already counted; <c>loop*</c>, <c>ram*</c> and
     /// <c>zram*</c>, which are files or memory, not disk. Counted: <c>sda</c>, <c>vda</c>, <c>xvda</c>,
     /// <c>nvme0n1</c>, <c>mmcblk0</c> and any other name.
@@ -241,8 +240,8 @@ public sealed class LinuxSensorSource : ISensorSource
         // Field by field: a field this kernel does not have leaves out only the series that need it, said once.
         long? hostTotal = _mem.Has(Meminfo.MemTotal) ? _mem.Bytes(Meminfo.MemTotal) : null;
         var hostAvailable = HostAvailable();
-        // v1 writes "no limit" as a huge number; any limit at or above the host's memory limits nothing.
-        if (_cgroup.MemoryLimitBytes is { } limit && limit < (hostTotal ?? UnlimitedBytes))
+        // A limit at or above the host's memory limits nothing (without MemTotal, any limit applies).
+        if (_cgroup.MemoryLimitBytes is { } limit && limit < (hostTotal ?? long.MaxValue))
         {
             MemoryLimitBytes = limit;
             if (_cgroup.TryReadMemoryUsage(_notice, out var used))
