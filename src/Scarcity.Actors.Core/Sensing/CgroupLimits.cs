@@ -148,14 +148,14 @@ internal sealed class CgroupLimits : IDisposable
             : ProcText.TryParseUInt64(ProcText.Trim(text), out units);
     }
 
-    /// <summary>Retries files that could not be opened or went away (each with its own backoff).</summary>
-    public void Reopen()
+    /// <summary>Retries files that could not be opened or went away, each on its own backoff (see <see cref="ProcFile.Retry"/>).</summary>
+    public void Reopen(DateTimeOffset now, TimeSpan first, TimeSpan max)
     {
-        foreach (var level in _memory) level.Retry();
-        foreach (var level in _cpu) level.Retry();
-        _memUsage?.Retry();
-        _memStat?.Retry();
-        _cpuUsage?.Retry();
+        foreach (var level in _memory) level.Retry(now, first, max);
+        foreach (var level in _cpu) level.Retry(now, first, max);
+        _memUsage?.Retry(now, first, max);
+        _memStat?.Retry(now, first, max);
+        _cpuUsage?.Retry(now, first, max);
     }
 
     /// <summary>Reads the usage counters where the memory limit of <paramref name="level"/> is, or else in the process's own cgroup.</summary>
@@ -275,10 +275,10 @@ internal sealed class CgroupLimits : IDisposable
     /// <summary>One cgroup on the way up, with its limit file (and, for a v1 CPU quota, its period file).</summary>
     private sealed record Level(string Directory, ProcFile Limit, ProcFile? Period) : IDisposable
     {
-        public void Retry()
+        public void Retry(DateTimeOffset now, TimeSpan first, TimeSpan max)
         {
-            Limit.Retry();
-            Period?.Retry();
+            Limit.Retry(now, first, max);
+            Period?.Retry(now, first, max);
         }
 
         public void Dispose()

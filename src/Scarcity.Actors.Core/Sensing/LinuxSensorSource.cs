@@ -32,7 +32,8 @@ public sealed class LinuxSensorSource : ISensorSource
 {
     private const double BytesPerMb = 1 << 20;
     private const double BytesPerGb = 1 << 30;
-    private const int SectorBytes = 512; // /proc/diskstats counts 512-byte sectors whatever the device's sector size
+    private const int SectorBytes = 512;
+    private const int MaxRetryRefreshes = 32; // a failing file is retried at least every 32 refresh intervals (5 min 20 s) // /proc/diskstats counts 512-byte sectors whatever the device's sector size
 
     private readonly LinuxSensorConfig _options;
     private readonly Action<string>? _notice;
@@ -109,7 +110,7 @@ public sealed class LinuxSensorSource : ISensorSource
     {
         if (_nextLimitRefresh is not { } due || now >= due)
         {
-            RefreshLimits();
+            RefreshLimits(now);
             _nextLimitRefresh = now + _options.LimitRefreshInterval;
         }
         SampleCpu(buffer, now);
@@ -142,17 +143,20 @@ public sealed class LinuxSensorSource : ISensorSource
         return !(name.StartsWith("sd"u8) || name.StartsWith("hd"u8) || name.StartsWith("vd"u8) || name.StartsWith("xvd"u8));
     }
 
-    private void RefreshLimits()
+    private void RefreshLimits(DateTimeOffset now)
     {
-        // Files that failed are retried here, each with its own backoff; unsupported ones never.
-        _stat.Retry();
-        _meminfo.Retry();
-        _diskstats.Retry();
-        _netdev.Retry();
-        _psiCpu?.Retry();
-        _psiMem?.Retry();
-        _psiIo?.Retry();
-        _cgroup.Reopen();
+        // Files that failed are retried here, each on its own backoff (one refresh interval, doubling up to 32 of them);
+        // unsupported ones never.
+        var first = _options.LimitRefreshInterval;
+        var max = first * MaxRetryRefreshes;
+        _stat.Retry(now, first, max);
+        _meminfo.Retry(now, first, max);
+        _diskstats.Retry(now, first, max);
+        _netdev.Retry(now, first, max);
+        _psiCpu?.Retry(now, first, max);
+        _psiMem?.Retry(now, first, max);
+        _psiIo?.Retry(now, first, max);
+        _cgroup.Reopen(now, first, max);
         _cgroup.Refresh(_notice);
     }
 

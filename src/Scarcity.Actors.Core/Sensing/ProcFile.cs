@@ -11,14 +11,11 @@ namespace Scarcity.Actors.Sensing;
 /// A read that fails closes the handle. What happens next depends on why: an error that says the kernel does not
 /// support the file (<c>EOPNOTSUPP</c>: PSI on a kernel booted without <c>psi=1</c>; <c>ENOSYS</c>) is a capability of
 /// this host, so the file is never reopened (<see cref="IsUnsupported"/>); any other error (<c>EIO</c>, <c>ENODEV</c> from
-/// a removed cgroup, a file that went away) is a failure, retried by <see cref="Retry"/> with a backoff that doubles per
-/// failed attempt, up to <see cref="MaxBackoffRefreshes"/> refreshes, and resets when a read succeeds.
+/// a removed cgroup, a file that went away) is a failure, retried by <see cref="Retry"/> on a <see cref="RetryBackoff"/>
+/// that doubles per failed attempt and starts again when a read succeeds.
 /// </remarks>
 internal sealed class ProcFile : IDisposable
 {
-    /// <summary>The longest wait between two retries of a failing file, in calls of <see cref="Retry"/> (refresh intervals).</summary>
-    public const int MaxBackoffRefreshes = 32;
-
     private const int EOPNOTSUPP = 95; // also ENOTSUP on Linux
     private const int ENOSYS = 38;
 
@@ -26,8 +23,9 @@ internal sealed class ProcFile : IDisposable
     private SafeFileHandle? _handle;
     private byte[] _buffer;
     private bool _failureReported;
-    private int _failures;
-    private int _refreshesToSkip;
+    private RetryBackoff _backoff;
+    private bool _readFailed;
+    private DateTimeOffset _openedAt; // when Retry last opened the file; a read that fails after that failed by then
 
     /// <param name="path">The file.</param>
     /// <param name="initialBytes">Starting buffer size; it grows (rarely, and keeps its size) when the file is larger.</param>
@@ -77,20 +75,27 @@ internal sealed class ProcFile : IDisposable
     }
 
     /// <summary>
-    /// Called once per refresh: reopens a file that is closed after a failure or was absent, unless it is unsupported or
-    /// still backing off. Returns true when the file is open afterwards.
+    /// Called once per refresh, at the sample time <paramref name="now"/>: reopens a file that is closed after a failure
+    /// or was absent, unless it is unsupported or still backing off (<paramref name="first"/> after the first failure,
+    /// doubling up to <paramref name="max"/>). Returns true when the file is open afterwards; the next read decides
+    /// whether it works.
     /// </summary>
-    public bool Retry()
+    public bool Retry(DateTimeOffset now, TimeSpan first, TimeSpan max)
     {
         if (_handle is not null) return true;
         if (IsUnsupported) return false;
-        if (_refreshesToSkip > 0)
+        if (_readFailed)
         {
-            _refreshesToSkip--;
-            return false;
+            _readFailed = false;
+            _backoff.Failed(_openedAt, first, max);
         }
-        if (TryOpen()) return true; // the next read decides whether it works
-        Failed();
+        if (!_backoff.IsDue(now)) return false;
+        if (TryOpen())
+        {
+            _openedAt = now;
+            return true;
+        }
+        _backoff.Failed(now, first, max);
         return false;
     }
 
@@ -116,7 +121,8 @@ internal sealed class ProcFile : IDisposable
                 {
                     text = _buffer.AsSpan(0, n);
                     _failureReported = false;
-                    _failures = 0;
+                    _readFailed = false;
+                    _backoff.Succeeded();
                     HasRead = true;
                     return true;
                 }
@@ -130,7 +136,7 @@ internal sealed class ProcFile : IDisposable
             LastError = e.Message;
             // On Unix an IOException's HResult is the errno of the failed call.
             if (IsUnsupportedErrno(e.HResult)) IsUnsupported = true;
-            else Failed();
+            else _readFailed = true; // counted by the next Retry, which has the time
             ReportOnce(notice, "could not be read: " + e.Message);
             return false;
         }
@@ -138,13 +144,6 @@ internal sealed class ProcFile : IDisposable
 
     /// <summary>True for the errors by which the kernel says it does not support a file at all, rather than that a read failed.</summary>
     public static bool IsUnsupportedErrno(int errno) => errno is EOPNOTSUPP or ENOSYS;
-
-    private void Failed()
-    {
-        // Wait 0, 1, 3, 7, ... refreshes before the next attempt: 10 s, 20 s, 40 s, ... at the default refresh.
-        _failures++;
-        _refreshesToSkip = Math.Min(1 << Math.Min(_failures - 1, 5), MaxBackoffRefreshes) - 1;
-    }
 
     private void ReportOnce(Action<string>? notice, string what)
     {

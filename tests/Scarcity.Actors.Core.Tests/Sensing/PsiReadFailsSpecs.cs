@@ -115,6 +115,26 @@ public sealed class PsiReadFailsSpecs : IDisposable
         Assert.Equal(unsupported, ProcFile.IsUnsupportedErrno(errno));
 
     [Fact]
+    public void Psi_read_fails_an_absent_file_is_retried_on_a_doubling_backoff_measured_on_the_sample_times()
+    {
+        var path = Path.Combine(_tree.Root, "appears-later");
+        using var file = new ProcFile(path);
+        var attempts = new List<int>();
+
+        for (var second = 0; second <= 400; second += 10)
+        {
+            var wasOpen = file.IsOpen;
+            if (second == 80) File.WriteAllText(path, "1\n");
+            if (file.Retry(T0.AddSeconds(second), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(80)) && !wasOpen) attempts.Add(second);
+        }
+
+        // Tried at 0, 10, 30 and 70 s (absent: waits of 10, 20, 40, then 80 s, the cap); it appears at 80 s and is
+        // opened at 150 s, not at the next refresh.
+        Assert.Equal([150], attempts);
+        Assert.True(file.TryRead(out _, null));
+    }
+
+    [Fact]
     public void Psi_read_fails_a_failing_read_reports_the_errno_of_the_failed_call()
     {
         var link = Path.Combine(_tree.Root, "mem");
@@ -125,6 +145,6 @@ public sealed class PsiReadFailsSpecs : IDisposable
         Assert.False(file.TryRead(out _, null));
         Assert.False(file.IsUnsupported); // EIO is a failure: retried
         Assert.False(file.IsOpen);
-        Assert.True(file.Retry());
+        Assert.True(file.Retry(T0, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5)));
     }
 }
