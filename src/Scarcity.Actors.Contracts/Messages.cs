@@ -146,8 +146,8 @@ public sealed record HostProfile(string Host, DateTimeOffset At, PressureLevel P
 /// <summary>Published on <see cref="Topics.Telemetry"/> after every sample: a compact summary of a host.</summary>
 /// <param name="Profile">The host's profile.</param>
 /// <param name="RejectedValues">
-/// Readings of this host rejected so far, counted, never profiled: NaN or infinite ones, and every value of a
-/// <see cref="ReportMetrics"/> from an actor that does not hold the subsystem.
+/// Readings of this host rejected so far, counted, never profiled: NaN or infinite ones, out-of-order ones, and every
+/// value of a <see cref="ReportMetrics"/> from an actor that does not hold the subsystem.
 /// </param>
 /// <param name="ValuesProfiled">Readings of this host (samples and app metrics) profiled since its profiler started.</param>
 /// <param name="SamplesProfiled">Sensor samples of this host profiled since its profiler started (on this node).</param>

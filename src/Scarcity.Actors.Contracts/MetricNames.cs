@@ -73,6 +73,10 @@ public static class MetricNames
     public const string XidLabel = "xid";
     /// <summary>Label key of a per-subsystem series.</summary>
     public const string SubsystemLabel = "subsystem";
+    /// <summary>Label key of a per-network-interface series, e.g. <c>net_recv_mb{interface="eth0"}</c>.</summary>
+    public const string InterfaceLabel = "interface";
+    /// <summary>Label key of a per-disk series, e.g. <c>disk_read_mb{disk="nvme0n1"}</c>.</summary>
+    public const string DiskLabel = "disk";
 
     /// <summary>Every metric base name the governor accepts in a rule.</summary>
     public static readonly FrozenSet<string> Known = new[]
@@ -87,6 +91,18 @@ public static class MetricNames
     {
         CpuUtil, MemUtil, SwapUtil, GpuUtil, VramUtil,
     }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Metrics that are fractions in [0, 1]: the <see cref="Utilisations"/>, the PSI stalls and the GPU's other fractions
+    /// (<c>gpu_mem_util</c>, <c>gpu_power_util</c>). A rule's threshold on one of them is range-checked, so a threshold
+    /// written in percent fails at start-up.
+    /// </summary>
+    public static readonly FrozenSet<string> Fractions = Utilisations
+        .Concat([GpuMemUtil, GpuPowerUtil, PsiCpu, PsiMem, PsiIo])
+        .ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>True when <paramref name="series"/> (labelled or not: <c>vram_util{gpu="0"}</c>) is one of the <see cref="Fractions"/>.</summary>
+    public static bool IsFraction(string series) => Fractions.Contains(BaseName(series));
 
     /// <summary>Builds a labelled series name: <c>Labelled("vram_util", "gpu", "3")</c> is <c>vram_util{gpu="3"}</c>.</summary>
     public static string Labelled(string metric, string labelKey, string labelValue) =>

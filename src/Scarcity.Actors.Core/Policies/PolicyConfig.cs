@@ -64,6 +64,9 @@ public sealed class PolicyConfig : IValidatedConfig
         }
     }
 
+    private static string PercentHint(double value) =>
+        value > 1 && value <= 100 ? FormattableString.Invariant($" (written in percent? {value} % is {value / 100})") : "";
+
     private IEnumerable<string> ValidateRule(PolicyRule rule, string key)
     {
         if (string.IsNullOrWhiteSpace(rule.Metric))
@@ -75,12 +78,13 @@ public sealed class PolicyConfig : IValidatedConfig
             var baseName = MetricNames.BaseName(rule.Metric);
             if (!MetricNames.Known.Contains(baseName))
                 yield return $"{key}:Metric '{rule.Metric}' is not a known metric (known: {string.Join(", ", MetricNames.Known.Order())})";
-            else if (MetricNames.Utilisations.Contains(baseName) || baseName.StartsWith("psi_", StringComparison.Ordinal))
+            else if (MetricNames.IsFraction(baseName))
             {
-                if (!(rule.Threshold >= 0 && rule.Threshold <= 1))
-                    yield return $"{key}:Threshold {rule.Threshold} is out of range for '{baseName}', a fraction in [0, 1]";
+                // A threshold of 0 on a fraction fires on any reading (or never, below): not a rule anyone means.
+                if (!(rule.Threshold > 0 && rule.Threshold <= 1))
+                    yield return $"{key}:Threshold {rule.Threshold} is out of range for '{rule.Metric}', a fraction in (0, 1]{PercentHint(rule.Threshold)}";
                 if (rule.Release is { } r && !(r >= 0 && r <= 1))
-                    yield return $"{key}:Release {r} is out of range for '{baseName}', a fraction in [0, 1]";
+                    yield return $"{key}:Release {r} is out of range for '{rule.Metric}', a fraction in [0, 1]{PercentHint(r)}";
             }
         }
         if (!double.IsFinite(rule.Threshold) || rule.Threshold < 0)

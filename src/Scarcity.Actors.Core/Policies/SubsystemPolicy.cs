@@ -20,6 +20,12 @@ public readonly record struct ActionState(double Level, DateTimeOffset? LastChan
 /// The rules and levels of one subsystem: hysteresis, cooldown, multiplicative decrease, additive recovery to 1, missing
 /// or stale metrics skipped. Pure and deterministic: time comes in as an argument. Not thread-safe (one actor owns it).
 /// </summary>
+/// <remarks>
+/// A rule whose metric is stale, or missing after it was reported, is skipped and holds its action's level: the
+/// pressure it watched may still be there. A rule whose metric has never been reported on the host (a kernel without
+/// PSI, a MIG GPU without utilisation) is skipped too but counts as released, so the action recovers once its other
+/// rules release. <see cref="Skipped"/> tells the two apart.
+/// </remarks>
 public sealed class SubsystemPolicy
 {
     private const double Epsilon = 1e-9;
@@ -79,6 +85,10 @@ public sealed class SubsystemPolicy
         List<LevelChange>? changes = null;
         foreach (var group in _actions)
         {
+            // The wall clock stepped back (NTP): times ahead of now are re-anchored on it, so a cooldown or the recovery
+            // delay waits its own length from here, not the step's length as well.
+            if (group.LastChangeAt > now) group.LastChangeAt = now;
+            if (group.ReleasedSince > now) group.ReleasedSince = now;
             RuleState? deciding = null;
             var anyActive = false;
             var anySkipped = false;
@@ -86,11 +96,12 @@ public sealed class SubsystemPolicy
             {
                 if (!rule.TryRead(metrics, out var estimate, out var series))
                 {
+                    _skipped.Add(rule.SkipReason(estimate, series));
+                    // A metric this host has never reported (no PSI, a MIG GPU) holds nothing: the rule counts as
+                    // released. One that was reported and went missing or stale holds the level until it is back.
+                    if (estimate is null && !rule.Seen) continue;
                     anySkipped = true;
                     anyActive |= rule.Active;
-                    _skipped.Add(estimate is null
-                        ? $"{rule.Rule}: metric '{rule.Rule.Metric}' is missing"
-                        : $"{rule.Rule}: metric '{series}' is stale");
                     continue;
                 }
                 var value = Signal(estimate!, rule.Rule.Signal);
@@ -137,7 +148,8 @@ public sealed class SubsystemPolicy
             ? Math.Min(1, group.Level + _config.RecoveryStep)
             : Math.Max(1, group.Level - _config.RecoveryStep);
         if (Math.Abs(target - 1) < Epsilon) target = 1;
-        var first = group.Rules[0];
+        // The reason names the first rule that has a reading, not one whose metric this host never reported.
+        var first = Array.Find(group.Rules, r => r.Seen) ?? group.Rules[0];
         var reason = new ThrottleReason("recovery", first.LastSeries, Lower(first.Rule.Signal), first.LastValue, first.LastForecast, first.Rule.EffectiveRelease);
         return Apply(group, target, reason, now, metrics);
     }
@@ -188,6 +200,13 @@ public sealed class SubsystemPolicy
         public double LastValue { get; set; } = double.NaN;
         public double LastForecast { get; set; } = double.NaN;
         public string LastSeries { get; set; } = rule.Metric;
+        /// <summary>True once the rule's metric has been in a profile, fresh or stale.</summary>
+        public bool Seen { get; private set; }
+        // Skip reasons are built once per rule (and series), not at every evaluation.
+        private string? _neverReported;
+        private string? _missing;
+        private string? _staleSeries;
+        private string? _stale;
 
         public bool TryRead(IReadOnlyDictionary<string, MetricEstimate> metrics, out MetricEstimate? estimate, out string series)
         {
@@ -198,7 +217,23 @@ public sealed class SubsystemPolicy
                 series = Rule.Metric;
                 return false;
             }
+            Seen = true;
             return !estimate.Stale;
+        }
+
+        /// <summary>Why the rule was not evaluated, after <see cref="TryRead"/> said false.</summary>
+        public string SkipReason(MetricEstimate? estimate, string series)
+        {
+            if (estimate is null && !Seen)
+                return _neverReported ??= $"{Rule}: metric '{Rule.Metric}' never reported on this host; the rule counts as released";
+            if (estimate is null)
+                return _missing ??= $"{Rule}: metric '{Rule.Metric}' is missing (it was reported before); the level holds";
+            if (!ReferenceEquals(series, _staleSeries))
+            {
+                _staleSeries = series;
+                _stale = $"{Rule}: metric '{series}' is stale; the level holds";
+            }
+            return _stale!;
         }
     }
 

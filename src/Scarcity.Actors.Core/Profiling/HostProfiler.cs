@@ -12,15 +12,24 @@ namespace Scarcity.Actors.Profiling;
 public sealed class HostProfiler
 {
     private readonly ProfilerConfig _config;
+    private readonly Action<string>? _notice;
     private readonly Dictionary<string, SeriesProfile> _series = new(StringComparer.Ordinal);
+    private HashSet<string>? _outOfOrderSaid;
+    private DateTimeOffset? _lastClockStepAt;
 
     /// <summary>Creates an empty profiler.</summary>
+    /// <param name="config">Smoothing and forecasting.</param>
+    /// <param name="notice">
+    /// Hears about readings not folded in as they came: the clock stepping back (once per step, not once per series) and
+    /// a series' first reading out of order. Default none; the counts are kept either way.
+    /// </param>
     /// <exception cref="ArgumentException"><paramref name="config"/> is not valid.</exception>
-    public HostProfiler(ProfilerConfig config)
+    public HostProfiler(ProfilerConfig config, Action<string>? notice = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.EnsureValid(ProfilerConfig.Section);
         _config = config.Clone();
+        _notice = notice;
     }
 
     /// <summary>Number of series known.</summary>
@@ -29,17 +38,52 @@ public sealed class HostProfiler
     /// <summary>The series known.</summary>
     public IReadOnlyCollection<string> Series => _series.Keys;
 
+    /// <summary>Readings rejected because they were older than their series' last (by less than a clock step).</summary>
+    public long OutOfOrderReadings { get; private set; }
+
+    /// <summary>Readings after which a series re-anchored because the wall clock had stepped back.</summary>
+    public long ClockStepReadings { get; private set; }
+
     /// <summary>
-    /// Folds one reading into its series, creating the series on its first reading. Returns false, changing
-    /// nothing, for a non-finite value (the caller counts it as rejected) or a reading older than the series' last.
+    /// Folds one reading into its series, creating the series on its first reading. Returns false, changing nothing, for
+    /// a non-finite value or a reading out of order (see <see cref="SeriesProfile.Fold"/>); the caller counts it as
+    /// rejected. After the wall clock steps back the series re-anchors and the reading is folded in.
     /// </summary>
     public bool Update(string series, double value, DateTimeOffset at)
     {
-        if (_series.TryGetValue(series, out var profile)) return profile.Update(value, at);
-        if (!double.IsFinite(value)) return false;
-        profile = new SeriesProfile(series, _config);
-        _series.Add(series, profile);
-        return profile.Update(value, at);
+        if (!_series.TryGetValue(series, out var profile))
+        {
+            if (!double.IsFinite(value)) return false;
+            profile = new SeriesProfile(series, _config);
+            _series.Add(series, profile);
+        }
+
+        var last = profile.UpdatedAt;
+        switch (profile.Fold(value, at))
+        {
+            case ReadingOutcome.Accepted:
+                return true;
+            case ReadingOutcome.ClockSteppedBack:
+                ClockStepReadings++;
+                // Every series of a sample carries the same time: one notice per step, not one per series.
+                if (_lastClockStepAt != at)
+                {
+                    _lastClockStepAt = at;
+                    _notice?.Invoke(FormattableString.Invariant(
+                        $"the clock stepped back {(last - at).TotalSeconds:0.###} s ({series}: a reading at {at:O} after one at {last:O}); ") +
+                        "series re-anchor on the new time, keeping level and trend");
+                }
+                return true;
+            case ReadingOutcome.OutOfOrder:
+                OutOfOrderReadings++;
+                if ((_outOfOrderSaid ??= new HashSet<string>(StringComparer.Ordinal)).Add(series))
+                    _notice?.Invoke(FormattableString.Invariant(
+                        $"{series}: a reading at {at:O} is {(last - at).TotalSeconds:0.###} s older than the last one ({last:O}) and was rejected; ") +
+                        "out-of-order readings are counted (said once per series)");
+                return false;
+            default:
+                return false;
+        }
     }
 
     /// <summary>The live profile of one series.</summary>

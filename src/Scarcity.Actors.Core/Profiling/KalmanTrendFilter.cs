@@ -153,6 +153,15 @@ public struct KalmanTrendFilter
         return Math.Sqrt(Math.Max(variance, 0));
     }
 
+    /// <summary>
+    /// Moves the time of the last reading to <paramref name="lastAt"/>, keeping level, trend and covariance: the clock that
+    /// stamps the readings stepped, and the next reading is to be measured from here. Nothing before the first reading.
+    /// </summary>
+    public void Rebase(DateTimeOffset lastAt)
+    {
+        if (_count > 0) _lastAt = lastAt;
+    }
+
     /// <summary>The filter's state, for a snapshot.</summary>
     public readonly KalmanState Export() => new(_level, _trend, _p00, _p01, _p11, _r, _lastAt, _count);
 

@@ -47,6 +47,14 @@ public sealed class ProfilerConfig : IValidatedConfig
     public int StaleAfterIntervals { get; set; } = 3;
 
     /// <summary>
+    /// A reading older than its series' last by more than this is taken as the wall clock stepping back (NTP): the series
+    /// re-anchors on the new time, keeping its level and trend, and the reading is folded in one sampling step after the
+    /// last. A reading older by this much or less is out of order: it is rejected, counted and said.
+    /// </summary>
+    /// <value>Defaults to 1 second: four samples at 4 Hz, larger than any reordering, smaller than the steps NTP makes.</value>
+    public TimeSpan ClockStepTolerance { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// A host's profiler state (every EMA and Kalman filter) is snapshotted every this many samples, so an entity that
     /// moves to another node continues its level and trend instead of starting over.
     /// </summary>
@@ -69,6 +77,8 @@ public sealed class ProfilerConfig : IValidatedConfig
             yield return Invariant($"{section}:{nameof(TrendSignificance)} must be zero or more (in standard deviations), was {TrendSignificance}");
         if (StaleAfterIntervals < 1)
             yield return Invariant($"{section}:{nameof(StaleAfterIntervals)} must be at least 1, was {StaleAfterIntervals}");
+        if (ClockStepTolerance < TimeSpan.Zero)
+            yield return Invariant($"{section}:{nameof(ClockStepTolerance)} must not be negative, was {ClockStepTolerance}");
         if (SnapshotEverySamples < 1)
             yield return Invariant($"{section}:{nameof(SnapshotEverySamples)} must be at least 1, was {SnapshotEverySamples}");
     }

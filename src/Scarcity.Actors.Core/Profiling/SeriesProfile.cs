@@ -1,4 +1,5 @@
 using Scarcity.Actors.Configuration;
+using System.Diagnostics;
 using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Profiling;
@@ -11,6 +12,8 @@ public sealed class SeriesProfile
 {
     private readonly TimeSpan _horizon;
     private readonly int _staleAfterIntervals;
+    private readonly TimeSpan _clockStepTolerance;
+    private TimeSpan _step; // the last spacing of two readings, the nominal step across a clock step
     private Ema _ema;
     private KalmanTrendFilter _filter;
 
@@ -25,6 +28,7 @@ public sealed class SeriesProfile
         IsUtilisation = PressureLevels.IsUtilisation(series);
         _horizon = config.ForecastHorizon;
         _staleAfterIntervals = config.StaleAfterIntervals;
+        _clockStepTolerance = config.ClockStepTolerance;
         _ema = new Ema(config.EmaAlpha);
         _filter = new KalmanTrendFilter(config);
     }
@@ -65,13 +69,39 @@ public sealed class SeriesProfile
     /// <summary>The Kalman filter, read-only.</summary>
     public KalmanTrendFilter Filter => _filter;
 
-    /// <summary>Folds in one reading. Returns false, changing nothing, for a non-finite value or one older than the last.</summary>
-    public bool Update(double value, DateTimeOffset at)
+    /// <summary>
+    /// Folds in one reading. Returns false, changing nothing, for a non-finite value or one out of order (older than the
+    /// last by at most <see cref="ProfilerConfig.ClockStepTolerance"/>); see <see cref="Fold"/>.
+    /// </summary>
+    public bool Update(double value, DateTimeOffset at) => Fold(value, at) is ReadingOutcome.Accepted or ReadingOutcome.ClockSteppedBack;
+
+    /// <summary>
+    /// Folds in one reading and says how it went. Readings are ordered on the series' own monotonic timeline: the wall
+    /// time of its readings with every backward step larger than <see cref="ProfilerConfig.ClockStepTolerance"/> cut out.
+    /// Across such a step the series re-anchors on the new time: level, trend and covariance are kept and the reading
+    /// counts as one sampling step (the last spacing seen) after the previous one, so neither the step nor its size
+    /// reaches the filter. A smaller backward step is a reading out of order and is rejected.
+    /// </summary>
+    public ReadingOutcome Fold(double value, DateTimeOffset at)
     {
-        if (!_filter.Update(value, at)) return false;
+        if (!double.IsFinite(value)) return ReadingOutcome.NonFinite;
+        var outcome = ReadingOutcome.Accepted;
+        if (Count > 0 && at < UpdatedAt)
+        {
+            if (UpdatedAt - at <= _clockStepTolerance) return ReadingOutcome.OutOfOrder;
+            _filter.Rebase(at - _step);
+            outcome = ReadingOutcome.ClockSteppedBack;
+        }
+        else if (Count > 0 && at > UpdatedAt)
+        {
+            _step = TimeSpan.FromTicks(Math.Min((at - UpdatedAt).Ticks, _clockStepTolerance.Ticks));
+        }
+
+        var accepted = _filter.Update(value, at);
+        Debug.Assert(accepted, "a finite reading at or after the filter's last time is always folded in");
         _ema.Update(value);
         Raw = value;
-        return true;
+        return outcome;
     }
 
     /// <summary>True when no reading arrived yet, or none for more than the configured number of <paramref name="interval"/>s before <paramref name="now"/>.</summary>
@@ -100,4 +130,17 @@ public sealed class SeriesProfile
         _ema.Restore(double.IsFinite(state.Ema) ? state.Ema : state.Kalman.Level);
         Raw = state.Raw;
     }
+}
+
+/// <summary>What became of one reading offered to a <see cref="SeriesProfile"/>.</summary>
+public enum ReadingOutcome
+{
+    /// <summary>Folded in.</summary>
+    Accepted,
+    /// <summary>Folded in after the wall clock stepped back: the series re-anchored on the new time.</summary>
+    ClockSteppedBack,
+    /// <summary>Rejected: NaN or infinite.</summary>
+    NonFinite,
+    /// <summary>Rejected: older than the series' last reading, by less than a clock step.</summary>
+    OutOfOrder,
 }

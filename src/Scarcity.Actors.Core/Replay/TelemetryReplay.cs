@@ -19,11 +19,18 @@ public static class TelemetryReplay
     private static readonly DateTimeOffset Epoch = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>Replays <paramref name="source"/> for one subsystem governed by <paramref name="rules"/>.</summary>
+    /// <param name="source">The recorded readings; an offset may go backwards, as a wall clock stepped back by NTP does.</param>
+    /// <param name="rules">The subsystem's rules.</param>
+    /// <param name="profilerConfig">Smoothing and forecasting.</param>
+    /// <param name="policyConfig">How levels move.</param>
+    /// <param name="interval">The sampling interval, for staleness.</param>
+    /// <param name="afterEachSample">Called after each sample is evaluated.</param>
+    /// <param name="notice">Hears the profiler's notices (clock steps, readings out of order).</param>
     public static IReadOnlyList<ReplayedDecision> Run(
         IClockedSensorSource source, IReadOnlyList<PolicyRule> rules, ProfilerConfig profilerConfig, PolicyConfig policyConfig,
-        TimeSpan interval, Action<TimeSpan, SubsystemPolicy>? afterEachSample = null)
+        TimeSpan interval, Action<TimeSpan, SubsystemPolicy>? afterEachSample = null, Action<string>? notice = null)
     {
-        var profiler = new HostProfiler(profilerConfig);
+        var profiler = new HostProfiler(profilerConfig, notice);
         var policy = new SubsystemPolicy("replay", rules, policyConfig);
         var buffer = new MetricBuffer();
         var decisions = new List<ReplayedDecision>();

@@ -13,7 +13,14 @@ public sealed class LinuxSensorConfig : IValidatedConfig
     /// <value>Default <c>/sys/fs/cgroup</c>.</value>
     public string CgroupRoot { get; init; } = "/sys/fs/cgroup";
 
-    /// <summary>How often the cgroup limits are re-read and files that could not be opened are retried.</summary>
+    /// <summary>
+    /// The sysfs mount, asked once per device (when first seen) whether a network interface is physical and whether a
+    /// block device is a whole disk; where it has no answer, the device's name decides.
+    /// </summary>
+    /// <value>Default <c>/sys</c>. Specs point it at a fake tree, or at a directory that does not exist to test the names.</value>
+    public string SysRoot { get; init; } = "/sys";
+
+    /// <summary>How often the cgroup limits are re-read and files that failed are retried (each backing off, doubling up to 32 intervals).</summary>
     /// <value>Default 10 s: limits change rarely, and re-reading them every sample would cost a third of the budget.</value>
     public TimeSpan LimitRefreshInterval { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -26,6 +33,7 @@ public sealed class LinuxSensorConfig : IValidatedConfig
     {
         if (string.IsNullOrWhiteSpace(ProcRoot)) yield return $"{section}:ProcRoot must name a directory, e.g. \"/proc\"";
         if (string.IsNullOrWhiteSpace(CgroupRoot)) yield return $"{section}:CgroupRoot must name a directory, e.g. \"/sys/fs/cgroup\"";
+        if (string.IsNullOrWhiteSpace(SysRoot)) yield return $"{section}:SysRoot must name a directory, e.g. \"/sys\"";
         if (LimitRefreshInterval <= TimeSpan.Zero)
             yield return $"{section}:LimitRefreshInterval must be positive (default 00:00:10), was {LimitRefreshInterval}";
     }

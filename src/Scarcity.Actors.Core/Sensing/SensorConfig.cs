@@ -17,6 +17,9 @@ public sealed class SensorConfig : IValidatedConfig
     /// <summary>Root of the cgroup file system. <value>/sys/fs/cgroup</value></summary>
     public string CgroupRoot { get; set; } = "/sys/fs/cgroup";
 
+    /// <summary>Root of the sys file system, which tells physical network interfaces and whole disks apart. <value>/sys</value></summary>
+    public string SysRoot { get; set; } = "/sys";
+
     /// <summary>
     /// How long a sample waits for each of several sources (this machine's files, NVML, a subsystem's own) before that
     /// source's series read stale and it is reported as hung; the other sources' readings go out on time.

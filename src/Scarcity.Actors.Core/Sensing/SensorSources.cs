@@ -24,6 +24,7 @@ public static class SensorSources
         {
             ProcRoot = sensor.ProcRoot,
             CgroupRoot = sensor.CgroupRoot,
+            SysRoot = sensor.SysRoot,
             OnNotice = line => notice("Sensor: " + line),
         });
         if (extra.Length == 0 && gpu.Enabled)

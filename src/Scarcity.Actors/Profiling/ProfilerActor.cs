@@ -75,7 +75,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         _config = config;
         _interval = interval;
         _actuators = actuators;
-        _profiler = new HostProfiler(config);
+        _profiler = new HostProfiler(config, notice => _log.Warning("Host {0}: {1}", host, notice));
         // Hosts that start together would otherwise all snapshot in the same instant, every SnapshotEverySamples
         // samples; a per-host offset spreads the writes evenly over the period.
         _samplesSinceSnapshot = (int)(StableHash(host) % (uint)config.SnapshotEverySamples);
@@ -218,7 +218,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
             return;
         }
         _reportedStale.Remove(series);
+        // A reading out of order is counted with the rejected ones; the profiler logs it (once per series).
         if (_profiler.Update(series, value, at)) _profiled++;
+        else _rejected++;
     }
 
     private void Publish(DateTimeOffset at)

@@ -16,6 +16,7 @@ public sealed class ProfilerConfigSpecs
         Assert.Equal(TimeSpan.FromSeconds(5), config.ForecastHorizon);
         Assert.Equal(2.0, config.TrendSignificance);
         Assert.Equal(3, config.StaleAfterIntervals);
+        Assert.Equal(TimeSpan.FromSeconds(1), config.ClockStepTolerance);
         Assert.Empty(config.Validate());
     }
 
@@ -27,6 +28,14 @@ public sealed class ProfilerConfigSpecs
         var problems = config.Validate().ToList();
 
         Assert.Equal(["Scarcity:Profiler:EmaAlpha must be in (0, 1], was 1.5"], problems);
+    }
+
+    [Fact]
+    public void A_negative_clock_step_tolerance_is_rejected_naming_the_key()
+    {
+        var problems = new ProfilerConfig { ClockStepTolerance = TimeSpan.FromSeconds(-1) }.Validate().ToList();
+
+        Assert.Equal(["Scarcity:Profiler:ClockStepTolerance must not be negative, was -00:00:01"], problems);
     }
 
     [Fact]

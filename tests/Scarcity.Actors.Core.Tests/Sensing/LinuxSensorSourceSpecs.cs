@@ -22,6 +22,7 @@ public sealed class LinuxSensorSourceSpecs : IDisposable
     {
         ProcRoot = (tree ?? _tree).Proc,
         CgroupRoot = (tree ?? _tree).Cgroup,
+        SysRoot = (tree ?? _tree).Sys,
         LimitRefreshInterval = refresh ?? TimeSpan.FromSeconds(10),
         OnNotice = _notices.Add,
     });
@@ -410,6 +411,14 @@ public sealed class LinuxSensorSourceSpecs : IDisposable
     [InlineData("md127", false)]
     public void Only_whole_physical_disks_count(string name, bool counted) =>
         Assert.Equal(counted, LinuxSensorSource.IsWholeDisk(Encoding.ASCII.GetBytes(name)));
+
+    [Fact]
+    public void An_empty_sys_root_fails_at_start_naming_it()
+    {
+        var e = Assert.Throws<Scarcity.Actors.Configuration.DRGConfigException>(() =>
+            new LinuxSensorSource(new LinuxSensorConfig { SysRoot = " " }));
+        Assert.StartsWith("Scarcity:Sensor:SysRoot must name a directory", Assert.Single(e.Errors), StringComparison.Ordinal);
+    }
 
     [Fact]
     public void A_bad_option_fails_at_start_naming_it()

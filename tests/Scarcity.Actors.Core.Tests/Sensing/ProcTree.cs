@@ -18,6 +18,7 @@ public sealed class ProcTree : IDisposable
         Root = Path.Combine(Path.GetTempPath(), "scarcity-proc-" + Guid.NewGuid().ToString("N"));
         Proc = Path.Combine(Root, "proc");
         Cgroup = Path.Combine(Root, "cgroup");
+        Sys = Path.Combine(Root, "sys"); // absent until a spec builds a fake sysfs: the source then falls back on names
         Directory.CreateDirectory(Path.Combine(Proc, "net"));
         Directory.CreateDirectory(Cgroup);
     }
@@ -25,6 +26,23 @@ public sealed class ProcTree : IDisposable
     public string Root { get; }
     public string Proc { get; }
     public string Cgroup { get; }
+    public string Sys { get; }
+
+    /// <summary>
+    /// Copies a field case's inputs over this tree: its <c>proc/</c>, <c>cgroup/</c> and <c>sys/</c> folders onto
+    /// <see cref="Proc"/>, <see cref="Cgroup"/> and <see cref="Sys"/> (the files the case does not have keep this tree's).
+    /// </summary>
+    public ProcTree Overlay(string caseRoot)
+    {
+        foreach (var (from, to) in new[] { ("proc", Proc), ("cgroup", Cgroup), ("sys", Sys) })
+        {
+            var source = Path.Combine(caseRoot, from);
+            if (!Directory.Exists(source)) continue;
+            foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+                Write(Path.Combine(to, Path.GetRelativePath(source, file)), File.ReadAllText(file));
+        }
+        return this;
+    }
 
     /// <summary>A host with every /proc file the sensor reads: idle CPU, 16 GiB with 4 GiB available, PSI present.</summary>
     public static ProcTree Host(bool psi = true)
@@ -83,6 +101,50 @@ public sealed class ProcTree : IDisposable
             string.Create(CultureInfo.InvariantCulture,
                 $"some avg10={someAvg10:0.00} avg60=9.82 avg300=5.20 total=20728284\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"));
 
+    /// <summary>
+    /// Makes <c>/proc/pressure/&lt;resource&gt;</c> a file that exists and opens but whose every read fails: a symlink to
+    /// <c>/proc/self/mem</c>, whose read at offset 0 fails with EIO (field case psi-read-fails).
+    /// </summary>
+    public void PressureUnreadable(string resource)
+    {
+        var path = Path.Combine(Proc, "pressure", resource);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Delete(path);
+        File.CreateSymbolicLink(path, "/proc/self/mem");
+    }
+
+    /// <summary>
+    /// A network interface in the fake sysfs: a physical one has <c>class/net/&lt;if&gt;/device</c>; a virtual one is under
+    /// <c>devices/virtual/net</c>, with <c>bridge/</c> when it is a bridge and <c>brport/</c> when it is a bridge's port.
+    /// </summary>
+    public void SysInterface(string name, bool physical, bool bridge = false, bool bridgePort = false)
+    {
+        var classDir = Path.Combine(Sys, "class", "net", name);
+        Directory.CreateDirectory(classDir);
+        if (physical)
+        {
+            Directory.CreateDirectory(Path.Combine(classDir, "device"));
+            return;
+        }
+        Directory.CreateDirectory(Path.Combine(Sys, "devices", "virtual", "net", name));
+        if (bridge) Directory.CreateDirectory(Path.Combine(classDir, "bridge"));
+        if (bridgePort) Directory.CreateDirectory(Path.Combine(classDir, "brport"));
+    }
+
+    /// <summary>A block device in the fake sysfs: a whole disk is under <c>block/</c>, a partition has a <c>partition</c> file, a virtual device is under <c>devices/virtual/block</c>.</summary>
+    public void SysBlock(string name, SysBlockKind kind)
+    {
+        var classDir = Path.Combine(Sys, "class", "block", name);
+        Directory.CreateDirectory(classDir);
+        if (kind == SysBlockKind.Partition)
+        {
+            Write(Path.Combine(classDir, "partition"), "1\n");
+            return;
+        }
+        Directory.CreateDirectory(Path.Combine(Sys, "block", name));
+        if (kind == SysBlockKind.Virtual) Directory.CreateDirectory(Path.Combine(Sys, "devices", "virtual", "block", name));
+    }
+
     /// <summary>Writes a file under the cgroup mount, e.g. <c>CgroupFile("memory.max", "max")</c>.</summary>
     public void CgroupFile(string relativePath, string content) => Write(Path.Combine(Cgroup, relativePath), content + "\n");
 
@@ -107,4 +169,11 @@ public sealed class ProcTree : IDisposable
             // a leftover temp directory is harmless
         }
     }
+}
+
+public enum SysBlockKind
+{
+    WholeDisk,
+    Partition,
+    Virtual,
 }
