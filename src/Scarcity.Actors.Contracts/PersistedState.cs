@@ -55,7 +55,13 @@ public sealed record ProfilerSnapshot(
 /// <param name="Sequence">Newest sequence issued.</param>
 /// <param name="Levels">Level per action.</param>
 /// <param name="LastChanges">When each action's level last changed.</param>
-public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges)
+/// <param name="Registration">
+/// The registration in force when the snapshot was taken (null: none, or a snapshot written before this field existed),
+/// so that an actuator recovering from a snapshot still knows whom it governs: the registration event itself is older
+/// than the snapshot and is not replayed.
+/// </param>
+public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges,
+    RegisterSubsystem? Registration = null)
     : IScarcityMessage;
 
 /// <summary>

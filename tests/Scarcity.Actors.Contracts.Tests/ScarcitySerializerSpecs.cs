@@ -172,6 +172,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
     [InlineData("attach-subsystem.v1", """{"host":"gpu-01","subsystem":"engine"}""")]
     [InlineData("report-metrics.v1", """{"subsystem":"engine","host":"gpu-01","values":{"latency_ms":420},"at":"2026-11-27T05:00:00+01:00"}""")]
     [InlineData("profiler-snapshot.v1", """{"series":{},"subsystems":["engine"],"rejectedValues":3}""")]
+    [InlineData("actuator-snapshot.v1", """{"sequence":7,"levels":{"reduce_batch":0.5},"lastChanges":{}}""")]
     public void Json_written_before_the_holder_fields_existed_still_reads_with_them_null(string manifest, string json)
     {
         var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
@@ -192,10 +193,28 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                 Assert.Equal(3, snapshot.RejectedValues);
                 Assert.Null(snapshot.Holders);
                 break;
+            case ActuatorSnapshot actuator:
+                Assert.Equal((7L, 0.5), (actuator.Sequence, actuator.Levels["reduce_batch"]));
+                Assert.Null(actuator.Registration);
+                break;
             default:
                 Assert.Fail($"{manifest} read as {back.GetType().Name}");
                 break;
         }
+    }
+
+    [Fact]
+    public void An_actuator_snapshot_carries_the_registration_in_force()
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var snapshot = new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
+            ImmutableDictionary<string, DateTimeOffset>.Empty, new RegisterSubsystem("engine", "gpu-01", 5, ["reduce_batch"], TestActor));
+
+        var back = (ActuatorSnapshot)Sys.Serialization.Deserialize(serializer.ToBinary(snapshot), serializer.Identifier, "actuator-snapshot.v1");
+
+        Assert.NotNull(back.Registration);
+        Assert.Equal(("engine", "gpu-01", 5, TestActor), (back.Registration.Name, back.Registration.Host, back.Registration.Priority, back.Registration.Ref));
+        Assert.Equal("reduce_batch", Assert.Single(back.Registration.Actions));
     }
 
     [Fact]

@@ -86,6 +86,11 @@ public sealed class ActuatorActor : ReceivePersistentActor
         {
             if (offer.Snapshot is not ActuatorSnapshot snapshot) return;
             _sequence = snapshot.Sequence;
+            if (snapshot.Registration is { } registration)
+            {
+                _registration = registration;
+                _host = registration.Host;
+            }
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
@@ -235,7 +240,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
             SaveSnapshot(new ActuatorSnapshot(_sequence,
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
-                    .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value)));
+                    .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
+                _registration));
         }
     }
 
@@ -267,8 +273,9 @@ public sealed class ActuatorActor : ReceivePersistentActor
         if (_registration is null || !_reachable) return;
         var round = _delivery.Retry(Now);
         foreach (var throttle in round.Resend) _registration.Ref.Tell(throttle, Self);
-        if (round.BecameSilent is { } silent)
-            _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
+        if (round.BecameSilent is not { } silent) return;
+        PublishStatus(); // every fleet view shows it unreachable, not only a direct status query
+        _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
     }
 
     private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));

@@ -249,10 +249,14 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal((3L, 0.125), (next.Sequence, next.Level));
     }
 
-    [Fact]
-    public async Task A_restarted_actuator_resumes_governing_the_holder_it_recovered_without_a_new_registration()
+    [Theory]
+    [InlineData(100)] // from the journal
+    [InlineData(1)]   // from a snapshot taken after the registration (its event is not replayed)
+    public async Task A_restarted_actuator_resumes_governing_the_holder_it_recovered_without_a_new_registration(int snapshotEvery)
     {
-        var first = Actuator();
+        var config = Patient();
+        config.SnapshotEvery = snapshotEvery;
+        var first = Actuator(config);
         var holder = CreateTestProbe("holder");
         Register(first, holder);
         first.Tell(Hot(0));
@@ -262,7 +266,7 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Watch(first);
         Sys.Stop(first);
         ExpectTerminated(first, Wait);
-        var second = Actuator();
+        var second = Actuator(config);
 
         var attach = _profilers.ExpectMsg<AttachSubsystem>(Wait); // the host's profiler hears of the subsystem again
         Assert.Equal(ProfilerActor.HolderPathOf(holder.Ref, Sys), attach.Holder);
