@@ -18,8 +18,12 @@ public sealed record OperationDto(string Operation, IReadOnlyList<string> Addres
 public sealed record MetricDto(
     string Metric, double Raw, double Ema, double Estimate, double Trend, double Forecast, double ForecastStdDev, DateTimeOffset UpdatedAt, bool Stale);
 
-/// <summary>One host in <c>nodes</c> and <c>watch</c>: its pressure and key metrics.</summary>
-public sealed record NodeDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics);
+/// <summary>
+/// One host in <c>nodes</c> and <c>watch</c>: its pressure and key metrics, and the rules of its subsystems that are not
+/// evaluated now, with why: a metric never reported on this host (the rule counts as released) or one that went stale
+/// or missing (the level holds), each as <c>subsystem: rule: reason</c>.
+/// </summary>
+public sealed record NodeDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics, IReadOnlyList<string> Rules);
 
 /// <summary><c>nodes</c>.</summary>
 public sealed record NodesDto(IReadOnlyList<NodeDto> Nodes);
@@ -108,10 +112,12 @@ public static partial class Dto
 
     private static bool AllStale(HostProfile p) => p.Metrics.Count == 0 || p.Metrics.Values.All(m => m.Stale);
 
-    public static NodeDto Node(HostProfile p) => new(p.Host, Pressure(p.Pressure), p.At, AllStale(p),
-        [.. KeyMetrics.Where(p.Metrics.ContainsKey).Select(k => Metric(k, p.Metrics[k]))]);
+    public static NodeDto Node(HostProfile p, IEnumerable<SubsystemStatus> subsystems) => new(p.Host, Pressure(p.Pressure), p.At, AllStale(p),
+        [.. KeyMetrics.Where(p.Metrics.ContainsKey).Select(k => Metric(k, p.Metrics[k]))],
+        [.. subsystems.Where(s => s.Host == p.Host).OrderBy(s => s.Name, StringComparer.Ordinal).SelectMany(s => s.Skipped.Select(r => $"{s.Name}: {r}"))]);
 
-    public static NodesDto Nodes(GovernorStatus s) => new([.. s.Hosts.Values.OrderBy(h => h.Host, StringComparer.Ordinal).Select(Node)]);
+    public static NodesDto Nodes(GovernorStatus s) =>
+        new([.. s.Hosts.Values.OrderBy(h => h.Host, StringComparer.Ordinal).Select(h => Node(h, s.Subsystems.Values))]);
 
     public static NodeDetailDto NodeDetail(HostProfile p)
     {

@@ -305,7 +305,11 @@ public static class ScarcityCli
                         $"{F(m.Forecast)} ± {F(m.ForecastStdDev)}", m.Stale ? "[red]STALE[/]" : "");
                 }
             }
-            return table;
+            var rules = nodes.SelectMany(n => n.Rules.Select(r => $"{n.Host} {r}")).ToList();
+            if (rules.Count == 0) return table;
+            // A rule not evaluated is the difference between a metric this host never had and one that went stale.
+            return new Rows(table, new Markup("[grey]Rules not evaluated now:[/]"),
+                new Rows(rules.Select(r => new Text("  " + r))));
         }
 
         private static IRenderable SubsystemsView(IReadOnlyList<SubsystemDto> subsystems)
