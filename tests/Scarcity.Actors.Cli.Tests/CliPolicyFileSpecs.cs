@@ -81,7 +81,7 @@ public sealed class CliPolicyFileSpecs : IDisposable
             $"{path}: 3 error(s)",
             "  - Scarcity:Policy:Cooldwn is not a known key; did you mean 'Cooldown'?",
             "  - Scarcity:Policy:Policies:*:0:Signl is not a known key; did you mean 'Signal'?",
-            "  - Scarcity:Policy:Policies:*:1:Threshold 1.5 is out of range for 'cpu_util', a fraction in [0, 1]",
+            "  - Scarcity:Policy:Policies:*:1:Threshold 1.5 is out of range for 'cpu_util', a fraction in (0, 1] (written in percent? 1.5 % is 0.015)",
         ], run.Out.TrimEnd().Split(Environment.NewLine));
     }
 

@@ -11,31 +11,8 @@ namespace Scarcity.Actors.Core.Tests.Sensing;
 /// container uses is its working set, current - inactive_file (v1: usage_in_bytes - total_inactive_file), which is what
 /// the kernel cannot reclaim before an OOM kill.
 /// </summary>
-public sealed class CgroupPageCacheSpecs : IDisposable
+public sealed class CgroupPageCacheSpecs : LinuxSourceSpecBase
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    private readonly ProcTree _tree = ProcTree.Host();
-    private readonly List<string> _notices = [];
-    private readonly MetricBuffer _buffer = new();
-
-    public void Dispose() => _tree.Dispose();
-
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig
-    {
-        ProcRoot = _tree.Proc,
-        CgroupRoot = _tree.Cgroup,
-        SysRoot = _tree.Sys,
-        OnNotice = _notices.Add,
-    });
-
-    private MetricBuffer Sample(LinuxSensorSource source, double seconds)
-    {
-        _buffer.Clear();
-        source.Sample(_buffer, T0.AddSeconds(seconds));
-        return _buffer;
-    }
-
     [Fact]
     public void Cgroup_page_cache_container_memory_is_the_working_set_not_the_charged_usage()
     {

@@ -11,24 +11,8 @@ namespace Scarcity.Actors.Core.Tests.Sensing;
 /// process's own cgroup says <c>max</c>. The source walks up from the process's cgroup (<c>/proc/self/cgroup</c>) to the
 /// root of the mount and applies the tightest limit on the way, for v2 and v1 alike.
 /// </summary>
-public sealed class CgroupParentLimitSpecs : IDisposable
+public sealed class CgroupParentLimitSpecs : LinuxSourceSpecBase
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    private readonly ProcTree _tree = ProcTree.Host();
-    private readonly MetricBuffer _buffer = new();
-
-    public void Dispose() => _tree.Dispose();
-
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig { ProcRoot = _tree.Proc, CgroupRoot = _tree.Cgroup, SysRoot = _tree.Sys });
-
-    private MetricBuffer Sample(LinuxSensorSource source, double seconds)
-    {
-        _buffer.Clear();
-        source.Sample(_buffer, T0.AddSeconds(seconds));
-        return _buffer;
-    }
-
     [Fact]
     public void Cgroup_parent_limit_v2_walks_up_to_the_nearest_limited_ancestor_4_GiB_and_2_CPUs()
     {

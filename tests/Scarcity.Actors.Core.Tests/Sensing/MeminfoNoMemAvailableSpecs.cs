@@ -12,31 +12,8 @@ namespace Scarcity.Actors.Core.Tests.Sensing;
 /// MemFree + Buffers + Cached + SReclaimable, swap is still reported, and the estimate is said once. Generally, a field
 /// the host does not have leaves out only the series that need it (absent, not stale), each lack said once.
 /// </summary>
-public sealed class MeminfoNoMemAvailableSpecs : IDisposable
+public sealed class MeminfoNoMemAvailableSpecs : LinuxSourceSpecBase
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    private readonly ProcTree _tree = ProcTree.Host();
-    private readonly List<string> _notices = [];
-    private readonly MetricBuffer _buffer = new();
-
-    public void Dispose() => _tree.Dispose();
-
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig
-    {
-        ProcRoot = _tree.Proc,
-        CgroupRoot = _tree.Cgroup,
-        SysRoot = _tree.Sys,
-        OnNotice = _notices.Add,
-    });
-
-    private MetricBuffer Sample(LinuxSensorSource source, double seconds)
-    {
-        _buffer.Clear();
-        source.Sample(_buffer, T0.AddSeconds(seconds));
-        return _buffer;
-    }
-
     private static void AssertAbsent(MetricBuffer sample, string metric)
     {
         Assert.Null(sample.Find(metric));

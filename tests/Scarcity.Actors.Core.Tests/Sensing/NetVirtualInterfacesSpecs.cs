@@ -12,32 +12,10 @@ namespace Scarcity.Actors.Core.Tests.Sensing;
 /// counted interface has its own labelled series. Likewise for disks: whole disks only, so a partition's I/O is not
 /// counted twice.
 /// </summary>
-public sealed class NetVirtualInterfacesSpecs : IDisposable
+public sealed class NetVirtualInterfacesSpecs : LinuxSourceSpecBase
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly string Eth0Recv = MetricNames.Labelled(MetricNames.NetRecvMb, MetricNames.InterfaceLabel, "eth0");
     private static readonly string Eth0Sent = MetricNames.Labelled(MetricNames.NetSentMb, MetricNames.InterfaceLabel, "eth0");
-
-    private readonly ProcTree _tree = ProcTree.Host();
-    private readonly List<string> _notices = [];
-    private readonly MetricBuffer _buffer = new();
-
-    public void Dispose() => _tree.Dispose();
-
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig
-    {
-        ProcRoot = _tree.Proc,
-        CgroupRoot = _tree.Cgroup,
-        SysRoot = _tree.Sys,
-        OnNotice = _notices.Add,
-    });
-
-    private MetricBuffer Sample(LinuxSensorSource source, double seconds)
-    {
-        _buffer.Clear();
-        source.Sample(_buffer, T0.AddSeconds(seconds));
-        return _buffer;
-    }
 
     private static void AssertRate(MetricBuffer sample, string series, double expected)
     {

@@ -11,31 +11,9 @@ namespace Scarcity.Actors.Core.Tests.Sensing;
 /// (not stale forever), and the files are not reopened every few seconds. Generally: a capability the kernel lacks is
 /// told apart from a failure, and only failures are retried, with a backoff.
 /// </summary>
-public sealed class PsiReadFailsSpecs : IDisposable
+public sealed class PsiReadFailsSpecs : LinuxSourceSpecBase
 {
-    private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly string[] Psi = [MetricNames.PsiCpu, MetricNames.PsiMem, MetricNames.PsiIo];
-
-    private readonly ProcTree _tree = ProcTree.Host();
-    private readonly List<string> _notices = [];
-    private readonly MetricBuffer _buffer = new();
-
-    public void Dispose() => _tree.Dispose();
-
-    private LinuxSensorSource Source() => new(new LinuxSensorConfig
-    {
-        ProcRoot = _tree.Proc,
-        CgroupRoot = _tree.Cgroup,
-        SysRoot = _tree.Sys,
-        OnNotice = _notices.Add,
-    });
-
-    private MetricBuffer Sample(LinuxSensorSource source, double seconds)
-    {
-        _buffer.Clear();
-        source.Sample(_buffer, T0.AddSeconds(seconds));
-        return _buffer;
-    }
 
     [Fact]
     public void Psi_read_fails_psi_is_said_unavailable_once_and_its_series_are_absent_not_stale()

@@ -211,8 +211,15 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
 
         var (second, kit2) = await Start(RawVramRule(), db: db);
         var again = kit2.CreateTestProbe();
-        second.Policy.Tell(Register(again.Ref), again.Ref);
-        var registered = again.ExpectMsg<SubsystemRegistered>(Wait);
+        // As a client does: the recovered actuator presumes its previous holder (an actor of the stopped system) alive,
+        // rejects the first attempt and probes the holder; once the probe finds it gone, the next attempt takes over.
+        SubsystemRegistered? registered = null;
+        await kit2.AwaitAssertAsync(() =>
+        {
+            second.Policy.Tell(Register(again.Ref), again.Ref);
+            registered = Assert.IsType<SubsystemRegistered>(again.ExpectMsg<object>(Wait));
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        Assert.NotNull(registered);
         Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
         Assert.Equal(1, registered.LastSequence);
 
