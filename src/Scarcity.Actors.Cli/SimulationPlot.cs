@@ -48,8 +48,12 @@ internal static class SimulationPlot
         Finish(levels, null, "level");
 
         var latency = plots[3];
-        Line(latency, t, ours.Steps.Select(s => s.LatencyMs), "latency (time to first token)");
+        // Minutes of queueing would flatten the SLO line: the axis stops at four times the SLO, the label says so.
+        var top = 4 * InferenceEngineModel.SloMs;
+        var clipped = ours.Steps.Any(s => s.LatencyMs > top);
+        Line(latency, t, ours.Steps.Select(s => s.LatencyMs), clipped ? $"latency (time to first token; axis cut at {top:0} ms)" : "latency (time to first token)");
         Limit(latency, InferenceEngineModel.SloMs, "SLO");
+        if (clipped) latency.Axes.SetLimitsY(0, top);
         Finish(latency, null, "ms");
 
         var queue = plots[4];
