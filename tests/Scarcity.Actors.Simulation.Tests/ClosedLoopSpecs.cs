@@ -110,4 +110,53 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
         Assert.Equal(["context_k{subsystem=\"inference_engine\"}", "latency_ms{subsystem=\"inference_engine\"}",
             "oom_total{subsystem=\"inference_engine\"}", "queue_depth{subsystem=\"inference_engine\"}"], reported);
     }
+
+    private static DRGConfig Learning() => new() { Policy = { LearnBatchResponse = true } };
+
+    [Fact]
+    public void Learning_the_batch_response_ends_the_crash_loop_of_sudden_context_steps()
+    {
+        var scenario = ScenarioFile.Load(Path.Combine(ScenarioFolder(), "context-steps.csv"));
+
+        var rules = ClosedLoopRunner.Run(scenario, new PolicyGovernor(new DRGConfig()), delay: 1);
+        var learned = ClosedLoopRunner.Run(scenario, new PolicyGovernor(Learning()), delay: 1);
+
+        // Two steps up arrive while VRAM reads 0.78: each costs one OOM without foresight, never a second.
+        output.WriteLine($"rules {rules.Scores}; learned {learned.Scores}");
+        Assert.Equal(9, rules.Scores.Ooms);
+        Assert.InRange(learned.Scores.Ooms, 0, 2);
+    }
+
+    [Fact]
+    public void Learning_the_batch_response_never_recovers_a_level_while_the_engine_is_down()
+    {
+        foreach (var file in new[] { "context-steps.csv", "random-walk-b.csv" })
+        {
+            var run = ClosedLoopRunner.Run(ScenarioFile.Load(Path.Combine(ScenarioFolder(), file)), new PolicyGovernor(Learning()), delay: 1);
+
+            // Levels decided while down reach the engine a step later; none of them is higher than the one before.
+            var pairs = run.Steps.Zip(run.Steps.Skip(1).Zip(run.Steps.Skip(2)));
+            Assert.All(pairs.Where(p => p.First.Down && p.Second.First.Down), p =>
+                Assert.True(p.Second.Second.Levels.ReduceBatch <= p.Second.First.Levels.ReduceBatch + 1e-12, $"{file} at {p.Second.Second.Seconds} s"));
+        }
+    }
+
+    [Fact]
+    public void Learning_the_batch_response_keeps_the_public_scenarios_free_of_OOMs_and_serves_more_of_context_surge()
+    {
+        foreach (var scenario in Scenario.Public)
+            Assert.Equal(0, ClosedLoopRunner.Run(scenario, new PolicyGovernor(Learning()), delay: 1).Scores.Ooms);
+
+        var rules = ClosedLoopRunner.Run(Scenario.ContextSurge, new PolicyGovernor(new DRGConfig()), delay: 1);
+        var learned = ClosedLoopRunner.Run(Scenario.ContextSurge, new PolicyGovernor(Learning()), delay: 1);
+        output.WriteLine($"rules {rules.Scores}; learned {learned.Scores}");
+        Assert.True(learned.Scores.GoodRequests > rules.Scores.GoodRequests);
+    }
+
+    private static string ScenarioFolder()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Scarcity.Actors.sln"))) return Path.Combine(dir.FullName, "tests", "scenarios");
+        throw new DirectoryNotFoundException("no Scarcity.Actors.sln above " + AppContext.BaseDirectory);
+    }
 }
