@@ -2,7 +2,8 @@ using System.Globalization;
 using Scarcity.Actors.Samples.SimulatedEngine;
 
 // A simulated GPU inference engine governed from another process (SimulatedInferenceEngine: the engine model stepped
-// every 0.25 s, its levels from the governor through GovernedSubsystem, latency_ms, queue_depth and vram_util reported).
+// every 0.25 s, its levels from the governor through GovernedSubsystem; latency_ms, queue_depth, context_k, oom_total and
+// vram_util reported, nothing while it restarts after an OOM, when its registration drops).
 // The governor's --demo runs the same engine in its own process.
 //
 // Usage: --contact akka.tcp://scarcity@127.0.0.1:4053 [--contact ...] [--name inference_engine] [--host <machine>]

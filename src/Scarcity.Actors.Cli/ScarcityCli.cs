@@ -181,6 +181,8 @@ public static class ScarcityCli
             var sharding = new Command("sharding", "Shard regions, shards and entities per node");
             sharding.SetAction((p, ct) => Connected(p, ct, c => ShardingCommand(c, p)));
             Root.Subcommands.Add(sharding);
+
+            Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
         }
 
         private async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)

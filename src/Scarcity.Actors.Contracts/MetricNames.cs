@@ -36,6 +36,10 @@ public static class MetricNames
     public const string LatencyMs = "latency_ms";
     /// <summary>Queue depth reported by a subsystem.</summary>
     public const string QueueDepth = "queue_depth";
+    /// <summary>Mean context length of the requests a subsystem serves, thousands of tokens, reported by the subsystem.</summary>
+    public const string ContextK = "context_k";
+    /// <summary>Out-of-memory crashes a subsystem has had so far (a counter), reported by the subsystem.</summary>
+    public const string OomTotal = "oom_total";
     /// <summary>Tokens per second reported by a subsystem.</summary>
     public const string TokensPerSecond = "tokens_per_s";
     /// <summary>CPU pressure stall ("some" avg10) as a fraction, 0..1.</summary>
@@ -82,7 +86,7 @@ public static class MetricNames
     public static readonly FrozenSet<string> Known = new[]
     {
         CpuUtil, MemUtil, MemAvailableGb, SwapUtil, GpuUtil, GpuMemUtil, VramUtil, DiskReadMb, DiskWriteMb,
-        NetSentMb, NetRecvMb, LatencyMs, QueueDepth, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
+        NetSentMb, NetRecvMb, LatencyMs, QueueDepth, ContextK, OomTotal, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
         GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors, GpuXidAppErrors,
     }.ToFrozenSet(StringComparer.Ordinal);
 

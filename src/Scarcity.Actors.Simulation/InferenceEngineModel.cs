@@ -65,6 +65,15 @@ public sealed class InferenceEngineModel
     /// <summary>Time to first token after the last step, ms. While down it includes the time left until the engine is back.</summary>
     public double LatencyMs { get; private set; }
 
+    /// <summary>The mean context length L of the last step, thousands of tokens (what the engine reports as <c>context_k</c>).</summary>
+    public double ContextK { get; private set; }
+
+    /// <summary>VRAM the last step needed (<see cref="Need"/> of its batch and context), whether or not it fitted.</summary>
+    public double Needed { get; private set; } = Weights;
+
+    /// <summary>OOMs so far (what the engine reports as <c>oom_total</c>).</summary>
+    public int OomTotal => _scores.Ooms;
+
     /// <summary>CPU utilisation, constant <see cref="EngineCpuUtil"/>.</summary>
     public double CpuUtil => EngineCpuUtil;
 
@@ -98,6 +107,8 @@ public sealed class InferenceEngineModel
         var t = Time;
         var batch = BatchAt(levels.ReduceBatch);
         Batch = batch;
+        ContextK = contextK;
+        Needed = Need(batch, contextK);
         OomInLastStep = false;
 
         var admitted = arrivals * levels.Throttle * (1 - LowShare * (1 - levels.ShedLoad)) * Dt;

@@ -46,6 +46,13 @@ public sealed class Scenario
     /// <summary>The two public scenarios that score control quality.</summary>
     public static IReadOnlyList<Scenario> Public { get; } = [ContextSurge, TrafficBurst];
 
+    /// <summary>Every built-in scenario, by name: the public ones and the demo's.</summary>
+    public static IReadOnlyList<Scenario> BuiltIn { get; } = [ContextSurge, TrafficBurst, Demo];
+
+    /// <summary>The built-in scenario named <paramref name="name"/> (case-insensitive), or null.</summary>
+    public static Scenario? Named(string name) =>
+        BuiltIn.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The scenario's name.</summary>
     public string Name { get; }
 

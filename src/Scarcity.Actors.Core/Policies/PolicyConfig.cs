@@ -18,6 +18,15 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Additive recovery step per cooldown, towards 1. <value>0.1</value></summary>
     public double RecoveryStep { get; set; } = 0.1;
 
+    /// <summary>
+    /// Sets <c>reduce_batch</c> from a learned model of VRAM against batch level and context length
+    /// (<see cref="BatchResponseModel"/>) for a subsystem that reports <c>context_k</c>, once the model is confident: the
+    /// largest level whose predicted VRAM stays under the rule's threshold with a margin, when cutting and when
+    /// recovering; a subsystem that goes silent is taken as crashed (a hard limit at half its state, nothing recovers
+    /// until it is back). The rules decide while the model is not confident. Experimental (issue 11). <value>false</value>
+    /// </summary>
+    public bool LearnBatchResponse { get; set; }
+
     /// <summary>The lowest level any escalation reaches. <value>0.1</value></summary>
     public double MinLevel { get; set; } = 0.1;
 

@@ -44,6 +44,10 @@ public sealed class SubsystemPolicy
         _actions = _rules.GroupBy(r => r.Rule.Action, StringComparer.Ordinal)
             .Select(g => new ActionGroup(g.Key, g.OrderByDescending(r => r.Rule.Priority).ToArray()))
             .ToArray();
+        if (config.LearnBatchResponse)
+            foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
+                if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
+                    group.Learning = new BatchLearning(vram, subsystem);
     }
 
     /// <summary>The subsystem governed.</summary>
@@ -118,6 +122,11 @@ public sealed class SubsystemPolicy
             }
 
             if (anyActive) group.ReleasedSince = null;
+            if (group.Learning is { } learning && Learned(group, learning, metrics, now, out var learned))
+            {
+                if (learned is not null) (changes ??= []).Add(learned);
+                continue;
+            }
             var change = deciding is not null
                 ? Escalate(group, deciding, now, metrics)
                 : !anyActive && !anySkipped ? Recover(group, now, metrics) : null;
@@ -148,11 +157,113 @@ public sealed class SubsystemPolicy
             ? Math.Min(1, group.Level + _config.RecoveryStep)
             : Math.Max(1, group.Level - _config.RecoveryStep);
         if (Math.Abs(target - 1) < Epsilon) target = 1;
+        // After a crash, the hard limit bounds what the rules may recover to until the learned model is confident.
+        if (group.Learning?.Cap is { } cap && target > cap)
+        {
+            if (group.Level >= cap - Epsilon) return null;
+            target = cap;
+        }
         // The reason names the first rule that has a reading, not one whose metric this host never reported.
         var first = Array.Find(group.Rules, r => r.Seen) ?? group.Rules[0];
         var reason = new ThrottleReason("recovery", first.LastSeries, Lower(first.Rule.Signal), first.LastValue, first.LastForecast, first.Rule.EffectiveRelease);
         return Apply(group, target, reason, now, metrics);
     }
+
+    /// <summary>
+    /// The learned <c>reduce_batch</c> (<see cref="PolicyConfig.LearnBatchResponse"/>). True when it decided (the change,
+    /// or null to hold); false when the rules decide: the subsystem reports no <c>context_k</c>, or the model is not
+    /// confident and no crash bounds the level.
+    /// </summary>
+    private bool Learned(ActionGroup group, BatchLearning l, IReadOnlyDictionary<string, MetricEstimate> metrics, DateTimeOffset now, out LevelChange? change)
+    {
+        change = null;
+        var hasContext = metrics.TryGetValue(l.ContextSeries, out var context);
+        if (!hasContext && !l.ContextSeen) return false;
+        l.ContextSeen = true;
+        var threshold = l.Vram.Rule.Threshold;
+        if (!hasContext || context!.Stale)
+        {
+            // Its own reports stopped: a crashed or restarting engine. Cut to half the state it was in and hold there;
+            // nothing recovers while it is down, and it comes back to the level that fits.
+            if (!l.Down)
+            {
+                l.Down = true;
+                l.CrashX = Math.Min(l.CrashX, group.Level * l.LastContext);
+                l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * l.LastContext);
+                // A confident model let it crash: it is not trusted until it has learned again.
+                if (l.Model.Confident)
+                {
+                    l.Model.Distrust();
+                    l.Distrusted++;
+                }
+            }
+            var capped = Math.Max(_config.MinLevel, Math.Min(1, l.CapX!.Value / l.LastContext));
+            if (group.Level > capped + Epsilon)
+                change = Apply(group, capped, new ThrottleReason(
+                    FormattableString.Invariant($"silent since a crash or restart: hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
+                    l.ContextSeries, "stale", l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+            return true;
+        }
+
+        l.Down = false;
+        var contextNow = context.Raw;
+        var contextAhead = Math.Max(context.Raw, context.Forecast);
+        l.LastContext = contextNow;
+        if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
+        {
+            if (l.LastOoms is { } before && ooms.Raw > before)
+                l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * contextNow);
+            l.LastOoms = ooms.Raw;
+        }
+        if (!l.Vram.TryRead(metrics, out var vram, out var series)) return l.CapX is not null;
+        // An engine that has just crashed has not gone stale yet, but it has stopped reporting: until its own report is
+        // as fresh as the VRAM reading (which now shows only what a dead process leaves), the level holds.
+        if (vram!.UpdatedAt - context.UpdatedAt >= FreshReport) return true;
+
+        var model = l.Model;
+        // Readings right after a level change show the allocator, not the batch: they are neither fitted nor checked.
+        var settled = group.LastChangeAt is not { } changed || now - changed >= SettleTime;
+        if (settled)
+        {
+            if (model.Confident && vram!.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
+            {
+                model.Distrust();
+                l.Distrusted++;
+            }
+            model.Observe(group.Level, contextNow, vram!.Raw);
+        }
+
+        double target;
+        ThrottleReason reason;
+        if (model.Confident)
+        {
+            l.CapX = null; // the model knows where memory runs out now
+            // Never back to where it crashed: 90 % of the smallest level x context_k it ran out of memory at.
+            target = Math.Clamp(Math.Min(model.LargestLevelUnder(threshold, contextAhead), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
+            reason = new ThrottleReason(FormattableString.Invariant(
+                    $"model: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k (n={model.Count}, ±{model.Residual:0.###}) predicts {model.Predict(target, contextAhead):0.###} at context_k {contextAhead:0.##} <= {threshold} - margin {model.Margin:0.###}"),
+                series, "model", model.Predict(target, contextAhead), vram!.Raw, threshold - model.Margin);
+        }
+        else if (l.CapX is { } capX)
+        {
+            var cap = Math.Clamp(capX / contextAhead, _config.MinLevel, 1);
+            if (group.Level <= cap + Epsilon) return false; // the rules decide, recovering no further than the cap
+            target = cap;
+            reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
+                l.ContextSeries, "raw", contextNow, contextAhead, capX);
+        }
+        else return false;
+
+        if (Math.Abs(target - group.Level) < LearnedStep) return true;
+        // Cuts at once; increases are paced by the cooldown.
+        if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.Cooldown) return true;
+        change = Apply(group, target, reason, now, metrics);
+        return true;
+    }
+
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
+    private const double LearnedStep = 0.01;
+    private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
 
     private LevelChange Apply(ActionGroup group, double target, ThrottleReason reason, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
     {
@@ -237,8 +348,29 @@ public sealed class SubsystemPolicy
         }
     }
 
+    /// <summary>The learned <c>reduce_batch</c> of one subsystem: its model, and what it knows of crashes.</summary>
+    private sealed class BatchLearning(RuleState vram, string subsystem)
+    {
+        public RuleState Vram { get; } = vram;
+        public string ContextSeries { get; } = MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, subsystem);
+        public string OomSeries { get; } = MetricNames.Labelled(MetricNames.OomTotal, MetricNames.SubsystemLabel, subsystem);
+        public BatchResponseModel Model { get; } = new();
+        public bool ContextSeen { get; set; }
+        public bool Down { get; set; }
+        public double LastContext { get; set; } = 1;
+        public double? LastOoms { get; set; }
+        /// <summary>The smallest level x context_k (as last reported) the subsystem crashed at.</summary>
+        public double CrashX { get; set; } = double.PositiveInfinity;
+        /// <summary>After a crash: the largest level x context_k allowed until the model is confident.</summary>
+        public double? CapX { get; set; }
+        public int Distrusted { get; set; }
+        /// <summary>The level the hard limit allows at the last context seen, or null.</summary>
+        public double? Cap => CapX is { } x ? Math.Min(1, x / LastContext) : null;
+    }
+
     private sealed class ActionGroup(string action, RuleState[] rules)
     {
+        public BatchLearning? Learning { get; set; }
         public string Action { get; } = action;
         public RuleState[] Rules { get; } = rules;
         public double Level { get; set; } = 1;

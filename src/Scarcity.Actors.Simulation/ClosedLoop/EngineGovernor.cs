@@ -1,0 +1,49 @@
+namespace Scarcity.Actors.Simulation.ClosedLoop;
+
+/// <summary>
+/// Decides an engine's levels in a closed-loop run. Called once per step, before the step: <paramref name="engine"/> as it
+/// stands after the previous step (at <see cref="InferenceEngineModel.Time"/>), and <paramref name="next"/>, the input the
+/// step will get (only a perfect-foresight controller may look at it).
+/// </summary>
+public interface IEngineGovernor
+{
+    /// <summary>A short name for tables: <c>none</c>, <c>ours</c>, <c>oracle</c>.</summary>
+    string Name { get; }
+
+    /// <summary>The levels decided now.</summary>
+    EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next);
+}
+
+/// <summary>No governor: every level at 1.</summary>
+public sealed class Ungoverned : IEngineGovernor
+{
+    /// <summary>The one instance.</summary>
+    public static Ungoverned Instance { get; } = new();
+
+    private Ungoverned()
+    {
+    }
+
+    /// <inheritdoc />
+    public string Name => "none";
+
+    /// <inheritdoc />
+    public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next) => EngineLevels.Unrestricted;
+}
+
+/// <summary>The perfect-foresight controller of <see cref="Oracle"/>: it sees each step's input in advance.</summary>
+public sealed class OracleGovernor : IEngineGovernor
+{
+    /// <summary>The one instance.</summary>
+    public static OracleGovernor Instance { get; } = new();
+
+    private OracleGovernor()
+    {
+    }
+
+    /// <inheritdoc />
+    public string Name => "oracle";
+
+    /// <inheritdoc />
+    public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next) => Oracle.Levels(next);
+}

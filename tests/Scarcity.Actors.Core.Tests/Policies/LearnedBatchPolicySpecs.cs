@@ -1,0 +1,63 @@
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies;
+using Scarcity.Actors.Profiling;
+using Xunit;
+
+namespace Scarcity.Actors.Core.Tests.Policies;
+
+/// <summary><see cref="PolicyConfig.LearnBatchResponse"/>: <c>reduce_batch</c> from a learned VRAM model, the rules as fallback.</summary>
+public sealed class LearnedBatchPolicySpecs
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+    private const string Engine = "engine";
+
+    private static IReadOnlyList<(double Seconds, LevelChange Change)> Run(bool learn, bool reportsContext)
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnBatchResponse = learn });
+        var profiler = new HostProfiler(new ProfilerConfig());
+        var changes = new List<(double, LevelChange)>();
+        var level = 1.0;
+        for (var i = 1; i <= 4 * 120; i++)
+        {
+            // The engine model's VRAM with the context rising 0.01/s from 1.0 (held at 2.2 after 120 s).
+            var t = i * 0.25;
+            var context = Math.Min(2.2, 1.0 + 0.01 * t);
+            var at = Start + TimeSpan.FromSeconds(t);
+            profiler.Update(MetricNames.VramUtil, 0.40 + 0.006 * Math.Floor(64 * level) * context, at);
+            if (reportsContext) profiler.Update(MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, Engine), context, at);
+            foreach (var change in policy.Evaluate(profiler.Snapshot(at, Interval), at))
+            {
+                changes.Add((t, change));
+                if (change.Action == ActionNames.ReduceBatch) level = change.Level;
+            }
+        }
+        return changes;
+    }
+
+    [Fact]
+    public void A_subsystem_that_reports_no_context_is_governed_by_the_rules_alone()
+    {
+        var rules = Run(learn: false, reportsContext: false);
+        var learned = Run(learn: true, reportsContext: false);
+
+        Assert.NotEmpty(rules);
+        Assert.Equal(rules.Select(c => (c.Seconds, c.Change.Action, c.Change.Level)), learned.Select(c => (c.Seconds, c.Change.Action, c.Change.Level)));
+    }
+
+    [Fact]
+    public void Once_confident_the_model_sets_the_level_and_its_reason_names_the_prediction_and_the_margin()
+    {
+        var learned = Run(learn: true, reportsContext: true).Where(c => c.Change.Action == ActionNames.ReduceBatch).ToList();
+
+        var byModel = learned.Where(c => c.Change.Reason.Rule.StartsWith("model: vram_util = ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(byModel);
+        Assert.Contains("margin", byModel[0].Change.Reason.Rule);
+        Assert.Equal("model", byModel[0].Change.Reason.Signal);
+        // At 2.2k tokens (and its forecast a little above): the largest batch under 0.85 less the margin, 0.509 x 64 = 32.
+        var last = learned[^1].Change.Level;
+        Assert.InRange(InferenceBatch(last), 30, 32);
+    }
+
+    private static int InferenceBatch(double level) => (int)Math.Floor(64 * level);
+}
