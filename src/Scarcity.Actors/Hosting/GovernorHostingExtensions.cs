@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
+using Akka.Event;
 using Akka.Hosting;
+using Akka.Hosting.Logging;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
@@ -48,7 +50,39 @@ public static class GovernorHostingExtensions
                 """, HoconAddMode.Prepend);
         if (seeds.Length == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        // One line an operator (and scripts/cluster.sh) can wait for, with Akka's own membership chatter below Warning.
+        builder.AddStartup((system, _) =>
+        {
+            var self = Akka.Cluster.Cluster.Get(system);
+            self.RegisterOnMemberUp(() => Logging.GetLogger(system, typeof(GovernorHostingExtensions))
+                .Info("Node {0} is Up in the cluster (roles {1})", self.SelfAddress, string.Join(", ", cluster.Roles)));
+        });
         return builder;
+    }
+
+    /// <summary>
+    /// Akka's log events go to the host's Microsoft.Extensions.Logging (its levels, its console or JSON formatter), not
+    /// to Akka's own stdout logger. Akka passes Info and above; which of them are printed is the host's
+    /// <c>Logging:LogLevel</c> (Akka's categories are the classes that log, e.g. <c>Akka.Remote.EndpointWriter</c>).
+    /// Noise for an operator is off: dead letters while the node stops, and remoting's per-association lifecycle
+    /// events (a CLI or a client going away is a normal event, not a warning with a stack trace).
+    /// </summary>
+    /// <param name="builder">The Akka builder.</param>
+    /// <param name="loggerFactory">The host's logger factory (from the service provider <c>AddAkka</c> hands over).</param>
+    public static AkkaConfigurationBuilder WithScarcityLogging(this AkkaConfigurationBuilder builder, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
+    {
+        builder.ConfigureLoggers(setup =>
+        {
+            setup.LogLevel = LogLevel.InfoLevel;
+            setup.ClearLoggers();
+            setup.AddLogger<GovernorLogger>();
+        });
+        builder.AddSetup(new LoggerFactorySetup(loggerFactory));
+        return builder.AddHocon("""
+            akka.log-dead-letters-during-shutdown = off
+            akka.remote.log-remote-lifecycle-events = off
+            """, HoconAddMode.Prepend)
+            .AddHocon($"akka.stdout-logger-class = \"{typeof(WarningsOnlyStdoutLogger).AssemblyQualifiedName}\"", HoconAddMode.Prepend);
     }
 
     /// <summary>Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start.</summary>

@@ -1,0 +1,93 @@
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Akka.Dispatch;
+using Akka.Event;
+using Akka.Hosting.Logging;
+using Microsoft.Extensions.Logging;
+using AkkaLogLevel = Akka.Event.LogLevel;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+
+namespace Scarcity.Actors.Hosting;
+
+/// <summary>
+/// Akka's logger for a governor node: every log event goes to the host's <see cref="ILoggerFactory"/> under the class
+/// that logged it (<c>Scarcity.Actors.Actuation.ActuatorActor</c>, <c>Akka.Remote.EndpointWriter</c>), so that
+/// <c>Logging:LogLevel</c> can keep the governor's lines at Information and Akka's at Warning. A remote system going away
+/// (a CLI that printed its answer, a client that stopped) is one Information line instead of remoting's warning plus an
+/// error with a stack trace.
+/// </summary>
+public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
+{
+    /// <summary>The category of the one line a remote system's disconnection costs.</summary>
+    public const string RemotingCategory = "Scarcity.Actors.Remoting";
+
+    private readonly ILoggerFactory _factory;
+    private readonly Dictionary<Type, ILogger> _loggers = [];
+    private readonly ILogger _remoting;
+
+    /// <summary>Created by Akka from <c>akka.loggers</c>; needs the host's <see cref="LoggerFactorySetup"/>.</summary>
+    public GovernorLogger()
+    {
+        var setup = Context.System.Settings.Setup.Get<LoggerFactorySetup>();
+        if (!setup.HasValue) throw new InvalidOperationException($"{nameof(GovernorLogger)} needs a {nameof(LoggerFactorySetup)} in the ActorSystem's setup");
+        _factory = setup.Value.LoggerFactory;
+        _remoting = _factory.CreateLogger(RemotingCategory);
+        Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
+        Receive<LogEvent>(Log);
+    }
+
+    private void Log(LogEvent e)
+    {
+        var text = e.Message?.ToString() ?? "";
+        if (IsDisassociation(e, text))
+        {
+            // Remoting reports it twice (the gated association, then the writer's error); the warning carries the address.
+            if (e.LogLevel() == AkkaLogLevel.WarningLevel)
+                LogDisconnected(_remoting, RemoteAddress(text));
+            return;
+        }
+        if (!_loggers.TryGetValue(e.LogClass, out var logger))
+            _loggers[e.LogClass] = logger = _factory.CreateLogger(e.LogClass);
+        logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
+    }
+
+    // The gated association (Akka.Remote), the writer's error and its supervisor's (Akka.Actor.OneForOneStrategy).
+    private static bool IsDisassociation(LogEvent e, string text) =>
+        e.LogLevel() is AkkaLogLevel.WarningLevel or AkkaLogLevel.ErrorLevel &&
+        (IsDisassociatedCause(e) ||
+         e.LogClass.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true && text.Contains("Disassociated", StringComparison.Ordinal));
+
+    // Akka.Remote.EndpointDisassociatedException is internal.
+    private static bool IsDisassociatedCause(LogEvent e) => e.Cause?.GetType().Name == "EndpointDisassociatedException";
+
+    // "Association with remote system akka.tcp://x@h:p has failed; ..." -> akka.tcp://x@h:p
+    private static string RemoteAddress(string text) =>
+        AddressPattern().Match(text) is { Success: true } m ? m.Value : "(unknown address)";
+
+    [GeneratedRegex(@"akka(\.tcp)?://[^\s\[\];,]+")]
+    private static partial Regex AddressPattern();
+
+    private static LogLevel ToLevel(AkkaLogLevel level) => level switch
+    {
+        AkkaLogLevel.DebugLevel => LogLevel.Debug,
+        AkkaLogLevel.InfoLevel => LogLevel.Information,
+        AkkaLogLevel.WarningLevel => LogLevel.Warning,
+        _ => LogLevel.Error,
+    };
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Remote system {RemoteAddress} disconnected")]
+    private static partial void LogDisconnected(ILogger logger, string remoteAddress);
+}
+
+/// <summary>
+/// Akka's logger before its loggers start and after they stop (<c>akka.stdout-logger-class</c>): warnings and errors
+/// only, so that a clean shutdown ends with the host's own line, not Akka's "Remoting shut down".
+/// </summary>
+public sealed class WarningsOnlyStdoutLogger : MinimalLogger
+{
+    /// <inheritdoc />
+    protected override void Log(object message)
+    {
+        if (message is LogEvent e && e.LogLevel() >= AkkaLogLevel.WarningLevel) Console.WriteLine(e.ToString());
+    }
+}
