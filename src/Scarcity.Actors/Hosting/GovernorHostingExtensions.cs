@@ -3,6 +3,9 @@ using Akka.Cluster.Hosting;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Hosting.Logging;
+using Akka.Discovery.KubernetesApi;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
@@ -37,8 +40,9 @@ public static class GovernorHostingExtensions
     public static AkkaConfigurationBuilder WithScarcityCluster(this AkkaConfigurationBuilder builder, DRGConfig config)
     {
         var cluster = config.Cluster;
-        var seeds = cluster.SeedNodes.Count > 0
-            ? cluster.SeedNodes.ToArray()
+        var bootstrap = cluster.Bootstrap.Enabled;
+        var seeds = bootstrap ? []
+            : cluster.SeedNodes.Count > 0 ? cluster.SeedNodes.ToArray()
             : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
         builder.WithRemoting(cluster.Hostname, cluster.Port)
             .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds })
@@ -48,7 +52,8 @@ public static class GovernorHostingExtensions
                 akka.cluster.split-brain-resolver.keep-majority.role = governor
                 akka.cluster.split-brain-resolver.stable-after = {{(int)cluster.StableAfter.TotalMilliseconds}}ms
                 """, HoconAddMode.Prepend);
-        if (seeds.Length == 0)
+        if (bootstrap) builder.WithScarcityClusterBootstrap(cluster);
+        else if (seeds.Length == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
         // One line an operator (and scripts/cluster.sh) can wait for, with Akka's own membership chatter below Warning.
         builder.AddStartup((system, _) =>
@@ -58,6 +63,20 @@ public static class GovernorHostingExtensions
                 .Info("Node {0} is Up in the cluster (roles {1})", self.SelfAddress, string.Join(", ", cluster.Roles)));
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Cluster bootstrap (<see cref="ClusterBootstrapConfig"/>): this node's Akka.Management endpoint, Kubernetes API
+    /// discovery of the pods labelled <c>app=ServiceName</c>, and bootstrap, which forms the cluster once
+    /// <c>RequiredContactPoints</c> pods answer or joins the one they already form.
+    /// </summary>
+    private static AkkaConfigurationBuilder WithScarcityClusterBootstrap(this AkkaConfigurationBuilder builder, ClusterConfig cluster)
+    {
+        var bootstrap = cluster.Bootstrap;
+        return builder
+            .WithAkkaManagement(hostName: cluster.Hostname, port: bootstrap.ManagementPort, bindHostname: "0.0.0.0", bindPort: bootstrap.ManagementPort)
+            .WithClusterBootstrap(serviceName: bootstrap.ServiceName, portName: bootstrap.PortName, requiredContactPoints: bootstrap.RequiredContactPoints)
+            .WithKubernetesDiscovery();
     }
 
     /// <summary>
