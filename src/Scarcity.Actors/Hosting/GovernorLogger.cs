@@ -46,6 +46,14 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
                 LogDisconnected(_remoting, RemoteAddress(text));
             return;
         }
+        // Remoting retries a peer that went away; for a CLI or a client (another actor system than the cluster's) that
+        // is the normal end of a session, not a warning.
+        if (e.LogLevel() == AkkaLogLevel.WarningLevel && text.StartsWith("Tried to associate with unreachable remote address", StringComparison.Ordinal) &&
+            RemoteAddress(text) is var address && !address.Contains($"://{Context.System.Name}@", StringComparison.Ordinal))
+        {
+            LogUnreachable(_remoting, address);
+            return;
+        }
         if (!_loggers.TryGetValue(e.LogClass, out var logger))
             _loggers[e.LogClass] = logger = _factory.CreateLogger(e.LogClass);
         logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
@@ -74,6 +82,9 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
         AkkaLogLevel.WarningLevel => LogLevel.Warning,
         _ => LogLevel.Error,
     };
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Remote system {RemoteAddress} is unreachable (a client or CLI that went away)")]
+    private static partial void LogUnreachable(ILogger logger, string remoteAddress);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Remote system {RemoteAddress} disconnected")]
     private static partial void LogDisconnected(ILogger logger, string remoteAddress);
