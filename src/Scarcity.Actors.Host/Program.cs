@@ -68,6 +68,10 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:Scarcity"] = "Information",
         ["Logging:LogLevel:Akka"] = "Warning",
+        // Membership (a node joined, is Up, unreachable, downed, removed): a few lines per node and event, worth seeing.
+        ["Logging:LogLevel:Akka.Cluster"] = "Information",
+        ["Logging:LogLevel:Akka.Cluster.Sharding"] = "Warning",
+        ["Logging:LogLevel:Akka.Cluster.Tools"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
     });
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -100,7 +104,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     }
 
     builder.Logging.ClearProviders();
-    if (jsonLogs) builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ");
+    if (jsonLogs) builder.Logging.AddJsonConsole(o => { o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; });
     else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, services) =>
     {

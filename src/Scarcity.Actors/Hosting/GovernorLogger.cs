@@ -22,7 +22,7 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     public const string RemotingCategory = "Scarcity.Actors.Remoting";
 
     private readonly ILoggerFactory _factory;
-    private readonly Dictionary<Type, ILogger> _loggers = [];
+    private readonly Dictionary<string, ILogger> _loggers = [];
     private readonly ILogger _remoting;
 
     /// <summary>Created by Akka from <c>akka.loggers</c>; needs the host's <see cref="LoggerFactorySetup"/>.</summary>
@@ -54,9 +54,19 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
             LogUnreachable(_remoting, address);
             return;
         }
-        if (!_loggers.TryGetValue(e.LogClass, out var logger))
-            _loggers[e.LogClass] = logger = _factory.CreateLogger(e.LogClass);
+        var category = CategoryOf(e);
+        if (!_loggers.TryGetValue(category, out var logger))
+            _loggers[category] = logger = _factory.CreateLogger(category);
         logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
+    }
+
+    // A logger made from a string rather than a class (the cluster's "Cluster", remoting's "remoting (akka://...)")
+    // is filed under Akka.<its first word>: Akka.Cluster holds the membership events (joined, Up, unreachable, downed).
+    private static string CategoryOf(LogEvent e)
+    {
+        if (e.LogClass.Name != "DummyClassForStringSources") return e.LogClass.FullName ?? e.LogClass.Name;
+        var word = new string(e.LogSource.TakeWhile(char.IsLetter).ToArray());
+        return word.Length == 0 ? "Akka" : $"Akka.{word}";
     }
 
     // The gated association (Akka.Remote), the writer's error and its supervisor's (Akka.Actor.OneForOneStrategy).
