@@ -7,7 +7,7 @@
 # --- build: the .NET 10 SDK publishes both programs (framework-dependent, Release) ---
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-# Restore first, from the project files only, so that a source change does not invalidate the package layer.
+# The Host references the simulated engine of samples/ (its --demo); tests/ and tools/ are not needed.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/ src/
 COPY samples/ samples/
