@@ -40,6 +40,14 @@ public sealed class DRGConfigSpecs
     }
 
     [Fact]
+    public void Roles_from_the_environment_replace_the_default_roles()
+    {
+        // The Kubernetes manifests give a pod its role as Scarcity__Cluster__Roles__0 alone.
+        Assert.Equal(["sensor"], Load(("Scarcity:Cluster:Roles:0", "sensor")).Cluster.Roles);
+        Assert.Equal(["governor"], Load(("Scarcity:Cluster:Roles:0", "governor")).Cluster.Roles);
+    }
+
+    [Fact]
     public void Cluster_bootstrap_rejects_seed_nodes_and_a_bad_contact_point_count_naming_the_keys()
     {
         var error = Assert.Throws<DRGConfigException>(() => Load(
