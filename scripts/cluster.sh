@@ -7,7 +7,8 @@
 #                                (scripts/postgres.sh stop)
 #   scripts/cluster.sh status    each node: pid, port, joined or not, its last status line
 #
-# Logs in logs/<node>.log, pids in logs/cluster.pids. Environment: SCARCITY_CLUSTER_CONFIG (the folder of node JSON
+# Logs in logs/<node>.log (the previous runs' as .1 .. .5, SCARCITY_KEEP_LOGS), pids in logs/cluster.pids.
+# Environment: SCARCITY_CLUSTER_CONFIG (the folder of node JSON
 # files, cluster-config/three-node), SCARCITY_NO_BUILD=1 (use the Host as built), SCARCITY_PG_PORT (see postgres.sh;
 # the nodes get the script's connection string through Scarcity__Persistence__ConnectionString).
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 CONFIG_DIR=${SCARCITY_CLUSTER_CONFIG:-cluster-config/three-node}
 LOGS=logs
+KEEP_LOGS=${SCARCITY_KEEP_LOGS:-5}
 PIDS=$LOGS/cluster.pids
 CONFIGURATION=${SCARCITY_CONFIGURATION:-Release}
 HOST_DLL=src/Scarcity.Actors.Host/bin/$CONFIGURATION/net10.0/Scarcity.Actors.Host.dll
@@ -29,7 +31,14 @@ node_port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["S
 pid_of() { if [ -f "$PIDS" ]; then awk -v n="$1" '$1 == n { print $2 }' "$PIDS" | tail -n 1; fi; }
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-joined() { grep -qE "Welcome from|is JOINING itself|Leader is moving node .*to \[Up\]" "$LOGS/$1.log" 2>/dev/null; }
+# An earlier run's log is kept: node1.log -> node1.log.1 -> ... -> node1.log.$KEEP_LOGS (the oldest is dropped).
+rotate_log() {
+  local log=$1 i
+  [ -s "$log" ] || return 0
+  for ((i = KEEP_LOGS - 1; i >= 1; i--)); do [ -f "$log.$i" ] && mv -f "$log.$i" "$log.$((i + 1))"; done
+  mv -f "$log" "$log.1"
+}
+joined() { grep -qE "is Up in the cluster" "$LOGS/$1.log" 2>/dev/null; }
 
 start() {
   [ -n "$(nodes)" ] || die "no node*.json in $CONFIG_DIR"
@@ -49,6 +58,7 @@ start() {
     pid=$(pid_of "$name")
     if alive "$pid"; then echo "$name already running (pid $pid)"; continue; fi
     if port_open "$(node_port "$f")"; then die "$name: port $(node_port "$f") is in use by another process"; fi
+    rotate_log "$LOGS/$name.log"
     # setsid: a node of its own process group, so that stopping it never reaches this shell.
     Scarcity__Persistence__ConnectionString="$url" setsid dotnet "$HOST_DLL" --config "$f" >"$LOGS/$name.log" 2>&1 </dev/null &
     echo "$name $!" >>"$PIDS"

@@ -44,6 +44,21 @@ fi
 dotnet test Scarcity.Actors.sln -c Release --no-build -nologo -m:1 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
+# The Kubernetes manifests (cluster-config/kubernetes) against the API schemas: tests/kubernetes/validate.mjs, with node
+# and npm from Debian when missing; its summary line is counted with the dotnet ones.
+k8s() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "node/npm not found: installing them from Debian (the manifest validator)" >&2
+    (apt-get update -qq && apt-get install -y -qq nodejs npm) >/dev/null 2>&1 || { echo "Failed!  - Failed: 1, Passed: 0 - could not install node/npm"; return; }
+  fi
+  if [ ! -d tests/kubernetes/node_modules ] || [ tests/kubernetes/package-lock.json -nt tests/kubernetes/node_modules ]; then
+    (cd tests/kubernetes && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null 2>&1) \
+      || { echo "Failed!  - Failed: 1, Passed: 0 - npm ci in tests/kubernetes failed (offline, and no packages cached?)"; return; }
+  fi
+  node tests/kubernetes/validate.mjs
+}
+k8s 2>&1 | tee -a "$log"
+
 passed=0; failed=0
 while read -r line; do
   f=$(sed -nE 's/.*Failed: *([0-9]+).*/\1/p' <<<"$line")

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
@@ -27,16 +28,23 @@ var demoOption = new Option<bool>("--demo")
     Description = $"Also run a simulated GPU inference engine ('{DemoSubsystem}') in this process, governed through the client as a separate program " +
                   $"would be; unless a connection string is configured, its state goes to {DemoDatabase["Data Source=".Length..]}",
 };
+var logFormatOption = new Option<string>("--log-format")
+{
+    HelpName = "format",
+    Description = "How log lines are written to the console: 'simple' (one line each, the default) or 'json' (one JSON object each, structured fields)",
+    DefaultValueFactory = _ => "simple",
+};
+logFormatOption.AcceptOnlyFromAmong("simple", "json");
 var root = new RootCommand(
     "Runs a node of the Scarcity governor: samples this host, profiles, decides and sends Throttles to the governed subsystems." +
     Environment.NewLine + Environment.NewLine +
     "Any configuration key can be overridden on the command line, e.g. --Scarcity:Sensor:Interval=00:00:00.500, " +
     "or in the environment, e.g. Scarcity__Sensor__Interval=00:00:00.500.")
 {
-    configOption, demoOption,
+    configOption, demoOption, logFormatOption,
 };
 root.TreatUnmatchedTokensAsErrors = false; // the configuration keys, for Microsoft.Extensions.Configuration's command line
-root.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption), parse.GetValue(demoOption), [.. parse.UnmatchedTokens]));
+root.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption), parse.GetValue(demoOption), parse.GetValue(logFormatOption) == "json", [.. parse.UnmatchedTokens]));
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
@@ -48,12 +56,24 @@ if (parsed.Errors.Count > 0)
 // Ctrl+C and SIGTERM belong to the generic host: a stopping node leaves the cluster, which may take more than a moment.
 return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
-static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, string[] overrides)
+static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLogs, string[] overrides)
 {
     // No reload-on-change: it watches the content root recursively (inotify on Linux), and a governor whose logs or
     // database live below it would spend a core on file events. A configuration change needs a restart.
     var bootstrap = new ConfigurationManager();
     bootstrap.AddInMemoryCollection(new Dictionary<string, string?> { ["hostBuilder:reloadConfigOnChange"] = "false" });
+    // Log levels under every file (a --config file rarely has a Logging section): the governor's lines, Akka's warnings.
+    bootstrap.AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Scarcity"] = "Information",
+        ["Logging:LogLevel:Akka"] = "Warning",
+        // Membership (a node joined, is Up, unreachable, downed, removed): a few lines per node and event, worth seeing.
+        ["Logging:LogLevel:Akka.Cluster"] = "Information",
+        ["Logging:LogLevel:Akka.Cluster.Sharding"] = "Warning",
+        ["Logging:LogLevel:Akka.Cluster.Tools"] = "Warning",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
+    });
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
     {
         Args = overrides,
@@ -83,9 +103,12 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, string[] ov
         return 2;
     }
 
-    builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
+    builder.Logging.ClearProviders();
+    if (jsonLogs) builder.Logging.AddJsonConsole(o => { o.UseUtcTimestamp = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; });
+    else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+    builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, services) =>
     {
-        akka.WithScarcityNode(config);
+        akka.WithScarcityLogging(services.GetRequiredService<ILoggerFactory>()).WithScarcityNode(config);
         if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host));
     });
     builder.Services.AddSingleton(config);

@@ -53,6 +53,12 @@ public sealed class ClusterConfig : IValidatedConfig
     /// </summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Forming the cluster through Akka.Management's cluster bootstrap and Kubernetes API discovery instead of
+    /// <see cref="SeedNodes"/> (off by default). When enabled, <see cref="SeedNodes"/> must be empty.
+    /// </summary>
+    public ClusterBootstrapConfig Bootstrap { get; set; } = new();
+
     /// <summary>True when this node hosts the governor's entities and persistence.</summary>
     public bool IsGovernor => Roles.Contains("governor");
 
@@ -68,6 +74,48 @@ public sealed class ClusterConfig : IValidatedConfig
         for (var i = 0; i < SeedNodes.Count; i++)
             if (!SeedNodes[i].StartsWith("akka.tcp://", StringComparison.Ordinal))
                 yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an akka.tcp:// address";
+        foreach (var problem in Bootstrap.Validate($"{section}:Bootstrap")) yield return problem;
+        if (Bootstrap.Enabled && SeedNodes.Count > 0)
+            yield return $"{section}:SeedNodes must be empty when {section}:Bootstrap:Enabled is true (bootstrap finds the nodes itself)";
+    }
+}
+
+/// <summary>
+/// Cluster bootstrap (Akka.Management) with Kubernetes API discovery: each governor pod lists the pods labelled
+/// <c>app=<see cref="ServiceName"/></c>, asks their management endpoints, and the nodes form or join the cluster without
+/// fixed seed nodes. The pod needs RBAC to list pods in its namespace (cluster-config/kubernetes/rbac.yaml).
+/// </summary>
+public sealed class ClusterBootstrapConfig : IValidatedConfig
+{
+    /// <summary>The configuration section these settings are bound from.</summary>
+    public const string Section = "Scarcity:Cluster:Bootstrap";
+
+    /// <summary>Whether the cluster forms through bootstrap instead of seed nodes. <value>false</value></summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>The service name discovery looks for: the pods' <c>app</c> label. <value>scarcity-governor</value></summary>
+    public string ServiceName { get; set; } = "scarcity-governor";
+
+    /// <summary>The name of the pods' container port of the management endpoint. <value>management</value></summary>
+    public string PortName { get; set; } = "management";
+
+    /// <summary>The port of this node's management HTTP endpoint. <value>8558</value></summary>
+    public int ManagementPort { get; set; } = 8558;
+
+    /// <summary>
+    /// How many contact points must be found before the first cluster is formed: as many as the governor
+    /// StatefulSet's replicas, so that two partial clusters never form. <value>3</value>
+    /// </summary>
+    public int RequiredContactPoints { get; set; } = 3;
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (!Enabled) yield break;
+        if (string.IsNullOrWhiteSpace(ServiceName)) yield return $"{section}:ServiceName is empty (the pods' app label, e.g. scarcity-governor)";
+        if (string.IsNullOrWhiteSpace(PortName)) yield return $"{section}:PortName is empty (the container port's name, e.g. management)";
+        if (ManagementPort is < 1 or > 65535) yield return $"{section}:ManagementPort must be in 1..65535, was {ManagementPort}";
+        if (RequiredContactPoints < 1) yield return $"{section}:RequiredContactPoints must be at least 1, was {RequiredContactPoints}";
     }
 }
 

@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
+using Akka.Hosting.Logging;
 using Akka.Persistence;
+using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -17,7 +19,7 @@ namespace Scarcity.Actors.Actuation;
 /// what is pending, when it is due again and when the subsystem turned silent; this actor receives, persists, sends,
 /// runs the retry timer (every AckTimeout / 4, at least 50 ms) and DeathWatches the holder.
 /// </summary>
-public sealed class ActuatorActor : ReceivePersistentActor
+public sealed partial class ActuatorActor : ReceivePersistentActor
 {
     private sealed class RetryTick : INoSerializationVerificationNeeded
     {
@@ -33,6 +35,11 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private readonly IActorRef _profilers;
     private readonly SubsystemPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    // Decisions go to Microsoft.Extensions.Logging directly where the host configured it, so that Host, Subsystem,
+    // Action and Sequence arrive as structured fields (Akka's adapter hands the logger factory a formatted string).
+    private readonly ILogger? _decisionLog = Context.System.Settings.Setup.Get<LoggerFactorySetup>() is { HasValue: true } setup
+        ? setup.Value.LoggerFactory.CreateLogger<ActuatorActor>()
+        : null;
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -256,7 +263,10 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
         _mediator.Tell(new Publish(Topics.Decisions, decision));
         PublishStatus();
-        if (_log.IsInfoEnabled)
+        if (_decisionLog is not null)
+            LogDecision(_decisionLog, decision.Host, _subsystem, decision.Action, decision.PreviousLevel, decision.Level, decision.Sequence, decision.Reason,
+                decision.Sent ? "" : " (" + decision.Detail + ")");
+        else if (_log.IsInfoEnabled)
             _log.Info($"Decision {_subsystem}/{decision.Action}: {decision.PreviousLevel:0.###} -> {decision.Level:0.###} seq {decision.Sequence}: {decision.Reason}{(decision.Sent ? "" : " (" + decision.Detail + ")")}");
     }
 
@@ -284,4 +294,9 @@ public sealed class ActuatorActor : ReceivePersistentActor
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped]);
+
+    [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,
+        Message = "Decision {Subsystem}/{Action} on {Host}: {PreviousLevel:0.###} -> {Level:0.###} seq {Sequence}: {Reason}{Unsent}")]
+    private static partial void LogDecision(ILogger logger, string host, string subsystem, string action, double previousLevel, double level,
+        long sequence, ThrottleReason reason, string unsent);
 }

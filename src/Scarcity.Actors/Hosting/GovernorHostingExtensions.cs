@@ -1,6 +1,11 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
+using Akka.Event;
 using Akka.Hosting;
+using Akka.Hosting.Logging;
+using Akka.Discovery.KubernetesApi;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
@@ -35,8 +40,9 @@ public static class GovernorHostingExtensions
     public static AkkaConfigurationBuilder WithScarcityCluster(this AkkaConfigurationBuilder builder, DRGConfig config)
     {
         var cluster = config.Cluster;
-        var seeds = cluster.SeedNodes.Count > 0
-            ? cluster.SeedNodes.ToArray()
+        var bootstrap = cluster.Bootstrap.Enabled;
+        var seeds = bootstrap ? []
+            : cluster.SeedNodes.Count > 0 ? cluster.SeedNodes.ToArray()
             : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
         builder.WithRemoting(cluster.Hostname, cluster.Port)
             .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds })
@@ -46,9 +52,56 @@ public static class GovernorHostingExtensions
                 akka.cluster.split-brain-resolver.keep-majority.role = governor
                 akka.cluster.split-brain-resolver.stable-after = {{(int)cluster.StableAfter.TotalMilliseconds}}ms
                 """, HoconAddMode.Prepend);
-        if (seeds.Length == 0)
+        if (bootstrap) builder.WithScarcityClusterBootstrap(cluster);
+        else if (seeds.Length == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        // One line an operator (and scripts/cluster.sh) can wait for, with Akka's own membership chatter below Warning.
+        builder.AddStartup((system, _) =>
+        {
+            var self = Akka.Cluster.Cluster.Get(system);
+            self.RegisterOnMemberUp(() => Logging.GetLogger(system, typeof(GovernorHostingExtensions))
+                .Info("Node {0} is Up in the cluster (roles {1})", self.SelfAddress, string.Join(", ", cluster.Roles)));
+        });
         return builder;
+    }
+
+    /// <summary>
+    /// Cluster bootstrap (<see cref="ClusterBootstrapConfig"/>): this node's Akka.Management endpoint, Kubernetes API
+    /// discovery of the pods labelled <c>app=ServiceName</c>, and bootstrap, which forms the cluster once
+    /// <c>RequiredContactPoints</c> pods answer or joins the one they already form.
+    /// </summary>
+    private static AkkaConfigurationBuilder WithScarcityClusterBootstrap(this AkkaConfigurationBuilder builder, ClusterConfig cluster)
+    {
+        var bootstrap = cluster.Bootstrap;
+        return builder
+            .WithAkkaManagement(hostName: cluster.Hostname, port: bootstrap.ManagementPort, bindHostname: "0.0.0.0", bindPort: bootstrap.ManagementPort)
+            .WithClusterBootstrap(serviceName: bootstrap.ServiceName, portName: bootstrap.PortName, requiredContactPoints: bootstrap.RequiredContactPoints)
+            .WithKubernetesDiscovery();
+    }
+
+    /// <summary>
+    /// Akka's log events go to the host's Microsoft.Extensions.Logging (its levels, its console or JSON formatter), not
+    /// to Akka's own stdout logger. Akka passes Info and above; which of them are printed is the host's
+    /// <c>Logging:LogLevel</c> (Akka's categories are the classes that log, e.g. <c>Akka.Remote.EndpointWriter</c>).
+    /// Noise for an operator is off: dead letters while the node stops, and remoting's per-association lifecycle
+    /// events (a CLI or a client going away is a normal event, not a warning with a stack trace).
+    /// </summary>
+    /// <param name="builder">The Akka builder.</param>
+    /// <param name="loggerFactory">The host's logger factory (from the service provider <c>AddAkka</c> hands over).</param>
+    public static AkkaConfigurationBuilder WithScarcityLogging(this AkkaConfigurationBuilder builder, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
+    {
+        builder.ConfigureLoggers(setup =>
+        {
+            setup.LogLevel = LogLevel.InfoLevel;
+            setup.ClearLoggers();
+            setup.AddLogger<GovernorLogger>();
+        });
+        builder.AddSetup(new LoggerFactorySetup(loggerFactory));
+        return builder.AddHocon("""
+            akka.log-dead-letters-during-shutdown = off
+            akka.remote.log-remote-lifecycle-events = off
+            """, HoconAddMode.Prepend)
+            .AddHocon($"akka.stdout-logger-class = \"{typeof(WarningsOnlyStdoutLogger).AssemblyQualifiedName}\"", HoconAddMode.Prepend);
     }
 
     /// <summary>Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start.</summary>

@@ -23,6 +23,43 @@ public sealed class DRGConfigSpecs
     }
 
     [Fact]
+    public void Cluster_bootstrap_is_off_by_default_and_binds_when_enabled()
+    {
+        Assert.False(Load().Cluster.Bootstrap.Enabled);
+
+        var bootstrap = Load(
+            ("Scarcity:Cluster:Bootstrap:Enabled", "true"),
+            ("Scarcity:Cluster:Bootstrap:ServiceName", "governors"),
+            ("Scarcity:Cluster:Bootstrap:RequiredContactPoints", "5")).Cluster.Bootstrap;
+
+        Assert.True(bootstrap.Enabled);
+        Assert.Equal("governors", bootstrap.ServiceName);
+        Assert.Equal("management", bootstrap.PortName);
+        Assert.Equal(8558, bootstrap.ManagementPort);
+        Assert.Equal(5, bootstrap.RequiredContactPoints);
+    }
+
+    [Fact]
+    public void Roles_from_the_environment_replace_the_default_roles()
+    {
+        // The Kubernetes manifests give a pod its role as Scarcity__Cluster__Roles__0 alone.
+        Assert.Equal(["sensor"], Load(("Scarcity:Cluster:Roles:0", "sensor")).Cluster.Roles);
+        Assert.Equal(["governor"], Load(("Scarcity:Cluster:Roles:0", "governor")).Cluster.Roles);
+    }
+
+    [Fact]
+    public void Cluster_bootstrap_rejects_seed_nodes_and_a_bad_contact_point_count_naming_the_keys()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Cluster:Bootstrap:Enabled", "true"),
+            ("Scarcity:Cluster:Bootstrap:RequiredContactPoints", "0"),
+            ("Scarcity:Cluster:SeedNodes:0", "akka.tcp://scarcity@10.0.0.1:4053")));
+
+        Assert.Contains("Scarcity:Cluster:Bootstrap:RequiredContactPoints", error.Message);
+        Assert.Contains("Scarcity:Cluster:SeedNodes must be empty", error.Message);
+    }
+
+    [Fact]
     public void Rules_bind_from_configuration_with_signal_release_and_cooldown()
     {
         var config = Load(
