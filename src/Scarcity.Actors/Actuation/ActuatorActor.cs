@@ -4,6 +4,8 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Metrics;
+using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 
@@ -33,6 +35,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private readonly IActorRef _profilers;
     private readonly SubsystemPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -129,6 +132,20 @@ public sealed class ActuatorActor : ReceivePersistentActor
     public override string PersistenceId => PersistenceIdFor(_subsystem);
 
     /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
     protected override void PreStart()
     {
         base.PreStart();
@@ -170,7 +187,8 @@ public sealed class ActuatorActor : ReceivePersistentActor
                 Accept(previous, register);
                 break;
             default:
-                Persist(register, r => Accept(previous, r));
+                var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
+                Persist(register, r => { written(); Accept(previous, r); });
                 break;
         }
     }
@@ -230,8 +248,10 @@ public sealed class ActuatorActor : ReceivePersistentActor
             decisions.Add(decision);
             if (!_config.PersistBeforeSend) Act(decision);
         }
-        if (_config.PersistBeforeSend) PersistAll(decisions, Act);
-        else PersistAllAsync(decisions, _ => { });
+        var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
+        var last = decisions[^1];
+        if (_config.PersistBeforeSend) PersistAll(decisions, d => { if (ReferenceEquals(d, last)) written(); Act(d); });
+        else PersistAllAsync(decisions, d => { if (ReferenceEquals(d, last)) written(); });
         _decisionsSinceSnapshot += decisions.Count;
         if (_decisionsSinceSnapshot >= _config.SnapshotEvery)
         {
@@ -247,12 +267,14 @@ public sealed class ActuatorActor : ReceivePersistentActor
 
     private void Act(Decision decision)
     {
+        var superseded = false;
         if (decision.Sent && _registration is not null)
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
-            _delivery.Track(throttle, Now); // supersedes any older one of the action
+            superseded = _delivery.Track(throttle, Now); // supersedes any older one of the action
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
+        _metrics.RecordDecision(decision, superseded, Now);
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
         _mediator.Tell(new Publish(Topics.Decisions, decision));
         PublishStatus();
@@ -263,6 +285,7 @@ public sealed class ActuatorActor : ReceivePersistentActor
     private void Acknowledge(ThrottleAck ack)
     {
         _delivery.Acknowledge(ack.Sequence);
+        _metrics.ThrottlesAcked.WithLabels(_subsystem, ack.Applied ? "true" : "false").Inc();
         if (!_reachable && _registration is not null) _reachable = true;
         if (!ack.Applied) _log.Info("Subsystem {0} did not apply Throttle seq {1}: {2}", _subsystem, ack.Sequence, ack.Detail);
         PublishStatus();
@@ -272,7 +295,11 @@ public sealed class ActuatorActor : ReceivePersistentActor
     {
         if (_registration is null || !_reachable) return;
         var round = _delivery.Retry(Now);
-        foreach (var throttle in round.Resend) _registration.Ref.Tell(throttle, Self);
+        foreach (var throttle in round.Resend)
+        {
+            _registration.Ref.Tell(throttle, Self);
+            _metrics.ThrottlesRetried.WithLabels(_subsystem, throttle.Action).Inc();
+        }
         if (round.BecameSilent is not { } silent) return;
         PublishStatus(); // every fleet view shows it unreachable, not only a direct status query
         _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
