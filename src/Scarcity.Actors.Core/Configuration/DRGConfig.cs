@@ -97,9 +97,6 @@ public sealed class MetricsConfig : IValidatedConfig
     /// </summary>
     public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How often the cluster and sharding gauges are refreshed. <value>5 s</value></summary>
-    public TimeSpan ClusterPollInterval { get; set; } = TimeSpan.FromSeconds(5);
-
     /// <summary>True when the endpoint is served.</summary>
     public bool Enabled => Port != 0;
 
@@ -111,8 +108,6 @@ public sealed class MetricsConfig : IValidatedConfig
             yield return $"{section}:Address must be an IP address, * or localhost, was '{Address}'";
         if (ReadinessTimeout <= TimeSpan.Zero || ReadinessTimeout > TimeSpan.FromMinutes(1))
             yield return $"{section}:ReadinessTimeout must be between 0 and 00:01:00, was {ReadinessTimeout}";
-        if (ClusterPollInterval < TimeSpan.FromMilliseconds(100) || ClusterPollInterval > TimeSpan.FromMinutes(5))
-            yield return $"{section}:ClusterPollInterval must be between 00:00:00.100 and 00:05:00, was {ClusterPollInterval}";
     }
 }
 
