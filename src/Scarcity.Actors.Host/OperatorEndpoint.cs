@@ -57,7 +57,18 @@ public sealed class OperatorEndpoint(DRGConfig config, IServiceProvider services
         });
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live"), ResponseWriter = WriteJson });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteJson });
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync();
+            // Another node of this machine on the same port, most often: name the key that moves it.
+            throw new InvalidOperationException(
+                $"Scarcity:Metrics:Port {metricsConfig.Port} on {metricsConfig.Address} cannot be served ({e.Message}); " +
+                "give each node of a machine its own port, or 0 to turn the endpoint off", e);
+        }
         _app = app;
     }
 
