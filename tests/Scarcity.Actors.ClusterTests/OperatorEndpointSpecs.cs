@@ -85,7 +85,7 @@ public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Every_metric_name_in_the_dashboards_queries_is_one_the_node_exports()
+    public async Task Every_metric_name_in_the_dashboards_queries_is_one_the_node_exports_and_every_export_is_documented()
     {
         await using var node = StartNode(out var metricsPort);
         var exposition = await AwaitMetricsAsync(node, metricsPort);
@@ -104,6 +104,12 @@ public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
         Assert.True(unknown.Count == 0, $"the dashboard queries metrics the governor does not export: {string.Join(", ", unknown)}");
         // And every query names at least one of ours (or Prometheus's own up).
         Assert.All(queries, q => Assert.True(MetricNamesOf(q).Count > 0 || q.Contains("up{"), $"query without a governor metric: {q}"));
+        // And every instrument the node declares has its row in docs/operations.md.
+        var operations = File.ReadAllText(Path.Combine(RepoPaths.Root, "docs", "operations.md"));
+        var declared = Regex.Matches(exposition, @"^# TYPE (scarcity_\S+) ", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.True(declared.Count >= 25, $"only {declared.Count} scarcity_ instruments declared");
+        var undocumented = declared.Where(n => !operations.Contains($"| `{n}` |", StringComparison.Ordinal)).ToList();
+        Assert.True(undocumented.Count == 0, $"metrics missing from docs/operations.md's table: {string.Join(", ", undocumented)}");
         output.WriteLine($"{used.Count} metric names in {queries.Count} queries, all among {exported.Count} exported");
     }
 
