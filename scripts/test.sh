@@ -3,6 +3,7 @@
 # Needs the .NET SDK 10 and gcc (the fake NVML library is compiled by the test build). The cluster specs
 # (tests/Scarcity.Actors.ClusterTests) need PostgreSQL: scripts/postgres.sh installs it from Debian when missing and
 # starts a throwaway server for the run; when it cannot, those specs fail with the reason, the others run as usual.
+# The operator specs need /usr/bin/prometheus: installed from Debian below when missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,16 @@ trap cleanup EXIT
 if ! command -v gcc >/dev/null 2>&1; then
   echo "gcc not found: installing it (the GPU specs compile a fake NVML library)" >&2
   (apt-get update -qq && apt-get install -y -qq gcc) >/dev/null 2>&1 || echo "could not install gcc" >&2
+fi
+
+# Prometheus for the operator specs (a real server scrapes a node's /metrics): Debian's package, when it is offered.
+# apt-get update runs at most once per run; without the binary those specs fail and say why.
+if [ ! -x /usr/bin/prometheus ]; then
+  if [ -z "$(apt-cache policy prometheus 2>/dev/null | grep -E 'Candidate: [0-9]')" ]; then
+    apt-get update -qq >/dev/null 2>&1
+  fi
+  echo "prometheus not found: installing Debian's (the operator specs scrape a node with it)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null 2>&1 || echo "could not install prometheus" >&2
 fi
 
 dotnet build Scarcity.Actors.sln -c Release -nologo -v q 2>&1 | tee "$log" | grep -E "error|Warn|Elapsed" | grep -v NU1603

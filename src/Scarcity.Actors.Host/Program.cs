@@ -113,6 +113,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     });
     builder.Services.AddSingleton(config);
     builder.Services.AddHostedService<StatusPrinter>();
+    builder.Services.AddOperatorEndpoint(); // /metrics, /healthz, /readyz on Scarcity:Metrics
 
     Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
                       $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms" +

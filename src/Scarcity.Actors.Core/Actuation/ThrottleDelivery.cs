@@ -55,11 +55,14 @@ public sealed class ThrottleDelivery(ActuatorConfig config)
     /// <summary>
     /// Records a Throttle that is sent now (or would be, were the subsystem reachable): attempt 1, due again at
     /// <paramref name="sentAt"/> + AckTimeout. It supersedes any pending Throttle of the same action, whatever its attempts.
+    /// Returns true when it superseded one (an unacked Throttle that will never be resent).
     /// </summary>
-    public void Track(Throttle throttle, DateTimeOffset sentAt)
+    public bool Track(Throttle throttle, DateTimeOffset sentAt)
     {
         ArgumentNullException.ThrowIfNull(throttle);
+        var superseded = _pending.ContainsKey(throttle.Action);
         _pending[throttle.Action] = new Entry(throttle, sentAt + config.AckTimeout);
+        return superseded;
     }
 
     /// <summary>

@@ -120,6 +120,46 @@ public sealed class ClusterBootstrapConfig : IValidatedConfig
 }
 
 /// <summary>
+/// The node's HTTP endpoint for operators: <c>/metrics</c> (Prometheus exposition format), <c>/healthz</c> and
+/// <c>/readyz</c>. See docs/operations.md.
+/// </summary>
+public sealed class MetricsConfig : IValidatedConfig
+{
+    /// <summary>The configuration section these settings are bound from.</summary>
+    public const string Section = "Scarcity:Metrics";
+
+    /// <summary>
+    /// The port of the endpoint; 0 turns it off (no metrics, no health endpoints). 9464 is the port Prometheus's
+    /// registry of exporters gives OpenTelemetry's Prometheus exporter. <value>9464</value>
+    /// </summary>
+    public int Port { get; set; } = 9464;
+
+    /// <summary>
+    /// The address it listens on: <c>127.0.0.1</c> (loopback, the default), <c>0.0.0.0</c> / <c>*</c> (every interface,
+    /// for a Prometheus on another machine) or one address of this host. <value>127.0.0.1</value>
+    /// </summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// How long <c>/readyz</c> waits for the database to answer before it reports the node not ready. <value>2 s</value>
+    /// </summary>
+    public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>True when the endpoint is served.</summary>
+    public bool Enabled => Port != 0;
+
+    /// <summary>Every problem with this configuration, each naming its key.</summary>
+    public IEnumerable<string> Validate(string section = Section)
+    {
+        if (Port is < 0 or > 65535) yield return $"{section}:Port must be in 0..65535 (0: off), was {Port}";
+        if (Address is not ("*" or "0.0.0.0" or "localhost") && !System.Net.IPAddress.TryParse(Address, out _))
+            yield return $"{section}:Address must be an IP address, * or localhost, was '{Address}'";
+        if (ReadinessTimeout <= TimeSpan.Zero || ReadinessTimeout > TimeSpan.FromMinutes(1))
+            yield return $"{section}:ReadinessTimeout must be between 0 and 00:01:00, was {ReadinessTimeout}";
+    }
+}
+
+/// <summary>
 /// The governor's configuration, as the old loop named it: the <c>Scarcity</c> section of appsettings.json and the
 /// environment (<c>Scarcity__Sensor__Interval=00:00:00.500</c>). <see cref="Load"/> rejects unknown keys and
 /// names every bad value, all at once, so a wrong configuration fails at start-up, not at 3 a.m.
@@ -153,6 +193,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>Cluster membership.</summary>
     public ClusterConfig Cluster { get; set; } = new();
 
+    /// <summary>The metrics and health endpoint.</summary>
+    public MetricsConfig Metrics { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -174,7 +217,7 @@ public sealed class DRGConfig : IValidatedConfig
         [
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
-            Cluster.Validate($"{section}:Cluster"),
+            Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

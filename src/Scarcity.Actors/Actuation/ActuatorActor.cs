@@ -6,6 +6,8 @@ using Akka.Hosting.Logging;
 using Akka.Persistence;
 using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Metrics;
+using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 
@@ -40,6 +42,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly ILogger? _decisionLog = Context.System.Settings.Setup.Get<LoggerFactorySetup>() is { HasValue: true } setup
         ? setup.Value.LoggerFactory.CreateLogger<ActuatorActor>()
         : null;
+    private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -136,6 +139,20 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     public override string PersistenceId => PersistenceIdFor(_subsystem);
 
     /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
     protected override void PreStart()
     {
         base.PreStart();
@@ -177,7 +194,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 Accept(previous, register);
                 break;
             default:
-                Persist(register, r => Accept(previous, r));
+                var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
+                Persist(register, r => { written(); Accept(previous, r); });
                 break;
         }
     }
@@ -237,8 +255,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             decisions.Add(decision);
             if (!_config.PersistBeforeSend) Act(decision);
         }
-        if (_config.PersistBeforeSend) PersistAll(decisions, Act);
-        else PersistAllAsync(decisions, _ => { });
+        var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
+        var last = decisions[^1];
+        if (_config.PersistBeforeSend) PersistAll(decisions, d => { if (ReferenceEquals(d, last)) written(); Act(d); });
+        else PersistAllAsync(decisions, d => { if (ReferenceEquals(d, last)) written(); });
         _decisionsSinceSnapshot += decisions.Count;
         if (_decisionsSinceSnapshot >= _config.SnapshotEvery)
         {
@@ -254,12 +274,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void Act(Decision decision)
     {
+        var superseded = false;
         if (decision.Sent && _registration is not null)
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
-            _delivery.Track(throttle, Now); // supersedes any older one of the action
+            superseded = _delivery.Track(throttle, Now); // supersedes any older one of the action
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
+        _metrics.RecordDecision(decision, superseded, Now);
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
         _mediator.Tell(new Publish(Topics.Decisions, decision));
         PublishStatus();
@@ -273,6 +295,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Acknowledge(ThrottleAck ack)
     {
         _delivery.Acknowledge(ack.Sequence);
+        _metrics.ThrottlesAcked.WithLabels(_subsystem, ack.Applied ? "true" : "false").Inc();
         if (!_reachable && _registration is not null) _reachable = true;
         if (!ack.Applied) _log.Info("Subsystem {0} did not apply Throttle seq {1}: {2}", _subsystem, ack.Sequence, ack.Detail);
         PublishStatus();
@@ -282,7 +305,11 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         if (_registration is null || !_reachable) return;
         var round = _delivery.Retry(Now);
-        foreach (var throttle in round.Resend) _registration.Ref.Tell(throttle, Self);
+        foreach (var throttle in round.Resend)
+        {
+            _registration.Ref.Tell(throttle, Self);
+            _metrics.ThrottlesRetried.WithLabels(_subsystem, throttle.Action).Inc();
+        }
         if (round.BecameSilent is not { } silent) return;
         PublishStatus(); // every fleet view shows it unreachable, not only a direct status query
         _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");

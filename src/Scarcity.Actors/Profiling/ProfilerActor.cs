@@ -4,6 +4,8 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Metrics;
+using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Profiling;
 
@@ -33,6 +35,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly HostProfiler _profiler;
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
     private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _holders = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedReporters = new(StringComparer.Ordinal);
@@ -104,12 +107,14 @@ public sealed class ProfilerActor : ReceivePersistentActor
             // An attach without a holder (an older actuator) never forgets a known one.
             var known = _subsystems.Contains(a.Subsystem) && (a.Holder is null || (_holders.TryGetValue(a.Subsystem, out var holder) && holder == a.Holder));
             if (known) return;
-            Persist(a, Attach);
+            var written = _metrics.TimeJournalWrite(GovernorEntities.ProfilerType);
+            Persist(a, e => { written(); Attach(e); });
         });
         Command<DetachSubsystem>(d =>
         {
             if (!_subsystems.Contains(d.Subsystem)) return;
-            Persist(d, Detach);
+            var written = _metrics.TimeJournalWrite(GovernorEntities.ProfilerType);
+            Persist(d, e => { written(); Detach(e); });
         });
         Command<StaleCheck>(_ =>
         {
@@ -126,6 +131,20 @@ public sealed class ProfilerActor : ReceivePersistentActor
 
     /// <inheritdoc />
     public override string PersistenceId => PersistenceIdFor(_host);
+
+    /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -183,6 +202,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         if (Refusal(report) is { } refusal)
         {
             _rejected += report.Values.Count;
+            _metrics.ReadingsRejected.WithLabels(_host, "not_holder").Inc(report.Values.Count);
             if (_rejectedReporters.Add($"{report.Subsystem} {refusal.Reporter}"))
                 _log.Warning("Host {0}: reports of subsystem {1} from {2} are not profiled: {3} (counted as rejected readings; logged once per reporter)",
                     _host, report.Subsystem, refusal.Reporter, refusal.Why);
@@ -212,6 +232,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         if (!double.IsFinite(value))
         {
             _rejected++;
+            _metrics.ReadingsRejected.WithLabels(_host, "non_finite").Inc();
             if (_rejectedSeries.Add(series))
                 _log.Warning("Host {0}: rejected a {1} reading of {2}; non-finite readings are counted and dropped (logged once per series)",
                     _host, value, series);
@@ -220,7 +241,11 @@ public sealed class ProfilerActor : ReceivePersistentActor
         _reportedStale.Remove(series);
         // A reading out of order is counted with the rejected ones; the profiler logs it (once per series).
         if (_profiler.Update(series, value, at)) _profiled++;
-        else _rejected++;
+        else
+        {
+            _rejected++;
+            _metrics.ReadingsRejected.WithLabels(_host, "out_of_order").Inc();
+        }
     }
 
     private void Publish(DateTimeOffset at)

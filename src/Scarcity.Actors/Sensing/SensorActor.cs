@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Metrics;
 
 namespace Scarcity.Actors.Sensing;
 
@@ -100,6 +101,7 @@ public sealed class SensorActor : ReceiveActor
         if (_inFlight)
         {
             _skipped++;
+            GovernorMetrics.Get(Context.System).SamplingSkipped.Inc();
             if (_skipped == 1 || _skipped % 100 == 0)
                 _log.Warning("Sensor {0}: source {1} is slower than the {2} ms interval; {3} ticks skipped so far",
                     _host, _source.Name, _interval.TotalMilliseconds, _skipped);
@@ -110,16 +112,21 @@ public sealed class SensorActor : ReceiveActor
         var buffer = _buffer;
         var source = _source;
         var host = _host;
+        var metrics = GovernorMetrics.Get(Context.System);
         var read = Task.Run(() =>
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 buffer.Clear();
                 source.Sample(buffer, at);
-                return new Sampled(new Sample(host, at, [.. buffer.Values], [.. buffer.Stale]), null);
+                var sample = new Sample(host, at, [.. buffer.Values], [.. buffer.Stale]);
+                metrics.RecordSample(System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: false);
+                return new Sampled(sample, null);
             }
             catch (Exception e)
             {
+                metrics.RecordSample(System.Diagnostics.Stopwatch.GetElapsedTime(started), failed: true);
                 return new Sampled(null, e);
             }
         });

@@ -15,9 +15,12 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="Roles">Its roles (<c>governor</c>, <c>sensor</c>).</param>
 /// <param name="SensorInterval">Sampling interval; 500 ms by default, easier on a 2-core machine than 250.</param>
 /// <param name="StableAfterSeconds">The split-brain resolver's stable-after (<c>Scarcity:Cluster:StableAfter</c>).</param>
+/// <param name="MetricsPort">Its <c>Scarcity:Metrics:Port</c> on 127.0.0.1; 0 (off) by default, so nodes never compete for 9464.</param>
+/// <param name="Provider">Its <c>Scarcity:Persistence:Provider</c>: PostgreSQL by default, or Sqlite (one node alone).</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
-    IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20)
+    IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
+    int MetricsPort = 0, string Provider = "PostgreSQL")
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
     public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
@@ -30,7 +33,8 @@ public sealed record NodeOptions(
             Host,
             Sensor = new { Interval = (SensorInterval ?? TimeSpan.FromMilliseconds(500)).ToString("c") },
             Gpu = new { Enabled = false },
-            Persistence = new { Provider = "PostgreSQL", ConnectionString },
+            Persistence = new { Provider, ConnectionString },
+            Metrics = new { Port = MetricsPort, Address = "127.0.0.1" },
             Cluster = new
             {
                 Hostname = "127.0.0.1",

@@ -250,4 +250,21 @@ public sealed class ThrottleDeliverySpecs
         Assert.False(delivery.IsSilent);
         Assert.Equal(0, delivery.LastAcked);
     }
+
+    [Fact]
+    public void Track_says_when_it_supersedes_an_unacked_Throttle_of_the_same_action_and_only_then()
+    {
+        var delivery = new ThrottleDelivery(Config());
+
+        var first = delivery.Track(Throttle(1), At(0));
+        var otherAction = delivery.Track(Throttle(2, ActionNames.Throttle), At(0));
+        var newer = delivery.Track(Throttle(3), At(0.5));
+        delivery.Acknowledge(3);
+        var afterAck = delivery.Track(Throttle(4), At(1));
+
+        Assert.False(first);
+        Assert.False(otherAction);
+        Assert.True(newer); // seq 1 will never be resent: counted as superseded
+        Assert.False(afterAck);
+    }
 }

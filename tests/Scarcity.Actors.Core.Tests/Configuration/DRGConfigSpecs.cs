@@ -230,4 +230,26 @@ public sealed class DRGConfigSpecs
         Assert.Equal(["sensor"], config.Cluster.Roles);
         Assert.False(config.Cluster.IsGovernor);
     }
+
+    [Fact]
+    public void The_metrics_endpoint_defaults_to_port_9464_on_loopback_and_port_0_turns_it_off()
+    {
+        var defaults = Load();
+        Assert.Equal(9464, defaults.Metrics.Port);
+        Assert.Equal("127.0.0.1", defaults.Metrics.Address);
+        Assert.True(defaults.Metrics.Enabled);
+        Assert.False(Load(("Scarcity:Metrics:Port", "0")).Metrics.Enabled);
+        Assert.Equal("*", Load(("Scarcity:Metrics:Address", "*")).Metrics.Address);
+    }
+
+    [Fact]
+    public void A_metrics_port_out_of_range_a_bad_address_and_a_zero_readiness_timeout_are_reported_at_once()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Metrics:Port", "70000"), ("Scarcity:Metrics:Address", "not an address"),
+            ("Scarcity:Metrics:ReadinessTimeout", "00:00:00")));
+        Assert.Contains("Scarcity:Metrics:Port must be in 0..65535 (0: off), was 70000", error.Errors);
+        Assert.Contains("Scarcity:Metrics:Address must be an IP address, * or localhost, was 'not an address'", error.Errors);
+        Assert.Contains("Scarcity:Metrics:ReadinessTimeout must be between 0 and 00:01:00, was 00:00:00", error.Errors);
+    }
 }

@@ -5,6 +5,7 @@ using Akka.Configuration;
 using Akka.TestKit;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Metrics;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Xunit;
@@ -139,6 +140,33 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
 
         await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Reachable), Wait);
         holder.ExpectNoMsg(TimeSpan.FromSeconds(3)); // the next attempt was due 2.4 s after the last
+    }
+
+    [Fact]
+    public async Task The_node_metrics_count_decisions_Throttles_sent_superseded_and_acked_and_time_the_journal_writes()
+    {
+        var metrics = GovernorMetrics.Get(Sys);
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        actuator.Tell(Hot(0));
+        var first = holder.ExpectMsg<Throttle>(Wait); // never acked
+        actuator.Tell(Hot(2));                          // past the cooldown: a newer level of the same action
+        var second = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(second));
+        await Status(actuator); // the ack is handled before the status answers
+
+        var rule = first.Reason.Rule;
+        Assert.Equal(2, metrics.Decisions.WithLabels(Subsystem, ActionNames.ReduceBatch, rule, "escalation").Value);
+        Assert.Equal(2, metrics.ThrottlesSent.WithLabels(Subsystem, ActionNames.ReduceBatch).Value);
+        Assert.Equal(1, metrics.ThrottlesSuperseded.WithLabels(Subsystem, ActionNames.ReduceBatch).Value); // seq 1 replaced by seq 2
+        Assert.Equal(1, metrics.ThrottlesAcked.WithLabels(Subsystem, "true").Value);
+        Assert.Equal(0, metrics.ThrottlesRetried.WithLabels(Subsystem, ActionNames.ReduceBatch).Value);
+        Assert.Equal(2, metrics.SampleToThrottle.WithLabels(Subsystem).Count);
+        // The registration and the two decisions, each write timed once; the in-memory journal never fails.
+        await AwaitAssertAsync(() => Assert.Equal(3, metrics.JournalWrite.WithLabels("actuator").Count), Wait);
+        Assert.Equal(0, metrics.JournalFailures.WithLabels("actuator").Value);
     }
 
     [Fact]

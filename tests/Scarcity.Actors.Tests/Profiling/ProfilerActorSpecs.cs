@@ -114,6 +114,8 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         var third = _digest.ExpectMsg<TelemetryPublished>(Wait);
         var vram = third.Profile.Metrics[MetricNames.VramUtil];
         Assert.Equal((4L, 4L), (third.RejectedValues, third.ValuesProfiled));
+        // The node's metrics count them too, by host and reason: 4 readings, all non-finite.
+        Assert.Equal(4, Scarcity.Actors.Metrics.GovernorMetrics.Get(Sys).ReadingsRejected.WithLabels(Host, "non_finite").Value);
         Assert.Equal(0.6, vram.Raw);
         Assert.Equal(T0.AddSeconds(0.25), vram.UpdatedAt);
         Assert.All(new[] { vram.Ema, vram.Estimate, vram.Trend, vram.Forecast }, v => Assert.True(double.IsFinite(v)));
