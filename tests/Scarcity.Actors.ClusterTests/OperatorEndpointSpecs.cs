@@ -16,25 +16,28 @@ namespace Scarcity.Actors.ClusterTests;
 public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
 {
     private const string PrometheusBinary = "/usr/bin/prometheus";
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(150);
     private static readonly string Dashboard = Path.Combine(RepoPaths.Root, "cluster-config", "grafana", "scarcity.json");
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    // Queries of the dashboard that must return data from one freshly started node with no subsystem: the fleet
-    // pressure, the per-host forecast and band, and the cluster health. Decision and Throttle queries are accepted but
-    // empty until a subsystem is governed.
+    // Queries of the dashboard that must return data from one node governing the demo engine (--demo: a subsystem that
+    // registers through ClusterClient and gets reduce_batch decisions within its first surge): the fleet pressure, the
+    // per-host forecast and band, the cluster health, and the subsystem's levels, decisions and Throttles. The retry,
+    // supersession and rejection counters are accepted but may stay empty on a healthy run.
     private static readonly string[] MustHaveData =
     [
         "scarcity_host_pressure_level", "scarcity_series_forecast", "scarcity_series_forecast_stddev", "scarcity_cluster_members",
         "scarcity_shards", "scarcity_sampling_duration_seconds_bucket", "scarcity_sensor_last_sample_age_seconds",
+        "scarcity_subsystem_level", "scarcity_decisions_total", "scarcity_throttles_sent_total", "scarcity_throttles_acked_total",
+        "scarcity_sample_to_throttle_seconds_bucket",
     ];
 
     [Fact]
-    public async Task Prometheus_scrapes_the_node_and_every_dashboard_query_is_valid_PromQL_with_the_fleet_and_cluster_panels_returning_data()
+    public async Task Prometheus_scrapes_the_node_and_every_dashboard_query_is_valid_PromQL_with_the_fleet_cluster_and_subsystem_panels_returning_data()
     {
         Assert.True(File.Exists(PrometheusBinary),
             $"{PrometheusBinary} is absent: scripts/test.sh installs Debian's prometheus (apt-get install -y prometheus); without it this spec cannot run");
-        await using var node = StartNode(out var metricsPort);
+        await using var node = StartNode(out var metricsPort, demo: true);
         await AwaitMetricsAsync(node, metricsPort);
 
         var promPort = DistinctFreePort(metricsPort, node.Options.Port);
@@ -71,7 +74,7 @@ public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
                     Assert.Fail($"within {Deadline.TotalSeconds:0} s no dashboard query over {string.Join(", ", pending)} returned data{Environment.NewLine}{node.Tail()}");
                 await Task.Delay(1000);
             }
-            output.WriteLine($"{queries.Count} dashboard queries accepted; the fleet and cluster panels had data after {clock.Elapsed.TotalSeconds:0.0} s");
+            output.WriteLine($"{queries.Count} dashboard queries accepted; the fleet, cluster and subsystem panels had data after {clock.Elapsed.TotalSeconds:0.0} s");
             // The scrape itself succeeded: Prometheus's own up series for the target.
             var (_, up, _) = await QueryAsync(promPort, "up{job=\"scarcity\"} == 1");
             Assert.Equal(1, up);
@@ -146,14 +149,14 @@ public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
         Assert.Equal("Healthy", Check(body, "persistence").Status);
     }
 
-    private NodeProcess StartNode(out int metricsPort)
+    private NodeProcess StartNode(out int metricsPort, bool demo = false)
     {
         var port = RepoPaths.FreePort();
         metricsPort = DistinctFreePort(port);
         // Relative to the node's own folder: ./data/scarcity.db, so a spec can take its directory away.
         return NodeProcess.Start(new NodeOptions(
             "operator-node", "operator-host", port, [], "Data Source=./data/scarcity.db",
-            MetricsPort: metricsPort, Provider: "Sqlite"));
+            MetricsPort: metricsPort, Provider: "Sqlite", ExtraArgs: demo ? ["--demo"] : null));
     }
 
     private static int DistinctFreePort(params int[] taken)

@@ -35,7 +35,7 @@ public sealed class GovernorMetrics : IExtension
     public Counter ThrottlesRetried { get; }
     /// <summary>Pending Throttles replaced by a newer one of the same action before their ack, by subsystem and action.</summary>
     public Counter ThrottlesSuperseded { get; }
-    /// <summary>Decisions, by subsystem, action, rule and kind (escalation or recovery).</summary>
+    /// <summary>Decisions, by subsystem, action, rule and kind (escalation, recovery, or model: a learned model's level).</summary>
     public Counter Decisions { get; }
     /// <summary>Readings rejected by the profilers of this node, by host and reason.</summary>
     public Counter ReadingsRejected { get; }
@@ -65,7 +65,7 @@ public sealed class GovernorMetrics : IExtension
         ThrottlesAcked = f.CreateCounter("scarcity_throttles_acked_total", "Throttle acks received; applied=false when the subsystem declined it.", ["subsystem", "applied"]);
         ThrottlesRetried = f.CreateCounter("scarcity_throttles_retried_total", "Throttles resent because no ack came within the backoff.", subsystemAction);
         ThrottlesSuperseded = f.CreateCounter("scarcity_throttles_superseded_total", "Unacked Throttles replaced by a newer one of the same action.", subsystemAction);
-        Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery).", ["subsystem", "action", "rule", "kind"]);
+        Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery, model).", ["subsystem", "action", "rule", "kind"]);
         ReadingsRejected = f.CreateCounter("scarcity_readings_rejected_total", "Readings rejected by this node's profilers (non_finite, out_of_order, not_holder).", ["host", "reason"]);
         SamplingDuration = f.CreateHistogram("scarcity_sampling_duration_seconds", "Time one sensor read of this node took.", new HistogramConfiguration { Buckets = SecondsBuckets });
         SamplingSkipped = f.CreateCounter("scarcity_sampling_skipped_total", "Sensor ticks skipped because the previous read was still running.");
@@ -123,8 +123,15 @@ public sealed class GovernorMetrics : IExtension
     /// <summary>Records a decision and, when sent, the Throttle leaving at <paramref name="now"/>.</summary>
     public void RecordDecision(Decision decision, bool superseded, DateTimeOffset now)
     {
-        var kind = decision.Reason.Rule == "recovery" ? "recovery" : "escalation";
-        Decisions.WithLabels(decision.Subsystem, decision.Action, decision.Reason.Rule, kind).Inc();
+        // A learned model's reason carries its coefficients: its rule label is just "model", or the label set would grow
+        // with every fit (the cardinality stays one series per configured rule, plus recovery and model).
+        var (rule, kind) = decision.Reason switch
+        {
+            { Signal: "model" } => ("model", "model"),
+            { Rule: "recovery" } => ("recovery", "recovery"),
+            var r => (r.Rule, "escalation"),
+        };
+        Decisions.WithLabels(decision.Subsystem, decision.Action, rule, kind).Inc();
         if (!decision.Sent) return;
         ThrottlesSent.WithLabels(decision.Subsystem, decision.Action).Inc();
         if (superseded) ThrottlesSuperseded.WithLabels(decision.Subsystem, decision.Action).Inc();

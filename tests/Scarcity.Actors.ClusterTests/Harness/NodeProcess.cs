@@ -17,10 +17,11 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="StableAfterSeconds">The split-brain resolver's stable-after (<c>Scarcity:Cluster:StableAfter</c>).</param>
 /// <param name="MetricsPort">Its <c>Scarcity:Metrics:Port</c> on 127.0.0.1; 0 (off) by default, so nodes never compete for 9464.</param>
 /// <param name="Provider">Its <c>Scarcity:Persistence:Provider</c>: PostgreSQL by default, or Sqlite (one node alone).</param>
+/// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
-    int MetricsPort = 0, string Provider = "PostgreSQL")
+    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null)
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
     public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
@@ -101,6 +102,7 @@ public sealed class NodeProcess : IAsyncDisposable
         psi.ArgumentList.Add(hostDll);
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
+        foreach (var arg in Options.ExtraArgs ?? []) psi.ArgumentList.Add(arg);
         // Our own settings only: nothing from the environment of the test run (e.g. a Scarcity__ override) leaks in.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("Scarcity__", StringComparison.OrdinalIgnoreCase)).ToList())
             psi.Environment.Remove(key);
