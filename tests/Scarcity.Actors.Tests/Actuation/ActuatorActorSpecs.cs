@@ -25,14 +25,7 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     private const string Subsystem = "engine";
     private const string Host = "gpu-01";
 
-    // DistributedPubSub needs the cluster provider; the node never joins a cluster, so publishing stays local.
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """).WithFallback(ScarcitySerialization.Config);
+    private static readonly Config Hocon = ActorSpecConfig.LocalNode; // never joins a cluster: publishing stays local
 
     private readonly TestProbe _profilers;
 

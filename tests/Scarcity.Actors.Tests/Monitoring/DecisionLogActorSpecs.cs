@@ -21,12 +21,7 @@ public sealed class DecisionLogActorSpecs : Akka.TestKit.Xunit2.TestKit
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static readonly Config SpecConfig = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-        akka.remote.dot-netty.tcp.port = 0
-        """ + "\n" + AkkaInternalsPassThroughSerializer.Hocon).WithFallback(ScarcitySerialization.Config);
+    private static readonly Config SpecConfig = ActorSpecConfig.LocalNodeVerifyingSerialization;
 
     public DecisionLogActorSpecs(ITestOutputHelper output) : base(SpecConfig, output: output)
     {

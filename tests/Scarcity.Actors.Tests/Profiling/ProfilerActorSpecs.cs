@@ -26,14 +26,7 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     private static readonly TimeSpan SlowInterval = TimeSpan.FromSeconds(10); // no stale check within a spec
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static readonly Config SpecConfig = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-        akka.remote.dot-netty.tcp.port = 0
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """ + "\n" + AkkaInternalsPassThroughSerializer.Hocon).WithFallback(ScarcitySerialization.Config);
+    private static readonly Config SpecConfig = ActorSpecConfig.LocalNodeVerifyingSerialization;
 
     private readonly TestProbe _actuators;
     private readonly TestProbe _digest;

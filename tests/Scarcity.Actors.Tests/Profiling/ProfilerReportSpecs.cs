@@ -22,13 +22,7 @@ public sealed class ProfilerReportSpecs : Akka.TestKit.Xunit2.TestKit
     private const string Host = "gpu-01";
     private const string Latency = "latency_ms{subsystem=\"engine\"}";
 
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.actor.provider = cluster
-        akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """).WithFallback(ScarcitySerialization.Config);
+    private static readonly Config Hocon = ActorSpecConfig.LocalNode;
 
     private readonly TestProbe _actuators;
     private readonly TestProbe _digest;
