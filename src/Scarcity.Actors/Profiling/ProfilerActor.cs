@@ -45,7 +45,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private long _profiled;
     private long _samples;
     private int _samplesSinceSnapshot;
-    private DateTimeOffset _lastSampleAt;
+    // When the last sample arrived, on the monotonic clock: a wall clock stepping (NTP) neither hides a silent host
+    // nor makes a live one stale.
+    private long _lastSampleArrived;
     private DateTimeOffset _lastReportAt;
     private bool _hasSensor;
     private bool _reportsPending;
@@ -150,7 +152,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     protected override void PreStart()
     {
         base.PreStart();
-        _lastSampleAt = Context.System.Scheduler.Now;
+        _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
         _staleTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(_interval, _interval, Self, StaleCheck.Instance, Self);
     }
 
@@ -165,7 +167,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     {
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
-        _lastSampleAt = Context.System.Scheduler.Now;
+        _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
         _samples++;
         _hasSensor = true;
         _reportsPending = false;
@@ -280,13 +282,14 @@ public sealed class ProfilerActor : ReceivePersistentActor
 
     private void CheckStale()
     {
-        var now = Context.System.Scheduler.Now;
+        var silentFor = System.Diagnostics.Stopwatch.GetElapsedTime(_lastSampleArrived);
         // A host known only from its subsystems' reports has no sensor to go silent.
-        if (!_hasSensor || _hostStale || now - _lastSampleAt <= _interval * _config.StaleAfterIntervals) return;
+        if (!_hasSensor || _hostStale || silentFor <= _interval * _config.StaleAfterIntervals) return;
         _hostStale = true;
+        var now = Context.System.Scheduler.Now;
         var profile = Profile(now);
         _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
-            _host, (now - _lastSampleAt).TotalSeconds);
+            _host, silentFor.TotalSeconds);
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
         PublishTelemetry(profile);
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
