@@ -27,6 +27,12 @@ public sealed class GovernedSubsystemOptions
     public int Priority { get; set; } = 1;
 
     /// <summary>
+    /// The latency objective in milliseconds that this process's <c>latency_ms</c> reports should stay under; null leaves
+    /// it to the governor's configuration. <value>Default: null.</value>
+    /// </summary>
+    public double? LatencyObjectiveMs { get; set; }
+
+    /// <summary>
     /// Governor nodes to connect through, as node addresses (<c>akka.tcp://scarcity@127.0.0.1:4053</c>) or full receptionist
     /// paths (<c>.../system/receptionist</c>). At least one is required. <value>Default: none.</value>
     /// </summary>

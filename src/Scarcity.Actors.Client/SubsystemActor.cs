@@ -94,7 +94,7 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
             _log.Error(error);
         }
         _client.Tell(new ClusterClient.Send(ServicePaths.Policy,
-            new RegisterSubsystem(_options.Name, _options.Host, _options.Priority, [.. _options.Actions.Order(StringComparer.Ordinal)], Self)));
+            new RegisterSubsystem(_options.Name, _options.Host, _options.Priority, [.. _options.Actions.Order(StringComparer.Ordinal)], Self, _options.LatencyObjectiveMs)));
     }
 
     private async Task OnRegistered(SubsystemRegistered registered)

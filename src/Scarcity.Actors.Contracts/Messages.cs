@@ -75,7 +75,11 @@ public sealed record ThrottleAck(string Subsystem, long Sequence, bool Applied, 
 /// <param name="Priority">Higher is more important; shown to operators and used to order actuation.</param>
 /// <param name="Actions">The actions it understands; a Throttle for any other is never sent.</param>
 /// <param name="Ref">The actor that receives <see cref="Throttle"/> messages.</param>
-public sealed record RegisterSubsystem(string Name, string Host, int Priority, ImmutableArray<string> Actions, IActorRef Ref)
+/// <param name="LatencyObjectiveMs">
+/// The subsystem's latency objective in milliseconds (what its <c>latency_ms</c> reports should stay under), or null
+/// for the governor's configured default. Absent in registrations of older clients (read as null).
+/// </param>
+public sealed record RegisterSubsystem(string Name, string Host, int Priority, ImmutableArray<string> Actions, IActorRef Ref, double? LatencyObjectiveMs = null)
     : IScarcityMessage, IWithSubsystem
 {
     /// <inheritdoc />
