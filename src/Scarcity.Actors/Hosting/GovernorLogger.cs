@@ -24,6 +24,10 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     private readonly ILoggerFactory _factory;
     private readonly Dictionary<string, ILogger> _loggers = [];
     private readonly ILogger _remoting;
+    private readonly Dictionary<string, long> _lastLogged = new(StringComparer.Ordinal);
+
+    /// <summary>The least time between two lines of one rate-limited kind (a failing join, one unreachable address), in ms.</summary>
+    private const long RepeatInterval = 30_000;
 
     /// <summary>Created by Akka from <c>akka.loggers</c>; needs the host's <see cref="LoggerFactorySetup"/>.</summary>
     public GovernorLogger()
@@ -54,11 +58,37 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
             LogUnreachable(_remoting, address);
             return;
         }
+        if (e.LogLevel() == AkkaLogLevel.WarningLevel && RewriteJoinNoise(text) is var (key, rewritten))
+        {
+            if (key is null || Environment.TickCount64 - _lastLogged.GetValueOrDefault(key, long.MinValue / 2) < RepeatInterval) return;
+            _lastLogged[key] = Environment.TickCount64;
+            text = rewritten;
+        }
         var category = CategoryOf(e);
         if (!_loggers.TryGetValue(category, out var logger))
             _loggers[category] = logger = _factory.CreateLogger(category);
         logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
     }
+
+    // While a node cannot reach its seed nodes, Akka says so in words that mislead (sharding: "Probably, no seed-nodes
+    // configured") or repeat every few seconds per address (remoting's gating). Returns the line to log instead and the
+    // key it is rate-limited by (one line per key per RepeatInterval), or null when the text is none of these.
+    private static (string? Key, string Text)? RewriteJoinNoise(string text)
+    {
+        if (text.StartsWith("Couldn't join seed nodes after", StringComparison.Ordinal))
+            return ("join", "Not a member of the cluster yet: no seed node accepted the join " +
+                            $"({(SeedList().Match(text) is { Success: true } m ? "seed nodes tried: " + m.Groups[1].Value : text)}); " +
+                            "/readyz stays not ready until one does: check that a seed node runs and that it can reach this node's address");
+        if (text.Contains("No coordinator found to register", StringComparison.Ordinal))
+            return ("coordinator", "No shard coordinator reachable yet: this node is not yet an Up member of the cluster, or the coordinator is moving; " +
+                                   "messages for sharded entities are buffered meanwhile");
+        if (text.StartsWith("Tried to associate with unreachable remote address", StringComparison.Ordinal))
+            return ("unreachable " + RemoteAddress(text), text + $" (repeats of this line are not logged for {RepeatInterval / 1000} s)");
+        return null;
+    }
+
+    [GeneratedRegex(@"seed-nodes=\[([^\]]*)\]")]
+    private static partial Regex SeedList();
 
     // A logger made from a string rather than a class (the cluster's "Cluster", remoting's "remoting (akka://...)")
     // is filed under Akka.<its first word>: Akka.Cluster holds the membership events (joined, Up, unreachable, downed).
