@@ -150,7 +150,7 @@ public static class GovernorHostingExtensions
         return builder
             .WithProfilers(config)
             .WithActuators(config)
-            .WithRegistration()
+            .WithRegistration(config.Operations.MaxSubsystemsPerHost)
             .WithMonitoring(config)
             .WithSensor(config, source);
     }
