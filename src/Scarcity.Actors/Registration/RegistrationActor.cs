@@ -30,7 +30,8 @@ public sealed class RegistrationActor : ReceiveActor
     public static Props Props(IActorRef actuators, int maxSubsystemsPerHost = 0) =>
         Akka.Actor.Props.Create(() => new RegistrationActor(actuators, maxSubsystemsPerHost));
 
-    private sealed record Counted(RegisterSubsystem Register, IActorRef Sender, int? OnHost);
+    // To itself only: never crosses the wire.
+    private sealed record Counted(RegisterSubsystem Register, IActorRef Sender, int? OnHost) : INoSerializationVerificationNeeded;
 
     /// <summary>Creates the registration front door.</summary>
     public RegistrationActor(IActorRef actuators, int maxSubsystemsPerHost)
