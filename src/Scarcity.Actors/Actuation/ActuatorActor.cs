@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Metrics;
-using Scarcity.Actors.Persistence;
+using Scarcity.Actors.Journaling;
 using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;

@@ -6,7 +6,7 @@ using Akka.Persistence;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Metrics;
-using Scarcity.Actors.Persistence;
+using Scarcity.Actors.Journaling;
 using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Profiling;

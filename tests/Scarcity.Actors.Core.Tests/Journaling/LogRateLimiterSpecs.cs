@@ -1,7 +1,7 @@
-using Scarcity.Actors.Persistence;
+using Scarcity.Actors.Journaling;
 using Xunit;
 
-namespace Scarcity.Actors.Core.Tests.Persistence;
+namespace Scarcity.Actors.Core.Tests.Journaling;
 
 public sealed class LogRateLimiterSpecs
 {

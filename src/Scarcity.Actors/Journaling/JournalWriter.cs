@@ -4,7 +4,7 @@ using Akka.Persistence;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Metrics;
 
-namespace Scarcity.Actors.Persistence;
+namespace Scarcity.Actors.Journaling;
 
 /// <summary>
 /// Writes one entity's events and snapshots to the journal and snapshot store without ever stopping the entity: a child

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Scarcity.Actors.Persistence;
+namespace Scarcity.Actors.Journaling;
 
 /// <summary>An event waiting in a <see cref="JournalBacklog{T}"/>, with the journal sequence number it is written under.</summary>
 /// <param name="SequenceNr">The journal sequence number (per persistence id, 1-based), assigned when it was appended.</param>

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
-using Scarcity.Actors.Persistence;
+using Scarcity.Actors.Journaling;
 
-namespace Scarcity.Actors.Persistence;
+namespace Scarcity.Actors.Journaling;
 
 /// <summary>
 /// This node's view of its database as its entities meet it (an Akka extension, one per actor system): which entities'

@@ -1,4 +1,4 @@
-namespace Scarcity.Actors.Persistence;
+namespace Scarcity.Actors.Journaling;
 
 /// <summary>
 /// One log line per distinct error per interval: the first occurrence of a key is logged at once, repeats within the
