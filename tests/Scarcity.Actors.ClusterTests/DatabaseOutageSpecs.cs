@@ -118,14 +118,15 @@ public sealed partial class DatabaseOutageSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.True(outageLines.Count <= 40, $"{outageLines.Count} warnings and errors during the outage");
 
             // Back: the buffered decisions are written, readiness returns, the newcomer is governed.
-            var settled = await probe.AwaitStatusAsync(port,
-                s => s.Subsystems.Count > Subsystems && s.Subsystems.Values.All(x => x.JournalError is null && x.Unjournaled == 0),
+            await probe.AwaitStatusAsync(port,
+                s => Enumerable.Range(0, Subsystems).All(i => s.Subsystems.TryGetValue($"ct-db-{i}", out var x) && x.JournalError is null && x.Unjournaled == 0),
                 TimeSpan.FromSeconds(120), "every journal written after the outage");
             Log($"journals written {(DateTimeOffset.UtcNow - restartedAt).TotalSeconds:0.0} s after the restart");
             await AwaitReadyAsync(metricsPort, HttpStatusCode.OK, TimeSpan.FromSeconds(60));
+            Log($"ready again {(DateTimeOffset.UtcNow - restartedAt).TotalSeconds:0.0} s after the restart");
             await newcomer.WaitAsync(TimeSpan.FromSeconds(60));
             await AwaitAsync(() => !throttles[Subsystems].IsEmpty, TimeSpan.FromSeconds(60), "a Throttle for the subsystem that registered during the outage");
-            Log("ready again; the newcomer is governed");
+            Log($"the newcomer is registered and governed {(DateTimeOffset.UtcNow - restartedAt).TotalSeconds:0.0} s after the restart");
             feeding.Cancel();
             await feeder.ContinueWith(_ => { });
             await probe.AwaitStatusAsync(port, s => s.Subsystems.Values.All(x => x.Unjournaled == 0), TimeSpan.FromSeconds(60), "the last writes");
