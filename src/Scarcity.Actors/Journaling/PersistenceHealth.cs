@@ -13,7 +13,15 @@ namespace Scarcity.Actors.Journaling;
 /// </summary>
 public sealed class PersistenceHealth : IExtension
 {
-    private readonly ConcurrentDictionary<string, (string Error, DateTimeOffset Since)> _failing = new(StringComparer.Ordinal);
+    /// <summary>
+    /// A failure not seen again for this long is no longer current: an entity whose recovery failed stops and may start
+    /// on another node, and nothing would ever clear it here. Writers retry at least every
+    /// <c>Scarcity:Persistence:WriteRetryMax</c> and sharding restarts a failed entity every 10 s, so a failure that
+    /// lasts is seen well within it.
+    /// </summary>
+    public static readonly TimeSpan Current = TimeSpan.FromSeconds(60);
+
+    private readonly ConcurrentDictionary<string, (string Error, DateTimeOffset Since, DateTimeOffset LastSeen)> _failing = new(StringComparer.Ordinal);
     private readonly object _logLock = new();
     private LogRateLimiter? _limiter;
     private long _waiting;
@@ -21,19 +29,26 @@ public sealed class PersistenceHealth : IExtension
     /// <summary>The health of <paramref name="system"/>'s persistence.</summary>
     public static PersistenceHealth Get(ActorSystem system) => system.WithExtension<PersistenceHealth, PersistenceHealthProvider>();
 
-    /// <summary>Entities whose last journal write (or recovery) failed, by persistence id.</summary>
-    public int FailingEntities => _failing.Count;
+    /// <summary>Entities whose last journal write (or recovery) failed within <see cref="Current"/>.</summary>
+    public int FailingEntities => CurrentFailures().Count();
 
     /// <summary>Events decided on this node and not yet in the journal.</summary>
     public long Waiting => Interlocked.Read(ref _waiting);
 
     /// <summary>The oldest failure still current: which entity, its error, since when; null while every write succeeds.</summary>
     public (string PersistenceId, string Error, DateTimeOffset Since)? OldestFailure =>
-        _failing.IsEmpty ? null : _failing.OrderBy(f => f.Value.Since).Select(f => (f.Key, f.Value.Error, f.Value.Since)).FirstOrDefault();
+        CurrentFailures().OrderBy(f => f.Value.Since).Select(f => ((string PersistenceId, string Error, DateTimeOffset Since)?)(f.Key, f.Value.Error, f.Value.Since))
+            .FirstOrDefault();
 
-    /// <summary>Records that <paramref name="persistenceId"/>'s writes fail with <paramref name="error"/> (keeps the first time).</summary>
+    private IEnumerable<KeyValuePair<string, (string Error, DateTimeOffset Since, DateTimeOffset LastSeen)>> CurrentFailures()
+    {
+        var after = DateTimeOffset.UtcNow - Current;
+        return _failing.Where(f => f.Value.LastSeen >= after);
+    }
+
+    /// <summary>Records that <paramref name="persistenceId"/>'s writes (or recovery) fail with <paramref name="error"/> (keeps the first time).</summary>
     public void Failing(string persistenceId, string error, DateTimeOffset now) =>
-        _failing.AddOrUpdate(persistenceId, (error, now), (_, old) => (error, old.Since));
+        _failing.AddOrUpdate(persistenceId, (error, now, now), (_, old) => (error, old.LastSeen >= now - Current ? old.Since : now, now));
 
     /// <summary>Records that <paramref name="persistenceId"/>'s writes succeed again (or that it stopped).</summary>
     public void Succeeding(string persistenceId) => _failing.TryRemove(persistenceId, out _);

@@ -191,6 +191,38 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal((3L, 0.125), (registered.LastSequence, registered.Levels[ActionNames.ReduceBatch]));
     }
 
+    [Fact]
+    public async Task A_recovery_that_fails_stops_the_entity_counted_and_reported_and_a_start_after_the_outage_recovers()
+    {
+        var first = Actuator(Journaling());
+        var holder = CreateTestProbe("holder");
+        first.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
+        holder.ExpectMsg<SubsystemRegistered>(Wait);
+        Govern(first, holder, 0, 2);
+        await AwaitJournal(3);
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var failuresBefore = GovernorMetrics.Get(Sys).RecoveryFailures.WithLabels("actuator").Value;
+
+        await _journal.OnRecovery.Fail(); // as a shard moving while the database is down finds it
+        var failed = Actuator(Journaling());
+        Watch(failed);
+        ExpectTerminated(failed, Wait); // Akka.Persistence stops it; sharding would start it again after its backoff
+
+        Assert.Equal(failuresBefore + 1, GovernorMetrics.Get(Sys).RecoveryFailures.WithLabels("actuator").Value);
+        var health = Scarcity.Actors.Journaling.PersistenceHealth.Get(Sys);
+        Assert.Equal(ActuatorActor.PersistenceIdFor(Subsystem), health.OldestFailure?.PersistenceId);
+
+        await _journal.OnRecovery.Pass();
+        var third = Actuator(Journaling());
+        third.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
+        var registered = holder.ExpectMsg<SubsystemRegistered>(Wait);
+
+        Assert.Equal(2, registered.LastSequence);
+        Assert.Null(health.OldestFailure);
+    }
+
     private async Task<SubsystemStatus> AwaitStatus(IActorRef actuator, Func<SubsystemStatus, bool> condition)
     {
         SubsystemStatus? last = null;
