@@ -278,6 +278,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         var changes = _policy.Evaluate(profile.Metrics, profile.At);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
+        var journaledBefore = _journalSequenceNr;
         foreach (var change in changes)
         {
             var declared = _registration.Actions.Contains(change.Action);
@@ -300,7 +301,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration)));
+                _registration), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 

@@ -24,9 +24,10 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
     /// <param name="Event">A persisted event of the entity (one of the serializer's manifests).</param>
     public sealed record Append(object Event) : INoSerializationVerificationNeeded;
 
-    /// <summary>Save <paramref name="Snapshot"/> as of the newest event appended so far.</summary>
+    /// <summary>Save <paramref name="Snapshot"/> as of journal sequence number <paramref name="SequenceNr"/> (recovery replays what follows it).</summary>
     /// <param name="Snapshot">The entity's state.</param>
-    public sealed record SaveSnapshotOf(object Snapshot) : INoSerializationVerificationNeeded;
+    /// <param name="SequenceNr">The journal sequence number it covers; null: the newest event appended so far.</param>
+    public sealed record SaveSnapshotOf(object Snapshot, long? SequenceNr = null) : INoSerializationVerificationNeeded;
 
     /// <summary>What the writer tells its entity whenever it changes.</summary>
     /// <param name="Waiting">Events not yet in the journal.</param>
@@ -108,7 +109,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
         Receive<SaveSnapshotOf>(s =>
         {
             _pendingSnapshot = s.Snapshot;
-            _snapshotSequenceNr = _backlog.LastSequenceNr;
+            _snapshotSequenceNr = Math.Min(s.SequenceNr ?? _backlog.LastSequenceNr, _backlog.LastSequenceNr);
             SaveNextSnapshot();
         });
         Receive<WriteMessagesSuccessful>(_ => { });
