@@ -159,20 +159,6 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     public override string PersistenceId => PersistenceIdFor(_subsystem);
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
-        base.OnPersistRejected(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         // The entity stops (Akka.Persistence) and sharding starts it again after its entity-restart-backoff, when the

@@ -80,7 +80,7 @@ public sealed class GovernorMetrics : IExtension
         SamplingFailures = f.CreateCounter("scarcity_sampling_failures_total", "Sensor reads that threw.");
         SampleToThrottle = f.CreateHistogram("scarcity_sample_to_throttle_seconds", "From the sample's timestamp to the Throttle it caused leaving the actuator.",
             new HistogramConfiguration { LabelNames = ["subsystem"], Buckets = SecondsBuckets });
-        JournalWrite = f.CreateHistogram("scarcity_journal_write_seconds", "From Persist to its callback (the journal write), by entity type.",
+        JournalWrite = f.CreateHistogram("scarcity_journal_write_seconds", "A journal write of an entity's events, from the write sent to the journal's answer, by entity type.",
             new HistogramConfiguration { LabelNames = ["entity"], Buckets = SecondsBuckets });
         JournalFailures = f.CreateCounter("scarcity_journal_write_failures_total", "Journal writes that failed or were rejected, by entity type.", ["entity"]);
         JournalOverflow = f.CreateCounter("scarcity_journal_overflow_total", "Events dropped unwritten because an entity's write buffer (Scarcity:Persistence:WriteBuffer) was full, by entity type.", ["entity"]);

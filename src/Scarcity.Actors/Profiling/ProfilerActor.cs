@@ -144,20 +144,6 @@ public sealed class ProfilerActor : ReceivePersistentActor
     public override string PersistenceId => PersistenceIdFor(_host);
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
-        base.OnPersistRejected(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         // The entity stops (Akka.Persistence) and sharding starts it again after its entity-restart-backoff.
