@@ -35,7 +35,8 @@ public sealed class ScrapeConfig : IValidatedConfig
             }
             foreach (var problem in Targets[i].Validate($"{section}:Targets:{i}")) yield return problem;
         }
-        // Two targets feeding the same series of the same subsystem on one host would overwrite each other every sample.
+        // Two mappings feeding the same series of one subsystem (a name is one subsystem, on whichever host) would
+        // overwrite each other every sample.
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < Targets.Count; i++)
         {
@@ -44,7 +45,7 @@ public sealed class ScrapeConfig : IValidatedConfig
             for (var m = 0; m < t.Metrics.Count; m++)
             {
                 if (t.Metrics[m]?.Series is not { Length: > 0 } series) continue;
-                var key = $"{t.Host}/{t.Subsystem}/{series}";
+                var key = $"{t.Subsystem}/{series}";
                 var here = $"{section}:Targets:{i}:Metrics:{m}:Series";
                 if (!seen.TryAdd(key, here))
                     yield return $"{here} '{series}' of subsystem '{t.Subsystem}' is already fed by {seen[key]}";
