@@ -70,14 +70,16 @@ public sealed class ScrapeSensorSource : ISensorSource
                 t.InFlight = null;
                 Complete(t, done.IsCompletedSuccessfully ? done.Result : Result.Failed(done.Exception?.GetBaseException().Message ?? "cancelled"));
             }
-            if (t.InFlight is null && now >= t.NextDue && t.Backoff.IsDue(now) && !_disposed.IsCancellationRequested)
+            // A clock stepped back (before the last scrape started) makes the next scrape due at once, not after the step.
+            var due = now >= t.NextDue || now < t.StartedAt;
+            if (t.InFlight is null && due && t.Backoff.IsDue(now) && !_disposed.IsCancellationRequested)
             {
                 t.StartedAt = now;
                 t.NextDue = now + t.Config.Interval;
                 t.InFlight = Task.Run(() => Scrape(t), CancellationToken.None);
             }
             var maxAge = (t.Config.Interval > _sampleInterval ? t.Config.Interval : _sampleInterval) * 2 + t.Config.Timeout;
-            var fresh = !t.Failing && t.LastGoodAt is { } good && now - good <= maxAge && now >= good;
+            var fresh = !t.Failing && t.LastGoodAt is { } good && now - good <= maxAge;
             for (var i = 0; i < t.Mappings.Length; i++)
             {
                 if (fresh && t.Values[i] is { } value) buffer.Add(t.Mappings[i].Series, value);
