@@ -28,10 +28,12 @@ public static class SensingHosting
             if (targets.Count > 0)
             {
                 var errors = GovernorMetrics.Get(system).ScrapeErrors;
+                // Under its own category (Scarcity.*), so an endpoint answering again is logged at Information.
+                var log = Logging.GetLogger(system, typeof(ScrapeSensorSource));
                 sensorSource = SensorSources.WithScrape(sensorSource,
-                    new ScrapeSensorSource(targets, config.Sensor.Interval, line => system.Log.Info(line), line => system.Log.Warning(line),
+                    new ScrapeSensorSource(targets, config.Sensor.Interval, line => log.Info(line), line => log.Warning(line),
                         (target, _) => errors.WithLabels(target.Url, target.Subsystem).Inc()),
-                    line => system.Log.Info(line));
+                    line => log.Info(line));
             }
             var sensor = system.ActorOf(SensorActor.Props(config.Host, sensorSource, config.Sensor.Interval,
                 registry.Get<GovernorActors.ProfilerRegion>()), "sensor");
