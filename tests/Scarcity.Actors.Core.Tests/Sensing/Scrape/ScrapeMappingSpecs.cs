@@ -28,7 +28,7 @@ public sealed class ScrapeMappingSpecs
     [Fact]
     public void Scale_converts_units()
     {
-        // Triton's GPU memory in bytes to GiB... here: a utilisation in percent to a fraction, and seconds to milliseconds.
+        // A utilisation in percent to a fraction; a summary's quantile in seconds to milliseconds.
         var percent = Map(new ScrapeMetric { Series = MetricNames.GpuUtil, Metric = "gpu_busy_percent", Scale = 0.01 });
         var seconds = Map(new ScrapeMetric { Series = MetricNames.LatencyMs, Metric = "tgi_request_inference_duration", Labels = { ["quantile"] = "0.99" }, Scale = 1000 });
 
