@@ -158,14 +158,15 @@ public static class ExpositionParser
             var valueText = ReadToken();
             var value = ParseValue(valueText) ?? throw Error($"'{valueText}' is not a value of {name} (a float, NaN, +Inf or -Inf)");
             long? timestamp = null;
-            if (SkipBlanks())
+            // An OpenMetrics exemplar (" # {trace_id=...} 0.5"), from a server that answers in that format anyway, is skipped.
+            if (SkipBlanks() && line[_pos] != '#')
             {
                 var stampText = ReadToken();
                 if (!long.TryParse(stampText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var stamp))
                     throw Error($"'{stampText}' is not a timestamp of {name} (integer milliseconds since the epoch)");
                 timestamp = stamp;
                 SkipBlanks();
-                if (_pos < line.Length) throw Error($"unexpected '{line[_pos..]}' after the timestamp of {name}");
+                if (_pos < line.Length && line[_pos] != '#') throw Error($"unexpected '{line[_pos..]}' after the timestamp of {name}");
             }
             return new ExpositionSample(name, labels, value, timestamp);
         }

@@ -67,6 +67,15 @@ public sealed class ExpositionParserSpecs
     }
 
     [Fact]
+    public void An_OpenMetrics_exemplar_after_a_value_is_skipped()
+    {
+        var e = ExpositionParser.Parse("h_bucket{le=\"1\"} 5 # {trace_id=\"4bf92f\"} 0.5 1600000000.1\nh_count 5 1600000000000 # {} 1\n# EOF");
+
+        Assert.Equal([5.0, 5.0], e.Samples.Select(s => s.Value));
+        Assert.Equal(1600000000000, e.Samples[1].TimestampMs);
+    }
+
+    [Fact]
     public void Carriage_returns_and_blank_lines_are_tolerated()
     {
         var e = ExpositionParser.Parse("# TYPE a gauge\r\na 1\r\n\r\n   \nb{x=\"y\"} 2\r\n");
