@@ -117,7 +117,10 @@ public enum ScrapeKind
 {
     /// <summary>The value as exposed (a gauge, or one quantile of a summary with <c>Labels: {"quantile": "0.99"}</c>).</summary>
     Gauge,
-    /// <summary>A counter's increase per second between two scrapes; a counter that went down (a restart) counts from 0.</summary>
+    /// <summary>
+    /// A counter's increase per second between two scrapes (or per increase of <see cref="ScrapeMetric.Per"/>); a counter
+    /// that went down (a restart) counts from 0.
+    /// </summary>
     Counter,
     /// <summary>A quantile of a histogram's observations within <see cref="ScrapeMetric.Window"/>, from its bucket increases.</summary>
     Histogram,
@@ -162,6 +165,15 @@ public sealed class ScrapeMetric : IValidatedConfig
     /// <summary>How the metric is read. <value>Gauge</value></summary>
     public ScrapeKind Kind { get; set; } = ScrapeKind.Gauge;
 
+    /// <summary>
+    /// For a <see cref="ScrapeKind.Counter"/>: a second counter to divide by instead of time, read with the same
+    /// <see cref="Labels"/>, so the series is the mean per event over each scrape interval: Triton's
+    /// <c>nv_inference_queue_duration_us</c> per <c>nv_inference_request_success</c> is the mean queue time per request, a
+    /// histogram's <c>_sum</c> per its <c>_count</c> the mean observation. No event in the interval: no reading.
+    /// <value>null: per second</value>
+    /// </summary>
+    public string? Per { get; set; }
+
     /// <summary>The quantile of a <see cref="ScrapeKind.Histogram"/>, in (0, 1), e.g. 0.99. Required for a histogram, not allowed otherwise.</summary>
     public double? Quantile { get; set; }
 
@@ -201,6 +213,11 @@ public sealed class ScrapeMetric : IValidatedConfig
         }
         else if (Quantile is not null)
             yield return $"{section}:Quantile applies to a Histogram mapping only (a summary's quantile is a Gauge with Labels:quantile)";
+        if (Per is not null)
+        {
+            if (Kind != ScrapeKind.Counter) yield return $"{section}:Per applies to a Counter mapping only, this one is {Kind}";
+            else if (!IsMetricName(Per)) yield return $"{section}:Per '{Per}' is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)";
+        }
         if (!double.IsFinite(Scale) || Scale == 0) yield return $"{section}:Scale must be a finite, non-zero number, was {Scale}";
         if (!Enum.IsDefined(Aggregate)) yield return $"{section}:Aggregate '{Aggregate}' is not one of {string.Join(", ", Enum.GetNames<ScrapeAggregate>())}";
     }

@@ -13,9 +13,9 @@ public sealed class ScrapeMapping
 {
     private readonly ScrapeMetric _metric;
     private readonly string _bucketName;
-    // Counter: the last value of each matching series, and when it was scraped.
-    private readonly Dictionary<string, double> _lastCounts = new(StringComparer.Ordinal);
-    private DateTimeOffset? _lastAt;
+    // Counter: the last value of each matching series (and of the divisor's, for Per).
+    private readonly CounterState _counter = new();
+    private readonly CounterState? _per;
     // Histogram: the cumulative buckets (summed over the matching series) of recent scrapes, oldest first.
     private readonly List<(DateTimeOffset At, double[] Counts)> _history = [];
     private double[] _bounds = [];
@@ -26,6 +26,7 @@ public sealed class ScrapeMapping
         ArgumentNullException.ThrowIfNull(metric);
         _metric = metric;
         _bucketName = metric.Metric + "_bucket";
+        if (metric.Per is not null) _per = new CounterState();
         Series = MetricNames.Labelled(metric.Series, MetricNames.SubsystemLabel, subsystem);
     }
 
@@ -103,34 +104,13 @@ public sealed class ScrapeMapping
 
     private double? ReadCounter(Exposition exposition, DateTimeOffset at, out string? problem)
     {
-        problem = null;
-        var current = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var s in exposition.Samples)
-            if (Matches(s, _metric.Metric) && !double.IsNaN(s.Value)) current[KeyOf(s)] = s.Value;
-        if (current.Count == 0)
-        {
-            problem = NotFound(exposition, _metric.Metric);
-            return null;
-        }
-        double? rate = null;
-        if (_lastAt is { } last && at > last)
-        {
-            var increase = 0.0;
-            foreach (var (key, value) in current)
-            {
-                // A series seen for the first time contributes from its next scrape; one that went down restarted from 0.
-                if (!_lastCounts.TryGetValue(key, out var before)) continue;
-                increase += value >= before ? value - before : value;
-            }
-            rate = increase / (at - last).TotalSeconds;
-        }
-        if (_lastAt is null || at > _lastAt)
-        {
-            _lastCounts.Clear();
-            foreach (var (key, value) in current) _lastCounts[key] = value;
-            _lastAt = at;
-        }
-        return rate;
+        var increase = _counter.Increase(this, exposition, _metric.Metric, at, out problem);
+        if (_metric.Per is not { } per)
+            return increase is { } i && _counter.LastInterval is { } dt ? i / dt.TotalSeconds : null;
+        var divisor = _per!.Increase(this, exposition, per, at, out var perProblem);
+        problem ??= perProblem;
+        // Nothing counted by the divisor (no request) in the interval: no mean, rather than a division by zero.
+        return increase is { } n && divisor is > 0 ? n / divisor : null;
     }
 
     private double? ReadHistogram(Exposition exposition, DateTimeOffset at, out string? problem)
@@ -235,5 +215,47 @@ public sealed class ScrapeMapping
     {
         if (sample.Labels.Count == 0) return "";
         return string.Join("\0", sample.Labels.Select(l => l.Key + "=" + l.Value).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>The matching series of one counter at the last scrape, to measure its increase at the next.</summary>
+    private sealed class CounterState
+    {
+        private readonly Dictionary<string, double> _last = new(StringComparer.Ordinal);
+        private DateTimeOffset? _lastAt;
+
+        /// <summary>The time between the last two scrapes that gave an increase.</summary>
+        public TimeSpan? LastInterval { get; private set; }
+
+        /// <summary>
+        /// The increase of the counter <paramref name="name"/> (summed over its matching series) since the last scrape:
+        /// a series lower than before restarted and counts from 0; a series seen for the first time counts from its
+        /// next scrape. Null at the first scrape, for a scrape not later than the last, and when nothing matches.
+        /// </summary>
+        public double? Increase(ScrapeMapping mapping, Exposition exposition, string name, DateTimeOffset at, out string? problem)
+        {
+            problem = null;
+            var current = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var s in exposition.Samples)
+                if (mapping.Matches(s, name) && !double.IsNaN(s.Value)) current[KeyOf(s)] = s.Value;
+            if (current.Count == 0)
+            {
+                problem = mapping.NotFound(exposition, name);
+                return null;
+            }
+            if (_lastAt is { } last && at <= last) return null;
+            double? increase = null;
+            if (_lastAt is { } before)
+            {
+                var sum = 0.0;
+                foreach (var (key, value) in current)
+                    if (_last.TryGetValue(key, out var was)) sum += value >= was ? value - was : value;
+                increase = sum;
+                LastInterval = at - before;
+            }
+            _last.Clear();
+            foreach (var (key, value) in current) _last[key] = value;
+            _lastAt = at;
+            return increase;
+        }
     }
 }

@@ -60,6 +60,7 @@ public sealed class ScrapeConfigSpecs
     [InlineData("Metrics:0:Series", "latency_ms{subsystem=\"x\"}", "Scarcity:Scrape:Targets:0:Metrics:0:Series 'latency_ms{subsystem=\"x\"}' must be unlabelled")]
     [InlineData("Metrics:0:Metric", "vllm gpu", "Scarcity:Scrape:Targets:0:Metrics:0:Metric 'vllm gpu' is not a Prometheus metric name")]
     [InlineData("Metrics:1:Quantile", "0.5", "Scarcity:Scrape:Targets:0:Metrics:1:Quantile applies to a Histogram mapping only")]
+    [InlineData("Metrics:1:Per", "vllm:num_requests_running", "Scarcity:Scrape:Targets:0:Metrics:1:Per applies to a Counter mapping only, this one is Gauge")]
     [InlineData("Metrics:1:Scale", "0", "Scarcity:Scrape:Targets:0:Metrics:1:Scale must be a finite, non-zero number, was 0")]
     [InlineData("Url", "127.0.0.1:8000/metrics", "Scarcity:Scrape:Targets:0:Url '127.0.0.1:8000/metrics' is not an http:// or https:// URL")]
     [InlineData("Url", "ftp://h/metrics", "Scarcity:Scrape:Targets:0:Url 'ftp://h/metrics' is not an http:// or https:// URL")]

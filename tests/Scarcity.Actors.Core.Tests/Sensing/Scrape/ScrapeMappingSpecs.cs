@@ -86,6 +86,36 @@ public sealed class ScrapeMappingSpecs
     }
 
     [Fact]
+    public void A_counter_per_another_reads_as_the_mean_per_event_of_the_interval()
+    {
+        // Triton: cumulative queue time per successful request, for one model.
+        var queue = Map(new ScrapeMetric
+        {
+            Series = MetricNames.LatencyMs, Metric = "nv_inference_queue_duration_us", Per = "nv_inference_request_success",
+            Kind = ScrapeKind.Counter, Labels = { ["model"] = "resnet50" }, Scale = 0.001,
+        });
+        static Exposition Triton(int queueUs, int requests) => ExpositionParser.Parse(
+            $"nv_inference_queue_duration_us{{model=\"resnet50\",version=\"1\"}} {queueUs}\n" +
+            $"nv_inference_queue_duration_us{{model=\"bert\",version=\"1\"}} {queueUs * 7}\n" +
+            $"nv_inference_request_success{{model=\"resnet50\",version=\"1\"}} {requests}\n" +
+            $"nv_inference_request_success{{model=\"bert\",version=\"1\"}} 1");
+
+        Assert.Null(Read(queue, Triton(1000, 10), 0));
+        Assert.Equal(1.0, Read(queue, Triton(4000, 13), 1)!.Value, 12); // 3000 us over 3 requests
+        Assert.Null(Read(queue, Triton(4000, 13), 2));                   // no request: no mean, not 0
+        Assert.Equal(0.5, Read(queue, Triton(500, 1), 3)!.Value, 12);    // restarted: 500 us over 1 request
+
+        // A histogram's _sum per its _count: the mean first-token time of the 100 requests between two scrapes.
+        var mean = Map(new ScrapeMetric
+        {
+            Series = MetricNames.LatencyMs, Metric = "vllm:time_to_first_token_seconds_sum", Per = "vllm:time_to_first_token_seconds_count",
+            Kind = ScrapeKind.Counter, Scale = 1000,
+        });
+        Read(mean, Vllm0, 0);
+        Assert.Equal(385, Read(mean, Vllm1, 1)!.Value, 9); // (69.75 - 31.25) s / 100
+    }
+
+    [Fact]
     public void A_histogram_reads_as_a_quantile_of_the_observations_within_its_window()
     {
         var p99 = Map(new ScrapeMetric
