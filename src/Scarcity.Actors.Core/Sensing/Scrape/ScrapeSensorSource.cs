@@ -16,12 +16,16 @@ public sealed class ScrapeSensorSource : ISensorSource
     /// <summary>The largest exposition read (vLLM's is about 60 kB with one model); a larger one fails the scrape.</summary>
     public const long MaxResponseBytes = 16 * 1024 * 1024;
 
+    /// <summary>An endpoint that keeps failing the same way is logged again this often: 5 minutes.</summary>
+    public static readonly TimeSpan DefaultRemindEvery = TimeSpan.FromMinutes(5);
+
     private readonly Target[] _targets;
     private readonly HttpClient _http;
     private readonly CancellationTokenSource _disposed = new();
     private readonly Action<string> _notice;
     private readonly Action<string> _warning;
     private readonly Action<ScrapeTarget, string>? _onError;
+    private readonly TimeSpan _remindEvery;
     private readonly TimeSpan _sampleInterval;
 
     /// <param name="targets">The targets (validated: <see cref="ScrapeTarget.Validate"/>); at least one.</param>
@@ -29,9 +33,11 @@ public sealed class ScrapeSensorSource : ISensorSource
     /// <param name="notice">Hears one line when an endpoint answers again.</param>
     /// <param name="warning">Hears one line per distinct failure of an endpoint, and per mapping that finds nothing to read.</param>
     /// <param name="onError">Hears every failed scrape (the shell counts them in <c>scarcity_scrape_errors_total</c>), with its reason.</param>
+    /// <param name="remindEvery">How often an endpoint that keeps failing the same way is logged again; <see cref="DefaultRemindEvery"/> when null.</param>
     public ScrapeSensorSource(IReadOnlyList<ScrapeTarget> targets, TimeSpan sampleInterval, Action<string> notice, Action<string> warning,
-        Action<ScrapeTarget, string>? onError = null)
+        Action<ScrapeTarget, string>? onError = null, TimeSpan? remindEvery = null)
     {
+        _remindEvery = remindEvery ?? DefaultRemindEvery;
         ArgumentNullException.ThrowIfNull(targets);
         if (targets.Count == 0) throw new ArgumentException("A scrape source needs at least one target.", nameof(targets));
         var problems = targets.SelectMany((t, i) => t.Validate($"targets[{i}]")).ToList();
@@ -126,8 +132,14 @@ public sealed class ScrapeSensorSource : ISensorSource
             if (error != t.LastError)
             {
                 t.LastError = error;
+                t.LastLoggedAt = t.StartedAt;
                 _warning($"Scrape of {url} (subsystem {t.Config.Subsystem}) failed: {error}; its series " +
                          $"({string.Join(", ", t.Mappings.Select(m => m.Series))}) are stale; retrying with backoff up to {t.Config.MaxBackoff}");
+            }
+            else if (t.StartedAt - t.LastLoggedAt >= _remindEvery)
+            {
+                t.LastLoggedAt = t.StartedAt;
+                _warning($"Scrape of {url} (subsystem {t.Config.Subsystem}) still fails ({t.Backoff.Failures} scrapes in a row): {error}; its series are stale");
             }
             return;
         }
@@ -174,5 +186,6 @@ public sealed class ScrapeSensorSource : ISensorSource
         public Task<Result>? InFlight { get; set; }
         public bool Failing { get; set; }
         public string? LastError { get; set; }
+        public DateTimeOffset LastLoggedAt { get; set; }
     }
 }

@@ -40,8 +40,8 @@ public sealed class ScrapeSensorSourceSpecs
         ],
     };
 
-    private ScrapeSensorSource Source(ScrapeTarget target) =>
-        new([target], TimeSpan.FromMilliseconds(250), _notices.Enqueue, _warnings.Enqueue, (t, e) => _errors.Enqueue($"{t.Url}: {e}"));
+    private ScrapeSensorSource Source(ScrapeTarget target, TimeSpan? remindEvery = null) =>
+        new([target], TimeSpan.FromMilliseconds(250), _notices.Enqueue, _warnings.Enqueue, (t, e) => _errors.Enqueue($"{t.Url}: {e}"), remindEvery);
 
     /// <summary>Samples every 50 ms, as a sensor would, until <paramref name="done"/> holds of a sample.</summary>
     private static async Task<MetricBuffer> SampleUntil(ISensorSource source, Func<MetricBuffer, bool> done, string what)
@@ -119,6 +119,20 @@ public sealed class ScrapeSensorSourceSpecs
         server.Start();
         await SampleUntil(source, b => Fresh(b, Kv, 0.42), "the series after the endpoint is back");
         Assert.Contains(_notices, n => n.Contains($"Scrape of {server.Url} (subsystem vllm) answers again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_keeps_failing_the_same_way_is_logged_again_once_per_reminder_period()
+    {
+        using var server = new ExpositionServer("<html>not metrics</html>");
+        using var source = Source(Vllm(server.Url), remindEvery: TimeSpan.FromSeconds(2));
+
+        await SampleUntil(source, _ => _warnings.Count >= 2, "a reminder");
+
+        var lines = _warnings.ToArray();
+        Assert.Contains("failed: not a Prometheus text exposition", lines[0]);
+        Assert.Contains("still fails (", lines[1]);
+        Assert.True(_errors.Count >= 2);
     }
 
     [Fact]
