@@ -61,9 +61,6 @@ public sealed class ScrapeSensorSource : ISensorSource
     /// <inheritdoc />
     public string Name { get; }
 
-    /// <summary>The governor series each target feeds, e.g. <c>latency_ms{subsystem="vllm"}</c>.</summary>
-    public IEnumerable<string> Series => _targets.SelectMany(t => t.Mappings.Select(m => m.Series));
-
     /// <inheritdoc />
     /// <remarks>Never blocks: it collects finished scrapes, starts due ones on the thread pool, and adds what is known.</remarks>
     public void Sample(MetricBuffer buffer, DateTimeOffset now)
