@@ -33,9 +33,6 @@ public sealed class ScrapeMapping
     /// <summary>The governor series it feeds, e.g. <c>latency_ms{subsystem="vllm"}</c>.</summary>
     public string Series { get; }
 
-    /// <summary>The mapping as configured.</summary>
-    public ScrapeMetric Metric => _metric;
-
     /// <summary>
     /// The reading from <paramref name="exposition"/>, scraped at <paramref name="at"/>, or null when there is none this
     /// time: nothing matches (<paramref name="problem"/> says so), the first scrape of a counter or histogram (no increase
