@@ -59,6 +59,8 @@ public sealed class GovernorMetrics : IExtension
     public Counter SnapshotFailures { get; }
     /// <summary>Entity recoveries that failed (the database did not answer when the entity started), by entity type.</summary>
     public Counter RecoveryFailures { get; }
+    /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
+    public Counter ScrapeErrors { get; }
 
     private readonly Gauge _raw, _ema, _estimate, _forecast, _forecastStdDev, _stale, _pressure, _hostStale, _level,
         _reachable, _lastSequence, _lastAcked, _rejectedTotal, _members, _shards, _entities, _sampleAge, _up;
@@ -87,6 +89,7 @@ public sealed class GovernorMetrics : IExtension
         JournalBacklog = f.CreateGauge("scarcity_journal_backlog_events", "Events decided but not yet written to the journal on this node, by entity type.", ["entity"]);
         SnapshotFailures = f.CreateCounter("scarcity_snapshot_failures_total", "Snapshot writes that failed, by entity type.", ["entity"]);
         RecoveryFailures = f.CreateCounter("scarcity_recovery_failures_total", "Entity recoveries that failed (journal or snapshot store unreachable at start), by entity type.", ["entity"]);
+        ScrapeErrors = f.CreateCounter("scarcity_scrape_errors_total", "Failed scrapes of a subsystem's Prometheus endpoint, by target URL and subsystem.", ["target", "subsystem"]);
 
         string[] series = ["host", "series", "metric"];
         _raw = f.CreateGauge("scarcity_series_raw", "The last reading of a host's series (the series' own unit).", series);
