@@ -72,7 +72,7 @@ public sealed class StartupFaultSpecs(ITestOutputHelper output) : IDisposable
     private static int Listeners(int port)
     {
         var hex = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
-        return new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Where(File.Exists).SelectMany(File.ReadLines).Skip(0)
+        return new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Where(File.Exists).SelectMany(File.ReadLines)
             .Count(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: > 3 } f && (f[1] + " ").EndsWith(hex, StringComparison.Ordinal) && f[3] == "0A");
     }
 
