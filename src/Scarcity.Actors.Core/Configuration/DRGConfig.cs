@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -59,6 +60,12 @@ public sealed class ClusterConfig : IValidatedConfig
     /// </summary>
     public ClusterBootstrapConfig Bootstrap { get; set; } = new();
 
+    /// <summary>TLS for remoting (<see cref="TlsConfig"/>); off by default. With it on, seed nodes are <c>akka.ssl.tcp://</c> addresses.</summary>
+    public TlsConfig Tls { get; set; } = new();
+
+    /// <summary>The scheme of this cluster's node addresses: <c>akka.tcp</c>, or <c>akka.ssl.tcp</c> with TLS.</summary>
+    public string Scheme => RemotingTls.Scheme(Tls.Enabled);
+
     /// <summary>True when this node hosts the governor's entities and persistence.</summary>
     public bool IsGovernor => Roles.Contains("governor");
 
@@ -72,8 +79,10 @@ public sealed class ClusterConfig : IValidatedConfig
             if (Roles[i] is not ("governor" or "sensor"))
                 yield return $"{section}:Roles:{i} '{Roles[i]}' is not a role (governor, sensor)";
         for (var i = 0; i < SeedNodes.Count; i++)
-            if (!SeedNodes[i].StartsWith("akka.tcp://", StringComparison.Ordinal))
-                yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an akka.tcp:// address";
+            if (!SeedNodes[i].StartsWith(Scheme + "://", StringComparison.Ordinal))
+                yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an {Scheme}:// address" +
+                             (Tls.Enabled ? $" ({section}:Tls:Enabled is true)" : "");
+        foreach (var problem in Tls.Validate($"{section}:Tls")) yield return problem;
         foreach (var problem in Bootstrap.Validate($"{section}:Bootstrap")) yield return problem;
         if (Bootstrap.Enabled && SeedNodes.Count > 0)
             yield return $"{section}:SeedNodes must be empty when {section}:Bootstrap:Enabled is true (bootstrap finds the nodes itself)";

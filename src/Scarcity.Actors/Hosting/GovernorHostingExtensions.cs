@@ -43,8 +43,8 @@ public static class GovernorHostingExtensions
         var bootstrap = cluster.Bootstrap.Enabled;
         var seeds = bootstrap ? []
             : cluster.SeedNodes.Count > 0 ? cluster.SeedNodes.ToArray()
-            : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
-        builder.WithRemoting(cluster.Hostname, cluster.Port)
+            : cluster.Port > 0 ? [$"{cluster.Scheme}://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
+        builder.WithRemoting(cluster.Hostname, cluster.Port).WithScarcityTls(cluster.Tls)
             .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds })
             // Keep-majority counts the governor nodes only: sensor-only GPU hosts come and go without deciding a partition.
             .AddHocon($$"""
@@ -63,6 +63,25 @@ public static class GovernorHostingExtensions
                 .Info("Node {0} is Up in the cluster (roles {1})", self.SelfAddress, string.Join(", ", cluster.Roles)));
         });
         return builder;
+    }
+
+    /// <summary>
+    /// TLS for remoting (<see cref="TlsConfig"/>, <see cref="RemotingTls"/>): the transport's certificate and validator,
+    /// <c>enable-ssl</c> on. Nothing when TLS is off.
+    /// </summary>
+    /// <exception cref="DRGConfigException">The certificate or CA file cannot be used (wrong password, no private key, not PEM); the message names the key and the file.</exception>
+    public static AkkaConfigurationBuilder WithScarcityTls(this AkkaConfigurationBuilder builder, TlsConfig tls)
+    {
+        if (tls.ToOptions() is not { } options) return builder;
+        try
+        {
+            builder.AddSetup(RemotingTls.CreateSetup(options));
+        }
+        catch (ArgumentException e)
+        {
+            throw new DRGConfigException([$"{TlsConfig.Section}: {e.Message}"]);
+        }
+        return builder.AddHocon(RemotingTls.Hocon(options), HoconAddMode.Prepend);
     }
 
     /// <summary>
