@@ -17,6 +17,15 @@ public static class ScarcityCli
     /// <summary>The environment variable holding the default contacts (comma-separated).</summary>
     public const string ContactVariable = "SCARCITY_CONTACT";
 
+    /// <summary>The environment variable of the CLI's TLS certificate (.pfx), when <c>--tls-certificate</c> is not given.</summary>
+    public const string TlsCertificateVariable = "SCARCITY_TLS_CERTIFICATE";
+
+    /// <summary>The environment variable of the password of the CLI's TLS certificate (kept off the command line).</summary>
+    public const string TlsPasswordVariable = "SCARCITY_TLS_PASSWORD";
+
+    /// <summary>The environment variable of the governor's CA certificate (PEM), when <c>--tls-ca</c> is not given.</summary>
+    public const string TlsCaVariable = "SCARCITY_TLS_CA";
+
     /// <summary>How long the first contact may take before the CLI gives up on an address.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(3);
 
@@ -99,6 +108,16 @@ public static class ScarcityCli
             Description = $"Governor node(s): akka.tcp://scarcity@host:port or host:port, comma-separated or repeated (default: ${ContactVariable})",
             Recursive = true,
         };
+        private readonly Option<string> _tlsCertificate = new("--tls-certificate")
+        {
+            Description = $"TLS: the CLI's certificate with its key (.pfx) from the governor's CA (default: ${TlsCertificateVariable}); its password from ${TlsPasswordVariable}",
+            Recursive = true,
+        };
+        private readonly Option<string> _tlsCa = new("--tls-ca")
+        {
+            Description = $"TLS: the governor's CA certificate (PEM) (default: ${TlsCaVariable}; none: the machine's trust store)",
+            Recursive = true,
+        };
         private readonly Option<bool> _json = new("--json") { Description = "Print the documented JSON shape instead of tables", Recursive = true };
         private readonly Option<double> _timeout = new("--timeout")
         {
@@ -110,17 +129,17 @@ public static class ScarcityCli
         public Commands(TextWriter stdout)
         {
             _out = stdout;
-            Root = new RootCommand("Inspect and operate a Scarcity governor cluster (never joins it).") { _contact, _json, _timeout };
+            Root = new RootCommand("Inspect and operate a Scarcity governor cluster (never joins it).") { _contact, _json, _timeout, _tlsCertificate, _tlsCa };
 
             var cluster = new Command("cluster", "Cluster membership and its changes");
             var show = new Command("show", "Members with address, status, roles, reachability and the leader");
             show.SetAction((p, ct) => Connected(p, ct, c => ClusterShow(c, p)));
             var leaveAddress = new Argument<string>("address") { Description = "The member's address (akka.tcp://scarcity@host:port)" };
             var leave = new Command("leave", "Ask a member to leave gracefully (its process then ends)") { leaveAddress };
-            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p.GetValue(leaveAddress)!)))));
+            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p, p.GetValue(leaveAddress)!)))));
             var downAddress = new Argument<string>("address") { Description = "The member's address (akka.tcp://scarcity@host:port)" };
             var down = new Command("down", "Mark a member down (for a node known to be dead)") { downAddress };
-            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p.GetValue(downAddress)!)))));
+            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p, p.GetValue(downAddress)!)))));
             var downUnreachable = new Command("down-unreachable", "Mark every unreachable member down");
             downUnreachable.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, DownUnreachable.Instance)));
             cluster.Subcommands.Add(show);
@@ -191,14 +210,24 @@ public static class ScarcityCli
             var contacts = given.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
             if (contacts.Count == 0) throw new CliUsageException($"no governor to contact: give --contact host:port or set {ContactVariable}");
             var timeout = Seconds(p.GetValue(_timeout), "--timeout");
-            await using var connection = await GovernorConnection.ConnectAsync(contacts, ConnectTimeout, timeout, ct);
+            await using var connection = await GovernorConnection.ConnectAsync(contacts, ConnectTimeout, timeout, ct, Tls(p));
             return await command(connection);
         }
 
         private static TimeSpan Seconds(double value, string option) =>
             value > 0 && double.IsFinite(value) ? TimeSpan.FromSeconds(value) : throw new CliUsageException($"{option} must be a positive number of seconds, was {value}");
 
-        private static string Member(string address) => GovernorConnection.NormalizeContact(address);
+        private string Member(ParseResult p, string address) => GovernorConnection.NormalizeContact(address, Tls(p) is not null);
+
+        /// <summary>TLS from the flags or the environment; null when no certificate is given.</summary>
+        private RemotingTlsOptions? Tls(ParseResult p)
+        {
+            var certificate = p.GetValue(_tlsCertificate) ?? Environment.GetEnvironmentVariable(TlsCertificateVariable);
+            if (string.IsNullOrWhiteSpace(certificate)) return null;
+            var ca = p.GetValue(_tlsCa) ?? Environment.GetEnvironmentVariable(TlsCaVariable);
+            return new RemotingTlsOptions(certificate, Environment.GetEnvironmentVariable(TlsPasswordVariable),
+                string.IsNullOrWhiteSpace(ca) ? null : ca);
+        }
 
         internal static DateTimeOffset? ParseSince(string? text)
         {
