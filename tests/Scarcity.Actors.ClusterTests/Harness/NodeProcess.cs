@@ -18,13 +18,20 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="MetricsPort">Its <c>Scarcity:Metrics:Port</c> on 127.0.0.1; 0 (off) by default, so nodes never compete for 9464.</param>
 /// <param name="Provider">Its <c>Scarcity:Persistence:Provider</c>: PostgreSQL by default, or Sqlite (one node alone).</param>
 /// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
+/// <param name="Tls">Its <c>Scarcity:Cluster:Tls</c> (enabled) when given; plain TCP otherwise.</param>
+/// <param name="Hostname">Its <c>Scarcity:Cluster:Hostname</c>, the address it binds; seed nodes are on the same one.</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
-    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null)
+    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null,
+    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1")
 {
-    /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
-    public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
+    /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback (<c>akka.ssl.tcp</c> with <paramref name="tls"/>).</summary>
+    public static string Address(int port, bool tls = false, string hostname = "127.0.0.1") =>
+        $"{Scarcity.Actors.Contracts.RemotingTls.Scheme(tls)}://scarcity@{hostname}:{port}";
+
+    /// <summary>This node's own address.</summary>
+    public string SelfAddress => Address(Port, Tls is not null, Hostname);
 
     /// <summary>The JSON configuration file's content.</summary>
     public string ToJson() => JsonSerializer.Serialize(new
@@ -38,17 +45,22 @@ public sealed record NodeOptions(
             Metrics = new { Port = MetricsPort, Address = "127.0.0.1" },
             Cluster = new
             {
-                Hostname = "127.0.0.1",
+                Hostname,
                 Port,
-                SeedNodes = SeedPorts.Select(Address).ToArray(),
+                SeedNodes = SeedPorts.Select(p => Address(p, Tls is not null, Hostname)).ToArray(),
                 Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
                 StableAfter = TimeSpan.FromSeconds(StableAfterSeconds).ToString("c"),
+                Tls = Tls is null ? null : new
+                {
+                    Enabled = true, Tls.CertificatePath, CertificatePassword = Tls.CertificatePassword ?? "",
+                    CaCertificatePath = Tls.CaCertificatePath ?? "", Tls.RequireMutualAuthentication,
+                },
             },
             // In a cluster a decision is journalled before its Throttle leaves: a failover never re-issues a sequence.
             Actuator = new { PersistBeforeSend = true },
         },
         Logging = new { LogLevel = new { Default = "Warning" } },
-    }, new JsonSerializerOptions { WriteIndented = true });
+    }, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull });
 }
 
 /// <summary>
