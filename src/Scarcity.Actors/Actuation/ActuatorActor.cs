@@ -30,6 +30,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private sealed record HolderProbeTimeout(long Probe) : INoSerializationVerificationNeeded;
 
+    /// <summary>Evaluate the newest profile offered (<see cref="LatestProfile"/>), once the messages queued before it are through.</summary>
+    private sealed class EvaluateLatest : INoSerializationVerificationNeeded
+    {
+        public static readonly EvaluateLatest Instance = new();
+    }
+
     private static readonly TimeSpan HolderProbeWait = TimeSpan.FromSeconds(2);
 
     private readonly string _subsystem;
@@ -47,6 +53,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
     private readonly Queue<Decision> _recovered = new();
+    private readonly LatestProfile _latest = new();
+    private bool _catchingUp;
 
     private long _sequence;
     private RegisterSubsystem? _registration;
@@ -85,8 +93,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
             _recovered.Clear();
             if (_registration is null) return;
-            // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead.
+            // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead, deciding on the newest
+            // of the profiles that queued up meanwhile, not on each of them.
             _reachable = true;
+            _catchingUp = true;
             Context.Watch(_registration.Ref);
             _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem, ProfilerActor.HolderPathOf(_registration.Ref, Context.System)));
             _log.Info($"Actuator of {_subsystem} resumed at seq {_sequence}, levels {string.Join(", ", _policy.Levels.Select(l => $"{l.Key}={l.Value:0.###}"))}");
@@ -106,8 +116,13 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         });
 
         Command<RegisterSubsystem>(Register);
-        Command<HostProfile>(Evaluate);
-        Command<EvaluateProfile>(e => Evaluate(e.Profile));
+        Command<HostProfile>(Offer);
+        Command<EvaluateProfile>(e => Offer(e.Profile));
+        Command<EvaluateLatest>(_ =>
+        {
+            _catchingUp = false; // the backlog delivered with the resume is through
+            if (_latest.Take() is { } profile) Evaluate(profile);
+        });
         Command<ThrottleAck>(Acknowledge);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
@@ -205,7 +220,11 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
     {
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
-        if (previous is not null && previous.Host != register.Host) _profilers.Tell(new DetachSubsystem(previous.Host, _subsystem));
+        if (previous is not null && previous.Host != register.Host)
+        {
+            _profilers.Tell(new DetachSubsystem(previous.Host, _subsystem));
+            _latest.Reset(); // another host's profiles, on another clock
+        }
         _registration = register;
         _host = register.Host;
         _reachable = true;
@@ -237,6 +256,16 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _reachable = false;
         PublishStatus();
         _log.Warning($"Subsystem {_subsystem}: its registered actor {_registration.Ref.Path} is marked down ({why}); the next registration takes over");
+    }
+
+    // After a resume, the backlog of profiles (buffered while the shard moved) yields one evaluation, on the newest.
+    private void Offer(HostProfile profile)
+    {
+        if (_catchingUp)
+        {
+            if (_latest.Offer(profile)) Self.Tell(EvaluateLatest.Instance);
+        }
+        else if (_latest.Accept(profile)) Evaluate(profile);
     }
 
     private void Evaluate(HostProfile profile)

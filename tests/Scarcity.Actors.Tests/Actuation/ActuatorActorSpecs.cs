@@ -296,4 +296,33 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         second.Tell(Hot(2));
         Assert.Equal(2, holder.ExpectMsg<Throttle>(Wait).Sequence);
     }
+
+    [Fact]
+    public void Profiles_buffered_while_the_actuator_moved_yield_one_decision_on_the_newest_not_a_burst()
+    {
+        var first = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        first.Tell(Hot(0));
+        var before = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(before));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+
+        // As after a failover: the entity starts again and gets, at once, 20 s of profiles that queued up meanwhile
+        // (4 a second, every one hot). Replayed one by one, the 1 s cooldown would allow 20 decisions within milliseconds.
+        var second = Actuator();
+        for (var i = 1; i <= 80; i++) second.Tell(Hot(i * 0.25));
+
+        var next = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(next));
+        Assert.Equal((2L, 0.25, T0.AddSeconds(20)), (next.Sequence, next.Level, next.IssuedAt)); // the newest profile's data
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(1));
+
+        second.Tell(Hot(15)); // older than the one evaluated: a reordered or twice-buffered profile changes nothing
+        holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        second.Tell(Hot(21.5)); // fresh data past the cooldown decides as usual
+        Assert.Equal((3L, T0.AddSeconds(21.5)), (holder.ExpectMsg<Throttle>(Wait) is var t ? (t.Sequence, t.IssuedAt) : default));
+    }
 }
