@@ -55,6 +55,14 @@ public sealed class ClusterConfig : IValidatedConfig
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>
+    /// How long, after the resolver downed a node and it was removed, the survivors wait before they take over its
+    /// shards and singletons (Akka's <c>down-removal-margin</c>): time for the downed side of a partition to stop its
+    /// own entities first. Zero: as long as <see cref="StableAfter"/> (Akka's default), which doubles the failover
+    /// time. A few seconds suffice: both sides of a partition decide at about the same time. <value>0 (= StableAfter)</value>
+    /// </summary>
+    public TimeSpan DownRemovalMargin { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// Forming the cluster through Akka.Management's cluster bootstrap and Kubernetes API discovery instead of
     /// <see cref="SeedNodes"/> (off by default). When enabled, <see cref="SeedNodes"/> must be empty.
     /// </summary>
@@ -74,6 +82,7 @@ public sealed class ClusterConfig : IValidatedConfig
     {
         if (Port is < 0 or > 65535) yield return $"{section}:Port must be in 0..65535, was {Port}";
         if (StableAfter <= TimeSpan.Zero) yield return $"{section}:StableAfter must be positive, was {StableAfter}";
+        if (DownRemovalMargin < TimeSpan.Zero) yield return $"{section}:DownRemovalMargin must not be negative, was {DownRemovalMargin}";
         if (Roles.Count == 0) yield return $"{section}:Roles is empty (governor, sensor or both)";
         for (var i = 0; i < Roles.Count; i++)
             if (Roles[i] is not ("governor" or "sensor"))

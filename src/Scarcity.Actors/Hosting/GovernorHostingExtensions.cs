@@ -51,6 +51,7 @@ public static class GovernorHostingExtensions
                 akka.cluster.split-brain-resolver.active-strategy = keep-majority
                 akka.cluster.split-brain-resolver.keep-majority.role = governor
                 akka.cluster.split-brain-resolver.stable-after = {{(int)cluster.StableAfter.TotalMilliseconds}}ms
+                {{(cluster.DownRemovalMargin > TimeSpan.Zero ? $"akka.cluster.down-removal-margin = {(int)cluster.DownRemovalMargin.TotalMilliseconds}ms" : "")}}
                 """, HoconAddMode.Prepend);
         if (bootstrap) builder.WithScarcityClusterBootstrap(cluster);
         else if (seeds.Length == 0)

@@ -20,11 +20,12 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
 /// <param name="Tls">Its <c>Scarcity:Cluster:Tls</c> (enabled) when given; plain TCP otherwise.</param>
 /// <param name="Hostname">Its <c>Scarcity:Cluster:Hostname</c>, the address it binds; seed nodes are on the same one.</param>
+/// <param name="DownRemovalMargin">Its <c>Scarcity:Cluster:DownRemovalMargin</c>; zero (as long as stable-after) by default.</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
     int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null,
-    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1")
+    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1", TimeSpan DownRemovalMargin = default)
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback (<c>akka.ssl.tcp</c> with <paramref name="tls"/>).</summary>
     public static string Address(int port, bool tls = false, string hostname = "127.0.0.1") =>
@@ -50,6 +51,7 @@ public sealed record NodeOptions(
                 SeedNodes = SeedPorts.Select(p => Address(p, Tls is not null, Hostname)).ToArray(),
                 Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
                 StableAfter = TimeSpan.FromSeconds(StableAfterSeconds).ToString("c"),
+                DownRemovalMargin = DownRemovalMargin.ToString("c"),
                 Tls = Tls is null ? null : new
                 {
                     Enabled = true, Tls.CertificatePath, CertificatePassword = Tls.CertificatePassword ?? "",
