@@ -40,13 +40,19 @@ public sealed class GovernorProbe
     private readonly Dictionary<int, IActorRef> _clients = new();
 
     /// <summary>A probe on <paramref name="system"/> (configured with <see cref="Hocon"/>), of nodes with TLS when <paramref name="tls"/>.</summary>
-    public GovernorProbe(ActorSystem system, bool tls = false)
+    /// <param name="system">The probe's actor system.</param>
+    /// <param name="tls">Whether the nodes run TLS.</param>
+    /// <param name="hostname">The address the nodes are bound to.</param>
+    public GovernorProbe(ActorSystem system, bool tls = false, string hostname = "127.0.0.1")
     {
         _system = system;
         _tls = tls;
+        _hostname = hostname;
     }
 
-    private string Address(int port) => NodeOptions.Address(port, _tls);
+    private readonly string _hostname;
+
+    private string Address(int port) => NodeOptions.Address(port, _tls, _hostname);
 
     private IActorRef ClientFor(int port)
     {

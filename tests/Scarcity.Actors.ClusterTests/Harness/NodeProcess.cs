@@ -20,12 +20,15 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
 /// <param name="Tls">Its <c>Scarcity:Cluster:Tls</c> (enabled) when given; plain TCP otherwise.</param>
 /// <param name="Hostname">Its <c>Scarcity:Cluster:Hostname</c>, the address it binds; seed nodes are on the same one.</param>
+/// <param name="Namespace">The network namespace it runs in (<c>ip netns exec</c>); null: this process's.</param>
+/// <param name="SeedHostname">The address of the seed nodes; null: <paramref name="Hostname"/>.</param>
 /// <param name="DownRemovalMargin">Its <c>Scarcity:Cluster:DownRemovalMargin</c>; zero (as long as stable-after) by default.</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
     int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null,
-    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1", TimeSpan DownRemovalMargin = default)
+    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1", TimeSpan DownRemovalMargin = default,
+    string? Namespace = null, string? SeedHostname = null)
 {
     /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback (<c>akka.ssl.tcp</c> with <paramref name="tls"/>).</summary>
     public static string Address(int port, bool tls = false, string hostname = "127.0.0.1") =>
@@ -48,7 +51,7 @@ public sealed record NodeOptions(
             {
                 Hostname,
                 Port,
-                SeedNodes = SeedPorts.Select(p => Address(p, Tls is not null, Hostname)).ToArray(),
+                SeedNodes = SeedPorts.Select(p => Address(p, Tls is not null, SeedHostname ?? Hostname)).ToArray(),
                 Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
                 StableAfter = TimeSpan.FromSeconds(StableAfterSeconds).ToString("c"),
                 DownRemovalMargin = DownRemovalMargin.ToString("c"),
@@ -105,7 +108,7 @@ public sealed class NodeProcess : IAsyncDisposable
         LogFile = Path.Combine(logDirectory, $"{options.Name}.log");
         _log = new StreamWriter(LogFile, append: false) { AutoFlush = true };
 
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(options.Namespace is null ? "dotnet" : "ip")
         {
             WorkingDirectory = Directory,
             RedirectStandardOutput = true,
@@ -113,6 +116,8 @@ public sealed class NodeProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (options.Namespace is not null)
+            foreach (var arg in new[] { "netns", "exec", options.Namespace, "dotnet" }) psi.ArgumentList.Add(arg); // ip execs dotnet: same pid
         psi.ArgumentList.Add(hostDll);
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
