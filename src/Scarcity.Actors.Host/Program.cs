@@ -96,6 +96,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     try
     {
         config = DRGConfig.Load(builder.Configuration);
+        GovernorHostingExtensions.EnsureTlsUsable(config.Cluster.Tls);
     }
     catch (DRGConfigException e)
     {

@@ -74,15 +74,29 @@ public static class GovernorHostingExtensions
     public static AkkaConfigurationBuilder WithScarcityTls(this AkkaConfigurationBuilder builder, TlsConfig tls)
     {
         if (tls.ToOptions() is not { } options) return builder;
+        return builder.AddSetup(TlsSetup(options)).AddHocon(RemotingTls.Hocon(options), HoconAddMode.Prepend);
+    }
+
+    /// <summary>
+    /// Opens the certificate and CA files of <paramref name="tls"/> (when enabled), so that a program can refuse to start
+    /// with one clear line before it builds its host.
+    /// </summary>
+    /// <exception cref="DRGConfigException">A file cannot be used; the message names the key and the file.</exception>
+    public static void EnsureTlsUsable(TlsConfig tls)
+    {
+        if (tls.ToOptions() is { } options) TlsSetup(options).Certificate.Dispose();
+    }
+
+    private static Akka.Remote.Transport.DotNetty.DotNettySslSetup TlsSetup(RemotingTlsOptions options)
+    {
         try
         {
-            builder.AddSetup(RemotingTls.CreateSetup(options));
+            return RemotingTls.CreateSetup(options);
         }
         catch (ArgumentException e)
         {
             throw new DRGConfigException([$"{TlsConfig.Section}: {e.Message}"]);
         }
-        return builder.AddHocon(RemotingTls.Hocon(options), HoconAddMode.Prepend);
     }
 
     /// <summary>
