@@ -20,6 +20,12 @@ if ! command -v gcc >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq gcc) >/dev/null 2>&1 || echo "could not install gcc" >&2
 fi
 
+# iproute2 for the partition spec (it puts a node in a network namespace of its own); without it the spec fails saying so.
+if ! command -v ip >/dev/null 2>&1; then
+  echo "ip not found: installing iproute2 (the partition spec makes a network namespace)" >&2
+  (apt-get update -qq && apt-get install -y -qq iproute2) >/dev/null 2>&1 || echo "could not install iproute2" >&2
+fi
+
 # Prometheus for the operator specs (a real server scrapes a node's /metrics): Debian's package, when it is offered.
 # apt-get update runs at most once per run; without the binary those specs fail and say why.
 if [ ! -x /usr/bin/prometheus ]; then
