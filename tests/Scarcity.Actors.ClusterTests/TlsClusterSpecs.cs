@@ -77,6 +77,11 @@ public sealed class TlsClusterSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture
                 "both hosts over TLS", viaClusterClient: true);
             _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  node1 and node2 formed a cluster over TLS");
 
+            // The CLI over TLS: with its certificate from the CA it answers (with another CA's it cannot connect: below).
+            var (code, shown) = await RunCliAsync("cli.pfx", "cluster", "show", "--json", "-c", $"127.0.0.1:{port[0]}");
+            Assert.True(code == 0, $"scarcity cluster show over TLS exited {code}: {shown}");
+            Assert.Contains(NodeOptions.Address(port[1], tls: true), shown);
+
             // A node with a certificate of another CA (it even trusts our CA) dials the same seed.
             await using var rogue = NodeProcess.Start(new NodeOptions("tls-rogue", "tls-gpu-rogue", port[2], seeds, connectionString,
                 Tls: new RemotingTlsOptions(Cert("rogue.pfx"), Password, Cert("ca.pem"))));
@@ -96,12 +101,34 @@ public sealed class TlsClusterSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture
             Assert.DoesNotContain(rogue.Lines, l => l.Contains("is Up in the cluster"));
             Assert.DoesNotContain(rogue.Lines, l => l.Contains("Welcome from"));
             _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  the rogue node never became a member");
+            var (refusedCode, refusedOutput) = await RunCliAsync("rogue.pfx", "cluster", "show", "-c", $"127.0.0.1:{port[0]}");
+            Assert.NotEqual(0, refusedCode);
+            Assert.Contains("cannot reach the governor", refusedOutput);
         }
         catch
         {
             foreach (var node in nodes) _output.WriteLine(node.Tail(30));
             throw;
         }
+    }
+
+    /// <summary>Runs the built <c>scarcity</c> CLI with <paramref name="certificate"/> and the test CA; its exit code and output.</summary>
+    private static async Task<(int Code, string Output)> RunCliAsync(string certificate, params string[] args)
+    {
+        var dll = Path.Combine(RepoPaths.Root, "src", "Scarcity.Actors.Cli", "bin",
+            new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name, "net10.0", "scarcity.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not built: run 'dotnet build Scarcity.Actors.sln -c Release' first");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        psi.Environment["SCARCITY_TLS_CERTIFICATE"] = Cert(certificate);
+        psi.Environment["SCARCITY_TLS_PASSWORD"] = Password;
+        psi.Environment["SCARCITY_TLS_CA"] = Cert("ca.pem");
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     private static int UpCount(ClusterState state) => state.Members.Count(m => m.Status == "Up");
