@@ -110,7 +110,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, services) =>
     {
         akka.WithScarcityLogging(services.GetRequiredService<ILoggerFactory>()).WithScarcityNode(config);
-        if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host));
+        if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host, config.Cluster.Tls.ToOptions()));
     });
     builder.Services.AddSingleton(config);
     builder.Services.AddHostedService<StatusPrinter>();
@@ -146,7 +146,7 @@ static void UseDemoDatabaseUnlessConfigured(ConfigurationManager configuration)
 }
 
 // The demo engine is a user's program in all but its process: it connects through ClusterClient to this node's address.
-static void StartDemoEngine(ActorSystem system, string host)
+static void StartDemoEngine(ActorSystem system, string host, Scarcity.Actors.Contracts.RemotingTlsOptions? tls)
 {
     var engine = SimulatedInferenceEngine.Start(new SimulatedEngineOptions
     {
@@ -155,6 +155,7 @@ static void StartDemoEngine(ActorSystem system, string host)
         Scenario = "demo",
         Contacts = [Akka.Cluster.Cluster.Get(system).SelfAddress.ToString()],
         ExtraHocon = "akka.loglevel = WARNING",
+        Tls = tls, // with TLS on, the engine presents this node's own certificate
         WriteLine = line => Console.WriteLine($"  >> {DemoSubsystem} {line}"),
     });
     // The first thing a stopping node does: the engine goes before the governor it talks to.
