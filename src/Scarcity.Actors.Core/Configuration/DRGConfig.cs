@@ -5,6 +5,7 @@ using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sensing;
 using Scarcity.Actors.Sensing.Nvml;
+using Scarcity.Actors.Sensing.Scrape;
 
 namespace Scarcity.Actors.Configuration;
 
@@ -214,6 +215,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The metrics and health endpoint.</summary>
     public MetricsConfig Metrics { get; set; } = new();
 
+    /// <summary>Prometheus endpoints of subsystems that the sensor scrapes (docs/scrape.md); none by default.</summary>
+    public ScrapeConfig Scrape { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -235,7 +239,7 @@ public sealed class DRGConfig : IValidatedConfig
         [
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
-            Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"),
+            Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

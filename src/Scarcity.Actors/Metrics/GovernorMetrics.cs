@@ -51,6 +51,8 @@ public sealed class GovernorMetrics : IExtension
     public Histogram JournalWrite { get; }
     /// <summary>Journal writes that failed or were rejected, by entity type.</summary>
     public Counter JournalFailures { get; }
+    /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
+    public Counter ScrapeErrors { get; }
 
     private readonly Gauge _raw, _ema, _estimate, _forecast, _forecastStdDev, _stale, _pressure, _hostStale, _level,
         _reachable, _lastSequence, _lastAcked, _rejectedTotal, _members, _shards, _entities, _sampleAge, _up;
@@ -75,6 +77,7 @@ public sealed class GovernorMetrics : IExtension
         JournalWrite = f.CreateHistogram("scarcity_journal_write_seconds", "From Persist to its callback (the journal write), by entity type.",
             new HistogramConfiguration { LabelNames = ["entity"], Buckets = SecondsBuckets });
         JournalFailures = f.CreateCounter("scarcity_journal_write_failures_total", "Journal writes that failed or were rejected, by entity type.", ["entity"]);
+        ScrapeErrors = f.CreateCounter("scarcity_scrape_errors_total", "Failed scrapes of a subsystem's Prometheus endpoint, by target URL and subsystem.", ["target", "subsystem"]);
 
         string[] series = ["host", "series", "metric"];
         _raw = f.CreateGauge("scarcity_series_raw", "The last reading of a host's series (the series' own unit).", series);
