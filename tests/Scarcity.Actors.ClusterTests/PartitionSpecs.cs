@@ -89,14 +89,25 @@ public sealed class PartitionSpecs : IClassFixture<PostgresFixture>
                     [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem), subsystem);
                 await registered.Task.WaitAsync(TimeSpan.FromSeconds(90));
             }
-            // CPU at 0.95 on every host, through node1: the default cpu_util rule throttles each subsystem once per cooldown.
+            // Through node1, every host: CPU at 0.95 (the default cpu_util rule throttles each subsystem once per cooldown);
+            // from the cut on VRAM at 0.95 too (reduce_batch), from the heal on latency at 900 ms too (shed_load), so
+            // that each phase brings decisions of an action still at level 1, whatever the throttle level has come down to.
+            var phase = 0;
             var feeder = Task.Run(async () =>
             {
                 using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
                 while (await timer.WaitForNextTickAsync(feeding.Token))
+                {
+                    var now = Volatile.Read(ref phase);
+                    MetricValue[] values = now switch
+                    {
+                        0 => [new(MetricNames.CpuUtil, 0.95)],
+                        1 => [new(MetricNames.CpuUtil, 0.95), new(MetricNames.VramUtil, 0.95)],
+                        _ => [new(MetricNames.CpuUtil, 0.95), new(MetricNames.VramUtil, 0.95), new(MetricNames.LatencyMs, 900)],
+                    };
                     for (var i = 0; i < Subsystems; i++)
-                        probe.Send(port[0], ServicePaths.Profilers, new Sample($"part-host-{i}", DateTimeOffset.UtcNow,
-                            [new MetricValue(MetricNames.CpuUtil, 0.95)], []));
+                        probe.Send(port[0], ServicePaths.Profilers, new Sample($"part-host-{i}", DateTimeOffset.UtcNow, [.. values], []));
+                }
             });
             await AwaitAsync(() => throttles.All(q => q.Count >= 2), TimeSpan.FromSeconds(90), "two Throttles for every subsystem");
             var onNode3 = Enumerable.Range(0, Subsystems).Where(i => throttles[i].Any(r => r.Sender == node3Address)).ToList();
@@ -107,6 +118,7 @@ public sealed class PartitionSpecs : IClassFixture<PostgresFixture>
             var lastBefore = onNode3.ToDictionary(i => i, i => throttles[i].Max(r => r.Throttle.Sequence));
             ns.Cut();
             var cutAt = DateTimeOffset.UtcNow;
+            Volatile.Write(ref phase, 1);
             _output.WriteLine($"{cutAt:HH:mm:ss.f} link cut");
 
             // Keep-majority: node1 and node2 remove node3; node3, alone, downs itself and its process ends.
@@ -128,8 +140,10 @@ public sealed class PartitionSpecs : IClassFixture<PostgresFixture>
             await nodes[2].WaitForLineAsync("is Up in the cluster", Formation);
             await AwaitMembersAsync(system, probe, port[0], s => UpCount(s) == 3, "three members Up after the heal");
             var healedAt = DateTimeOffset.UtcNow;
+            Volatile.Write(ref phase, 2);
             _output.WriteLine($"{healedAt:HH:mm:ss.f} node3 rejoined");
-            await AwaitAsync(() => throttles.All(q => q.Any(r => r.At > healedAt)), TimeSpan.FromSeconds(90), "every subsystem governed after the heal");
+            await AwaitAsync(() => throttles.All(q => q.Any(r => r.At > healedAt && r.Throttle.Action == ActionNames.ShedLoad)), TimeSpan.FromSeconds(90),
+                "every subsystem governed (shed_load) after the heal");
 
             // Never one subsystem's sequence number from two senders, never the old side after the new one took over.
             for (var i = 0; i < Subsystems; i++)
