@@ -83,6 +83,8 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(gateway);
         builder.Services.AddSingleton(new GatewayTokens(token));
         builder.Services.AddSingleton(TimeProvider.System);
+        // One interceptor for the node (gRPC would make one per call): it counts and paces its log lines across calls.
+        builder.Services.AddSingleton<BearerTokenInterceptor>();
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = config.MaxMessageBytes;

@@ -34,7 +34,8 @@ internal sealed class GatewayNode : IAsyncDisposable
     public GrpcChannel Channel { get; }
     public Governor.GovernorClient Client { get; }
 
-    public static async Task<GatewayNode> StartAsync(Action<GatewayConfig>? gateway = null, Func<GatewayConfig, GrpcChannel>? channel = null)
+    public static async Task<GatewayNode> StartAsync(Action<GatewayConfig>? gateway = null, Func<GatewayServer, GrpcChannel>? channel = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
     {
         var config = GovernorHost.SpecConfig();
         config.Policy.Policies["*"] = [new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw }];
@@ -45,8 +46,8 @@ internal sealed class GatewayNode : IAsyncDisposable
         var host = await GovernorHost.StartAsync(config);
         try
         {
-            var server = await GatewayServer.StartAsync(host.System, host.Registry, config.Gateway);
-            return new GatewayNode(host, server, channel?.Invoke(config.Gateway) ?? GrpcChannel.ForAddress(server.Address));
+            var server = await GatewayServer.StartAsync(host.System, host.Registry, config.Gateway, logs);
+            return new GatewayNode(host, server, channel?.Invoke(server) ?? GrpcChannel.ForAddress(server.Address));
         }
         catch
         {
