@@ -33,6 +33,7 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
     private readonly ChannelWriter<GovernorMessage> _outbound;
     private readonly GatewayMetrics _metrics;
     private readonly TimeSpan _registerInterval;
+    private readonly CancellationTokenSource _overflow;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef? _actuator;
 
@@ -43,11 +44,15 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
     /// <param name="outbound">The stream's queue of governor messages.</param>
     /// <param name="metrics">The gateway's instruments.</param>
     /// <param name="registerInterval">How often to ask again while unanswered.</param>
-    public static Props Props(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics, TimeSpan registerInterval) =>
-        Akka.Actor.Props.Create(() => new GovernStreamActor(register, registration, outbound, metrics, registerInterval));
+    /// <param name="overflow">Cancelled when the queue overflows: the call stops writing what is queued and ends at once.</param>
+    public static Props Props(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics,
+        TimeSpan registerInterval, CancellationTokenSource overflow) =>
+        Akka.Actor.Props.Create(() => new GovernStreamActor(register, registration, outbound, metrics, registerInterval, overflow));
 
-    public GovernStreamActor(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics, TimeSpan registerInterval)
+    public GovernStreamActor(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics,
+        TimeSpan registerInterval, CancellationTokenSource overflow)
     {
+        _overflow = overflow;
         _register = register with { Ref = Self };
         _registration = registration;
         _outbound = outbound;
@@ -140,8 +145,9 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
         }
         // The client does not read: Throttles are idempotent and resent until acked, but an unbounded queue is not.
         _log.Warning("Gateway subsystem {0}: its client reads nothing; ending the stream", _register.Name);
-        _outbound.TryComplete(new RpcException(new Status(StatusCode.ResourceExhausted,
-            $"subsystem '{_register.Name}' did not read its stream: the governor's queue for it is full; reconnect")));
+        if (_outbound.TryComplete(new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"subsystem '{_register.Name}' did not read its stream: the governor's queue for it is full; reconnect"))))
+            _overflow.Cancel(); // what is queued would wait on the client's flow control: end the call now
         Context.Stop(Self);
         return false;
     }

@@ -34,6 +34,8 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
         metrics.StreamsOpen.Inc();
         gateway.StreamStarted();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, gateway.Stopping);
+        using var overflow = new CancellationTokenSource();
+        using var pumping = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, overflow.Token);
         IActorRef? actor = null;
         var how = "closed";
         try
@@ -56,11 +58,11 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
                 [.. register.Actions.Order(StringComparer.Ordinal)], ActorRefs.Nobody,
                 register.LatencyObjectiveMs > 0 ? register.LatencyObjectiveMs : null);
             actor = gateway.System.ActorOf(
-                GovernStreamActor.Props(registration, gateway.Registration, queue.Writer, metrics, gateway.Config.RegisterInterval),
+                GovernStreamActor.Props(registration, gateway.Registration, queue.Writer, metrics, gateway.Config.RegisterInterval, overflow),
                 $"gateway-{register.Name}-{Interlocked.Increment(ref _streams)}");
             logger.LogInformation("Gateway: Govern stream of subsystem {Subsystem} (host {Host}) opened from {Peer}", register.Name, register.Host, context.Peer);
 
-            var pump = Pump(queue.Reader, responses, stop.Token);
+            var pump = Pump(queue.Reader, responses, pumping.Token);
             var read = Read(requests, register, actor, stop.Token);
             var ended = await Task.WhenAny(pump, read);
             // Whichever ends first ends the call; the other is cancelled and its outcome observed.
@@ -83,6 +85,12 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
+            if (overflow.IsCancellationRequested)
+            {
+                how = "overflow";
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"the client did not read its stream: {gateway.Config.StreamQueueCapacity} governor messages queued (Scarcity:Gateway:StreamQueueCapacity); reconnect"));
+            }
             if (gateway.Stopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
             {
                 how = "stopping";
