@@ -24,7 +24,7 @@ public sealed class GatewayMetrics
     /// <summary>Calls ended with INVALID_ARGUMENT, by the kind of message at fault (register, ack, report, first, kind, request).</summary>
     public Counter InvalidMessages { get; }
 
-    /// <summary>Metric reports dropped because their stream exceeded <c>MaxReportsPerSecond</c>.</summary>
+    /// <summary>Metric reports dropped, never profiled, by reason: <c>rate</c> (the stream exceeded <c>MaxReportsPerSecond</c>) or <c>unregistered</c> (sent before <c>Registered</c>, or during a failover).</summary>
     public Counter ReportsDropped { get; }
 
     /// <summary>Govern streams ended, by how (closed, cancelled, rejected, invalid, overflow, stopping).</summary>
@@ -39,7 +39,7 @@ public sealed class GatewayMetrics
         MessagesSent = f.CreateCounter("scarcity_gateway_messages_sent_total", "Messages sent on Govern streams, by kind (registered, rejected, throttle).", ["kind"]);
         Unauthenticated = f.CreateCounter("scarcity_gateway_unauthenticated_total", "Gateway calls refused with UNAUTHENTICATED (missing or wrong bearer token).");
         InvalidMessages = f.CreateCounter("scarcity_gateway_invalid_messages_total", "Gateway calls ended with INVALID_ARGUMENT, by the kind of message at fault.", ["kind"]);
-        ReportsDropped = f.CreateCounter("scarcity_gateway_reports_dropped_total", "Metric reports dropped (not profiled) because their stream exceeded MaxReportsPerSecond.");
+        ReportsDropped = f.CreateCounter("scarcity_gateway_reports_dropped_total", "Metric reports dropped, never profiled: reason=rate (beyond MaxReportsPerSecond) or unregistered (before Registered).", ["reason"]);
         StreamsEnded = f.CreateCounter("scarcity_gateway_streams_ended_total", "Govern streams ended, by how (closed, cancelled, rejected, invalid, overflow, stopping).", ["how"]);
     }
 }

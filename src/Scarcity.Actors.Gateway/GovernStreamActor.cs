@@ -15,7 +15,8 @@ namespace Scarcity.Actors.Gateway;
 /// The subsystem of one Govern stream, inside this node's actor system: to the governor it is an ordinary subsystem
 /// actor (the <see cref="RegisterSubsystem.Ref"/> its actuator DeathWatches and sends Throttles to). It registers until
 /// an actuator answers, relays the answer and every Throttle to the stream's bounded queue, relays the client's acks to
-/// the actuator that sent the Throttle, and registers again when that actuator dies (failover), as the .NET client does.
+/// the actuator that sent the Throttle and its reports to the profilers (once registered, itself the reporter), and
+/// registers again when that actuator dies (failover), as the .NET client does.
 /// The gRPC call stops it when the stream ends; when it stops for any other reason (the node shutting down) it ends the
 /// stream with <c>UNAVAILABLE</c>.
 /// </summary>
@@ -30,6 +31,7 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
 
     private readonly RegisterSubsystem _register;
     private readonly IActorRef _registration;
+    private readonly IActorRef _profilers;
     private readonly ChannelWriter<GovernorMessage> _outbound;
     private readonly GatewayMetrics _metrics;
     private readonly TimeSpan _registerInterval;
@@ -41,17 +43,19 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
 
     /// <param name="register">The registration, its <see cref="RegisterSubsystem.Ref"/> ignored (the actor puts itself).</param>
     /// <param name="registration">The registration front door (<c>/user/policy</c>).</param>
+    /// <param name="profilers">The profilers' gateway (<c>/user/profilers</c>), where reports go.</param>
     /// <param name="outbound">The stream's queue of governor messages.</param>
     /// <param name="metrics">The gateway's instruments.</param>
     /// <param name="registerInterval">How often to ask again while unanswered.</param>
     /// <param name="overflow">Cancelled when the queue overflows: the call stops writing what is queued and ends at once.</param>
-    public static Props Props(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics,
-        TimeSpan registerInterval, CancellationTokenSource overflow) =>
-        Akka.Actor.Props.Create(() => new GovernStreamActor(register, registration, outbound, metrics, registerInterval, overflow));
+    public static Props Props(RegisterSubsystem register, IActorRef registration, IActorRef profilers, ChannelWriter<GovernorMessage> outbound,
+        GatewayMetrics metrics, TimeSpan registerInterval, CancellationTokenSource overflow) =>
+        Akka.Actor.Props.Create(() => new GovernStreamActor(register, registration, profilers, outbound, metrics, registerInterval, overflow));
 
-    public GovernStreamActor(RegisterSubsystem register, IActorRef registration, ChannelWriter<GovernorMessage> outbound, GatewayMetrics metrics,
-        TimeSpan registerInterval, CancellationTokenSource overflow)
+    public GovernStreamActor(RegisterSubsystem register, IActorRef registration, IActorRef profilers, ChannelWriter<GovernorMessage> outbound,
+        GatewayMetrics metrics, TimeSpan registerInterval, CancellationTokenSource overflow)
     {
+        _profilers = profilers;
         _overflow = overflow;
         _register = register with { Ref = Self };
         _registration = registration;
@@ -64,6 +68,12 @@ internal sealed class GovernStreamActor : ReceiveActor, IWithTimers
         Receive<RegistrationRejected>(OnRejected);
         Receive<ContractThrottle>(OnThrottle);
         Receive<ContractAck>(ack => (_actuator ?? _registration).Tell(ack with { Subsystem = _register.Name }));
+        Receive<ReportMetrics>(report =>
+        {
+            // The profiler profiles only the registered holder's reports: before Registered they would be rejected.
+            if (_actuator is null) _metrics.ReportsDropped.WithLabels("unregistered").Inc();
+            else _profilers.Tell(report with { Subsystem = _register.Name, Host = _register.Host, Reporter = Self });
+        });
         Receive<Terminated>(t =>
         {
             if (_actuator is null || !t.ActorRef.Equals(_actuator)) return;

@@ -19,7 +19,7 @@ namespace Scarcity.Actors.Gateway;
 /// <summary>
 /// The <c>scarcity.v1.Governor</c> service. A Govern call reads the client's Register, starts a
 /// <see cref="GovernStreamActor"/> for it and then runs two loops until either ends: the client's acks and reports in
-/// (acks to the actor, reports to the profilers with the actor as reporter, bounded per stream), and the actor's queue
+/// (acks and reports to the actor, which relays them, reports bounded per stream), and the actor's queue
 /// out. The call ending stops the actor (the actuator's DeathWatch sees the subsystem go); a malformed message ends the
 /// call with <c>INVALID_ARGUMENT</c> naming the field. Unary calls ask this node's operations actor.
 /// </summary>
@@ -58,7 +58,7 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
                 [.. register.Actions.Order(StringComparer.Ordinal)], ActorRefs.Nobody,
                 register.LatencyObjectiveMs > 0 ? register.LatencyObjectiveMs : null);
             actor = gateway.System.ActorOf(
-                GovernStreamActor.Props(registration, gateway.Registration, queue.Writer, metrics, gateway.Config.RegisterInterval, overflow),
+                GovernStreamActor.Props(registration, gateway.Registration, gateway.Profilers, queue.Writer, metrics, gateway.Config.RegisterInterval, overflow),
                 $"gateway-{register.Name}-{Interlocked.Increment(ref _streams)}");
             logger.LogInformation("Gateway: Govern stream of subsystem {Subsystem} (host {Host}) opened from {Peer}", register.Name, register.Host, context.Peer);
 
@@ -139,13 +139,13 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
                     {
                         if (!lease.IsAcquired)
                         {
-                            metrics.ReportsDropped.Inc();
+                            metrics.ReportsDropped.WithLabels("rate").Inc();
                             break;
                         }
                     }
                     var at = message.Report.At is { } stamp ? stamp.ToDateTimeOffset() : DateTimeOffset.UtcNow;
-                    gateway.Profilers.Tell(new ReportMetrics(register.Name, register.Host,
-                        message.Report.Values.ToImmutableDictionary(StringComparer.Ordinal), at, actor));
+                    // Through the actor: it forwards to the profilers only while registered (before, the profiler would reject them).
+                    actor.Tell(new ReportMetrics(register.Name, register.Host, message.Report.Values.ToImmutableDictionary(StringComparer.Ordinal), at, actor));
                     break;
                 case SubsystemMessage.KindOneofCase.Register:
                     metrics.MessagesReceived.WithLabels("register").Inc();

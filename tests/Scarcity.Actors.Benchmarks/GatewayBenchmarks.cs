@@ -123,7 +123,7 @@ public static class GatewayBenchmarks
         while (profiled.Values.Sum(v => v.Profiled) < expected && DateTime.UtcNow < deadline) await Task.Delay(250);
         var got = profiled.Values.Sum(v => v.Profiled);
         var rejected = profiled.Values.Sum(v => v.Rejected);
-        var dropped = new GatewayMetrics(Metrics.GovernorMetrics.Get(node.System).Registry).ReportsDropped.Value;
+        var dropped = new GatewayMetrics(Metrics.GovernorMetrics.Get(node.System).Registry).ReportsDropped.WithLabels("rate").Value + new GatewayMetrics(Metrics.GovernorMetrics.Get(node.System).Registry).ReportsDropped.WithLabels("unregistered").Value;
         foreach (var call in calls) call.Dispose();
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -16,17 +16,21 @@ namespace Scarcity.Actors.Gateway.Tests;
 /// answered, DeathWatch of the actuator (a failover registers again and the stream gets a second Registered), acks to
 /// the actuator that sent the Throttle, and how it ends the stream.
 /// </summary>
-public sealed class GovernStreamActorSpecs() : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING")
+public sealed class GovernStreamActorSpecs : Akka.TestKit.Xunit2.TestKit
 {
+    public GovernStreamActorSpecs() : base("akka.loglevel = WARNING") => _profilers = CreateTestProbe();
+
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
     private readonly Channel<GovernorMessage> _queue = Channel.CreateBounded<GovernorMessage>(8);
 
     private readonly CancellationTokenSource _overflow = new();
+    private readonly Akka.TestKit.TestProbe _profilers;
+    private readonly GatewayMetrics _metrics = new(Prometheus.Metrics.NewCustomRegistry());
 
     private IActorRef Start(IActorRef registration, TimeSpan? registerInterval = null) =>
         Sys.ActorOf(GovernStreamActor.Props(
             new RegisterSubsystem("engine", "spec-host", 3, [ActionNames.ReduceBatch], ActorRefs.Nobody, 250),
-            registration, _queue.Writer, new GatewayMetrics(Prometheus.Metrics.NewCustomRegistry()), registerInterval ?? TimeSpan.FromMilliseconds(200), _overflow));
+            registration, _profilers.Ref, _queue.Writer, _metrics, registerInterval ?? TimeSpan.FromMilliseconds(200), _overflow));
 
     private async Task<Exception?> Drain(ChannelReader<GovernorMessage> queue)
     {
@@ -64,11 +68,19 @@ public sealed class GovernStreamActorSpecs() : Akka.TestKit.Xunit2.TestKit("akka
         Assert.Equal(first, again);
         Assert.Equal(250, first.LatencyObjectiveMs);
 
+        var report = new ReportMetrics("engine", "spec-host", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 90), DateTimeOffset.UtcNow, actor);
+        actor.Tell(report); // before Registered: the profiler would reject it
+        await AwaitAssertAsync(() => Assert.Equal(1, _metrics.ReportsDropped.WithLabels("unregistered").Value), Wait);
+        _profilers.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
         actor.Tell(new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add(ActionNames.ReduceBatch, 0.7), 4), actuator.Ref);
         var registered = (await Next()).Registered;
         Assert.Equal(0.7, registered.Levels[ActionNames.ReduceBatch]);
         Assert.Equal(4, registered.LastSequence);
+        registration.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m as RegisterSubsystem); // attempts made before the answer
         registration.ExpectNoMsg(TimeSpan.FromMilliseconds(600)); // answered: no more attempts
+        actor.Tell(report);
+        Assert.Equal(actor, _profilers.ExpectMsg<ReportMetrics>(Wait).Reporter);
 
         actor.Tell(Throttle(5), actuator.Ref);
         Assert.Equal(5, (await Next()).Throttle.Sequence);
@@ -131,7 +143,7 @@ public sealed class GovernStreamActorSpecs() : Akka.TestKit.Xunit2.TestKit("akka
 
         var other = Channel.CreateBounded<GovernorMessage>(8);
         var stopped = Sys.ActorOf(GovernStreamActor.Props(
-            new RegisterSubsystem("other", "spec-host", 1, [ActionNames.Throttle], ActorRefs.Nobody), registration.Ref, other.Writer,
+            new RegisterSubsystem("other", "spec-host", 1, [ActionNames.Throttle], ActorRefs.Nobody), registration.Ref, _profilers.Ref, other.Writer,
             new GatewayMetrics(Prometheus.Metrics.NewCustomRegistry()), TimeSpan.FromSeconds(30), new CancellationTokenSource()));
         Sys.Stop(stopped); // e.g. the node shutting down
         Assert.Equal(StatusCode.Unavailable, Assert.IsType<RpcException>(await Drain(other.Reader)).StatusCode);
