@@ -224,9 +224,13 @@ public sealed record GetGovernorStatus : IScarcityMessage
 /// <param name="LastAckedSequence">Newest sequence the subsystem acknowledged.</param>
 /// <param name="Reachable">False once it died (DeathWatch) or stays silent.</param>
 /// <param name="Skipped">Rules not evaluated at the last profile, and why (missing or stale metric).</param>
+/// <param name="Unjournaled">Decisions and registrations taken but not yet written to the journal (0 while the database takes writes).</param>
+/// <param name="JournalError">Why journal writes fail (the database's error, with since when); null while they succeed.</param>
+/// <param name="JournalOverflowed">Events dropped unwritten because the actuator's write buffer was full, since it started.</param>
 public sealed record SubsystemStatus(
     string Name, string Host, int Priority, ImmutableDictionary<string, double> Levels, long LastSequence,
-    long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped) : IScarcityMessage;
+    long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped,
+    int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0) : IScarcityMessage;
 
 /// <summary>The governor's view: every host's profile and every subsystem's state.</summary>
 /// <param name="Hosts">Profiles by host.</param>
