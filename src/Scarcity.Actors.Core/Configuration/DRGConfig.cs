@@ -196,6 +196,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The metrics and health endpoint.</summary>
     public MetricsConfig Metrics { get; set; } = new();
 
+    /// <summary>The gRPC gateway (subsystems in any language, docs/gateway.md).</summary>
+    public GatewayConfig Gateway { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -218,6 +221,7 @@ public sealed class DRGConfig : IValidatedConfig
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
             Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"),
+            Gateway.Validate($"{section}:Gateway"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }
