@@ -30,6 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 THROTTLE = "throttle"
+_SHARE_WARMUP = 20.0  # requests seen before normal requests are shed beyond the low-priority share
 SHED_LOAD = "shed_load"
 
 
@@ -79,8 +80,8 @@ class AdmissionGate:
       429 with ``Retry-After``.
     - ``shed_load`` (level s): a fraction ``1 - s`` of requests is answered 429 with ``Retry-After`` at once, those
       marked low priority (header ``priority_header`` with a value in ``low_priority_values``) first: only when that
-      fraction exceeds the share of low-priority traffic are normal requests shed too. Shedding is spread evenly over
-      requests (error diffusion), not random.
+      fraction exceeds the share of low-priority traffic (measured over about the last 200 requests, known after 20) are
+      normal requests shed too. Shedding is spread evenly over requests (error diffusion), not random.
     - Every ``report_interval_s`` it reports ``latency_ms`` (the ``latency_quantile`` of the time from a request's
       arrival to its response's start over the interval, or the age of the oldest request still unanswered if larger;
       0 when idle) and ``queue_depth`` (requests in the application plus waiting).
@@ -261,6 +262,8 @@ class AdmissionGate:
         low_share = self._low_seen / self._all_seen
         if low:
             probability = 1.0 if low_share <= 0 else min(1.0, shed / low_share)
+        elif self._all_seen < _SHARE_WARMUP:
+            probability = 0.0  # the share of low-priority traffic is not known yet: spare normal requests
         else:
             probability = 0.0 if low_share >= 1 else max(0.0, (shed - low_share) / (1.0 - low_share))
         # Error diffusion: shed exactly the probability's share of this class, evenly spread.
