@@ -190,7 +190,7 @@ SCENARIOS = {
     "traffic-burst": Scenario("traffic-burst", 300, lambda t: (25.0 if 60 <= t < 150 else 8.0, 1.2)),
     # The host's --demo: 6 requests/s; L = 0.8 until 5 s, rising by 0.05/s to 2.0, held until 40 s, then 0.8.
     "demo": Scenario("demo", 60, lambda t: (6.0, 0.8 if t < 5 or t >= 40 else min(2.0, 0.8 + 0.05 * (t - 5)))),
-    # Nothing arrives: only the clock moves (for benchmarks).
+    # No engine: only the clock moves, nothing is reported; the client applies and prints Throttles (benchmarks).
     "idle": Scenario("idle", 60, lambda t: (0.0, 0.0)),
 }
 
@@ -278,6 +278,11 @@ class GovernedEngine:
                 break
             if self._args.duration and model.time >= self._args.duration:
                 break
+            if scenario.name == "idle":
+                # No engine at all: only the clock moves and nothing is reported (the benchmark drives the host's
+                # samples and times the Throttles alone).
+                model.steps += 1
+                continue
             arrivals, context_k = scenario.at(model.time % scenario.duration_s)
             model.step(arrivals, context_k, self._levels())
             if model.oom_in_last_step:
