@@ -182,11 +182,10 @@ async def test_under_uvicorn_the_governors_levels_gate_real_http_and_reports_rea
     governor = await FakeGovernor().start()
     governed = GovernedSubsystem("llm_server", "gpu-node-1", gate_handlers(), [governor.target],
                                  backoff=Backoff(initial_s=0.05, max_s=0.2))
-    gate = AdmissionGate(app_with(), governed, report_interval_s=0.2)
+    gate = AdmissionGate(app_with(), governed, report_interval_s=0.2, start_governed=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(gate, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(server.serve())
-    await governed.start()
     try:
         await governed.wait_registered(20)
         stream = await governor.stream(0)
@@ -203,7 +202,6 @@ async def test_under_uvicorn_the_governors_levels_gate_real_http_and_reports_rea
             assert set(report.values) == {"latency_ms", "queue_depth"}
     finally:
         server.should_exit = True
-        await serving
-        await gate.close()
-        await governed.stop()
+        await serving  # lifespan shutdown stops the client
+        assert not governed.started
         await governor.stop()

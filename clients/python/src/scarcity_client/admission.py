@@ -42,6 +42,14 @@ class Governed(Protocol):
     def report(self, values: Mapping[str, float]) -> bool: ...
 
 
+class _Lifecycle(Protocol):
+    started: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 def gate_handlers() -> dict[str, Handler]:
     """Handlers for ``throttle`` and ``shed_load`` that accept any level in (0, 1] (the gate reads the applied levels
     from the client at each request) and decline anything else. Merge your own actions in as needed."""
@@ -102,6 +110,8 @@ class AdmissionGate:
         report_interval_s: seconds between reports (default 1; the gateway accepts at most 20 reports/s).
         latency_quantile: the quantile of latency reported, 0..1 (default 0.95).
         exempt_paths: paths never gated (default ``/healthz``, ``/readyz``, ``/metrics``).
+        start_governed: start ``governed`` (a :class:`GovernedSubsystem`) with the application's lifespan startup, or
+            the first request, and stop it at lifespan shutdown (default False: you start and stop it).
         clock: monotonic seconds (default ``time.monotonic``; a fake in tests).
 
     Raises:
@@ -122,6 +132,7 @@ class AdmissionGate:
         report_interval_s: float = 1.0,
         latency_quantile: float = 0.95,
         exempt_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics"),
+        start_governed: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         problems = []
@@ -139,9 +150,12 @@ class AdmissionGate:
             problems.append(f"latency_quantile must be in 0..1, was {latency_quantile}")
         if not priority_header or priority_header != priority_header.strip():
             problems.append(f"priority_header must be a header name, was '{priority_header}'")
+        if start_governed and not all(hasattr(governed, a) for a in ("start", "stop", "started")):
+            problems.append("start_governed needs a GovernedSubsystem (start, stop, started)")
         if problems:
             raise ValueError("AdmissionGate: " + "; ".join(problems))
         self.app = app
+        self._start_governed = start_governed
         self._governed = governed
         self._max_concurrency = max_concurrency
         self._max_waiting = max_concurrency if max_waiting is None else max_waiting
@@ -194,12 +208,15 @@ class AdmissionGate:
         return values
 
     async def close(self) -> None:
-        """Stops the periodic reporter."""
+        """Stops the periodic reporter (and the governed subsystem, with ``start_governed``)."""
         task, self._reporter = self._reporter, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._start_governed:
+            governed: _Lifecycle = self._governed  # type: ignore[assignment]
+            await governed.stop()
 
     # ---- ASGI ----
 
@@ -211,6 +228,7 @@ class AdmissionGate:
         if kind != "http" or scope.get("path") in self._exempt:
             await self.app(scope, receive, send)
             return
+        await self._ensure_started()
         self._ensure_reporter()
         arrived = self._clock()
         low = self._is_low(scope)
@@ -328,11 +346,18 @@ class AdmissionGate:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self._ensure_started()
                 self._ensure_reporter()
             elif message["type"] == "lifespan.shutdown":
                 await self.close()
             return message
         return wrapped
+
+    async def _ensure_started(self) -> None:
+        if self._start_governed:
+            governed: _Lifecycle = self._governed  # type: ignore[assignment]
+            if not governed.started:
+                await governed.start()
 
     def _ensure_reporter(self) -> None:
         if self._reporter is None or self._reporter.done():

@@ -243,6 +243,11 @@ class GovernedSubsystem:
         return self._name
 
     @property
+    def started(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._task is not None
+
+    @property
     def registered(self) -> bool:
         """True while a stream is open and the governor has accepted the registration on it."""
         return self._registered.is_set()
