@@ -12,4 +12,16 @@ namespace Scarcity.Actors.Gateway;
 /// <param name="Metrics">The gateway's instruments.</param>
 /// <param name="Stopping">Cancelled when the node stops serving: every open stream ends with <c>UNAVAILABLE</c>.</param>
 internal sealed record GatewayContext(
-    ActorSystem System, IActorRef Registration, IActorRef Profilers, IActorRef Operations, GatewayConfig Config, GatewayMetrics Metrics, CancellationToken Stopping);
+    ActorSystem System, IActorRef Registration, IActorRef Profilers, IActorRef Operations, GatewayConfig Config, GatewayMetrics Metrics, CancellationToken Stopping)
+{
+    private int _open;
+
+    /// <summary>Govern calls running now.</summary>
+    public int OpenStreams => Volatile.Read(ref _open);
+
+    /// <summary>A Govern call started.</summary>
+    public void StreamStarted() => Interlocked.Increment(ref _open);
+
+    /// <summary>A Govern call's handler returned or threw.</summary>
+    public void StreamEnded() => Interlocked.Decrement(ref _open);
+}

@@ -24,12 +24,17 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _stopping;
 
-    private GatewayServer(WebApplication app, CancellationTokenSource stopping, GatewayConfig config)
+    private readonly GatewayContext _gateway;
+
+    private GatewayServer(WebApplication app, CancellationTokenSource stopping, GatewayContext gateway, GatewayConfig config)
     {
         _app = app;
+        _gateway = gateway;
         _stopping = stopping;
         Config = config;
     }
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>The settings it serves with.</summary>
     public GatewayConfig Config { get; }
@@ -78,6 +83,8 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(gateway);
         builder.Services.AddSingleton(new GatewayTokens(token));
         builder.Services.AddSingleton(TimeProvider.System);
+        // One interceptor for the node (gRPC would make one per call): it counts and paces its log lines across calls.
+        builder.Services.AddSingleton<BearerTokenInterceptor>();
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = config.MaxMessageBytes;
@@ -102,7 +109,7 @@ public sealed class GatewayServer : IAsyncDisposable
         loggerFactory.CreateLogger<GatewayServer>().LogInformation(
             "Gateway: scarcity.v1.Governor on {Address} ({Protocol}, {Auth})", $"{config.Address}:{config.Port}",
             certificate is null ? "h2c, cleartext" : "h2, TLS", token is null ? "no token required" : "bearer token required");
-        return new GatewayServer(app, stopping, config);
+        return new GatewayServer(app, stopping, gateway, config);
     }
 
     private static X509Certificate2 LoadCertificate(GatewayConfig config)
@@ -128,6 +135,11 @@ public sealed class GatewayServer : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync();
+        // The handlers write their UNAVAILABLE status before Kestrel closes the connections (or a client would see a
+        // bare connection close, INTERNAL); a few seconds at most.
+        var drained = DateTime.UtcNow + DrainTimeout;
+        while (_gateway.OpenStreams > 0 && DateTime.UtcNow < drained && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(20, CancellationToken.None);
         await _app.StopAsync(cancellationToken);
     }
 

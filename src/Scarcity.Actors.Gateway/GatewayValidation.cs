@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Gateway.V1;
@@ -52,7 +53,7 @@ public static partial class GatewayValidation
             if (!seen.Add(action)) return $"register.actions[{i}] '{action}' is declared twice";
         }
         if (!double.IsFinite(register.LatencyObjectiveMs) || register.LatencyObjectiveMs < 0)
-            return $"register.latency_objective_ms must be a finite number of milliseconds >= 0 (0: the governor's default), was {register.LatencyObjectiveMs}";
+            return $"register.latency_objective_ms must be a finite number of milliseconds >= 0 (0: the governor's default), was {register.LatencyObjectiveMs.ToString(CultureInfo.InvariantCulture)}";
         return null;
     }
 
@@ -73,7 +74,7 @@ public static partial class GatewayValidation
         {
             if (!MetricName().IsMatch(name))
                 return $"report.values[\"{Shorten(name)}\"]: not a metric name (lower-case letters, digits and '_', starting with a letter or '_', at most 128 characters)";
-            if (!double.IsFinite(value)) return $"report.values[\"{name}\"] must be a finite number, was {value}";
+            if (!double.IsFinite(value)) return $"report.values[\"{name}\"] must be a finite number, was {value.ToString(CultureInfo.InvariantCulture)}";
         }
         if (report.At is { } at && (at.Seconds < -62135596800L || at.Seconds > 253402300799L || at.Nanos is < 0 or > 999_999_999))
             return $"report.at is not a valid timestamp (seconds {at.Seconds}, nanos {at.Nanos})";

@@ -32,6 +32,7 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
     {
         var metrics = gateway.Metrics;
         metrics.StreamsOpen.Inc();
+        gateway.StreamStarted();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, gateway.Stopping);
         IActorRef? actor = null;
         var how = "closed";
@@ -98,6 +99,7 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
             }
             metrics.StreamsEnded.WithLabels(how).Inc();
             metrics.StreamsOpen.Dec();
+            gateway.StreamEnded();
         }
     }
 
