@@ -75,7 +75,7 @@ k8s 2>&1 | tee -a "$log"
 # site without --break-system-packages), then pytest: unit specs, and the end-to-end specs against the Host just built.
 # Its summary line is counted with the dotnet ones.
 python_client() {
-  local pkgs="python3-grpcio python3-protobuf python3-pytest python3-pytest-asyncio python3-starlette python3-httpx python3-uvicorn python3-pip python3-venv python3-wheel python3-setuptools protobuf-compiler libprotobuf-dev"
+  local pkgs="python3-grpcio python3-protobuf python3-pytest python3-pytest-asyncio python3-starlette python3-httpx python3-uvicorn python3-pip python3-venv python3-wheel python3-setuptools python3-mypy protobuf-compiler libprotobuf-dev"
   local missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
