@@ -79,6 +79,13 @@ def test_the_engine_registers_reports_is_cut_under_a_context_surge_survives_a_ki
     assert held is not None and not held[1], f"py_engine still reachable after SIGKILL: {held}"
     assert held[0]["reduce_batch"] < 1
 
+    # The decision log, through the gateway's unary call: the cut, with its reason, sent.
+    async def decisions():
+        async with GovernorClient(node.gateway, token=TOKEN, timeout_s=30) as client:
+            return await client.decisions("py_engine", limit=50)
+    cuts = [d for d in asyncio.run(decisions()) if d.action == "reduce_batch" and d.level < d.previous_level]
+    assert cuts and cuts[0].sent and "vram_util" in cuts[0].reason and cuts[0].host == "py-e2e-host"
+
     # Restarted (a calm load now), it registers again and gets the current levels at once.
     restarted = start_engine("py_engine", LOGS, [node.gateway], node.host, scenario=str(calm), extra=extra,
                              log_name="engine-py_engine-restarted")
