@@ -5,7 +5,8 @@ with the levels the governor sent, reporting what a real engine knows of itself:
 ``context_k``, ``oom_total``, and its simulated ``vram_util`` (a real engine's VRAM comes from NVML on its host; this
 GPU lives only in this process, so it is reported as an app metric, ``vram_util{subsystem="name"}``, which rules on
 vram_util read first). After an OOM it behaves as a restarting process: its client stops (the registration drops,
-nothing is reported) and, once the engine is back after RESTART seconds, a new client registers again.
+nothing is reported) and, once the engine is back after RESTART seconds, a new client registers again (and takes the
+governor's current levels) before the engine serves.
 
     python3 examples/engine_model.py --target 127.0.0.1:50051 --name py_engine --host $(hostname) --scenario context-surge
 
@@ -109,6 +110,11 @@ class InferenceEngineModel:
     def time(self) -> float:
         """Simulated seconds so far (the start of the next step)."""
         return self.steps * DT
+
+    @property
+    def down_until(self) -> float:
+        """Simulated time the engine is back after its last OOM (-inf before any)."""
+        return self._down_until
 
     @property
     def vram_util(self) -> float:
@@ -278,6 +284,18 @@ class GovernedEngine:
                 break
             if self._args.duration and model.time >= self._args.duration:
                 break
+            if crashed is not None and model.time >= model.down_until:
+                # Back after the restart: as a real engine process, it registers (and takes the governor's current
+                # levels) before it serves again; a governor that does not answer within --register-wait leaves it at
+                # its defaults (every level 1) until it does.
+                await crashed
+                crashed = None
+                self._governed = self._connect()
+                await self._governed.start()
+                self._write(f"restarted t={model.time:.2f}s: registering again")
+                with _suppress_timeout():
+                    await self._governed.wait_registered(self._args.register_wait)
+                next_tick = time.monotonic()
             if scenario.name == "idle":
                 # No engine at all: only the clock moves and nothing is reported (the benchmark drives the host's
                 # samples and times the Throttles alone).
@@ -292,12 +310,6 @@ class GovernedEngine:
                 crashed = asyncio.get_running_loop().create_task(self._governed.stop())
             if model.down:
                 continue
-            if crashed is not None:
-                await crashed
-                crashed = None
-                self._governed = self._connect()
-                await self._governed.start()
-                self._write(f"restarted t={model.time:.2f}s: registering again")
             self._governed.report({
                 "latency_ms": model.latency_ms, "queue_depth": model.queue, "context_k": model.context_k,
                 "oom_total": model.scores.ooms, "vram_util": model.vram_util,
@@ -338,6 +350,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--token-file", help="file holding the bearer token")
     p.add_argument("--ca-file", help="PEM CA file: connect with TLS, trusting it")
     p.add_argument("--server-name", help="name to check the gateway's certificate against (with --ca-file)")
+    p.add_argument("--register-wait", type=float, default=5.0, help="seconds a restarted engine waits for its "
+                   "registration (and the current levels) before it serves again (default 5)")
     p.add_argument("--verbose", action="store_true", help="log the client's connection events")
     args = p.parse_args(argv)
     args.target = args.target or ["127.0.0.1:50051"]
