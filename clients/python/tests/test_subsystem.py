@@ -276,3 +276,26 @@ async def test_tls_with_a_ca_file_registers_and_an_untrusted_server_is_refused(t
         await trusted.stop()
         await untrusted.stop()
         await server.stop()
+
+
+async def test_a_second_registered_on_the_stream_after_a_failover_applies_its_levels_and_sequence():
+    server = await FakeGovernor().start()
+    rec = Recorder()
+    client = await governed([server.target], rec)
+    try:
+        await client.wait_registered(WAIT)
+        stream = await server.stream(0)
+        stream.throttle("reduce_batch", 0.5, 4)
+        await stream.next("ack")
+        # The gateway's actor registered again after the actuators moved: the same stream carries the new answer.
+        stream.outbox.put_nowait(pb.GovernorMessage(registered=pb.Registered(
+            name="engine", levels={"reduce_batch": 0.25, "throttle": 1.0, "shed_load": 1.0}, last_sequence=6)))
+        stream.throttle("reduce_batch", 0.4, 6)   # not above the new registration's sequence
+        stream.throttle("throttle", 0.8, 7)
+        acks = [(await stream.next("ack")).ack for _ in range(2)]
+        assert [(a.sequence, a.applied) for a in acks] == [(6, False), (7, True)]
+        assert rec.calls == [("reduce_batch", 0.5, 4), ("reduce_batch", 0.25, None), ("throttle", 0.8, 7)]
+        assert client.registered and client.stats.registrations == 2
+    finally:
+        await client.stop()
+        await server.stop()
