@@ -29,11 +29,11 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 status=0
 echo "== sample -> Throttle applied in a Python process through the gateway"
-dotnet "$dll" --gateway-latency --samples "$samples" --warmup 100 | grep -v "is marked down and gets the current levels" || status=1
+dotnet "$dll" --python-gateway-latency --samples "$samples" --warmup 100 | grep -v "is marked down and gets the current levels" || status=1
 echo
 echo "== $subsystems Python subsystems reporting at $rate Hz for $seconds s through the gateway"
 # (the node logs each subsystem going away when the Python process ends: 100 lines of no interest here)
-dotnet "$dll" --gateway-reports --subsystems "$subsystems" --rate-hz "$rate" --seconds "$seconds" \
+dotnet "$dll" --python-gateway-reports --subsystems "$subsystems" --rate-hz "$rate" --seconds "$seconds" \
   | grep -v "is marked down and gets the current levels" || status=1
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

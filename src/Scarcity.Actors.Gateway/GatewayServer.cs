@@ -71,6 +71,9 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // A client host that vanishes leaves its sockets open: PINGs find it, and its streams end (subsystems gone).
+            k.Limits.Http2.KeepAlivePingDelay = config.KeepAliveInterval;
+            k.Limits.Http2.KeepAlivePingTimeout = config.KeepAliveTimeout;
             void Configure(ListenOptions listen)
             {
                 listen.Protocols = HttpProtocols.Http2;

@@ -14,11 +14,11 @@ using Scarcity.Actors.Gateway;
 namespace Scarcity.Actors.Benchmarks;
 
 /// <summary>
-/// Python subsystems through the gRPC gateway, on loopback (scripts/bench-gateway.sh). <c>--gateway-latency</c>: the
+/// Python subsystems through the gRPC gateway, on loopback (scripts/bench-gateway.sh). <c>--python-gateway-latency</c>: the
 /// governor node of <c>--remote-latency</c> plus its gateway in this process, and the Python sample engine
 /// (clients/python/examples/engine_model.py, scenario idle) as a child process; a Sample told to the profiler registry
 /// until the Python handler applies the Throttle (its <c>time.monotonic_ns()</c>: CLOCK_MONOTONIC, which Stopwatch also
-/// reads on Linux). Target p99 &lt;= 10 ms. <c>--gateway-reports</c>: N Python subsystems in one child process
+/// reads on Linux). Target p99 &lt;= 10 ms. <c>--python-gateway-reports</c>: N Python subsystems in one child process
 /// (clients/python/bench/report_fleet.py) report at a rate for a time; the values the profilers profiled are counted
 /// against the values the clients wrote. Target: nothing lost.
 /// </summary>

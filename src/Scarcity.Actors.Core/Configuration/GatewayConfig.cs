@@ -69,6 +69,16 @@ public sealed class GatewayConfig : IValidatedConfig
     /// </summary>
     public TimeSpan RegisterInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a connection may be silent before the gateway sends an HTTP/2 PING; a client that does not answer within
+    /// <see cref="KeepAliveTimeout"/> is gone (a host that vanished without closing its sockets), and so are its
+    /// subsystems. <value>10 s</value>
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the gateway waits for the answer to its PING before it closes the connection. <value>20 s</value></summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>At most one log line per this interval about unauthenticated calls (all are counted). <value>1 min</value></summary>
     public TimeSpan UnauthenticatedLogInterval { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -125,6 +135,10 @@ public sealed class GatewayConfig : IValidatedConfig
             yield return $"{section}:RequestTimeout must be between 0 and 00:05:00, was {RequestTimeout}";
         if (RegisterInterval < TimeSpan.FromMilliseconds(100) || RegisterInterval > TimeSpan.FromMinutes(1))
             yield return $"{section}:RegisterInterval must be between 00:00:00.100 and 00:01:00, was {RegisterInterval}";
+        if (KeepAliveInterval < TimeSpan.FromSeconds(1) || KeepAliveInterval > TimeSpan.FromHours(1))
+            yield return $"{section}:KeepAliveInterval must be between 00:00:01 and 01:00:00, was {KeepAliveInterval}";
+        if (KeepAliveTimeout < TimeSpan.FromSeconds(1) || KeepAliveTimeout > TimeSpan.FromHours(1))
+            yield return $"{section}:KeepAliveTimeout must be between 00:00:01 and 01:00:00, was {KeepAliveTimeout}";
         if (UnauthenticatedLogInterval < TimeSpan.Zero)
             yield return $"{section}:UnauthenticatedLogInterval must not be negative, was {UnauthenticatedLogInterval}";
     }
