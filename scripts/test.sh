@@ -4,6 +4,7 @@
 # (tests/Scarcity.Actors.ClusterTests) need PostgreSQL: scripts/postgres.sh installs it from Debian when missing and
 # starts a throwaway server for the run; when it cannot, those specs fail with the reason, the others run as usual.
 # The operator specs need /usr/bin/prometheus: installed from Debian below when missing.
+# The Python client's tests (clients/python) need Debian's python3 packages: installed below when missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
