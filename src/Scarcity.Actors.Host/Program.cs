@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Gateway;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
 using Scarcity.Actors.Samples.SimulatedEngine;
@@ -115,6 +116,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     builder.Services.AddSingleton(config);
     builder.Services.AddHostedService<StatusPrinter>();
     builder.Services.AddOperatorEndpoint(); // /metrics, /healthz, /readyz on Scarcity:Metrics
+    builder.Services.AddGatewayEndpoint(); // gRPC scarcity.v1.Governor on Scarcity:Gateway
 
     Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
                       $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms" +

@@ -235,6 +235,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The metrics and health endpoint.</summary>
     public MetricsConfig Metrics { get; set; } = new();
 
+    /// <summary>The gRPC gateway (subsystems in any language, docs/gateway.md).</summary>
+    public GatewayConfig Gateway { get; set; } = new();
+
     /// <summary>Prometheus endpoints of subsystems that the sensor scrapes (docs/scrape.md); none by default.</summary>
     public ScrapeConfig Scrape { get; set; } = new();
 
@@ -260,6 +263,7 @@ public sealed class DRGConfig : IValidatedConfig
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
             Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
+            Gateway.Validate($"{section}:Gateway"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

@@ -18,6 +18,7 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="MetricsPort">Its <c>Scarcity:Metrics:Port</c> on 127.0.0.1; 0 (off) by default, so nodes never compete for 9464.</param>
 /// <param name="Provider">Its <c>Scarcity:Persistence:Provider</c>: PostgreSQL by default, or Sqlite (one node alone).</param>
 /// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
+/// <param name="GatewayPort">Its <c>Scarcity:Gateway:Port</c> on 127.0.0.1; 0 (the gateway off) by default, so nodes never compete for 50051.</param>
 /// <param name="Tls">Its <c>Scarcity:Cluster:Tls</c> (enabled) when given; plain TCP otherwise.</param>
 /// <param name="Hostname">Its <c>Scarcity:Cluster:Hostname</c>, the address it binds; seed nodes are on the same one.</param>
 /// <param name="Namespace">The network namespace it runs in (<c>ip netns exec</c>); null: this process's.</param>
@@ -26,7 +27,7 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
-    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null,
+    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null, int GatewayPort = 0,
     Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1", TimeSpan DownRemovalMargin = default,
     string? Namespace = null, string? SeedHostname = null)
 {
@@ -47,6 +48,7 @@ public sealed record NodeOptions(
             Gpu = new { Enabled = false },
             Persistence = new { Provider, ConnectionString },
             Metrics = new { Port = MetricsPort, Address = "127.0.0.1" },
+            Gateway = new { Enabled = GatewayPort != 0, Port = GatewayPort == 0 ? 50051 : GatewayPort, Address = "127.0.0.1" },
             Cluster = new
             {
                 Hostname,
