@@ -1,0 +1,93 @@
+using System.Globalization;
+
+namespace Scarcity.Actors.Policies;
+
+/// <summary>
+/// Admission by latency on <c>throttle</c>: a gradient limiter in the spirit of Netflix concurrency-limits' Gradient2 and
+/// Envoy's adaptive concurrency. Each reading the admitted share is multiplied by the gradient
+/// <c>setpoint / predicted latency</c> (clamped), so it falls while latency is over the setpoint and climbs back as soon
+/// as there is headroom; at the setpoint it holds, admitting what capacity serves. Pure and deterministic: readings come
+/// in with their times. Not thread-safe (one policy owns it).
+/// </summary>
+/// <remarks>
+/// The prediction adds the latest trend (one reading ahead, which covers the delay between a decision and its effect):
+/// with a queue, latency is proportional to the requests waiting, so the queue's growth (<c>queue_depth</c>) scales it,
+/// else the latency's own rise does.
+/// </remarks>
+public sealed class LatencyAdmission
+{
+    private double _lastLatency = double.NaN;
+    private double _lastQueue = double.NaN;
+
+    /// <summary>Creates the limiter for a latency objective.</summary>
+    /// <param name="objectiveMs">Latency objective, ms (positive).</param>
+    /// <param name="setpoint">Fraction of the objective aimed at, in (0, 1].</param>
+    /// <param name="minLevel">The lowest admitted share.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public LatencyAdmission(double objectiveMs, double setpoint, double minLevel)
+    {
+        if (!(objectiveMs > 0 && double.IsFinite(objectiveMs))) throw new ArgumentOutOfRangeException(nameof(objectiveMs), objectiveMs, "must be positive");
+        if (!(setpoint > 0 && setpoint <= 1)) throw new ArgumentOutOfRangeException(nameof(setpoint), setpoint, "must be in (0, 1]");
+        ObjectiveMs = objectiveMs;
+        Setpoint = setpoint;
+        MinLevel = minLevel;
+    }
+
+    /// <summary>The largest factor one reading may cut the level by (the gradient's lower clamp).</summary>
+    public const double MaxCut = 0.5;
+
+    /// <summary>The largest factor one reading may raise the level by (the gradient's upper clamp).</summary>
+    public const double MaxRaise = 1.25;
+
+    /// <summary>Latency objective, ms.</summary>
+    public double ObjectiveMs { get; set; }
+
+    /// <summary>Fraction of the objective aimed at.</summary>
+    public double Setpoint { get; }
+
+    /// <summary>The lowest level it sets.</summary>
+    public double MinLevel { get; }
+
+    /// <summary>The latency it aims at, ms.</summary>
+    public double TargetMs => Setpoint * ObjectiveMs;
+
+    /// <summary>The prediction of the last <see cref="Next"/>, ms.</summary>
+    public double LastPredictionMs { get; private set; } = double.NaN;
+
+    /// <summary>The last gradient, <c>target / prediction</c>.</summary>
+    public double LastGradient { get; private set; } = double.NaN;
+
+    /// <summary>Forgets the trend (the subsystem was down: its next reading starts afresh).</summary>
+    public void Reset()
+    {
+        _lastLatency = double.NaN;
+        _lastQueue = double.NaN;
+    }
+
+    /// <summary>
+    /// The level after a reading of <paramref name="latencyMs"/> (and <paramref name="queueDepth"/>, NaN when not
+    /// reported) at <paramref name="level"/>: lower while the predicted latency is over <see cref="TargetMs"/>, higher
+    /// while it is under, at most 1.
+    /// </summary>
+    public double Next(double level, double latencyMs, double queueDepth)
+    {
+        var prediction = latencyMs;
+        if (double.IsFinite(queueDepth) && double.IsFinite(_lastQueue) && queueDepth >= 1 && _lastQueue >= 1)
+            prediction = latencyMs * Math.Max(1, queueDepth / _lastQueue);
+        else if (double.IsFinite(_lastLatency))
+            prediction = latencyMs + Math.Max(0, latencyMs - _lastLatency);
+        _lastLatency = latencyMs;
+        _lastQueue = queueDepth;
+        LastPredictionMs = prediction;
+        var gradient = TargetMs / Math.Max(prediction, 1e-3);
+        LastGradient = gradient;
+        // Over the target it cuts by the whole gradient; under it, it climbs by half the headroom (Gradient2 smooths the
+        // increase the same way), so it settles instead of overshooting.
+        var factor = gradient < 1 ? Math.Max(MaxCut, gradient) : Math.Min(MaxRaise, 1 + 0.5 * (gradient - 1));
+        return Math.Clamp(level * factor, MinLevel, 1);
+    }
+
+    /// <summary>The reason's text: the limiter, its prediction and its target.</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"latency admission: predicted latency_ms {LastPredictionMs:0} vs target {TargetMs:0} ({Setpoint:0.##} x objective {ObjectiveMs:0}), gradient {LastGradient:0.###}");
+}
