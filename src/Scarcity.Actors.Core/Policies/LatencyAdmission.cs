@@ -62,6 +62,7 @@ public sealed class LatencyAdmission
     {
         _lastLatency = double.NaN;
         _lastQueue = double.NaN;
+        _probe = 1;
     }
 
     /// <summary>
@@ -81,11 +82,41 @@ public sealed class LatencyAdmission
         LastPredictionMs = prediction;
         var gradient = TargetMs / Math.Max(prediction, 1e-3);
         LastGradient = gradient;
-        // Over the target it cuts by the whole gradient; under it, it climbs by half the headroom (Gradient2 smooths the
-        // increase the same way), so it settles instead of overshooting.
-        var factor = gradient < 1 ? Math.Max(MaxCut, gradient) : Math.Min(MaxRaise, 1 + 0.5 * (gradient - 1));
-        return Math.Clamp(level * factor, MinLevel, 1);
+        double next;
+        if (gradient < 1)
+        {
+            // Over the target: the level that got it there is the capacity seen (the ceiling); cut by the gradient.
+            if (_probe > 0) Ceiling = Math.Max(level, _previousLevel);
+            _probe = 0;
+            next = level * Math.Max(MaxCut, gradient);
+        }
+        else if (level < ApproachFraction * Ceiling)
+        {
+            // Under the target, well below the capacity last seen: back towards it by the headroom.
+            next = Math.Min(ApproachFraction * Ceiling, level * Math.Min(MaxRaise, gradient));
+        }
+        else
+        {
+            // Near or past the capacity last seen: probe, faster the longer latency keeps its headroom (CUBIC-like).
+            _probe++;
+            next = level + ProbeStep * Math.Pow(2, (_probe - 1) / 4.0);
+            if (next > Ceiling) Ceiling = next;
+        }
+        _previousLevel = level;
+        return Math.Clamp(next, MinLevel, 1);
     }
+
+    private int _probe = 1;
+    private double _previousLevel;
+
+    /// <summary>The level at which latency last went over the target (the capacity seen); 1 before.</summary>
+    public double Ceiling { get; private set; } = 1;
+
+    /// <summary>The fraction of <see cref="Ceiling"/> the level climbs back to at once.</summary>
+    public const double ApproachFraction = 0.95;
+
+    /// <summary>The first probing step past the ceiling; it doubles every four readings of headroom.</summary>
+    public const double ProbeStep = 0.01;
 
     /// <summary>The reason's text: the limiter, its prediction and its target.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,

@@ -536,7 +536,7 @@ public sealed class SubsystemPolicy
     }
 
     /// <summary>The planned context rise per largest observed rise: the level decided now is in effect over two reports.</summary>
-    private const double RiseFactor = 2;
+    private const double RiseFactor = 1;
 
     private sealed class ActionGroup(string action, RuleState[] rules)
     {
