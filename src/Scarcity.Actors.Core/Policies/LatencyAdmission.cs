@@ -73,6 +73,8 @@ public sealed class LatencyAdmission
     public double Next(double level, double latencyMs, double queueDepth)
     {
         var prediction = latencyMs;
+        // Over the target but already draining (the last cut is taking effect): no further cut yet.
+        var draining = double.IsFinite(queueDepth) && double.IsFinite(_lastQueue) && queueDepth < _lastQueue - 1e-9;
         if (double.IsFinite(queueDepth) && double.IsFinite(_lastQueue) && queueDepth >= 1 && _lastQueue >= 1)
             prediction = latencyMs * Math.Max(1, queueDepth / _lastQueue);
         else if (double.IsFinite(_lastLatency))
@@ -83,7 +85,9 @@ public sealed class LatencyAdmission
         var gradient = TargetMs / Math.Max(prediction, 1e-3);
         LastGradient = gradient;
         double next;
-        if (gradient < 1)
+        if (gradient < 1 && draining && prediction < ObjectiveMs)
+            next = level;
+        else if (gradient < 1)
         {
             // Over the target: the level that got it there is the capacity seen (the ceiling); cut by the gradient.
             if (_probe > 0) Ceiling = Math.Max(level, _previousLevel);
@@ -103,6 +107,10 @@ public sealed class LatencyAdmission
             if (next > Ceiling) Ceiling = next;
         }
         _previousLevel = level;
+        // A dead band keeps a steady latency from sending a throttle every reading: a cut smaller than MinStep holds, and
+        // a raise is at least MinStep (under the target it always climbs).
+        var minStep = Math.Max(0.01, MinStep * level);
+        if (Math.Abs(next - level) < minStep) next = gradient < 1 ? level : level + minStep;
         return Math.Clamp(next, MinLevel, 1);
     }
 
@@ -114,6 +122,9 @@ public sealed class LatencyAdmission
 
     /// <summary>The fraction of <see cref="Ceiling"/> the level climbs back to at once.</summary>
     public const double ApproachFraction = 0.95;
+
+    /// <summary>The smallest change, relative to the level.</summary>
+    public const double MinStep = 0.03;
 
     /// <summary>The first probing step past the ceiling; it doubles every four readings of headroom.</summary>
     public const double ProbeStep = 0.01;

@@ -289,9 +289,7 @@ public sealed class SubsystemPolicy
         var queue = metrics.TryGetValue(_queueSeries!, out var q) && !q.Stale ? q.Raw : double.NaN;
         var target = admission.Next(group.Level, latency.Raw, queue);
         if (target > group.Level && ruleActive) return true;
-        // A dead band keeps a steady latency from sending a throttle every sample.
-        var step = Math.Abs(target - group.Level);
-        if (step < Math.Max(0.01, 0.03 * group.Level) && !(target >= 1 && group.Level < 1)) return true;
+        if (Math.Abs(target - group.Level) < Epsilon) return true;
         var reason = new ThrottleReason(admission.Describe(), _latencySeries!, "raw", latency.Raw, admission.LastPredictionMs, admission.TargetMs);
         change = Apply(group, target, reason, now, metrics);
         return true;
@@ -367,7 +365,7 @@ public sealed class SubsystemPolicy
         else if (contextNow > l.LastContext) l.Rises.Enqueue((now, contextNow - l.LastContext));
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.LastContext = contextNow;
-        var contextAhead = Math.Max(contextNow, context.Forecast) + l.Headroom;
+        var contextAhead = contextNow + l.Headroom;
         if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
         {
             // A rising counter the silence did not already account for (an engine that survives its OOM).
