@@ -67,29 +67,49 @@ public sealed class LatencyAdmission
 
     /// <summary>
     /// The level after a reading of <paramref name="latencyMs"/> (and <paramref name="queueDepth"/>, NaN when not
-    /// reported) at <paramref name="level"/>: lower while the predicted latency is over <see cref="TargetMs"/>, higher
-    /// while it is under, at most 1.
+    /// reported) at <paramref name="level"/>, <paramref name="intervalSeconds"/> after the previous reading: lower while
+    /// the predicted latency is over <see cref="TargetMs"/>, higher while it is under, at most 1.
     /// </summary>
-    public double Next(double level, double latencyMs, double queueDepth)
+    /// <remarks>
+    /// With a queue waiting, Little's law gives the service rate (<c>queue / (latency - idle latency)</c>) and the queue's
+    /// growth the admitted rate; the level is scaled by the rate wanted (the service rate, plus draining the queue to
+    /// what the target allows within <see cref="DrainTime"/>) over the rate admitted. Without a queue, latency says
+    /// nothing of how much more would fit: the level climbs back to <see cref="Ceiling"/> (the capacity seen last) and
+    /// probes past it.
+    /// </remarks>
+    public double Next(double level, double latencyMs, double queueDepth, double intervalSeconds = 0.25)
     {
+        var hasQueue = double.IsFinite(queueDepth);
+        if (hasQueue && queueDepth < IdleQueue)
+            _idleMs = double.IsNaN(_idleMs) ? latencyMs : 0.5 * (_idleMs + latencyMs);
         var prediction = latencyMs;
-        // Over the target but already draining (the last cut is taking effect): no further cut yet.
-        var draining = double.IsFinite(queueDepth) && double.IsFinite(_lastQueue) && queueDepth < _lastQueue - 1e-9;
-        if (double.IsFinite(queueDepth) && double.IsFinite(_lastQueue) && queueDepth >= 1 && _lastQueue >= 1)
+        if (hasQueue && double.IsFinite(_lastQueue) && queueDepth >= 1 && _lastQueue >= 1)
             prediction = latencyMs * Math.Max(1, queueDepth / _lastQueue);
         else if (double.IsFinite(_lastLatency))
             prediction = latencyMs + Math.Max(0, latencyMs - _lastLatency);
+        var lastQueue = _lastQueue;
         _lastLatency = latencyMs;
         _lastQueue = queueDepth;
         LastPredictionMs = prediction;
         var gradient = TargetMs / Math.Max(prediction, 1e-3);
         LastGradient = gradient;
         double next;
-        if (gradient < 1 && draining && prediction < ObjectiveMs)
-            next = level;
+        if (hasQueue && double.IsFinite(lastQueue) && queueDepth >= BusyQueue && double.IsFinite(_idleMs)
+            && latencyMs > _idleMs + 1 && intervalSeconds > 0)
+        {
+            var serviceRate = queueDepth / ((latencyMs - _idleMs) / 1000);
+            var admitted = (queueDepth - lastQueue) / intervalSeconds + serviceRate;
+            var queueTarget = serviceRate * Math.Max(0, TargetMs - _idleMs) / 1000;
+            var wanted = serviceRate + (queueTarget - queueDepth) / DrainTime.TotalSeconds;
+            next = admitted > 0.05 * serviceRate ? level * Math.Clamp(wanted / admitted, MaxCut, MaxRaise) : level * MaxRaise;
+            // The level that admits what it serves: where the probing stops climbing fast.
+            if (admitted > 0.05 * serviceRate) Ceiling = Math.Clamp(level * serviceRate / admitted, MinLevel, 1);
+            _probe = 0;
+            LastServiceRate = serviceRate;
+        }
         else if (gradient < 1)
         {
-            // Over the target: the level that got it there is the capacity seen (the ceiling); cut by the gradient.
+            // Over the target with no queue to read: the level that got it there is the capacity seen; cut by the gradient.
             if (_probe > 0) Ceiling = Math.Max(level, _previousLevel);
             _probe = 0;
             next = level * Math.Max(MaxCut, gradient);
@@ -107,12 +127,24 @@ public sealed class LatencyAdmission
             if (next > Ceiling) Ceiling = next;
         }
         _previousLevel = level;
-        // A dead band keeps a steady latency from sending a throttle every reading: a cut smaller than MinStep holds, and
-        // a raise is at least MinStep (under the target it always climbs).
-        var minStep = Math.Max(0.01, MinStep * level);
-        if (Math.Abs(next - level) < minStep) next = gradient < 1 ? level : level + minStep;
+        // A dead band keeps a steady latency from sending a throttle every reading.
+        if (Math.Abs(next - level) < Math.Max(0.01, MinStep * level)) next = level;
         return Math.Clamp(next, MinLevel, 1);
     }
+
+    /// <summary>Requests waiting below which the subsystem counts as idle (its latency is the idle latency).</summary>
+    public const double IdleQueue = 0.05;
+
+    /// <summary>Requests waiting from which Little's law is applied.</summary>
+    public const double BusyQueue = 0.5;
+
+    /// <summary>How soon a queue over what the target allows is drained.</summary>
+    public static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(1);
+
+    private double _idleMs = double.NaN;
+
+    /// <summary>The service rate last estimated by Little's law, requests per second (NaN before).</summary>
+    public double LastServiceRate { get; private set; } = double.NaN;
 
     private int _probe = 1;
     private double _previousLevel;

@@ -277,6 +277,7 @@ public sealed class SubsystemPolicy
         {
             // Down or silent: nothing recovers, and its trend starts afresh when it is back.
             admission.Reset();
+            group.LastLatencyAt = null;
             return true;
         }
         // An effective rule on throttle (cpu_util) still cuts, paced by its cooldown; admission never raises past it.
@@ -287,7 +288,11 @@ public sealed class SubsystemPolicy
             return true;
         }
         var queue = metrics.TryGetValue(_queueSeries!, out var q) && !q.Stale ? q.Raw : double.NaN;
-        var target = admission.Next(group.Level, latency.Raw, queue);
+        // One step per new reading: an evaluation that sees the same reading again holds.
+        if (group.LastLatencyAt is { } seen && latency.UpdatedAt <= seen) return true;
+        var interval = group.LastLatencyAt is { } previous ? (latency.UpdatedAt - previous).TotalSeconds : 0;
+        group.LastLatencyAt = latency.UpdatedAt;
+        var target = admission.Next(group.Level, latency.Raw, queue, interval);
         if (target > group.Level && ruleActive) return true;
         if (Math.Abs(target - group.Level) < Epsilon) return true;
         var reason = new ThrottleReason(admission.Describe(), _latencySeries!, "raw", latency.Raw, admission.LastPredictionMs, admission.TargetMs);
@@ -541,6 +546,7 @@ public sealed class SubsystemPolicy
         public BatchLearning? Learning { get; set; }
         public LatencyAdmission? Admission { get; set; }
         public bool AdmissionSeen { get; set; }
+        public DateTimeOffset? LastLatencyAt { get; set; }
         public DateTimeOffset? LastEscalationAt { get; set; }
         public RuleState? LastCutRule { get; set; }
         public double LastCutValue { get; set; } = double.NaN;
