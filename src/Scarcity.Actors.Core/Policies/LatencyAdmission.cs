@@ -62,6 +62,7 @@ public sealed class LatencyAdmission
     {
         _lastLatency = double.NaN;
         _lastQueue = double.NaN;
+        _previousLevel = double.NaN;
         _probe = 1;
     }
 
@@ -101,16 +102,18 @@ public sealed class LatencyAdmission
             var admitted = (queueDepth - lastQueue) / intervalSeconds + serviceRate;
             var queueTarget = serviceRate * Math.Max(0, TargetMs - _idleMs) / 1000;
             var wanted = serviceRate + (queueTarget - queueDepth) / DrainTime.TotalSeconds;
-            next = admitted > 0.05 * serviceRate ? level * Math.Clamp(wanted / admitted, MaxCut, MaxRaise) : level * MaxRaise;
+            // The queue grew under the level of the reading before (a decision takes effect within one reading).
+            var inEffect = double.IsFinite(_previousLevel) ? _previousLevel : level;
+            next = admitted > 0.05 * serviceRate ? inEffect * Math.Clamp(wanted / admitted, MaxCut, MaxRaise) : level * MaxRaise;
             // The level that admits what it serves: where the probing stops climbing fast.
-            if (admitted > 0.05 * serviceRate) Ceiling = Math.Clamp(level * serviceRate / admitted, MinLevel, 1);
+            if (admitted > 0.05 * serviceRate) Ceiling = Math.Clamp(inEffect * serviceRate / admitted, MinLevel, 1);
             _probe = 0;
             LastServiceRate = serviceRate;
         }
         else if (gradient < 1)
         {
             // Over the target with no queue to read: the level that got it there is the capacity seen; cut by the gradient.
-            if (_probe > 0) Ceiling = Math.Max(level, _previousLevel);
+            if (_probe > 0) Ceiling = double.IsFinite(_previousLevel) ? Math.Max(level, _previousLevel) : level;
             _probe = 0;
             next = level * Math.Max(MaxCut, gradient);
         }
@@ -147,7 +150,7 @@ public sealed class LatencyAdmission
     public double LastServiceRate { get; private set; } = double.NaN;
 
     private int _probe = 1;
-    private double _previousLevel;
+    private double _previousLevel = double.NaN;
 
     /// <summary>The level at which latency last went over the target (the capacity seen); 1 before.</summary>
     public double Ceiling { get; private set; } = 1;
