@@ -95,15 +95,22 @@ public sealed class LatencyAdmission
         var gradient = TargetMs / Math.Max(prediction, 1e-3);
         LastGradient = gradient;
         double next;
-        if (hasQueue && double.IsFinite(lastQueue) && queueDepth >= BusyQueue && double.IsFinite(_idleMs)
-            && latencyMs > _idleMs + 1 && intervalSeconds > 0)
+        _steady = Math.Abs(level - _previousLevel) < 1e-9 ? _steady + 1 : 0;
+        var busy = hasQueue && double.IsFinite(lastQueue) && queueDepth >= BusyQueue && double.IsFinite(_idleMs)
+                   && latencyMs > _idleMs + 1 && intervalSeconds > 0;
+        if (busy && _steady < SettleReadings && prediction <= ObjectiveMs)
+        {
+            // The last change has not shown in the queue yet: wait for it (unless the objective itself is at stake).
+            next = level;
+        }
+        else if (busy && _steady >= SettleReadings)
         {
             var serviceRate = queueDepth / ((latencyMs - _idleMs) / 1000);
             var admitted = (queueDepth - lastQueue) / intervalSeconds + serviceRate;
             var queueTarget = serviceRate * Math.Max(0, TargetMs - _idleMs) / 1000;
             var wanted = serviceRate + (queueTarget - queueDepth) / DrainTime.TotalSeconds;
-            // The queue grew under the level of the reading before (a decision takes effect within one reading).
-            var inEffect = double.IsFinite(_previousLevel) ? _previousLevel : level;
+            // The level has been steady long enough for the queue's growth to be its doing.
+            var inEffect = level;
             next = admitted > 0.05 * serviceRate ? inEffect * Math.Clamp(wanted / admitted, MaxCut, MaxRaise) : level * MaxRaise;
             // The level that admits what it serves: where the probing stops climbing fast.
             if (admitted > 0.05 * serviceRate) Ceiling = Math.Clamp(inEffect * serviceRate / admitted, MinLevel, 1);
@@ -145,6 +152,10 @@ public sealed class LatencyAdmission
     public static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(1);
 
     private double _idleMs = double.NaN;
+    private int _steady;
+
+    /// <summary>Readings a level must have held before Little's law reads the queue's growth as its doing.</summary>
+    public const int SettleReadings = 2;
 
     /// <summary>The service rate last estimated by Little's law, requests per second (NaN before).</summary>
     public double LastServiceRate { get; private set; } = double.NaN;
