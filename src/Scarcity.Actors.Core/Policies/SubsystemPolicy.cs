@@ -73,6 +73,26 @@ public sealed class SubsystemPolicy
             admission.ObjectiveMs = ObjectiveOrDefault(latencyObjectiveMs);
     }
 
+    /// <summary>
+    /// The subsystem registered (started, or came back after a restart) at <paramref name="now"/>. A registration that
+    /// follows another with no report of its own in between is a process that died before it could report (an OOM in
+    /// its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state.
+    /// </summary>
+    public void Registered(DateTimeOffset now)
+    {
+        if (Array.Find(_actions, a => a.Learning is not null)?.Learning is not { } l) return;
+        var level = Array.Find(_actions, a => a.Learning is not null)!.Level;
+        if (l.Registrations > 0 && !l.ReportedSinceRegistration)
+        {
+            // It crashed at the level it had when it last registered, or a higher one since.
+            l.CrashedSilently = true;
+            l.SilentCrashLevel = Math.Max(level, l.LevelAtRegistration);
+        }
+        l.Registrations++;
+        l.LevelAtRegistration = level;
+        l.ReportedSinceRegistration = false;
+    }
+
     /// <summary>The latency objective admission keeps to, ms; null when no action is governed by latency.</summary>
     public double? LatencyObjectiveMs => Array.Find(_actions, a => a.Admission is not null)?.Admission?.ObjectiveMs;
 
@@ -275,9 +295,14 @@ public sealed class SubsystemPolicy
         group.AdmissionSeen = true;
         if (!has || latency!.Stale)
         {
-            // Down or silent: nothing recovers, and its trend starts afresh when it is back.
+            // Down or silent: it serves nothing, so it admits as little as it may (a queue that builds up for a dead
+            // process is all over the objective when it is back); nothing recovers, and its trend starts afresh.
             admission.Reset();
             group.LastLatencyAt = null;
+            if (group.Level > _config.MinLevel + Epsilon)
+                change = Apply(group, _config.MinLevel, new ThrottleReason(
+                    $"latency admission: {_latencySeries} {(has ? "stale" : "missing")}, the subsystem is down or silent; admitting the least until it reports again",
+                    _latencySeries!, has ? "stale" : "missing", double.NaN, double.NaN, admission.TargetMs), now, metrics);
             return true;
         }
         // An effective rule on throttle (cpu_util) still cuts, paced by its cooldown; admission never raises past it.
@@ -331,6 +356,29 @@ public sealed class SubsystemPolicy
     {
         change = null;
         var hasContext = metrics.TryGetValue(l.ContextSeries, out var context);
+        if (l.CrashedSilently)
+        {
+            // Registered again without a report since the last registration: it crashed before it could say anything,
+            // at the level it had then (a cut since may have come too late for it).
+            l.CrashedSilently = false;
+            var crashLevel = l.SilentCrashLevel;
+            l.CrashX = Math.Min(l.CrashX, crashLevel * l.LastContext);
+            l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * crashLevel * l.LastContext);
+            l.ReturnedFromCrash = true;
+            l.ContextSeen = true;
+            l.Down = true;
+            l.CrashLevel = crashLevel;
+            l.CrashContext = l.LastContext;
+            var cap = Math.Max(_config.MinLevel, Math.Min(1, l.CapX.Value / l.LastContext));
+            if (group.Level > cap + Epsilon)
+            {
+                change = Apply(group, cap, new ThrottleReason(
+                    FormattableString.Invariant($"registered again without a report since its last registration (crashed at start): hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
+                    l.ContextSeries, "stale", l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+                return true;
+            }
+        }
+        if (hasContext && !context!.Stale) l.ReportedSinceRegistration = true;
         if (!hasContext && !l.ContextSeen) return false;
         l.ContextSeen = true;
         var limit = _config.LearnedVramLimit;
@@ -361,6 +409,13 @@ public sealed class SubsystemPolicy
             // that is higher than the one it last reported (a sudden step up it never got to report).
             l.Down = false;
             l.ReturnedFromCrash = true;
+            if (!l.ContextKnown)
+            {
+                // It crashed before it ever reported its context: its limits were kept in level alone (context 1).
+                l.CapX *= contextNow;
+                l.CrashX *= contextNow;
+                l.CrashContext = contextNow;
+            }
             var crashContext = Math.Max(l.CrashContext, contextNow);
             l.CrashX = Math.Min(l.CrashX, l.CrashLevel * crashContext);
             if (contextNow > l.CrashContext) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.CrashContext);
@@ -370,6 +425,7 @@ public sealed class SubsystemPolicy
         else if (contextNow > l.LastContext) l.Rises.Enqueue((now, contextNow - l.LastContext));
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.LastContext = contextNow;
+        l.ContextKnown = true;
         var contextAhead = contextNow + l.Headroom;
         if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
         {
@@ -520,6 +576,13 @@ public sealed class SubsystemPolicy
         public bool ContextSeen { get; set; }
         public bool Down { get; set; }
         public bool ReturnedFromCrash { get; set; }
+        public int Registrations { get; set; }
+        public bool ReportedSinceRegistration { get; set; }
+        public bool CrashedSilently { get; set; }
+        public double LevelAtRegistration { get; set; }
+        public double SilentCrashLevel { get; set; }
+        /// <summary>False until the subsystem has reported its context: a crash before that has its state in level alone.</summary>
+        public bool ContextKnown { get; set; }
         public double LastContext { get; set; } = 1;
         public double CrashLevel { get; set; }
         public double CrashContext { get; set; }
