@@ -124,7 +124,7 @@ public sealed class LatencyAdmission
             _probe = 0;
             next = level * Math.Max(MaxCut, gradient);
         }
-        else if (level < ApproachFraction * Ceiling)
+        else if (level < ApproachFraction * Ceiling - Math.Max(0.01, MinStep * level))
         {
             // Under the target, well below the capacity last seen: back towards it by the headroom.
             next = Math.Min(ApproachFraction * Ceiling, level * Math.Min(MaxRaise, gradient));

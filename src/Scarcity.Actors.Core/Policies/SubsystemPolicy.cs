@@ -291,7 +291,9 @@ public sealed class SubsystemPolicy
     {
         change = null;
         var has = metrics.TryGetValue(_latencySeries!, out var latency);
-        if (!has && !group.AdmissionSeen) return false;
+        // A subsystem that crashed before it ever reported (the learned batch saw it) is down as well.
+        var crashed = Array.Find(_actions, a => a.Learning is not null)?.Learning is { Down: true };
+        if (!has && !group.AdmissionSeen && !crashed) return false;
         group.AdmissionSeen = true;
         if (!has || latency!.Stale)
         {
