@@ -34,10 +34,14 @@ public sealed record GpuDto(string Gpu, IReadOnlyList<MetricDto> Metrics);
 /// <summary><c>node &lt;host&gt;</c>: every host series, and every GPU's series apart.</summary>
 public sealed record NodeDetailDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics, IReadOnlyList<GpuDto> Gpus);
 
-/// <summary>One subsystem.</summary>
+/// <summary>One subsystem; <paramref name="Model"/> null when no model is learned, <paramref name="Ineffective"/> the actions held by the effect check.</summary>
 public sealed record SubsystemDto(
     string Name, string Host, int Priority, IReadOnlyDictionary<string, double> Levels, long LastSequence, long LastAckedSequence,
-    bool Acked, bool Reachable, IReadOnlyList<string> Skipped);
+    bool Acked, bool Reachable, IReadOnlyList<string> Skipped, ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null);
+
+/// <summary>A learned model: <c>vram_util = intercept + slope × level × context_k</c>, and what it predicts now.</summary>
+public sealed record ModelDto(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples, bool Confident,
+    int Distrusted, double ContextK, double Prediction, double Headroom);
 
 /// <summary><c>subsystems</c>.</summary>
 public sealed record SubsystemsDto(IReadOnlyList<SubsystemDto> Subsystems);
@@ -133,7 +137,9 @@ public static partial class Dto
 
     public static SubsystemDto Subsystem(SubsystemStatus s) => new(s.Name, s.Host, s.Priority,
         new SortedDictionary<string, double>(s.Levels, StringComparer.Ordinal), s.LastSequence, s.LastAckedSequence,
-        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped]);
+        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped],
+        s.Model is { } m ? new ModelDto(m.Action, m.Intercept, m.Slope, m.Residual, m.Confidence, m.Samples, m.Confident, m.Distrusted, m.ContextK, m.Prediction, m.Headroom) : null,
+        s.Ineffective is { Count: > 0 } i ? new SortedDictionary<string, string>(i, StringComparer.Ordinal) : null);
 
     public static SubsystemsDto Subsystems(GovernorStatus s) =>
         new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)]);

@@ -167,25 +167,3 @@ public sealed class BatchResponseModel
     }
 }
 
-/// <summary>The learned <c>reduce_batch</c> state of a subsystem, persisted with its actuator entity.</summary>
-/// <param name="Model">The model's readings and fit.</param>
-/// <param name="JumpHeadroom">The largest sudden rise of <c>context_k</c> that crashed the subsystem (k tokens), planned for ever after.</param>
-/// <param name="CrashX">The smallest <c>level × context_k</c> it crashed at; null: never.</param>
-/// <param name="CapX">The hard limit on <c>level × context_k</c> while the model is not confident after a crash; null: none.</param>
-public sealed record LearnedBatchState(BatchModelState Model, double JumpHeadroom, double? CrashX, double? CapX);
-
-/// <summary>A learned model as <c>scarcity subsystems</c> shows it.</summary>
-/// <param name="Action">The action it sets.</param>
-/// <param name="Intercept"><c>a</c> of <c>vram_util = a + b × level × context_k</c>.</param>
-/// <param name="Slope"><c>b</c>.</param>
-/// <param name="Residual">Residual standard deviation.</param>
-/// <param name="Confidence">In [0, 1].</param>
-/// <param name="Samples">Readings in the fit.</param>
-/// <param name="Confident">Whether it decides.</param>
-/// <param name="Distrusted">How often it was contradicted.</param>
-/// <param name="Level">The current level.</param>
-/// <param name="ContextK">The last <c>context_k</c> reported.</param>
-/// <param name="Prediction">What it predicts at the current level and context.</param>
-/// <param name="Headroom">The context rise it plans for, k tokens.</param>
-public sealed record LearnedModelView(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples,
-    bool Confident, int Distrusted, double Level, double ContextK, double Prediction, double Headroom);

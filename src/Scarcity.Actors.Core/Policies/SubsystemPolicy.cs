@@ -75,20 +75,22 @@ public sealed class SubsystemPolicy
 
     /// <summary>
     /// The subsystem registered (started, or came back after a restart) at <paramref name="now"/>. A registration that
-    /// follows another with no report of its own in between is a process that died before it could report (an OOM in
-    /// its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state.
+    /// follows another within a minute with no report of its own in between is a process that died before it could report
+    /// (an OOM in its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state.
     /// </summary>
     public void Registered(DateTimeOffset now)
     {
         if (Array.Find(_actions, a => a.Learning is not null)?.Learning is not { } l) return;
         var level = Array.Find(_actions, a => a.Learning is not null)!.Level;
-        if (l.Registrations > 0 && !l.ReportedSinceRegistration)
+        // Within a minute of the last: a restart loop, not a subsystem that simply reports no context of its own.
+        if (l.Registrations > 0 && !l.ReportedSinceRegistration && now - l.RegisteredAt < CrashLoopWindow)
         {
             // It crashed at the level it had when it last registered, or a higher one since.
             l.CrashedSilently = true;
             l.SilentCrashLevel = Math.Max(level, l.LevelAtRegistration);
         }
         l.Registrations++;
+        l.RegisteredAt = now;
         l.LevelAtRegistration = level;
         l.ReportedSinceRegistration = false;
     }
@@ -105,22 +107,27 @@ public sealed class SubsystemPolicy
             .ToImmutableDictionary(a => a.Action, a => a.IneffectiveReason!, StringComparer.Ordinal);
 
     /// <summary>The learned <c>reduce_batch</c> model as it stands (null when none is learned), for display.</summary>
-    public LearnedModelView? Model => Array.Find(_actions, a => a.Learning is not null) is { Learning: { } l } g
-        ? new LearnedModelView(g.Action, l.Model.Intercept, l.Model.Slope, l.Model.Residual, l.Model.Confidence, l.Model.Count,
-            l.Model.Confident, l.Model.Distrusted, g.Level, l.LastContext, l.Model.Predict(g.Level, l.LastContext), l.Headroom)
+    public LearnedModelStatus? Model => Array.Find(_actions, a => a.Learning is not null) is { Learning: { } l } g
+        ? new LearnedModelStatus(g.Action, l.Model.Intercept, l.Model.Slope, l.Model.Residual, l.Model.Confidence, l.Model.Count,
+            l.Model.Confident, l.Model.Distrusted, l.LastContext, l.Model.Predict(g.Level, l.LastContext), l.Headroom)
         : null;
 
     /// <summary>The learned state to persist with the actuator entity (null when none is learned).</summary>
-    public LearnedBatchState? GetLearned() => Array.Find(_actions, a => a.Learning is not null)?.Learning is { } l
-        ? new LearnedBatchState(l.Model.Snapshot(), l.JumpHeadroom, double.IsFinite(l.CrashX) ? l.CrashX : null, l.CapX)
-        : null;
+    public LearnedModelState? GetLearned()
+    {
+        if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } g) return null;
+        var state = l.Model.Snapshot();
+        return new LearnedModelState(g.Action, [.. state.Samples.Select(s => s.X)], [.. state.Samples.Select(s => s.Y)], state.Distrusted,
+            l.JumpHeadroom, double.IsFinite(l.CrashX) ? l.CrashX : null, l.CapX);
+    }
 
-    /// <summary>Restores a persisted learned state (after a restart or failover).</summary>
-    public void RestoreLearned(LearnedBatchState state)
+    /// <summary>Restores a persisted learned state (after a restart or failover); a state for another action is ignored.</summary>
+    public void RestoreLearned(LearnedModelState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (Array.Find(_actions, a => a.Learning is not null)?.Learning is not { } l) return;
-        l.Model.Restore(state.Model);
+        if (Array.Find(_actions, a => a.Learning is not null && a.Action == state.Action)?.Learning is not { } l) return;
+        var samples = state.X.Zip(state.Y, (x, y) => (x, y)).ToList();
+        l.Model.Restore(new BatchModelState(samples, 0, 0, 0, 0, state.Distrusted));
         l.JumpHeadroom = state.JumpHeadroom;
         l.CrashX = state.CrashX ?? double.PositiveInfinity;
         l.CapX = state.CapX;
@@ -481,6 +488,7 @@ public sealed class SubsystemPolicy
     }
 
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan RiseWindow = TimeSpan.FromSeconds(60);
     private const double LearnedStep = 0.01;
     private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
@@ -582,6 +590,7 @@ public sealed class SubsystemPolicy
         public bool ReportedSinceRegistration { get; set; }
         public bool CrashedSilently { get; set; }
         public double LevelAtRegistration { get; set; }
+        public DateTimeOffset RegisteredAt { get; set; }
         public double SilentCrashLevel { get; set; }
         /// <summary>False until the subsystem has reported its context: a crash before that has its state in level alone.</summary>
         public bool ContextKnown { get; set; }
