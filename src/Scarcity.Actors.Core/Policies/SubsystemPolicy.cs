@@ -374,10 +374,9 @@ public sealed class SubsystemPolicy
             l.CrashX = Math.Min(l.CrashX, crashLevel * l.LastContext);
             l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * crashLevel * l.LastContext);
             l.ReturnedFromCrash = true;
-            l.ContextSeen = true;
-            l.Down = true;
-            l.CrashLevel = crashLevel;
-            l.CrashContext = l.LastContext;
+            // Without a context ever reported, the limit is in level alone, and expires if none ever comes (a subsystem
+            // that reports no context of its own, restarted quickly twice).
+            if (!l.ContextKnown) l.SilentLimitUntil = now + SilentLimitTime;
             var cap = Math.Max(_config.MinLevel, Math.Min(1, l.CapX.Value / l.LastContext));
             if (group.Level > cap + Epsilon)
             {
@@ -388,6 +387,7 @@ public sealed class SubsystemPolicy
             }
         }
         if (hasContext && !context!.Stale) l.ReportedSinceRegistration = true;
+        if (!l.ContextKnown && l.CapX is not null && now > l.SilentLimitUntil) l.CapX = null;
         if (!hasContext && !l.ContextSeen) return false;
         l.ContextSeen = true;
         var limit = _config.LearnedVramLimit;
@@ -412,19 +412,19 @@ public sealed class SubsystemPolicy
 
         var contextNow = context.Raw;
         var model = l.Model;
+        if (!l.ContextKnown)
+        {
+            // The first context it reports: limits from a crash before it ever reported were kept in level alone.
+            l.CapX *= contextNow;
+            l.CrashX *= contextNow;
+            if (l.Down) l.CrashContext = contextNow;
+        }
         if (l.Down)
         {
             // Back (re-registered): the state it crashed in is the level it had and the context it came back with, if
             // that is higher than the one it last reported (a sudden step up it never got to report).
             l.Down = false;
             l.ReturnedFromCrash = true;
-            if (!l.ContextKnown)
-            {
-                // It crashed before it ever reported its context: its limits were kept in level alone (context 1).
-                l.CapX *= contextNow;
-                l.CrashX *= contextNow;
-                l.CrashContext = contextNow;
-            }
             var crashContext = Math.Max(l.CrashContext, contextNow);
             l.CrashX = Math.Min(l.CrashX, l.CrashLevel * crashContext);
             if (contextNow > l.CrashContext) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.CrashContext);
@@ -489,6 +489,7 @@ public sealed class SubsystemPolicy
 
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan SilentLimitTime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RiseWindow = TimeSpan.FromSeconds(60);
     private const double LearnedStep = 0.01;
     private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
@@ -591,6 +592,7 @@ public sealed class SubsystemPolicy
         public bool CrashedSilently { get; set; }
         public double LevelAtRegistration { get; set; }
         public DateTimeOffset RegisteredAt { get; set; }
+        public DateTimeOffset SilentLimitUntil { get; set; }
         public double SilentCrashLevel { get; set; }
         /// <summary>False until the subsystem has reported its context: a crash before that has its state in level alone.</summary>
         public bool ContextKnown { get; set; }

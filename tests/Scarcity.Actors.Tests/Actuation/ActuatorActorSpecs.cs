@@ -296,4 +296,46 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         second.Tell(Hot(2));
         Assert.Equal(2, holder.ExpectMsg<Throttle>(Wait).Sequence);
     }
+
+    [Fact]
+    public async Task The_learned_model_survives_a_restart_with_the_actuator_entity_and_the_status_shows_it()
+    {
+        // Arrange: an engine whose VRAM follows 0.40 + 0.384 x level x context_k, the context rising 0.04/s from 1.0k.
+        var config = Patient();
+        config.SnapshotEvery = 1;
+        var first = Actuator(config);
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        var context = MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, Subsystem);
+        var level = 1.0;
+        for (var i = 0; i < 60; i++)
+        {
+            var t = i * 0.25;
+            var k = 1.0 + 0.04 * t;
+            var vram = 0.40 + 0.006 * Math.Floor(64 * level) * k;
+            var at = T0.AddSeconds(t);
+            first.Tell(new EvaluateProfile(Subsystem, new HostProfile(Host, at, PressureLevel.Green, ImmutableDictionary<string, MetricEstimate>.Empty
+                .Add(MetricNames.VramUtil, new MetricEstimate(vram, vram, vram, 0, vram, 0, at, false))
+                .Add(context, new MetricEstimate(k, k, k, 0, k, 0, at, false)))));
+            // Status answers after every profile before it: the level the engine runs at the next step.
+            level = (await Status(first)).Levels[ActionNames.ReduceBatch];
+        }
+        var before = (await Status(first)).Model;
+        Assert.NotNull(before);
+        Assert.True(before.Confident, $"confidence {before.Confidence}");
+        Assert.True(level < 1, "the model never cut, so no snapshot holds it");
+
+        // Act
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var after = (await Status(Actuator(config))).Model;
+
+        // Assert: the coefficients it had (from the last snapshot), confident without a new reading.
+        Assert.NotNull(after);
+        Assert.True(after.Confident);
+        Assert.Equal(0.40, after.Intercept, 2);
+        Assert.Equal(0.384, after.Slope, 2);
+        Assert.True(after.Samples >= BatchResponseModel.MinSamples);
+    }
 }
