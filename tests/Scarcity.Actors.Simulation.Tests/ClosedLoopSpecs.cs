@@ -114,7 +114,7 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
     private static DRGConfig Learning() => new();
 
     /// <summary>The rules alone, as before issue 11 (cluster-config/rules-only.json).</summary>
-    internal static DRGConfig RulesOnly() => new() { Policy = { LearnBatchResponse = false, LatencyAdmission = false, IneffectiveAfterCuts = 0 } };
+    internal static DRGConfig RulesOnly() => new() { Policy = { LearnBatchResponse = false, LatencyAdmission = false, IneffectiveAfterCuts = 0, RecoveryDelaysEscalation = true } };
 
     [Fact]
     public void Learning_the_batch_response_ends_the_crash_loop_of_sudden_context_steps()

@@ -25,6 +25,12 @@ public sealed class PolicyConfig : IValidatedConfig
     public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// The loop before issue 11: the cooldown between two cuts counts from any level change, a recovery step included
+    /// (so a recovery step can delay a needed cut). <value>false</value>
+    /// </summary>
+    public bool RecoveryDelaysEscalation { get; set; }
+
+    /// <summary>
     /// Sets <c>reduce_batch</c> from a learned model of VRAM against batch level and context length
     /// (<see cref="BatchResponseModel"/>) for a subsystem that reports <c>context_k</c>, once the model is confident: the
     /// largest level whose predicted VRAM stays under <see cref="LearnedVramLimit"/> with a margin, when cutting and when

@@ -236,7 +236,8 @@ public sealed class SubsystemPolicy
     {
         // Escalation has its own pacing: a recovery step in between does not delay it.
         var cooldown = rule.Rule.Cooldown ?? _config.Cooldown;
-        if (group.LastEscalationAt is { } last && now - last < cooldown) return null;
+        var since = _config.RecoveryDelaysEscalation ? group.LastChangeAt : group.LastEscalationAt;
+        if (since is { } last && now - last < cooldown) return null;
         if (ReferenceEquals(group.IneffectiveRule, rule)) return null;
         // The stronger step: while latency admission still has room on throttle, a latency rule does not shed load.
         if (group.Action == ActionNames.ShedLoad && LatencyAdmitting(rule)) return null;
