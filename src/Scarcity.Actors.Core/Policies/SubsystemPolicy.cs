@@ -312,7 +312,7 @@ public sealed class SubsystemPolicy
             if (group.Level > _config.MinLevel + Epsilon)
                 change = Apply(group, _config.MinLevel, new ThrottleReason(
                     $"latency admission: {_latencySeries} {(has ? "stale" : "missing")}, the subsystem is down or silent; admitting the least until it reports again",
-                    _latencySeries!, has ? "stale" : "missing", double.NaN, double.NaN, admission.TargetMs), now, metrics);
+                    _latencySeries!, AdmissionSignal, double.NaN, double.NaN, admission.TargetMs), now, metrics);
             return true;
         }
         // An effective rule on throttle (cpu_util) still cuts, paced by its cooldown; admission never raises past it.
@@ -330,7 +330,7 @@ public sealed class SubsystemPolicy
         var target = admission.Next(group.Level, latency.Raw, queue, interval);
         if (target > group.Level && ruleActive) return true;
         if (Math.Abs(target - group.Level) < Epsilon) return true;
-        var reason = new ThrottleReason(admission.Describe(), _latencySeries!, "raw", latency.Raw, admission.LastPredictionMs, admission.TargetMs);
+        var reason = new ThrottleReason(admission.Describe(), _latencySeries!, AdmissionSignal, latency.Raw, admission.LastPredictionMs, admission.TargetMs);
         change = Apply(group, target, reason, now, metrics);
         return true;
     }
@@ -383,7 +383,7 @@ public sealed class SubsystemPolicy
             {
                 change = Apply(group, cap, new ThrottleReason(
                     FormattableString.Invariant($"registered again without a report since its last registration (crashed at start): hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
-                    l.ContextSeries, "stale", l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+                    l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
                 return true;
             }
         }
@@ -407,7 +407,7 @@ public sealed class SubsystemPolicy
             if (group.Level > capped + Epsilon)
                 change = Apply(group, capped, new ThrottleReason(
                     FormattableString.Invariant($"silent since a crash or restart: hard limit level x context_k <= {l.CapX:0.###} (half the state it was in); nothing recovers while it is down"),
-                    l.ContextSeries, "stale", l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+                    l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
             return true;
         }
 
@@ -477,7 +477,7 @@ public sealed class SubsystemPolicy
             if (group.Level <= cap + Epsilon) return false; // the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
-                l.ContextSeries, "raw", contextNow, contextAhead, capX);
+                l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
         else return false;
 
@@ -487,6 +487,12 @@ public sealed class SubsystemPolicy
         change = Apply(group, target, reason, now, metrics);
         return true;
     }
+
+    /// <summary>The reason's signal of a decision by latency admission (its text carries figures; metrics label by this).</summary>
+    public const string AdmissionSignal = "latency_admission";
+
+    /// <summary>The reason's signal of a decision by a crash's hard limit.</summary>
+    public const string CrashSignal = "crash";
 
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
