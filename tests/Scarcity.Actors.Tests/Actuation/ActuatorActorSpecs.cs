@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.TestKit;
 using Scarcity.Actors.Actuation;
@@ -337,5 +338,34 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0.40, after.Intercept, 2);
         Assert.Equal(0.384, after.Slope, 2);
         Assert.True(after.Samples >= BatchResponseModel.MinSamples);
+    }
+
+    [Fact]
+    public async Task An_action_cut_twice_without_effect_holds_and_drg_signal_and_the_status_say_it_is_ineffective()
+    {
+        var signals = CreateTestProbe("signals");
+        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
+        signals.ExpectMsg<SubscribeAck>(Wait);
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        // VRAM stays at 0.95 whatever the level (another process holds it): two cuts, then the third is held.
+        actuator.Tell(Hot(0));
+        actuator.Tell(Hot(2));
+        actuator.Tell(Hot(4));
+        actuator.Tell(Hot(6));
+
+        Assert.Equal([0.5, 0.25], new[] { holder.ExpectMsg<Throttle>(Wait).Level, holder.ExpectMsg<Throttle>(Wait).Level });
+        Assert.Equal([0.5, 0.25], new[] { signals.ExpectMsg<Decision>(Wait).Level, signals.ExpectMsg<Decision>(Wait).Level });
+        var notice = signals.ExpectMsg<Decision>(Wait);
+        Assert.False(notice.Sent);
+        Assert.Equal((0.25, 0.25, "ineffective"), (notice.PreviousLevel, notice.Level, notice.Reason.Signal));
+        Assert.StartsWith("ineffective: 2 cuts of reduce_batch", notice.Detail, StringComparison.Ordinal);
+        holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        var status = await Status(actuator);
+        Assert.NotNull(status.Ineffective);
+        Assert.True(status.Ineffective.ContainsKey(ActionNames.ReduceBatch));
+        Assert.Equal(0.25, status.Levels[ActionNames.ReduceBatch]);
     }
 }
