@@ -3,11 +3,11 @@ using System.Globalization;
 namespace Scarcity.Actors.Policies;
 
 /// <summary>
-/// Admission by latency on <c>throttle</c>: a gradient limiter in the spirit of Netflix concurrency-limits' Gradient2 and
-/// Envoy's adaptive concurrency. Each reading the admitted share is multiplied by the gradient
-/// <c>setpoint / predicted latency</c> (clamped), so it falls while latency is over the setpoint and climbs back as soon
-/// as there is headroom; at the setpoint it holds, admitting what capacity serves. Pure and deterministic: readings come
-/// in with their times. Not thread-safe (one policy owns it).
+/// Admission by latency on <c>throttle</c>, in the spirit of Netflix concurrency-limits' Gradient2 and Envoy's adaptive
+/// concurrency: it admits as much as capacity serves and keeps latency at <see cref="TargetMs"/> (a fraction of the
+/// objective). With a queue to read, Little's law sizes the level (see <see cref="Next"/>); without one, the gradient
+/// <c>target / predicted latency</c> cuts it, and headroom brings it back to the capacity last seen and probes past it.
+/// Pure and deterministic: readings come in with their intervals. Not thread-safe (one policy owns it).
 /// </summary>
 /// <remarks>
 /// The prediction adds the latest trend (one reading ahead, which covers the delay between a decision and its effect):
