@@ -25,8 +25,8 @@ public sealed record MetricDto(
 /// </summary>
 public sealed record NodeDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics, IReadOnlyList<string> Rules);
 
-/// <summary><c>nodes</c>.</summary>
-public sealed record NodesDto(IReadOnlyList<NodeDto> Nodes);
+/// <summary><c>nodes</c>; <see cref="Database"/> says why journal writes fail (null while they succeed).</summary>
+public sealed record NodesDto(IReadOnlyList<NodeDto> Nodes, string? Database = null);
 
 /// <summary>Every series of one GPU.</summary>
 public sealed record GpuDto(string Gpu, IReadOnlyList<MetricDto> Metrics);
@@ -34,17 +34,22 @@ public sealed record GpuDto(string Gpu, IReadOnlyList<MetricDto> Metrics);
 /// <summary><c>node &lt;host&gt;</c>: every host series, and every GPU's series apart.</summary>
 public sealed record NodeDetailDto(string Host, string Pressure, DateTimeOffset At, bool Stale, IReadOnlyList<MetricDto> Metrics, IReadOnlyList<GpuDto> Gpus);
 
-/// <summary>One subsystem; <paramref name="Model"/> null when no model is learned, <paramref name="Ineffective"/> the actions held by the effect check.</summary>
+/// <summary>
+/// One subsystem. <see cref="Unjournaled"/>: its decisions not yet in the journal; <see cref="JournalError"/>: why its
+/// journal writes fail (null while they succeed); <see cref="JournalOverflowed"/>: events dropped unwritten for room;
+/// <see cref="Model"/>: null when no model is learned; <see cref="Ineffective"/>: the actions held by the effect check.
+/// </summary>
 public sealed record SubsystemDto(
     string Name, string Host, int Priority, IReadOnlyDictionary<string, double> Levels, long LastSequence, long LastAckedSequence,
-    bool Acked, bool Reachable, IReadOnlyList<string> Skipped, ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null);
+    bool Acked, bool Reachable, IReadOnlyList<string> Skipped, int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0,
+    ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null);
 
 /// <summary>A learned model: <c>vram_util = intercept + slope × level × context_k</c>, and what it predicts now.</summary>
 public sealed record ModelDto(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples, bool Confident,
     int Distrusted, double ContextK, double Prediction, double Headroom);
 
-/// <summary><c>subsystems</c>.</summary>
-public sealed record SubsystemsDto(IReadOnlyList<SubsystemDto> Subsystems);
+/// <summary><c>subsystems</c>; <see cref="Database"/> says why journal writes fail (null while they succeed).</summary>
+public sealed record SubsystemsDto(IReadOnlyList<SubsystemDto> Subsystems, string? Database = null);
 
 /// <summary>One rule of <c>policies</c>.</summary>
 public sealed record RuleDto(
@@ -121,7 +126,22 @@ public static partial class Dto
         [.. subsystems.Where(s => s.Host == p.Host).OrderBy(s => s.Name, StringComparer.Ordinal).SelectMany(s => s.Skipped.Select(r => $"{s.Name}: {r}"))]);
 
     public static NodesDto Nodes(GovernorStatus s) =>
-        new([.. s.Hosts.Values.OrderBy(h => h.Host, StringComparer.Ordinal).Select(h => Node(h, s.Subsystems.Values))]);
+        new([.. s.Hosts.Values.OrderBy(h => h.Host, StringComparer.Ordinal).Select(h => Node(h, s.Subsystems.Values))], Database(s));
+
+    /// <summary>
+    /// One line on the database as the actuators meet it: null while every journal write succeeds; otherwise how many
+    /// subsystems' writes fail, the first error, and what waits or was dropped.
+    /// </summary>
+    public static string? Database(GovernorStatus s)
+    {
+        var failing = s.Subsystems.Values.Where(x => x.JournalError is not null).OrderBy(x => x.Name, StringComparer.Ordinal).ToList();
+        var overflowed = s.Subsystems.Values.Sum(x => x.JournalOverflowed);
+        if (failing.Count == 0 && overflowed == 0) return null;
+        var waiting = s.Subsystems.Values.Sum(x => (long)x.Unjournaled);
+        var down = failing.Count == 0 ? "journal writes succeed again" :
+            $"DOWN: journal writes of {failing.Count} of {s.Subsystems.Count} subsystems fail ({failing[0].Name}: {failing[0].JournalError})";
+        return $"database {down}; {waiting} decisions waiting to be written, {overflowed} dropped for room; governing continues";
+    }
 
     public static NodeDetailDto NodeDetail(HostProfile p)
     {
@@ -137,12 +157,12 @@ public static partial class Dto
 
     public static SubsystemDto Subsystem(SubsystemStatus s) => new(s.Name, s.Host, s.Priority,
         new SortedDictionary<string, double>(s.Levels, StringComparer.Ordinal), s.LastSequence, s.LastAckedSequence,
-        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped],
+        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped], s.Unjournaled, s.JournalError, s.JournalOverflowed,
         s.Model is { } m ? new ModelDto(m.Action, m.Intercept, m.Slope, m.Residual, m.Confidence, m.Samples, m.Confident, m.Distrusted, m.ContextK, m.Prediction, m.Headroom) : null,
         s.Ineffective is { Count: > 0 } i ? new SortedDictionary<string, string>(i, StringComparer.Ordinal) : null);
 
     public static SubsystemsDto Subsystems(GovernorStatus s) =>
-        new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)]);
+        new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)], Database(s));
 
     public static PoliciesDto Policies(PolicySet p) => new(
         new PolicySettingsDto(p.Settings.Cooldown.TotalSeconds, p.Settings.RecoveryDelay.TotalSeconds, p.Settings.RecoveryStep,

@@ -316,11 +316,13 @@ public static class ScarcityCli
 
         private static IRenderable SubsystemsView(IReadOnlyList<SubsystemDto> subsystems)
         {
-            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Model");
+            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Journal", "Model");
             foreach (var s in subsystems)
                 table.AddRow(Markup.Escape(s.Name), Markup.Escape(s.Host), s.Priority.ToString(CultureInfo.InvariantCulture),
                     Levels(s), s.LastSequence.ToString(CultureInfo.InvariantCulture),
-                    s.Acked ? "yes" : $"[yellow]no ({s.LastAckedSequence})[/]", s.Reachable ? "yes" : "[red]NO[/]", Markup.Escape(Model(s.Model)));
+                    s.Acked ? "yes" : $"[yellow]no ({s.LastAckedSequence})[/]", s.Reachable ? "yes" : "[red]NO[/]",
+                    s.JournalError is not null ? $"[red]DOWN, {s.Unjournaled} waiting[/]" : s.Unjournaled > 0 ? $"{s.Unjournaled} waiting" : "ok",
+                    Markup.Escape(Model(s.Model)));
             return table;
 
             // An action the effect check holds is marked; its reason is in --json.
@@ -339,6 +341,7 @@ public static class ScarcityCli
             {
                 if (dto.Nodes.Count == 0) console.WriteLine("no host has reported yet");
                 else console.Write(NodesView(dto.Nodes));
+                if (dto.Database is not null) console.MarkupLine($"[red]{Markup.Escape(dto.Database)}[/]");
             });
         }
 
@@ -367,6 +370,7 @@ public static class ScarcityCli
             {
                 if (dto.Subsystems.Count == 0) console.WriteLine("no subsystem is registered");
                 else console.Write(SubsystemsView(dto.Subsystems));
+                if (dto.Database is not null) console.MarkupLine($"[red]{Markup.Escape(dto.Database)}[/]");
             });
         }
 

@@ -224,11 +224,15 @@ public sealed record GetGovernorStatus : IScarcityMessage
 /// <param name="LastAckedSequence">Newest sequence the subsystem acknowledged.</param>
 /// <param name="Reachable">False once it died (DeathWatch) or stays silent.</param>
 /// <param name="Skipped">Rules not evaluated at the last profile, and why (missing or stale metric).</param>
+/// <param name="Unjournaled">Decisions and registrations taken but not yet written to the journal (0 while the database takes writes).</param>
+/// <param name="JournalError">Why journal writes fail (the database's error, with since when); null while they succeed.</param>
+/// <param name="JournalOverflowed">Events dropped unwritten because the actuator's write buffer was full, since it started.</param>
 /// <param name="Model">The learned model that sets a level (null: none learned).</param>
 /// <param name="Ineffective">Actions held because cutting them had no effect on the metric that triggered them, each with why (null or empty: none).</param>
 public sealed record SubsystemStatus(
     string Name, string Host, int Priority, ImmutableDictionary<string, double> Levels, long LastSequence,
-    long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped, LearnedModelStatus? Model = null,
+    long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped,
+    int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0, LearnedModelStatus? Model = null,
     ImmutableDictionary<string, string>? Ineffective = null) : IScarcityMessage;
 
 /// <summary>A learned model as <c>scarcity subsystems</c> shows it: <c>vram_util = a + b × level × context_k</c>.</summary>

@@ -40,6 +40,11 @@ public static class MetricNames
     public const string ContextK = "context_k";
     /// <summary>Out-of-memory crashes a subsystem has had so far (a counter), reported by the subsystem.</summary>
     public const string OomTotal = "oom_total";
+    /// <summary>
+    /// The fraction of a subsystem's KV cache in use, 0..1, as an inference engine exposes it (vLLM's
+    /// <c>vllm:gpu_cache_usage_perc</c>, read by the scrape source).
+    /// </summary>
+    public const string KvCacheUtil = "kv_cache_util";
     /// <summary>Tokens per second reported by a subsystem.</summary>
     public const string TokensPerSecond = "tokens_per_s";
     /// <summary>CPU pressure stall ("some" avg10) as a fraction, 0..1.</summary>
@@ -86,7 +91,7 @@ public static class MetricNames
     public static readonly FrozenSet<string> Known = new[]
     {
         CpuUtil, MemUtil, MemAvailableGb, SwapUtil, GpuUtil, GpuMemUtil, VramUtil, DiskReadMb, DiskWriteMb,
-        NetSentMb, NetRecvMb, LatencyMs, QueueDepth, ContextK, OomTotal, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
+        NetSentMb, NetRecvMb, LatencyMs, QueueDepth, ContextK, OomTotal, KvCacheUtil, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
         GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors, GpuXidAppErrors,
     }.ToFrozenSet(StringComparer.Ordinal);
 
@@ -102,7 +107,7 @@ public static class MetricNames
     /// written in percent fails at start-up.
     /// </summary>
     public static readonly FrozenSet<string> Fractions = Utilisations
-        .Concat([GpuMemUtil, GpuPowerUtil, PsiCpu, PsiMem, PsiIo])
+        .Concat([GpuMemUtil, GpuPowerUtil, PsiCpu, PsiMem, PsiIo, KvCacheUtil])
         .ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>True when <paramref name="series"/> (labelled or not: <c>vram_util{gpu="0"}</c>) is one of the <see cref="Fractions"/>.</summary>

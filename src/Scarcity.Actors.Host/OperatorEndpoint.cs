@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Journaling;
 using Scarcity.Actors.Metrics;
 
 namespace Scarcity.Actors.Host;
@@ -121,15 +122,29 @@ internal sealed class ClusterMemberCheck(ActorSystem system) : IHealthCheck
 }
 
 /// <summary>
-/// Ready while the configured database accepts a connection and answers <c>SELECT 1</c> within the readiness timeout.
-/// A SQLite file is opened read-write without being created, and without the connection pool (a pooled connection
-/// would hide a vanished file): a missing file or directory is not ready.
+/// Ready while the configured database accepts a connection and answers <c>SELECT 1</c> within the readiness timeout and
+/// the entities of this node write their journal. A SQLite file is opened read-write without being created, and without
+/// the connection pool (a pooled connection would hide a vanished file): a missing file or directory is not ready.
+/// While it is not ready the node still governs; the description says what waits to be written (<see cref="PersistenceHealth"/>).
 /// </summary>
-internal sealed class PersistenceCheck(DRGConfig config) : IHealthCheck
+internal sealed class PersistenceCheck(DRGConfig config, ActorSystem system) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         if (!config.Cluster.IsGovernor) return HealthCheckResult.Healthy("a sensor-only node keeps no state");
+        var result = await AnswersAsync(cancellationToken);
+        var health = PersistenceHealth.Get(system);
+        var journal = health.OldestFailure is { } failure
+            ? $"database down for this node's entities: journal writes of {health.FailingEntities} entities fail since {failure.Since:HH:mm:ss} UTC ({failure.PersistenceId}: {failure.Error}); {health.Waiting} events waiting to be written; governing continues"
+            : health.Waiting > 0 ? $"{health.Waiting} events waiting to be written" : null;
+        if (journal is null) return result;
+        return result.Status == HealthStatus.Healthy && health.OldestFailure is null
+            ? HealthCheckResult.Healthy($"{result.Description}; {journal}")
+            : HealthCheckResult.Unhealthy($"{result.Description}; {journal}");
+    }
+
+    private async Task<HealthCheckResult> AnswersAsync(CancellationToken cancellationToken)
+    {
         var persistence = config.Persistence;
         var sqlite = string.Equals(persistence.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -4,6 +4,7 @@ using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Sensing;
 using Scarcity.Actors.Sensing.Nvml;
+using Scarcity.Actors.Sensing.Scrape;
 
 namespace Scarcity.Actors.Configuration;
 
@@ -19,6 +20,22 @@ public sealed class PersistenceConfig : IValidatedConfig
     /// <summary>The connection string. <value>Data Source=./data/scarcity.db</value></summary>
     public string ConnectionString { get; set; } = "Data Source=./data/scarcity.db";
 
+    /// <summary>
+    /// Events (decisions, registrations, attachments) one entity keeps in memory while the database does not take them;
+    /// beyond this the oldest is dropped and counted (<c>scarcity_journal_overflow_total</c>). At 4 samples a second
+    /// a subsystem whose levels change every sample fills 10,000 in about 40 minutes. <value>10000</value>
+    /// </summary>
+    public int WriteBuffer { get; set; } = 10_000;
+
+    /// <summary>The wait after the first failed journal write of an entity; it doubles per failure up to <see cref="WriteRetryMax"/>. <value>00:00:00.500</value></summary>
+    public TimeSpan WriteRetryMin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between journal write attempts while the database is unreachable. <value>00:00:10</value></summary>
+    public TimeSpan WriteRetryMax { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>One log line per distinct persistence error per this interval and entity type, repeats counted in the next line. <value>00:00:30</value></summary>
+    public TimeSpan ErrorLogInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Every problem with this configuration, each naming its key.</summary>
     public IEnumerable<string> Validate(string section = Section)
     {
@@ -26,6 +43,10 @@ public sealed class PersistenceConfig : IValidatedConfig
             !string.Equals(Provider, "PostgreSQL", StringComparison.OrdinalIgnoreCase))
             yield return $"{section}:Provider must be Sqlite or PostgreSQL, was '{Provider}'";
         if (string.IsNullOrWhiteSpace(ConnectionString)) yield return $"{section}:ConnectionString is empty";
+        if (WriteBuffer < 1) yield return $"{section}:WriteBuffer must be at least 1, was {WriteBuffer}";
+        if (WriteRetryMin <= TimeSpan.Zero) yield return $"{section}:WriteRetryMin must be positive, was {WriteRetryMin}";
+        if (WriteRetryMax < WriteRetryMin) yield return $"{section}:WriteRetryMax must be at least WriteRetryMin ({WriteRetryMin}), was {WriteRetryMax}";
+        if (ErrorLogInterval <= TimeSpan.Zero) yield return $"{section}:ErrorLogInterval must be positive, was {ErrorLogInterval}";
     }
 }
 
@@ -196,6 +217,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The metrics and health endpoint.</summary>
     public MetricsConfig Metrics { get; set; } = new();
 
+    /// <summary>Prometheus endpoints of subsystems that the sensor scrapes (docs/scrape.md); none by default.</summary>
+    public ScrapeConfig Scrape { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -217,7 +241,7 @@ public sealed class DRGConfig : IValidatedConfig
         [
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
-            Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"),
+            Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

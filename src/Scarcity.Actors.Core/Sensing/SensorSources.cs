@@ -1,4 +1,5 @@
 using Scarcity.Actors.Sensing.Nvml;
+using Scarcity.Actors.Sensing.Scrape;
 
 namespace Scarcity.Actors.Sensing;
 
@@ -36,5 +37,53 @@ public static class SensorSources
                 : $"Sensor source {source.Name} failed this sample ({error.Message}); its metrics are stale until it recovers"),
             sensor.EffectiveSourceDeadline,
             line => notice("Sensor: " + line));
+    }
+
+    /// <summary>
+    /// <paramref name="source"/> followed, in every sample, by the subsystems' series of <paramref name="scrape"/>, which
+    /// needs no isolation: its sample never waits on the network. A trace replay is returned alone (its readings carry
+    /// the trace's time, not the scrape's), and <paramref name="notice"/> says so.
+    /// </summary>
+    public static ISensorSource WithScrape(ISensorSource source, ScrapeSensorSource? scrape, Action<string> notice)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (scrape is null) return source;
+        if (source is IClockedSensorSource)
+        {
+            notice($"Sensor: {scrape.Name} is not scraped while {source.Name} is replayed");
+            scrape.Dispose();
+            return source;
+        }
+        return new Scraped(source, scrape);
+    }
+
+    private sealed class Scraped(ISensorSource source, ScrapeSensorSource scrape) : ISensorSource
+    {
+        public string Name { get; } = source.Name + "+" + scrape.Name;
+
+        public void Sample(MetricBuffer buffer, DateTimeOffset now)
+        {
+            try
+            {
+                source.Sample(buffer, now);
+            }
+            finally
+            {
+                // Even when the machine's read fails, due scrapes start and finished ones are collected.
+                scrape.Sample(buffer, now);
+            }
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                source.Dispose();
+            }
+            finally
+            {
+                scrape.Dispose();
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ public static class ActuationHosting
         config.Cluster.IsGovernor
             ? builder.WithShardRegion<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType,
                 (_, registry) => subsystem => ActuatorActor.Props(subsystem, config.Policy, config.Actuator,
-                    registry.Get<GovernorActors.ProfilerRegion>()),
+                    registry.Get<GovernorActors.ProfilerRegion>(), config.Persistence),
                 new GovernorEntities.ActuatorExtractor(), GovernorEntities.RegionOptions())
             : builder.WithShardRegionProxy<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType, GovernorEntities.GovernorRole,
                 new GovernorEntities.ActuatorExtractor());

@@ -6,7 +6,9 @@ using Akka.Hosting.Logging;
 using Akka.Persistence;
 using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Metrics;
+using Scarcity.Actors.Journaling;
 using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -56,18 +58,29 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private ICancelable? _retryTimer;
     private long _holderProbe;
     private bool _holderAnswered;
+    // Journal writes go through a child that survives an unreachable database (see JournalWriter); with
+    // PersistBeforeSend, decisions wait in _held for their write while the journal takes writes.
+    private readonly PersistenceConfig _persistence;
+    private IActorRef _writer = ActorRefs.Nobody;
+    private long _journalSequenceNr;
+    private JournalWriter.WriterState _journal = JournalWriter.WriterState.Healthy;
+    private readonly Queue<(long JournalSequenceNr, Decision Decision)> _held = new();
 
-    /// <summary>Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard region.</summary>
-    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers) =>
-        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers));
+    /// <summary>
+    /// Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard
+    /// region; <paramref name="persistence"/> bounds and paces its journal writes (the defaults when null).
+    /// </summary>
+    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null) =>
+        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers, persistence));
 
     /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
     public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
 
     /// <summary>Creates the actuator.</summary>
-    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers)
+    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null)
     {
         _subsystem = subsystem;
+        _persistence = persistence ?? new PersistenceConfig();
         _config = config;
         _profilers = profilers;
         _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
@@ -83,6 +96,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         });
         Recover<RecoveryCompleted>(_ =>
         {
+            _journalSequenceNr = LastSequenceNr;
+            PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
+            _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ActuatorType, _persistence, deleteOlderSnapshots: true), "journal");
             if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
             _recovered.Clear();
             if (_registration is null) return;
@@ -132,27 +148,30 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             if (timeout.Probe == _holderProbe && !_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
         });
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
+        Command<JournalWriter.Written>(w => ReleaseHeld(w.UpTo));
+        Command<JournalWriter.WriterState>(state =>
+        {
+            var changed = (state.Error is null) != (_journal.Error is null) || state.Overflowed != _journal.Overflowed;
+            _journal = state;
+            if (state.Error is not null) ReleaseHeld(long.MaxValue); // the database is down: govern without waiting for it
+            if (changed) PublishStatus();
+        });
     }
 
     /// <inheritdoc />
     public override string PersistenceId => PersistenceIdFor(_subsystem);
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
-        base.OnPersistRejected(cause, @event, sequenceNr);
+        // The entity stops (Akka.Persistence) and sharding starts it again after its entity-restart-backoff, when the
+        // recovery is tried again: one line per distinct error per interval on this node, not one per entity per attempt.
+        _metrics.RecoveryFailures.WithLabels(GovernorEntities.ActuatorType).Inc();
+        var health = PersistenceHealth.Get(Context.System);
+        health.Failing(PersistenceId, $"recovery: {reason.GetType().Name}: {reason.Message}", Now);
+        if (health.ShouldLog("recovery|actuator|" + reason.GetType().Name + reason.Message, _persistence.ErrorLogInterval, Now, out var suppressed))
+            _log.Warning("Recovery of {0} failed ({1}: {2}){3}; the entity stops and sharding restarts it, recovering again, until the database answers",
+                PersistenceId, reason.GetType().Name, reason.Message, suppressed > 0 ? $" ({suppressed} more like it since the last such line)" : "");
     }
 
     /// <inheritdoc />
@@ -197,8 +216,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 Accept(previous, register);
                 break;
             default:
-                var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
-                Persist(register, r => { written(); Accept(previous, r); });
+                WriteToJournal(register);
+                Accept(previous, register);
                 break;
         }
     }
@@ -252,6 +271,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
+        var journaledBefore = _journalSequenceNr;
         foreach (var change in changes)
         {
             var declared = _registration.Actions.Contains(change.Action);
@@ -260,22 +280,21 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 change.Reason, profile.At, change.Inputs, declared,
                 declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
             decisions.Add(decision);
-            if (!_config.PersistBeforeSend) Act(decision);
+            var journaled = WriteToJournal(decision);
+            // PersistBeforeSend holds the Throttle until its write is confirmed, but only while the journal takes writes.
+            if (_config.PersistBeforeSend && _journal.Error is null) _held.Enqueue((journaled, decision));
+            else Act(decision);
         }
-        var written = _metrics.TimeJournalWrite(GovernorEntities.ActuatorType);
-        var last = decisions[^1];
-        if (_config.PersistBeforeSend) PersistAll(decisions, d => { if (ReferenceEquals(d, last)) written(); Act(d); });
-        else PersistAllAsync(decisions, d => { if (ReferenceEquals(d, last)) written(); });
         _decisionsSinceSnapshot += decisions.Count;
         if (_decisionsSinceSnapshot >= _config.SnapshotEvery)
         {
             _decisionsSinceSnapshot = 0;
             var actions = _policy.Actions.ToList();
-            SaveSnapshot(new ActuatorSnapshot(_sequence,
+            _writer.Tell(new JournalWriter.SaveSnapshotOf(new ActuatorSnapshot(_sequence,
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned()));
+                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 
@@ -299,6 +318,18 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _log.Warning("Subsystem {0}: {1}", _subsystem, why);
             PublishStatus();
         }
+    }
+
+    private long WriteToJournal(object @event)
+    {
+        _writer.Tell(new JournalWriter.Append(@event));
+        return ++_journalSequenceNr;
+    }
+
+    private void ReleaseHeld(long writtenUpTo)
+    {
+        while (_held.TryPeek(out var held) && held.JournalSequenceNr <= writtenUpTo)
+            Act(_held.Dequeue().Decision);
     }
 
     private void Act(Decision decision)
@@ -349,7 +380,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
-        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped], _policy.Model, _policy.Ineffective);
+        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
+        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
+        _policy.Model, _policy.Ineffective);
 
     [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,
         Message = "Decision {Subsystem}/{Action} on {Host}: {PreviousLevel:0.###} -> {Level:0.###} seq {Sequence}: {Reason}{Unsent}")]

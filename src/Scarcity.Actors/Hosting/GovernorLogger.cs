@@ -24,6 +24,14 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     private readonly ILoggerFactory _factory;
     private readonly Dictionary<string, ILogger> _loggers = [];
     private readonly ILogger _remoting;
+    // Akka.Persistence and sharding report a database outage once per entity, shard and attempt, each with a stack trace.
+    private readonly Journaling.LogRateLimiter _persistenceErrors = new(PersistenceErrorInterval);
+
+    /// <summary>
+    /// Warnings and errors of Akka.Persistence and Akka.Cluster.Sharding are logged once per distinct error (the text with
+    /// its bracketed ids and numbers left out, and the cause) per this interval; the next line says how many were left out.
+    /// </summary>
+    public static readonly TimeSpan PersistenceErrorInterval = TimeSpan.FromSeconds(30);
 
     /// <summary>Created by Akka from <c>akka.loggers</c>; needs the host's <see cref="LoggerFactorySetup"/>.</summary>
     public GovernorLogger()
@@ -55,6 +63,13 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
             return;
         }
         var category = CategoryOf(e);
+        if (e.LogLevel() >= AkkaLogLevel.WarningLevel &&
+            (category.StartsWith("Akka.Persistence", StringComparison.Ordinal) || category.StartsWith("Akka.Cluster.Sharding", StringComparison.Ordinal)))
+        {
+            var key = $"{category}|{Variable().Replace(text, "#")}|{e.Cause?.GetType().Name}|{(e.Cause is null ? "" : Variable().Replace(e.Cause.Message, "#"))}";
+            if (!_persistenceErrors.ShouldLog(key, DateTimeOffset.UtcNow, out var suppressed)) return;
+            if (suppressed > 0) text += $" ({suppressed} more like it in the last {PersistenceErrorInterval.TotalSeconds:0} s)";
+        }
         if (!_loggers.TryGetValue(category, out var logger))
             _loggers[category] = logger = _factory.CreateLogger(category);
         logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
@@ -81,6 +96,10 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     // "Association with remote system akka.tcp://x@h:p has failed; ..." -> akka.tcp://x@h:p
     private static string RemoteAddress(string text) =>
         AddressPattern().Match(text) is { Success: true } m ? m.Value : "(unknown address)";
+
+    // What differs between two reports of one error: bracketed ids and paths, numbers.
+    [GeneratedRegex(@"\[[^\]]*\]|\d+")]
+    private static partial Regex Variable();
 
     [GeneratedRegex(@"akka(\.tcp)?://[^\s\[\];,]+")]
     private static partial Regex AddressPattern();

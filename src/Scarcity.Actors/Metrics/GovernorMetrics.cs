@@ -52,6 +52,16 @@ public sealed class GovernorMetrics : IExtension
     public Histogram JournalWrite { get; }
     /// <summary>Journal writes that failed or were rejected, by entity type.</summary>
     public Counter JournalFailures { get; }
+    /// <summary>Events dropped because an entity's write buffer was full while the database did not take them, by entity type.</summary>
+    public Counter JournalOverflow { get; }
+    /// <summary>Events decided but not yet in the journal, summed over this node's entities, by entity type.</summary>
+    public Gauge JournalBacklog { get; }
+    /// <summary>Snapshot writes that failed, by entity type.</summary>
+    public Counter SnapshotFailures { get; }
+    /// <summary>Entity recoveries that failed (the database did not answer when the entity started), by entity type.</summary>
+    public Counter RecoveryFailures { get; }
+    /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
+    public Counter ScrapeErrors { get; }
 
     private readonly Gauge _raw, _ema, _estimate, _forecast, _forecastStdDev, _stale, _pressure, _hostStale, _level,
         _reachable, _lastSequence, _lastAcked, _rejectedTotal, _members, _shards, _entities, _sampleAge, _up;
@@ -73,9 +83,14 @@ public sealed class GovernorMetrics : IExtension
         SamplingFailures = f.CreateCounter("scarcity_sampling_failures_total", "Sensor reads that threw.");
         SampleToThrottle = f.CreateHistogram("scarcity_sample_to_throttle_seconds", "From the sample's timestamp to the Throttle it caused leaving the actuator.",
             new HistogramConfiguration { LabelNames = ["subsystem"], Buckets = SecondsBuckets });
-        JournalWrite = f.CreateHistogram("scarcity_journal_write_seconds", "From Persist to its callback (the journal write), by entity type.",
+        JournalWrite = f.CreateHistogram("scarcity_journal_write_seconds", "A journal write of an entity's events, from the write sent to the journal's answer, by entity type.",
             new HistogramConfiguration { LabelNames = ["entity"], Buckets = SecondsBuckets });
         JournalFailures = f.CreateCounter("scarcity_journal_write_failures_total", "Journal writes that failed or were rejected, by entity type.", ["entity"]);
+        JournalOverflow = f.CreateCounter("scarcity_journal_overflow_total", "Events dropped unwritten because an entity's write buffer (Scarcity:Persistence:WriteBuffer) was full, by entity type.", ["entity"]);
+        JournalBacklog = f.CreateGauge("scarcity_journal_backlog_events", "Events decided but not yet written to the journal on this node, by entity type.", ["entity"]);
+        SnapshotFailures = f.CreateCounter("scarcity_snapshot_failures_total", "Snapshot writes that failed, by entity type.", ["entity"]);
+        RecoveryFailures = f.CreateCounter("scarcity_recovery_failures_total", "Entity recoveries that failed (journal or snapshot store unreachable at start), by entity type.", ["entity"]);
+        ScrapeErrors = f.CreateCounter("scarcity_scrape_errors_total", "Failed scrapes of a subsystem's Prometheus endpoint, by target URL and subsystem.", ["target", "subsystem"]);
 
         string[] series = ["host", "series", "metric"];
         _raw = f.CreateGauge("scarcity_series_raw", "The last reading of a host's series (the series' own unit).", series);

@@ -3,8 +3,10 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
+using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Metrics;
+using Scarcity.Actors.Journaling;
 using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Profiling;
@@ -45,6 +47,8 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private long _profiled;
     private long _samples;
     private int _samplesSinceSnapshot;
+    private readonly PersistenceConfig _persistence;
+    private IActorRef _writer = ActorRefs.Nobody;
     // When the last sample arrived, on the monotonic clock: a wall clock stepping (NTP) neither hides a silent host
     // nor makes a live one stale.
     private long _lastSampleArrived;
@@ -58,8 +62,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
     /// Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region,
     /// <paramref name="digest"/> this node's <see cref="Monitoring.TelemetryDigestActor"/> (or <see cref="ActorRefs.Nobody"/>).
     /// </summary>
-    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest) =>
-        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators, digest));
+    /// <remarks><paramref name="persistence"/> bounds and paces its journal writes (the defaults when null).</remarks>
+    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null) =>
+        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators, digest, persistence));
 
     /// <summary>The persistence id of a host's profiler; stable, so a restart or failover finds its snapshot.</summary>
     public static string PersistenceIdFor(string host) => "profiler-" + host;
@@ -73,8 +78,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
         actor.Path.ToStringWithAddress(((ExtendedActorSystem)system).Provider.DefaultAddress);
 
     /// <summary>Creates the profiler.</summary>
-    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest)
+    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null)
     {
+        _persistence = persistence ?? new PersistenceConfig();
         _digest = digest;
         _host = host;
         _config = config;
@@ -98,6 +104,9 @@ public sealed class ProfilerActor : ReceivePersistentActor
         Recover<DetachSubsystem>(Detach);
         Recover<RecoveryCompleted>(_ =>
         {
+            // Attachments and snapshots are written through a child that survives an unreachable database.
+            PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
+            _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ProfilerType, _persistence, deleteOlderSnapshots: false), "journal");
             if (_profiler.Count > 0)
                 _log.Info("Profiler of {0} resumed {1} series and {2} subsystems from its snapshot", _host, _profiler.Count, _subsystems.Count);
         });
@@ -109,14 +118,14 @@ public sealed class ProfilerActor : ReceivePersistentActor
             // An attach without a holder (an older actuator) never forgets a known one.
             var known = _subsystems.Contains(a.Subsystem) && (a.Holder is null || (_holders.TryGetValue(a.Subsystem, out var holder) && holder == a.Holder));
             if (known) return;
-            var written = _metrics.TimeJournalWrite(GovernorEntities.ProfilerType);
-            Persist(a, e => { written(); Attach(e); });
+            _writer.Tell(new JournalWriter.Append(a));
+            Attach(a);
         });
         Command<DetachSubsystem>(d =>
         {
             if (!_subsystems.Contains(d.Subsystem)) return;
-            var written = _metrics.TimeJournalWrite(GovernorEntities.ProfilerType);
-            Persist(d, e => { written(); Detach(e); });
+            _writer.Tell(new JournalWriter.Append(d));
+            Detach(d);
         });
         Command<StaleCheck>(_ =>
         {
@@ -127,25 +136,24 @@ public sealed class ProfilerActor : ReceivePersistentActor
             }
             CheckStale();
         });
-        Command<SaveSnapshotSuccess>(_ => { });
-        Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
+        Command<JournalWriter.Written>(_ => { });
+        Command<JournalWriter.WriterState>(_ => { });
     }
 
     /// <inheritdoc />
     public override string PersistenceId => PersistenceIdFor(_host);
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        _metrics.JournalFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
-        base.OnPersistRejected(cause, @event, sequenceNr);
+        // The entity stops (Akka.Persistence) and sharding starts it again after its entity-restart-backoff.
+        _metrics.RecoveryFailures.WithLabels(GovernorEntities.ProfilerType).Inc();
+        var health = PersistenceHealth.Get(Context.System);
+        var now = Context.System.Scheduler.Now;
+        health.Failing(PersistenceId, $"recovery: {reason.GetType().Name}: {reason.Message}", now);
+        if (health.ShouldLog("recovery|profiler|" + reason.GetType().Name + reason.Message, _persistence.ErrorLogInterval, now, out var suppressed))
+            _log.Warning("Recovery of {0} failed ({1}: {2}){3}; the entity stops and sharding restarts it, recovering again, until the database answers",
+                PersistenceId, reason.GetType().Name, reason.Message, suppressed > 0 ? $" ({suppressed} more like it since the last such line)" : "");
     }
 
     /// <inheritdoc />
@@ -181,7 +189,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         if (++_samplesSinceSnapshot >= _config.SnapshotEverySamples)
         {
             _samplesSinceSnapshot = 0;
-            SaveSnapshot(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected, _holders.ToImmutableDictionary(StringComparer.Ordinal)));
+            _writer.Tell(new JournalWriter.SaveSnapshotOf(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected, _holders.ToImmutableDictionary(StringComparer.Ordinal))));
         }
     }
 

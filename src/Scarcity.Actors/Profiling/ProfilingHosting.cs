@@ -23,7 +23,7 @@ public static class ProfilingHosting
                     // Created with the region, so it exists before the first (remembered) profiler starts.
                     var digest = system.ActorOf(TelemetryDigestActor.Props(config.ViewInterval), "telemetry-digest");
                     return host => ProfilerActor.Props(host, config.Profiler, config.Sensor.Interval,
-                        registry.Get<GovernorActors.ActuatorRegion>(), digest);
+                        registry.Get<GovernorActors.ActuatorRegion>(), digest, config.Persistence);
                 },
                 new GovernorEntities.ProfilerExtractor(), GovernorEntities.RegionOptions());
         else

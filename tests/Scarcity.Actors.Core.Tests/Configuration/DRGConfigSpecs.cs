@@ -91,6 +91,18 @@ public sealed class DRGConfigSpecs
     }
 
     [Fact]
+    public void Write_buffer_and_retry_settings_out_of_range_fail_start_up_naming_each_key()
+    {
+        var error = Assert.Throws<DRGConfigException>(() => Load(
+            ("Scarcity:Persistence:WriteBuffer", "0"),
+            ("Scarcity:Persistence:WriteRetryMin", "00:00:02"),
+            ("Scarcity:Persistence:WriteRetryMax", "00:00:01")));
+        Assert.Contains("Scarcity:Persistence:WriteBuffer must be at least 1, was 0", error.Errors);
+        Assert.Contains("Scarcity:Persistence:WriteRetryMax must be at least WriteRetryMin (00:00:02), was 00:00:01", error.Errors);
+        Assert.Equal(10_000, Load().Persistence.WriteBuffer);
+    }
+
+    [Fact]
     public void A_non_positive_interval_fails_start_up_naming_the_key()
     {
         var error = Assert.Throws<DRGConfigException>(() => Load(("Scarcity:Sensor:Interval", "00:00:00")));

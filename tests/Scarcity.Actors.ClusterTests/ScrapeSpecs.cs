@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Scarcity.Actors.ClusterTests.Harness;
+using Scarcity.Actors.Core.Tests.Sensing.Scrape;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Scarcity.Actors.ClusterTests;
+
+/// <summary>
+/// A governor process scraping a real HTTP endpoint that serves a recorded vLLM exposition for the demo engine (a
+/// program governed through ClusterClient): the scraped KV cache usage drives the engine's rule, and the engine applies
+/// the Throttle; the endpoint going down shows on the node's /metrics as scrape errors and a stale series.
+/// </summary>
+public sealed class ScrapeSpecs(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(150);
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    [Fact]
+    public async Task A_scraped_KV_cache_usage_makes_the_governed_engine_apply_a_Throttle_and_a_down_endpoint_shows_as_stale_and_counted()
+    {
+        using var endpoint = new ExpositionServer(File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "expositions", "vllm-1.txt")));
+        var port = RepoPaths.FreePort();
+        var metricsPort = RepoPaths.FreePort();
+        const string rule = "--Scarcity:Policy:Policies:demo_engine:0:";
+        const string target = "--Scarcity:Scrape:Targets:0:";
+        await using var node = NodeProcess.Start(new NodeOptions(
+            "scrape-node", "scrape-host", port, [], "Data Source=./data/scarcity.db", MetricsPort: metricsPort, Provider: "Sqlite",
+            ExtraArgs:
+            [
+                "--demo",
+                $"{target}Url={endpoint.Url}", $"{target}Subsystem=demo_engine", $"{target}Interval=00:00:01", $"{target}Timeout=00:00:01",
+                $"{target}MaxBackoff=00:00:02",
+                $"{target}Metrics:0:Series=kv_cache_util", $"{target}Metrics:0:Metric=vllm:gpu_cache_usage_perc",
+                // The engine's only rule: its own reports (vram, latency) move nothing here.
+                $"{rule}Metric=kv_cache_util", $"{rule}Threshold=0.8", $"{rule}Release=0.7", $"{rule}Signal=Raw",
+                $"{rule}Action=throttle", $"{rule}Factor=0.5",
+            ]));
+
+        // vllm-1.txt: vllm:gpu_cache_usage_perc 0.87.
+        var applied = await node.WaitForLineAsync(@"demo_engine applied seq=\d+ action=throttle level=0\.5 .*kv_cache_util", Deadline);
+        output.WriteLine(applied);
+        Assert.Contains("kv_cache_util{subsystem=\"demo_engine\"} raw=0.87", applied);
+
+        endpoint.Stop();
+        var series = "scarcity_series_stale{host=\"scrape-host\",series=\"kv_cache_util{subsystem=\\\"demo_engine\\\"}\",metric=\"kv_cache_util\"} 1";
+        var errors = new Regex($"scarcity_scrape_errors_total{{target=\"{Regex.Escape(endpoint.Url)}\",subsystem=\"demo_engine\"}} [1-9]");
+        var clock = Stopwatch.StartNew();
+        var text = "";
+        while (!(text.Contains(series, StringComparison.Ordinal) && errors.IsMatch(text)))
+        {
+            if (clock.Elapsed > Deadline) Assert.Fail($"no stale series and scrape error on /metrics within {Deadline.TotalSeconds:0} s:{Environment.NewLine}{text}{Environment.NewLine}{node.Tail()}");
+            await Task.Delay(500);
+            try
+            {
+                text = await Http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // a busy node; ask again
+            }
+        }
+        await node.WaitForLineAsync($"Scrape of {Regex.Escape(endpoint.Url)} \\(subsystem demo_engine\\) failed: Connection refused", Deadline);
+    }
+}
