@@ -345,13 +345,22 @@ public static class ScarcityCli
 
         private static IRenderable SubsystemsView(IReadOnlyList<SubsystemDto> subsystems)
         {
-            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Journal");
+            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Journal", "Model");
             foreach (var s in subsystems)
                 table.AddRow(Markup.Escape(s.Name), Markup.Escape(s.Host), s.Priority.ToString(CultureInfo.InvariantCulture),
-                    Markup.Escape(string.Join(" ", s.Levels.Select(l => $"{l.Key}={F(l.Value)}"))), s.LastSequence.ToString(CultureInfo.InvariantCulture),
+                    Levels(s), s.LastSequence.ToString(CultureInfo.InvariantCulture),
                     s.Acked ? "yes" : $"[yellow]no ({s.LastAckedSequence})[/]", s.Reachable ? "yes" : "[red]NO[/]",
-                    s.JournalError is not null ? $"[red]DOWN, {s.Unjournaled} waiting[/]" : s.Unjournaled > 0 ? $"{s.Unjournaled} waiting" : "ok");
+                    s.JournalError is not null ? $"[red]DOWN, {s.Unjournaled} waiting[/]" : s.Unjournaled > 0 ? $"{s.Unjournaled} waiting" : "ok",
+                    Markup.Escape(Model(s.Model)));
             return table;
+
+            // An action the effect check holds is marked; its reason is in --json.
+            static string Levels(SubsystemDto s) => string.Join(" ", s.Levels.Select(l => s.Ineffective?.ContainsKey(l.Key) == true
+                ? $"{Markup.Escape(l.Key)}={F(l.Value)} [yellow](ineffective)[/]"
+                : Markup.Escape($"{l.Key}={F(l.Value)}")));
+
+            static string Model(ModelDto? m) => m is null ? "-" : string.Create(CultureInfo.InvariantCulture,
+                $"{m.Action}: vram_util = {m.Intercept:0.###} + {m.Slope:0.###} x level x context_k, confidence {m.Confidence:0.##}{(m.Confident ? "" : " (not confident: rules decide)")}, n={m.Samples}, predicts {m.Prediction:0.###} at context_k {m.ContextK:0.##}");
         }
 
         private async Task<int> NodesCommand(GovernorConnection c, ParseResult p)

@@ -100,6 +100,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             _registration = r;
             _host = r.Host;
+            _policy.SetLatencyObjective(r.LatencyObjectiveMs);
         });
         Recover<RecoveryCompleted>(_ =>
         {
@@ -126,7 +127,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             {
                 _registration = registration;
                 _host = registration.Host;
+                _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
+            if (snapshot.Model is { } model) _policy.RestoreLearned(model);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
@@ -247,6 +250,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _registration = register;
         _host = register.Host;
         _reachable = true;
+        // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
+        _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        if (previous is null || !previous.Ref.Equals(register.Ref)) _policy.Registered(Now);
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
@@ -291,6 +297,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         if (_registration is null) return;
         var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
         var journaledBefore = _journalSequenceNr;
@@ -316,7 +323,29 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+        }
+    }
+
+    // The effect check holds an action without a level change: its verdict goes out once on drg.signal.<action> and the
+    // decisions topic as an unsent decision (not journalled: it changes no level), and stays in the status.
+    private readonly HashSet<string> _announcedIneffective = new(StringComparer.Ordinal);
+
+    private void AnnounceIneffective(HostProfile profile)
+    {
+        var ineffective = _policy.Ineffective;
+        _announcedIneffective.RemoveWhere(a => !ineffective.ContainsKey(a));
+        foreach (var (action, why) in ineffective)
+        {
+            if (!_announcedIneffective.Add(action)) continue;
+            var level = _policy.GetState(action).Level;
+            var notice = new Decision(_subsystem, profile.Host, action, level, level, 0,
+                new ThrottleReason(why, "", "ineffective", double.NaN, double.NaN, double.NaN), profile.At, ImmutableDictionary<string, double>.Empty,
+                false, why);
+            _mediator.Tell(new Publish(Topics.Signal(action), notice));
+            _mediator.Tell(new Publish(Topics.Decisions, notice));
+            _log.Warning("Subsystem {0}: {1}", _subsystem, why);
+            PublishStatus();
         }
     }
 
@@ -381,7 +410,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
-        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed);
+        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
+        _policy.Model, _policy.Ineffective);
 
     [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,
         Message = "Decision {Subsystem}/{Action} on {Host}: {PreviousLevel:0.###} -> {Level:0.###} seq {Sequence}: {Reason}{Unsent}")]
