@@ -8,6 +8,7 @@ using Scarcity.Actors.Samples.SimulatedEngine;
 //
 // Usage: --contact akka.tcp://scarcity@127.0.0.1:4053 [--contact ...] [--name inference_engine] [--host <machine>]
 //        [--scenario demo|context-surge|traffic-burst|idle] [--priority 10] [--connect-timeout 10]
+//        [--tls-certificate client.pfx --tls-ca ca.pem] (the password from SCARCITY_TLS_PASSWORD)
 // Output, one line per event (parsed by the specs): see SimulatedInferenceEngine.
 // Exit code 2: bad arguments. A rejected registration is printed and retried (the name may be freed when its holder dies).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -29,6 +30,16 @@ try
             case "--host": options.Host = Next(); break;
             case "--scenario": options.Scenario = Next(); break;
             case "--priority": options.Priority = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--tls-certificate":
+                options.Tls = new Scarcity.Actors.Contracts.RemotingTlsOptions(Next(), Environment.GetEnvironmentVariable("SCARCITY_TLS_PASSWORD"),
+                    options.Tls?.CaCertificatePath);
+                break;
+            case "--tls-ca":
+                var ca = Next();
+                options.Tls = options.Tls is null
+                    ? throw new ArgumentException("--tls-ca needs --tls-certificate before it")
+                    : options.Tls with { CaCertificatePath = ca };
+                break;
             case "--connect-timeout": options.ConnectTimeout = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)); break;
             default: throw new ArgumentException($"unknown argument '{args[i]}'");
         }

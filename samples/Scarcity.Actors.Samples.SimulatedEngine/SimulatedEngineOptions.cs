@@ -18,6 +18,9 @@ public sealed class SimulatedEngineOptions
     /// <summary>Governor node addresses (<c>akka.tcp://scarcity@127.0.0.1:4053</c>). At least one is required. <value>Default: none.</value></summary>
     public IList<string> Contacts { get; set; } = [];
 
+    /// <summary>TLS to the governor (<c>Scarcity:Cluster:Tls</c> on its side); null: plain TCP. <value>Default: null.</value></summary>
+    public Scarcity.Actors.Contracts.RemotingTlsOptions? Tls { get; set; }
+
     /// <summary>One of <see cref="ScenarioNames"/>. <value>Default: demo.</value></summary>
     public string Scenario { get; set; } = "demo";
 

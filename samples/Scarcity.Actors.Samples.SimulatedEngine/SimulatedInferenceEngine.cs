@@ -60,7 +60,7 @@ public sealed class SimulatedInferenceEngine : IAsyncDisposable
         var client = new GovernedSubsystemOptions
         {
             Name = options.Name, Host = options.Host, Priority = options.Priority, Contacts = options.Contacts,
-            ConnectTimeout = options.ConnectTimeout, ExtraHocon = options.ExtraHocon,
+            ConnectTimeout = options.ConnectTimeout, ExtraHocon = options.ExtraHocon, Tls = options.Tls,
         };
         foreach (var action in Actions)
         {

@@ -36,11 +36,17 @@ public sealed record NodeDetailDto(string Host, string Pressure, DateTimeOffset 
 
 /// <summary>
 /// One subsystem. <see cref="Unjournaled"/>: its decisions not yet in the journal; <see cref="JournalError"/>: why its
-/// journal writes fail (null while they succeed); <see cref="JournalOverflowed"/>: events dropped unwritten for room.
+/// journal writes fail (null while they succeed); <see cref="JournalOverflowed"/>: events dropped unwritten for room;
+/// <see cref="Model"/>: null when no model is learned; <see cref="Ineffective"/>: the actions held by the effect check.
 /// </summary>
 public sealed record SubsystemDto(
     string Name, string Host, int Priority, IReadOnlyDictionary<string, double> Levels, long LastSequence, long LastAckedSequence,
-    bool Acked, bool Reachable, IReadOnlyList<string> Skipped, int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0);
+    bool Acked, bool Reachable, IReadOnlyList<string> Skipped, int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0,
+    ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null);
+
+/// <summary>A learned model: <c>vram_util = intercept + slope × level × context_k</c>, and what it predicts now.</summary>
+public sealed record ModelDto(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples, bool Confident,
+    int Distrusted, double ContextK, double Prediction, double Headroom);
 
 /// <summary><c>subsystems</c>; <see cref="Database"/> says why journal writes fail (null while they succeed).</summary>
 public sealed record SubsystemsDto(IReadOnlyList<SubsystemDto> Subsystems, string? Database = null);
@@ -151,7 +157,9 @@ public static partial class Dto
 
     public static SubsystemDto Subsystem(SubsystemStatus s) => new(s.Name, s.Host, s.Priority,
         new SortedDictionary<string, double>(s.Levels, StringComparer.Ordinal), s.LastSequence, s.LastAckedSequence,
-        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped], s.Unjournaled, s.JournalError, s.JournalOverflowed);
+        s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped], s.Unjournaled, s.JournalError, s.JournalOverflowed,
+        s.Model is { } m ? new ModelDto(m.Action, m.Intercept, m.Slope, m.Residual, m.Confidence, m.Samples, m.Confident, m.Distrusted, m.ContextK, m.Prediction, m.Headroom) : null,
+        s.Ineffective is { Count: > 0 } i ? new SortedDictionary<string, string>(i, StringComparer.Ordinal) : null);
 
     public static SubsystemsDto Subsystems(GovernorStatus s) =>
         new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)], Database(s));

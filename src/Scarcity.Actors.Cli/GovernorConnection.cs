@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Client;
 using Akka.Configuration;
 using Scarcity.Actors.Contracts;
@@ -35,11 +36,14 @@ public sealed class GovernorConnection : IAsyncDisposable
     /// <summary>
     /// <c>akka.tcp://scarcity@host:port</c> from either that form or a plain <c>host:port</c>; a bad form is a usage error.
     /// </summary>
-    public static string NormalizeContact(string contact)
+    /// <param name="contact">The address as given.</param>
+    /// <param name="tls">Whether the cluster runs TLS: the address becomes <c>akka.ssl.tcp://</c> whichever scheme was written.</param>
+    public static string NormalizeContact(string contact, bool tls = false)
     {
         var text = contact.Trim().TrimEnd('/');
         if (text.EndsWith("/system/receptionist", StringComparison.Ordinal)) text = text[..^"/system/receptionist".Length];
         if (!text.Contains("://", StringComparison.Ordinal)) text = $"akka.tcp://{GovernorSystemName}@{text}";
+        text = RemotingTls.WithScheme(text, tls);
         try
         {
             var address = Address.Parse(text);
@@ -54,13 +58,27 @@ public sealed class GovernorConnection : IAsyncDisposable
 
     /// <summary>
     /// Starts the client and checks that at least one contact's receptionist answers within <paramref name="connectTimeout"/>;
-    /// otherwise fails naming every address tried.
+    /// otherwise fails naming every address tried. With <paramref name="tls"/> the CLI presents that certificate and
+    /// accepts only governors whose certificates chain to its CA.
     /// </summary>
+    /// <exception cref="CliUsageException">A TLS file cannot be used (the message names it).</exception>
     public static async Task<GovernorConnection> ConnectAsync(
-        IReadOnlyList<string> contacts, TimeSpan connectTimeout, TimeSpan timeout, CancellationToken cancellationToken)
+        IReadOnlyList<string> contacts, TimeSpan connectTimeout, TimeSpan timeout, CancellationToken cancellationToken,
+        RemotingTlsOptions? tls = null)
     {
-        var addresses = contacts.Select(NormalizeContact).Distinct().ToList();
-        var system = ActorSystem.Create("scarcity-cli", ClientConfig(addresses));
+        var addresses = contacts.Select(c => NormalizeContact(c, tls is not null)).Distinct().ToList();
+        var config = ClientConfig(addresses);
+        if (tls is not null) config = ConfigurationFactory.ParseString(RemotingTls.Hocon(tls)).WithFallback(config);
+        ActorSystemSetup setup;
+        try
+        {
+            setup = RemotingTls.Apply(ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config)), tls);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
+        var system = ActorSystem.Create("scarcity-cli", setup);
         try
         {
             var answers = await Task.WhenAll(addresses.Select(async a =>
@@ -80,7 +98,8 @@ public sealed class GovernorConnection : IAsyncDisposable
             var reachable = answers.OfType<string>().ToList();
             if (reachable.Count == 0)
                 throw new CliException(
-                    $"cannot reach the governor at {string.Join(", ", addresses)}: no receptionist answered within {connectTimeout.TotalSeconds:0.#} s");
+                    $"cannot reach the governor at {string.Join(", ", addresses)}: no receptionist answered within {connectTimeout.TotalSeconds:0.#} s" +
+                    (tls is null ? "" : " (with TLS: is the CLI's certificate from the governor's CA, and the governor's from --tls-ca?)"));
 
             var settings = ClusterClientSettings.Create(system)
                 .WithInitialContacts(reachable.Select(a => ActorPath.Parse(a + "/system/receptionist")).ToImmutableHashSet());

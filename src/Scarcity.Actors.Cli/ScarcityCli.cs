@@ -20,6 +20,15 @@ public static class ScarcityCli
     /// <summary>The environment variable holding the operator token of cluster-changing commands (instead of <c>--token</c>).</summary>
     public const string TokenVariable = "SCARCITY_TOKEN";
 
+    /// <summary>The environment variable of the CLI's TLS certificate (.pfx), when <c>--tls-certificate</c> is not given.</summary>
+    public const string TlsCertificateVariable = "SCARCITY_TLS_CERTIFICATE";
+
+    /// <summary>The environment variable of the password of the CLI's TLS certificate (kept off the command line).</summary>
+    public const string TlsPasswordVariable = "SCARCITY_TLS_PASSWORD";
+
+    /// <summary>The environment variable of the governor's CA certificate (PEM), when <c>--tls-ca</c> is not given.</summary>
+    public const string TlsCaVariable = "SCARCITY_TLS_CA";
+
     /// <summary>How long the first contact may take before the CLI gives up on an address.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(3);
 
@@ -102,6 +111,16 @@ public static class ScarcityCli
             Description = $"Governor node(s): akka.tcp://scarcity@host:port or host:port, comma-separated or repeated (default: ${ContactVariable})",
             Recursive = true,
         };
+        private readonly Option<string> _tlsCertificate = new("--tls-certificate")
+        {
+            Description = $"TLS: the CLI's certificate with its key (.pfx) from the governor's CA (default: ${TlsCertificateVariable}); its password from ${TlsPasswordVariable}",
+            Recursive = true,
+        };
+        private readonly Option<string> _tlsCa = new("--tls-ca")
+        {
+            Description = $"TLS: the governor's CA certificate (PEM) (default: ${TlsCaVariable}; none: the machine's trust store)",
+            Recursive = true,
+        };
         private readonly Option<bool> _json = new("--json") { Description = "Print the documented JSON shape instead of tables", Recursive = true };
         private readonly Option<double> _timeout = new("--timeout")
         {
@@ -113,7 +132,7 @@ public static class ScarcityCli
         public Commands(TextWriter stdout)
         {
             _out = stdout;
-            Root = new RootCommand("Inspect and operate a Scarcity governor cluster (never joins it).") { _contact, _json, _timeout };
+            Root = new RootCommand("Inspect and operate a Scarcity governor cluster (never joins it).") { _contact, _json, _timeout, _tlsCertificate, _tlsCa };
 
             var cluster = new Command("cluster", "Cluster membership and its changes");
             var show = new Command("show", "Members with address, status, roles, reachability and the leader");
@@ -132,10 +151,10 @@ public static class ScarcityCli
                     : new OperatorCredential(p.GetValue(operatorName) ?? $"{Environment.UserName}@{Environment.MachineName}", given);
             }
             var leave = new Command("leave", "Ask a member to leave gracefully (its process then ends); needs the operator token") { leaveAddress };
-            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p.GetValue(leaveAddress)!), Credential(p)))));
+            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p, p.GetValue(leaveAddress)!), Credential(p)))));
             var downAddress = new Argument<string>("address") { Description = "The member's address (akka.tcp://scarcity@host:port)" };
             var down = new Command("down", "Mark a member down (for a node known to be dead); needs the operator token") { downAddress };
-            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p.GetValue(downAddress)!), Credential(p)))));
+            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p, p.GetValue(downAddress)!), Credential(p)))));
             var downUnreachable = new Command("down-unreachable", "Mark every unreachable member down; needs the operator token");
             downUnreachable.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownUnreachable(Credential(p)))));
             cluster.Options.Add(token);
@@ -208,14 +227,24 @@ public static class ScarcityCli
             var contacts = given.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
             if (contacts.Count == 0) throw new CliUsageException($"no governor to contact: give --contact host:port or set {ContactVariable}");
             var timeout = Seconds(p.GetValue(_timeout), "--timeout");
-            await using var connection = await GovernorConnection.ConnectAsync(contacts, ConnectTimeout, timeout, ct);
+            await using var connection = await GovernorConnection.ConnectAsync(contacts, ConnectTimeout, timeout, ct, Tls(p));
             return await command(connection);
         }
 
         private static TimeSpan Seconds(double value, string option) =>
             value > 0 && double.IsFinite(value) ? TimeSpan.FromSeconds(value) : throw new CliUsageException($"{option} must be a positive number of seconds, was {value}");
 
-        private static string Member(string address) => GovernorConnection.NormalizeContact(address);
+        private string Member(ParseResult p, string address) => GovernorConnection.NormalizeContact(address, Tls(p) is not null);
+
+        /// <summary>TLS from the flags or the environment; null when no certificate is given.</summary>
+        private RemotingTlsOptions? Tls(ParseResult p)
+        {
+            var certificate = p.GetValue(_tlsCertificate) ?? Environment.GetEnvironmentVariable(TlsCertificateVariable);
+            if (string.IsNullOrWhiteSpace(certificate)) return null;
+            var ca = p.GetValue(_tlsCa) ?? Environment.GetEnvironmentVariable(TlsCaVariable);
+            return new RemotingTlsOptions(certificate, Environment.GetEnvironmentVariable(TlsPasswordVariable),
+                string.IsNullOrWhiteSpace(ca) ? null : ca);
+        }
 
         internal static DateTimeOffset? ParseSince(string? text)
         {
@@ -333,13 +362,22 @@ public static class ScarcityCli
 
         private static IRenderable SubsystemsView(IReadOnlyList<SubsystemDto> subsystems)
         {
-            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Journal");
+            var table = new Table().AddColumns("Subsystem", "Host", "Priority", "Levels", "Last seq", "Acked", "Reachable", "Journal", "Model");
             foreach (var s in subsystems)
                 table.AddRow(Markup.Escape(s.Name), Markup.Escape(s.Host), s.Priority.ToString(CultureInfo.InvariantCulture),
-                    Markup.Escape(string.Join(" ", s.Levels.Select(l => $"{l.Key}={F(l.Value)}"))), s.LastSequence.ToString(CultureInfo.InvariantCulture),
+                    Levels(s), s.LastSequence.ToString(CultureInfo.InvariantCulture),
                     s.Acked ? "yes" : $"[yellow]no ({s.LastAckedSequence})[/]", s.Reachable ? "yes" : "[red]NO[/]",
-                    s.JournalError is not null ? $"[red]DOWN, {s.Unjournaled} waiting[/]" : s.Unjournaled > 0 ? $"{s.Unjournaled} waiting" : "ok");
+                    s.JournalError is not null ? $"[red]DOWN, {s.Unjournaled} waiting[/]" : s.Unjournaled > 0 ? $"{s.Unjournaled} waiting" : "ok",
+                    Markup.Escape(Model(s.Model)));
             return table;
+
+            // An action the effect check holds is marked; its reason is in --json.
+            static string Levels(SubsystemDto s) => string.Join(" ", s.Levels.Select(l => s.Ineffective?.ContainsKey(l.Key) == true
+                ? $"{Markup.Escape(l.Key)}={F(l.Value)} [yellow](ineffective)[/]"
+                : Markup.Escape($"{l.Key}={F(l.Value)}")));
+
+            static string Model(ModelDto? m) => m is null ? "-" : string.Create(CultureInfo.InvariantCulture,
+                $"{m.Action}: vram_util = {m.Intercept:0.###} + {m.Slope:0.###} x level x context_k, confidence {m.Confidence:0.##}{(m.Confident ? "" : " (not confident: rules decide)")}, n={m.Samples}, predicts {m.Prediction:0.###} at context_k {m.ContextK:0.##}");
         }
 
         private async Task<int> NodesCommand(GovernorConnection c, ParseResult p)

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Client;
 using Akka.Configuration;
 using Scarcity.Actors.Contracts;
@@ -54,7 +55,8 @@ public sealed class GovernedSubsystem : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         var contacts = options.ReceptionistPaths();
-        var system = ActorSystem.Create(SystemName, ClientConfig(options));
+        var setup = RemotingTls.Apply(ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(ClientConfig(options))), options.Tls);
+        var system = ActorSystem.Create(SystemName, setup);
         try
         {
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(contacts.ToImmutableHashSet());
@@ -88,6 +90,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
             """;
         // The client wraps each message in Akka's pub-sub Send: both serializers must be bound, or Newtonsoft JSON
         // (the default) carries it and the governor cannot read our immutable collections back.
+        if (options.Tls is not null) hocon += Environment.NewLine + RemotingTls.Hocon(options.Tls);
         var config = ConfigurationFactory.ParseString(hocon)
             .WithFallback(ScarcitySerialization.Config)
             .WithFallback(ClusterClientReceptionist.DefaultConfig())

@@ -59,6 +59,13 @@ public sealed class GovernedSubsystemOptions
     /// <summary>A handler running longer than this is acked with Applied = false. <value>Default: 10 s.</value></summary>
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// TLS for the connection to the governor (the governor's <c>Scarcity:Cluster:Tls</c>): this process's certificate
+    /// from the governor's CA, and that CA. With it, contacts may still be written <c>akka.tcp://</c>: they are dialled as
+    /// <c>akka.ssl.tcp://</c>. Null: plain TCP. <value>Default: null.</value>
+    /// </summary>
+    public RemotingTlsOptions? Tls { get; set; }
+
     /// <summary>Extra HOCON for the client's actor system (e.g. <c>akka.loglevel = WARNING</c>); placed before the client's own settings. <value>Default: null.</value></summary>
     public string? ExtraHocon { get; set; }
 
@@ -100,7 +107,8 @@ public sealed class GovernedSubsystemOptions
     }
 
     /// <summary>The receptionist path of every contact, parsed.</summary>
-    internal IReadOnlyList<ActorPath> ReceptionistPaths() => Contacts.Select(ToReceptionistPath).ToList();
+    internal IReadOnlyList<ActorPath> ReceptionistPaths() =>
+        Contacts.Select(c => ToReceptionistPath(RemotingTls.WithScheme(c.Trim(), Tls is not null))).ToList();
 
     /// <summary>
     /// Every problem with these options, each naming the option and the bad value; empty when they are usable. The same
@@ -118,6 +126,10 @@ public sealed class GovernedSubsystemOptions
                 if (!TryReceptionistPath(contact, out _))
                     yield return $"Contact address '{contact}' is not a governor node address; expected e.g. 'akka.tcp://scarcity@127.0.0.1:4053'.";
         if (Port is < 0 or > 65535) yield return $"GovernedSubsystemOptions.Port {Port} is not a port (0..65535).";
+        if (Tls is not null && !File.Exists(Tls.CertificatePath))
+            yield return $"GovernedSubsystemOptions.Tls.CertificatePath '{Tls.CertificatePath}' does not exist (this process's .pfx from the governor's CA).";
+        if (Tls?.CaCertificatePath is { Length: > 0 } ca && !File.Exists(ca))
+            yield return $"GovernedSubsystemOptions.Tls.CaCertificatePath '{ca}' does not exist (the governor's CA, PEM).";
         foreach (var (value, name) in new[] { (RegisterInterval, nameof(RegisterInterval)), (RejectedRetryInterval, nameof(RejectedRetryInterval)),
                      (ConnectTimeout, nameof(ConnectTimeout)), (HandlerTimeout, nameof(HandlerTimeout)) })
             if (value <= TimeSpan.Zero) yield return $"GovernedSubsystemOptions.{name} must be positive, was {value}.";

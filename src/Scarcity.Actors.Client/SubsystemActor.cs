@@ -18,7 +18,12 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
         public static readonly RegisterTick Instance = new();
     }
 
+    /// <summary>No confirmation within the connect timeout: does any contact's receptionist answer at all?</summary>
+    private sealed record ContactProbeTimeout(int Probe) : INoSerializationVerificationNeeded;
+
     private const string RegisterTimer = "register";
+    private const string ProbeTimer = "contact-probe";
+    private static readonly TimeSpan ContactProbeTimeoutAfter = TimeSpan.FromSeconds(5);
 
     private readonly GovernedSubsystemOptions _options;
     private readonly SubsystemState _state;
@@ -32,6 +37,8 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
     private DateTimeOffset _registeringSince;
     private bool _outageLogged;
     private string? _lastRejection;
+    private int _probe;
+    private bool _probeAnswered;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -47,6 +54,8 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
         _contacts = string.Join(", ", options.Contacts);
 
         Receive<RegisterTick>(_ => Register());
+        Receive<ActorIdentity>(OnContactAnswered);
+        Receive<ContactProbeTimeout>(OnContactProbeTimeout);
         ReceiveAsync<SubsystemRegistered>(OnRegistered);
         Receive<RegistrationRejected>(OnRejected);
         ReceiveAsync<Throttle>(OnThrottle);
@@ -87,14 +96,35 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
     {
         if (!_outageLogged && Context.System.Scheduler.Now - _registeringSince >= _options.ConnectTimeout)
         {
+            // Unconfirmed is not unreachable: after a failover the governor answers at once but the subsystem's actuator
+            // answers only when its shard has moved. Ask the receptionists themselves before calling it an outage.
             _outageLogged = true;
-            var error = $"Subsystem {_options.Name}: no governor answered at {_contacts} within {_options.ConnectTimeout.TotalSeconds:0.#} s; " +
-                        $"check the contact address and that the governor is running (still trying every {_options.RegisterInterval.TotalSeconds:0.#} s)";
-            _state.LastError = error;
-            _log.Error(error);
+            _probeAnswered = false;
+            _probe++;
+            foreach (var path in _options.ReceptionistPaths()) Context.ActorSelection(path).Tell(new Identify(_probe));
+            Timers.StartSingleTimer(ProbeTimer, new ContactProbeTimeout(_probe), ContactProbeTimeoutAfter);
         }
         _client.Tell(new ClusterClient.Send(ServicePaths.Policy,
             new RegisterSubsystem(_options.Name, _options.Host, _options.Priority, [.. _options.Actions.Order(StringComparer.Ordinal)], Self, _options.LatencyObjectiveMs)));
+    }
+
+    private void OnContactAnswered(ActorIdentity identity)
+    {
+        if (identity.MessageId is not int probe || probe != _probe || identity.Subject is null || _probeAnswered || _state.IsRegistered) return;
+        _probeAnswered = true;
+        Timers.Cancel(ProbeTimer);
+        _log.Warning("Subsystem {0}: the governor at {1} answers but has not confirmed the registration within {2:0.#} s " +
+                     "(its actuator is starting, or moving to another node after a failover); still trying every {3:0.#} s",
+            _options.Name, identity.Subject.Path.Address, _options.ConnectTimeout.TotalSeconds, _options.RegisterInterval.TotalSeconds);
+    }
+
+    private void OnContactProbeTimeout(ContactProbeTimeout timeout)
+    {
+        if (timeout.Probe != _probe || _probeAnswered || _state.IsRegistered) return;
+        var error = $"Subsystem {_options.Name}: no governor answered at {_contacts} within {_options.ConnectTimeout.TotalSeconds:0.#} s; " +
+                    $"check the contact address and that the governor is running (still trying every {_options.RegisterInterval.TotalSeconds:0.#} s)";
+        _state.LastError = error;
+        _log.Error(error);
     }
 
     private async Task OnRegistered(SubsystemRegistered registered)
@@ -102,6 +132,7 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
         // A second answer of the same actuator (two attempts crossed the first reply) carries the same levels.
         var repeated = _state.IsRegistered && Sender.Equals(_actuator);
         Timers.Cancel(RegisterTimer);
+        Timers.Cancel(ProbeTimer);
         if (_actuator is not null && !_actuator.Equals(Sender)) Context.Unwatch(_actuator);
         _actuator = Sender;
         Context.Watch(_actuator);

@@ -227,10 +227,28 @@ public sealed record GetGovernorStatus : IScarcityMessage
 /// <param name="Unjournaled">Decisions and registrations taken but not yet written to the journal (0 while the database takes writes).</param>
 /// <param name="JournalError">Why journal writes fail (the database's error, with since when); null while they succeed.</param>
 /// <param name="JournalOverflowed">Events dropped unwritten because the actuator's write buffer was full, since it started.</param>
+/// <param name="Model">The learned model that sets a level (null: none learned).</param>
+/// <param name="Ineffective">Actions held because cutting them had no effect on the metric that triggered them, each with why (null or empty: none).</param>
 public sealed record SubsystemStatus(
     string Name, string Host, int Priority, ImmutableDictionary<string, double> Levels, long LastSequence,
     long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped,
-    int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0) : IScarcityMessage;
+    int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0, LearnedModelStatus? Model = null,
+    ImmutableDictionary<string, string>? Ineffective = null) : IScarcityMessage;
+
+/// <summary>A learned model as <c>scarcity subsystems</c> shows it: <c>vram_util = a + b × level × context_k</c>.</summary>
+/// <param name="Action">The action it sets.</param>
+/// <param name="Intercept"><c>a</c> (the weights' share of VRAM).</param>
+/// <param name="Slope"><c>b</c>, VRAM fraction per unit of <c>level × context_k</c>.</param>
+/// <param name="Residual">Standard deviation of its readings around the line.</param>
+/// <param name="Confidence">In [0, 1]; it decides from 0.8 (with enough readings, spread and small residuals).</param>
+/// <param name="Samples">Readings in the fit.</param>
+/// <param name="Confident">Whether it decides (else the rules do).</param>
+/// <param name="Distrusted">How often its predictions were contradicted.</param>
+/// <param name="ContextK">The last <c>context_k</c> reported, k tokens.</param>
+/// <param name="Prediction">What it predicts at the current level and context.</param>
+/// <param name="Headroom">The rise of <c>context_k</c> it plans for, k tokens.</param>
+public sealed record LearnedModelStatus(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples,
+    bool Confident, int Distrusted, double ContextK, double Prediction, double Headroom);
 
 /// <summary>The governor's view: every host's profile and every subsystem's state.</summary>
 /// <param name="Hosts">Profiles by host.</param>

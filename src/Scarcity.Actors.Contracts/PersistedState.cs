@@ -60,9 +60,27 @@ public sealed record ProfilerSnapshot(
 /// so that an actuator recovering from a snapshot still knows whom it governs: the registration event itself is older
 /// than the snapshot and is not replayed.
 /// </param>
+/// <param name="Model">
+/// The learned <c>reduce_batch</c> model and what it knows of crashes (null: none, or a snapshot written before this field
+/// existed), so that it survives a restart or a failover.
+/// </param>
 public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges,
-    RegisterSubsystem? Registration = null)
+    RegisterSubsystem? Registration = null, LearnedModelState? Model = null)
     : IScarcityMessage;
+
+/// <summary>
+/// A learned model's state as the actuator entity persists it: the readings it fits (<c>vram_util</c> against
+/// <c>level × context_k</c>), oldest first, and the hard limits crashes taught it.
+/// </summary>
+/// <param name="Action">The action it sets (<c>reduce_batch</c>).</param>
+/// <param name="X">Each reading's <c>level × context_k</c>.</param>
+/// <param name="Y">Each reading's value (<c>vram_util</c>, a fraction).</param>
+/// <param name="Distrusted">How often its predictions were contradicted.</param>
+/// <param name="JumpHeadroom">The largest sudden rise of <c>context_k</c> that crashed the subsystem, k tokens, planned for ever after.</param>
+/// <param name="CrashX">The smallest <c>level × context_k</c> it crashed at; null: never.</param>
+/// <param name="CapX">The hard limit on <c>level × context_k</c> while the model is not confident after a crash; null: none.</param>
+public sealed record LearnedModelState(string Action, ImmutableArray<double> X, ImmutableArray<double> Y, int Distrusted, double JumpHeadroom,
+    double? CrashX, double? CapX);
 
 /// <summary>
 /// Tells a host's profiler entity that a subsystem runs there, so its profiles reach that subsystem's actuator, and which

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Gateway;
 using Scarcity.Actors.Hosting;
 using Scarcity.Actors.Host;
 using Scarcity.Actors.Samples.SimulatedEngine;
@@ -96,6 +97,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
         }
         if (demo) UseDemoDatabaseUnlessConfigured(builder.Configuration);
         config = DRGConfig.Load(builder.Configuration);
+        GovernorHostingExtensions.EnsureTlsUsable(config.Cluster.Tls);
     }
     catch (DRGConfigException e)
     {
@@ -123,11 +125,12 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, services) =>
     {
         akka.WithScarcityLogging(services.GetRequiredService<ILoggerFactory>()).WithScarcityNode(config);
-        if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host));
+        if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host, config.Cluster.Tls.ToOptions()));
     });
     builder.Services.AddSingleton(config);
     builder.Services.AddHostedService<StatusPrinter>();
     builder.Services.AddOperatorEndpoint(); // /metrics, /healthz, /readyz on Scarcity:Metrics
+    builder.Services.AddGatewayEndpoint(); // gRPC scarcity.v1.Governor on Scarcity:Gateway
 
     Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {ConnectionStrings.Redact(config.Persistence.ConnectionString)}, " +
                       $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms" +
@@ -170,7 +173,7 @@ static void UseDemoDatabaseUnlessConfigured(ConfigurationManager configuration)
 }
 
 // The demo engine is a user's program in all but its process: it connects through ClusterClient to this node's address.
-static void StartDemoEngine(ActorSystem system, string host)
+static void StartDemoEngine(ActorSystem system, string host, Scarcity.Actors.Contracts.RemotingTlsOptions? tls)
 {
     var engine = SimulatedInferenceEngine.Start(new SimulatedEngineOptions
     {
@@ -179,6 +182,7 @@ static void StartDemoEngine(ActorSystem system, string host)
         Scenario = "demo",
         Contacts = [Akka.Cluster.Cluster.Get(system).SelfAddress.ToString()],
         ExtraHocon = "akka.loglevel = WARNING",
+        Tls = tls, // with TLS on, the engine presents this node's own certificate
         WriteLine = line => Console.WriteLine($"  >> {DemoSubsystem} {line}"),
     });
     // The first thing a stopping node does: the engine goes before the governor it talks to.

@@ -77,6 +77,12 @@ public sealed class InferenceEngineModel
     /// <summary>CPU utilisation, constant <see cref="EngineCpuUtil"/>.</summary>
     public double CpuUtil => EngineCpuUtil;
 
+    /// <summary>
+    /// How often the engine's process has started (and registered with the governor): 1 from the start, one more each
+    /// time it comes back after an OOM's <see cref="Restart"/>, counted at the start of its first step back.
+    /// </summary>
+    public int Starts { get; private set; } = 1;
+
     /// <summary>Cumulative scores.</summary>
     public EngineScores Scores => _scores;
 
@@ -121,6 +127,7 @@ public sealed class InferenceEngineModel
         var overSlo = 0.0;
         var oom = 0;
 
+        if (Down && t >= _downUntil) Starts++;
         if (t < _downUntil)
         {
             Down = true;

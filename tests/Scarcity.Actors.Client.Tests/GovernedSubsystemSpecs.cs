@@ -150,4 +150,34 @@ public sealed class GovernedSubsystemSpecs : IAsyncLifetime
         var error = Assert.Throws<ArgumentException>(options.EnsureValid);
         Assert.All(problems, p => Assert.Contains(p, error.Message));
     }
+
+    private sealed class LogCollector : ReceiveActor
+    {
+        public LogCollector(System.Collections.Concurrent.ConcurrentQueue<Akka.Event.LogEvent> events) =>
+            Receive<Akka.Event.LogEvent>(events.Enqueue);
+    }
+
+    [Fact]
+    public async Task A_governor_that_answers_but_has_not_confirmed_the_registration_is_not_reported_as_no_governor()
+    {
+        // The governor's registration front door goes away, as the subsystem's actuator does while its shard moves
+        // after a failover: the node and its receptionist answer, the registration does not.
+        await _host.Policy.GracefulStop(Wait);
+        var client = Start(new GovernedSubsystemOptions
+        {
+            Name = "waiting", ConnectTimeout = TimeSpan.FromSeconds(1), RegisterInterval = TimeSpan.FromMilliseconds(500),
+        }.On(ActionNames.ReduceBatch, (_, _) => true));
+        var events = new System.Collections.Concurrent.ConcurrentQueue<Akka.Event.LogEvent>();
+        client.System.EventStream.Subscribe(client.System.ActorOf(Props.Create(() => new LogCollector(events))), typeof(Akka.Event.LogEvent));
+
+        var deadline = DateTime.UtcNow + Wait;
+        while (!events.Any(e => e.Message.ToString()!.Contains("answers but has not confirmed the registration")) && DateTime.UtcNow < deadline)
+            await Task.Delay(200);
+        await Task.Delay(TimeSpan.FromSeconds(7)); // past the receptionist probe's own 5 s
+
+        Assert.Contains(events, e => e is Akka.Event.Warning && e.Message.ToString()!.Contains($"the governor at akka.tcp://scarcity@127.0.0.1:{_port} answers"));
+        Assert.DoesNotContain(events, e => e.Message.ToString()!.Contains("no governor answered"));
+        Assert.Null(client.LastError);
+        Assert.False(client.IsRegistered);
+    }
 }

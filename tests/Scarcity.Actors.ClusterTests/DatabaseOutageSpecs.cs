@@ -49,7 +49,9 @@ public sealed partial class DatabaseOutageSpecs : Akka.TestKit.Xunit2.TestKit
         var clock = Stopwatch.StartNew();
         await using var node = NodeProcess.Start(new NodeOptions("outage-node", "gpu-outage-1", port, [], postgres.ConnectionString,
             Roles: ["governor"], MetricsPort: metricsPort, StableAfterSeconds: 5,
-            ExtraArgs: ["--Scarcity:Policy:Cooldown=00:00:02", "--Scarcity:Policy:MinLevel=0.0001", "--Scarcity:Persistence:WriteRetryMax=00:00:02"]));
+            // The same hot host drives every Throttle: without the effect check, which would hold after two cuts.
+            ExtraArgs: ["--Scarcity:Policy:Cooldown=00:00:02", "--Scarcity:Policy:MinLevel=0.0001", "--Scarcity:Persistence:WriteRetryMax=00:00:02",
+                "--Scarcity:Policy:IneffectiveAfterCuts=0"]));
         var probe = new GovernorProbe(Sys);
         using var feeding = new CancellationTokenSource();
         void Log(string what) => _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");

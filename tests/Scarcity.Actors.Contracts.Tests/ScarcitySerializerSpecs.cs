@@ -62,6 +62,13 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("17", ["gpu-01"]))]);
         yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
             ImmutableDictionary<string, DateTimeOffset>.Empty.Add("reduce_batch", At));
+        yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
+            ImmutableDictionary<string, DateTimeOffset>.Empty, null, new LearnedModelState("reduce_batch", [1.0, 1.2], [0.784, 0.86], 1, 1.4, 2.4, null));
+        yield return status with
+        {
+            Model = new LearnedModelStatus("reduce_batch", 0.4, 0.384, 0.002, 0.97, 40, true, 0, 2.2, 0.93, 0.05),
+            Ineffective = ImmutableDictionary<string, string>.Empty.Add("throttle", "ineffective: 2 cuts of throttle by 'cpu_util ema > 0.9'"),
+        };
     }
 
     [Fact]
@@ -196,6 +203,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             case ActuatorSnapshot actuator:
                 Assert.Equal((7L, 0.5), (actuator.Sequence, actuator.Levels["reduce_batch"]));
                 Assert.Null(actuator.Registration);
+                Assert.Null(actuator.Model);
                 break;
             default:
                 Assert.Fail($"{manifest} read as {back.GetType().Name}");

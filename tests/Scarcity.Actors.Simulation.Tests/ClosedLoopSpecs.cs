@@ -111,14 +111,17 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
             "oom_total{subsystem=\"inference_engine\"}", "queue_depth{subsystem=\"inference_engine\"}"], reported);
     }
 
-    private static DRGConfig Learning() => new() { Policy = { LearnBatchResponse = true } };
+    private static DRGConfig Learning() => new();
+
+    /// <summary>The rules alone, as before issue 11 (cluster-config/rules-only.json).</summary>
+    internal static DRGConfig RulesOnly() => new() { Policy = { LearnBatchResponse = false, LatencyAdmission = false, IneffectiveAfterCuts = 0, RecoveryDelaysEscalation = true } };
 
     [Fact]
     public void Learning_the_batch_response_ends_the_crash_loop_of_sudden_context_steps()
     {
         var scenario = ScenarioFile.Load(Path.Combine(ScenarioFolder(), "context-steps.csv"));
 
-        var rules = ClosedLoopRunner.Run(scenario, new PolicyGovernor(new DRGConfig()), delay: 1);
+        var rules = ClosedLoopRunner.Run(scenario, new PolicyGovernor(RulesOnly()), delay: 1);
         var learned = ClosedLoopRunner.Run(scenario, new PolicyGovernor(Learning()), delay: 1);
 
         // Two steps up arrive while VRAM reads 0.78: each costs one OOM without foresight, never a second.
@@ -147,13 +150,13 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
         foreach (var scenario in Scenario.Public)
             Assert.Equal(0, ClosedLoopRunner.Run(scenario, new PolicyGovernor(Learning()), delay: 1).Scores.Ooms);
 
-        var rules = ClosedLoopRunner.Run(Scenario.ContextSurge, new PolicyGovernor(new DRGConfig()), delay: 1);
+        var rules = ClosedLoopRunner.Run(Scenario.ContextSurge, new PolicyGovernor(RulesOnly()), delay: 1);
         var learned = ClosedLoopRunner.Run(Scenario.ContextSurge, new PolicyGovernor(Learning()), delay: 1);
         output.WriteLine($"rules {rules.Scores}; learned {learned.Scores}");
         Assert.True(learned.Scores.GoodRequests > rules.Scores.GoodRequests);
     }
 
-    private static string ScenarioFolder()
+    internal static string ScenarioFolder()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Scarcity.Actors.sln"))) return Path.Combine(dir.FullName, "tests", "scenarios");

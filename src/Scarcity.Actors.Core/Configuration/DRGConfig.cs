@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -75,10 +76,24 @@ public sealed class ClusterConfig : IValidatedConfig
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>
+    /// How long, after the resolver downed a node and it was removed, the survivors wait before they take over its
+    /// shards and singletons (Akka's <c>down-removal-margin</c>): time for the downed side of a partition to stop its
+    /// own entities first. Zero: as long as <see cref="StableAfter"/> (Akka's default), which doubles the failover
+    /// time. A few seconds suffice: both sides of a partition decide at about the same time. <value>0 (= StableAfter)</value>
+    /// </summary>
+    public TimeSpan DownRemovalMargin { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// Forming the cluster through Akka.Management's cluster bootstrap and Kubernetes API discovery instead of
     /// <see cref="SeedNodes"/> (off by default). When enabled, <see cref="SeedNodes"/> must be empty.
     /// </summary>
     public ClusterBootstrapConfig Bootstrap { get; set; } = new();
+
+    /// <summary>TLS for remoting (<see cref="TlsConfig"/>); off by default. With it on, seed nodes are <c>akka.ssl.tcp://</c> addresses.</summary>
+    public TlsConfig Tls { get; set; } = new();
+
+    /// <summary>The scheme of this cluster's node addresses: <c>akka.tcp</c>, or <c>akka.ssl.tcp</c> with TLS.</summary>
+    public string Scheme => RemotingTls.Scheme(Tls.Enabled);
 
     /// <summary>True when this node hosts the governor's entities and persistence.</summary>
     public bool IsGovernor => Roles.Contains("governor");
@@ -88,13 +103,16 @@ public sealed class ClusterConfig : IValidatedConfig
     {
         if (Port is < 0 or > 65535) yield return $"{section}:Port must be in 0..65535, was {Port}";
         if (StableAfter <= TimeSpan.Zero) yield return $"{section}:StableAfter must be positive, was {StableAfter}";
+        if (DownRemovalMargin < TimeSpan.Zero) yield return $"{section}:DownRemovalMargin must not be negative, was {DownRemovalMargin}";
         if (Roles.Count == 0) yield return $"{section}:Roles is empty (governor, sensor or both)";
         for (var i = 0; i < Roles.Count; i++)
             if (Roles[i] is not ("governor" or "sensor"))
                 yield return $"{section}:Roles:{i} '{Roles[i]}' is not a role (governor, sensor)";
         for (var i = 0; i < SeedNodes.Count; i++)
-            if (!SeedNodes[i].StartsWith("akka.tcp://", StringComparison.Ordinal))
-                yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an akka.tcp:// address";
+            if (!SeedNodes[i].StartsWith(Scheme + "://", StringComparison.Ordinal))
+                yield return $"{section}:SeedNodes:{i} '{SeedNodes[i]}' is not an {Scheme}:// address" +
+                             (Tls.Enabled ? $" ({section}:Tls:Enabled is true)" : "");
+        foreach (var problem in Tls.Validate($"{section}:Tls")) yield return problem;
         foreach (var problem in Bootstrap.Validate($"{section}:Bootstrap")) yield return problem;
         if (Bootstrap.Enabled && SeedNodes.Count > 0)
             yield return $"{section}:SeedNodes must be empty when {section}:Bootstrap:Enabled is true (bootstrap finds the nodes itself)";
@@ -217,6 +235,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The metrics and health endpoint.</summary>
     public MetricsConfig Metrics { get; set; } = new();
 
+    /// <summary>The gRPC gateway (subsystems in any language, docs/gateway.md).</summary>
+    public GatewayConfig Gateway { get; set; } = new();
+
     /// <summary>Prometheus endpoints of subsystems that the sensor scrapes (docs/scrape.md); none by default.</summary>
     public ScrapeConfig Scrape { get; set; } = new();
 
@@ -245,6 +266,7 @@ public sealed class DRGConfig : IValidatedConfig
             Sensor.Validate($"{section}:Sensor"), Profiler.Validate($"{section}:Profiler"), Policy.Validate($"{section}:Policy"),
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
             Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
+            Gateway.Validate($"{section}:Gateway"),
             Operations.Validate($"{section}:Operations"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;

@@ -1,10 +1,21 @@
+using MathNet.Numerics.LinearRegression;
+
 namespace Scarcity.Actors.Policies;
+
+/// <summary>A <see cref="BatchResponseModel"/>'s state, for persistence with the actuator entity and for display.</summary>
+/// <param name="Samples">The fitted readings, oldest first: <c>(level × context, value)</c>.</param>
+/// <param name="Intercept"><c>a</c>.</param>
+/// <param name="Slope"><c>b</c>.</param>
+/// <param name="Residual">Weighted residual standard deviation.</param>
+/// <param name="Confidence">In [0, 1] (see <see cref="BatchResponseModel.Confidence"/>).</param>
+/// <param name="Distrusted">How often its predictions were contradicted.</param>
+public sealed record BatchModelState(IReadOnlyList<(double X, double Y)> Samples, double Intercept, double Slope, double Residual, double Confidence, int Distrusted);
 
 /// <summary>
 /// What <c>reduce_batch</c> does to VRAM, learned online: <c>vram ≈ a + b × level × context</c> (weights plus a KV cache
-/// that grows with batch and context length), an ordinary least-squares line over the latest readings (closed form; the
-/// core references no numerics package yet: CoreReferencesSpecs).
-/// Pure and deterministic; not thread-safe.
+/// that grows with batch and context length), a weighted least-squares line (MathNet.Numerics) over the latest
+/// <see cref="Window"/> readings, the newest weighing most (half weight after <see cref="HalfLife"/> readings), so it
+/// follows a subsystem whose response drifts. Pure and deterministic; not thread-safe.
 /// </summary>
 /// <remarks>
 /// Only readings that did not fall since the one before are fitted: an allocator grabs memory at once but returns it
@@ -15,6 +26,9 @@ public sealed class BatchResponseModel
     /// <summary>Readings kept for the fit.</summary>
     public const int Window = 240;
 
+    /// <summary>Readings after which one weighs half as much as the newest.</summary>
+    public const int HalfLife = 120;
+
     /// <summary>Readings needed before the model can be confident.</summary>
     public const int MinSamples = 12;
 
@@ -24,11 +38,20 @@ public sealed class BatchResponseModel
     /// <summary>The largest residual standard deviation a confident model has.</summary>
     public const double MaxResidual = 0.03;
 
+    /// <summary>The <see cref="Confidence"/> a model needs before it decides.</summary>
+    public const double MinConfidence = 0.8;
+
     private readonly Queue<(double X, double Y)> _samples = new();
     private double _lastY = double.NaN;
 
-    /// <summary>True when the fit has enough readings over a wide enough range, a positive slope and small residuals.</summary>
+    /// <summary>True when the fit has enough readings over a wide enough range, a positive slope, small residuals and a <see cref="Confidence"/> of at least <see cref="MinConfidence"/>.</summary>
     public bool Confident { get; private set; }
+
+    /// <summary>
+    /// How sure the fit is, in [0, 1]: one less the slope's relative standard error, scaled down while it has fewer than
+    /// <see cref="MinSamples"/> readings; 0 before a slope can be fitted. Rises with readings that agree with the line.
+    /// </summary>
+    public double Confidence { get; private set; }
 
     /// <summary><c>a</c>: the value at level 0 (the weights).</summary>
     public double Intercept { get; private set; }
@@ -36,13 +59,16 @@ public sealed class BatchResponseModel
     /// <summary><c>b</c>: the value per unit of <c>level × context</c>.</summary>
     public double Slope { get; private set; }
 
-    /// <summary>Standard deviation of the fitted readings around the line.</summary>
+    /// <summary>Weighted standard deviation of the fitted readings around the line.</summary>
     public double Residual { get; private set; }
 
     /// <summary>Readings in the fit.</summary>
     public int Count => _samples.Count;
 
-    /// <summary>The margin kept under a threshold: twice the residual, at least 0.02.</summary>
+    /// <summary>How often a reading contradicted a confident prediction (see <see cref="Distrust"/>).</summary>
+    public int Distrusted { get; private set; }
+
+    /// <summary>The margin kept under a threshold for the fit's own scatter: twice the residual, at least 0.02.</summary>
     public double Margin => Math.Max(0.02, 2 * Residual);
 
     /// <summary>Folds in one reading <paramref name="value"/> taken at <paramref name="level"/> and <paramref name="context"/>.</summary>
@@ -60,45 +86,84 @@ public sealed class BatchResponseModel
     /// <summary>The value predicted at <paramref name="level"/> and <paramref name="context"/>.</summary>
     public double Predict(double level, double context) => Intercept + Slope * level * context;
 
-    /// <summary>The largest level whose prediction at <paramref name="context"/> stays under <paramref name="threshold"/> less <see cref="Margin"/>.</summary>
-    public double LargestLevelUnder(double threshold, double context) =>
-        Slope > 0 && context > 0 ? (threshold - Margin - Intercept) / (Slope * context) : double.PositiveInfinity;
+    /// <summary>
+    /// The largest level whose prediction at <paramref name="context"/> stays under <paramref name="threshold"/> less
+    /// <paramref name="margin"/>; +∞ when the slope is not positive.
+    /// </summary>
+    public double LargestLevelUnder(double threshold, double context, double margin) =>
+        Slope > 0 && context > 0 ? (threshold - margin - Intercept) / (Slope * context) : double.PositiveInfinity;
 
     /// <summary>Forgets every reading (its predictions were contradicted); the rules decide until it is confident again.</summary>
     public void Distrust()
     {
         _samples.Clear();
         Confident = false;
+        Confidence = 0;
+        Distrusted++;
+    }
+
+    /// <summary>The state to persist.</summary>
+    public BatchModelState Snapshot() => new([.. _samples], Intercept, Slope, Residual, Confidence, Distrusted);
+
+    /// <summary>Restores a persisted state (its readings are fitted again).</summary>
+    public void Restore(BatchModelState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _samples.Clear();
+        foreach (var s in state.Samples.TakeLast(Window))
+            if (double.IsFinite(s.X) && double.IsFinite(s.Y))
+                _samples.Enqueue(s);
+        Distrusted = state.Distrusted;
+        Refit();
     }
 
     private void Refit()
     {
         Confident = false;
-        if (_samples.Count < MinSamples) return;
-        var xs = new double[_samples.Count];
-        var ys = new double[_samples.Count];
+        Confidence = 0;
+        var n = _samples.Count;
+        if (n < 3) return;
+        var xs = new double[n][];
+        var ys = new double[n];
+        var ws = new double[n];
+        double minX = double.PositiveInfinity, maxX = double.NegativeInfinity, sumW = 0, sumWx = 0;
         var i = 0;
         foreach (var (x, y) in _samples)
         {
-            xs[i] = x;
-            ys[i++] = y;
+            xs[i] = [x];
+            ys[i] = y;
+            // Exponential forgetting: the newest reading weighs 1, one HalfLife older 0.5.
+            ws[i] = Math.Pow(0.5, (n - 1 - i) / (double)HalfLife);
+            minX = Math.Min(minX, x);
+            maxX = Math.Max(maxX, x);
+            sumW += ws[i];
+            sumWx += ws[i] * x;
+            i++;
         }
-        var mean = xs.Average();
-        if (!(mean > 0) || (xs.Max() - xs.Min()) / mean < MinSpread) return;
-        var meanY = ys.Average();
-        double sxy = 0, sxx = 0;
-        for (var j = 0; j < xs.Length; j++)
+        var meanX = sumWx / sumW;
+        if (!(meanX > 0) || (maxX - minX) / meanX < MinSpread / 4) return;
+
+        var coefficients = WeightedRegression.Weighted(xs, ys, ws, intercept: true);
+        var a = coefficients[0];
+        var b = coefficients[1];
+        double sse = 0, sxx = 0;
+        for (var j = 0; j < n; j++)
         {
-            sxy += (xs[j] - mean) * (ys[j] - meanY);
-            sxx += (xs[j] - mean) * (xs[j] - mean);
+            var r = ys[j] - a - b * xs[j][0];
+            sse += ws[j] * r * r;
+            sxx += ws[j] * (xs[j][0] - meanX) * (xs[j][0] - meanX);
         }
-        var b = sxy / sxx;
-        var a = meanY - b * mean;
-        var sse = 0.0;
-        for (var j = 0; j < xs.Length; j++) sse += Math.Pow(ys[j] - a - b * xs[j], 2);
+        // Effective sample size of the weights (Kish), for the degrees of freedom.
+        var sumW2 = ws.Sum(w => w * w);
+        var effective = sumW * sumW / sumW2;
+        var variance = sse / sumW * effective / Math.Max(1, effective - 2);
         Intercept = a;
         Slope = b;
-        Residual = Math.Sqrt(sse / Math.Max(1, xs.Length - 2));
-        Confident = b > 0 && Residual <= MaxResidual;
+        Residual = Math.Sqrt(variance);
+        var slopeError = sxx > 0 ? Math.Sqrt(variance / sxx) : double.PositiveInfinity;
+        Confidence = b > 0 ? Math.Clamp(1 - slopeError / b, 0, 1) * Math.Min(1, n / (double)MinSamples) : 0;
+        Confident = n >= MinSamples && (maxX - minX) / meanX >= MinSpread && b > 0 && Residual <= MaxResidual
+                    && Confidence >= MinConfidence;
     }
 }
+

@@ -19,13 +19,54 @@ public sealed class PolicyConfig : IValidatedConfig
     public double RecoveryStep { get; set; } = 0.1;
 
     /// <summary>
+    /// Time between two recovery steps of one (subsystem, action); escalation is paced by <see cref="Cooldown"/> alone,
+    /// so a recovery step never delays a needed cut. <value>5 s</value>
+    /// </summary>
+    public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The loop before issue 11: the cooldown between two cuts counts from any level change, a recovery step included
+    /// (so a recovery step can delay a needed cut). <value>false</value>
+    /// </summary>
+    public bool RecoveryDelaysEscalation { get; set; }
+
+    /// <summary>
     /// Sets <c>reduce_batch</c> from a learned model of VRAM against batch level and context length
     /// (<see cref="BatchResponseModel"/>) for a subsystem that reports <c>context_k</c>, once the model is confident: the
-    /// largest level whose predicted VRAM stays under the rule's threshold with a margin, when cutting and when
+    /// largest level whose predicted VRAM stays under <see cref="LearnedVramLimit"/> with a margin, when cutting and when
     /// recovering; a subsystem that goes silent is taken as crashed (a hard limit at half its state, nothing recovers
-    /// until it is back). The rules decide while the model is not confident. Experimental (issue 11). <value>false</value>
+    /// until it is back). The rules decide while the model is not confident. False: the rules alone. <value>true</value>
     /// </summary>
-    public bool LearnBatchResponse { get; set; }
+    public bool LearnBatchResponse { get; set; } = true;
+
+    /// <summary>
+    /// The VRAM fraction the learned <c>reduce_batch</c> model plans up to, before its margin (fit scatter plus the
+    /// context's observed rise). The rule's own threshold (0.85 by default) stays the trigger of the fallback, which
+    /// acts on a forecast; the model predicts the batch's own need, so it may plan closer to the card. In (0, 1]. <value>0.95</value>
+    /// </summary>
+    public double LearnedVramLimit { get; set; } = 0.95;
+
+    /// <summary>
+    /// Governs <c>throttle</c> by latency for a subsystem that reports <c>latency_ms</c> (<see cref="LatencyAdmission"/>),
+    /// and makes a latency rule on <c>shed_load</c> the stronger step, taken only once <c>throttle</c> is at
+    /// <see cref="MinLevel"/>. False: <c>throttle</c> follows its rules alone. <value>true</value>
+    /// </summary>
+    public bool LatencyAdmission { get; set; } = true;
+
+    /// <summary>
+    /// The latency objective of a subsystem that registers none (<c>RegisterSubsystem.LatencyObjectiveMs</c>).
+    /// <value>500 ms</value>
+    /// </summary>
+    public TimeSpan LatencyObjective { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The fraction of the latency objective the admission aims at, in (0, 1]. <value>0.6</value></summary>
+    public double LatencySetpoint { get; set; } = 0.6;
+
+    /// <summary>
+    /// The effect check: a rule whose action was cut this many times in a row without the rule's signal improving holds
+    /// its level and is reported ineffective until it releases. 0: off. <value>2</value>
+    /// </summary>
+    public int IneffectiveAfterCuts { get; set; } = 2;
 
     /// <summary>The lowest level any escalation reaches. <value>0.1</value></summary>
     public double MinLevel { get; set; } = 0.1;
@@ -59,6 +100,11 @@ public sealed class PolicyConfig : IValidatedConfig
         if (RecoveryDelay < TimeSpan.Zero) yield return $"{section}:RecoveryDelay must not be negative, was {RecoveryDelay}";
         if (!(RecoveryStep > 0 && RecoveryStep <= 1)) yield return $"{section}:RecoveryStep must be in (0, 1], was {RecoveryStep}";
         if (!(MinLevel > 0 && MinLevel < 1)) yield return $"{section}:MinLevel must be in (0, 1), was {MinLevel}";
+        if (RecoveryInterval <= TimeSpan.Zero) yield return $"{section}:RecoveryInterval must be positive, was {RecoveryInterval}";
+        if (!(LearnedVramLimit > 0 && LearnedVramLimit <= 1)) yield return $"{section}:LearnedVramLimit must be a fraction in (0, 1], was {LearnedVramLimit}{PercentHint(LearnedVramLimit)}";
+        if (LatencyObjective <= TimeSpan.Zero) yield return $"{section}:LatencyObjective must be positive, was {LatencyObjective}";
+        if (!(LatencySetpoint > 0 && LatencySetpoint <= 1)) yield return $"{section}:LatencySetpoint must be a fraction in (0, 1], was {LatencySetpoint}{PercentHint(LatencySetpoint)}";
+        if (IneffectiveAfterCuts < 0) yield return $"{section}:IneffectiveAfterCuts must not be negative, was {IneffectiveAfterCuts}";
         if (!(MaxScaleUp >= 1 && double.IsFinite(MaxScaleUp))) yield return $"{section}:MaxScaleUp must be >= 1, was {MaxScaleUp}";
         for (var i = 0; i < CustomActions.Count; i++)
             if (!ActionNames.IsValid(CustomActions[i]))

@@ -36,7 +36,11 @@ public sealed class SubsystemPolicy
     private readonly List<string> _skipped = [];
 
     /// <summary>Creates the policy of <paramref name="subsystem"/> from its rules; every action starts at level 1.</summary>
-    public SubsystemPolicy(string subsystem, IReadOnlyList<PolicyRule> rules, PolicyConfig config)
+    /// <param name="subsystem">The subsystem governed.</param>
+    /// <param name="rules">Its rules.</param>
+    /// <param name="config">How levels move.</param>
+    /// <param name="latencyObjectiveMs">Its latency objective, ms, as it registered it; null: <see cref="PolicyConfig.LatencyObjective"/>.</param>
+    public SubsystemPolicy(string subsystem, IReadOnlyList<PolicyRule> rules, PolicyConfig config, double? latencyObjectiveMs = null)
     {
         Subsystem = subsystem;
         _config = config;
@@ -48,6 +52,85 @@ public sealed class SubsystemPolicy
             foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
                 if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
                     group.Learning = new BatchLearning(vram, subsystem);
+        if (config.LatencyAdmission && Array.Find(_actions, a => a.Action == ActionNames.Throttle) is { } throttle)
+        {
+            throttle.Admission = new LatencyAdmission(ObjectiveOrDefault(latencyObjectiveMs), config.LatencySetpoint, config.MinLevel);
+            _latencySeries = MetricNames.Labelled(MetricNames.LatencyMs, MetricNames.SubsystemLabel, subsystem);
+            _queueSeries = MetricNames.Labelled(MetricNames.QueueDepth, MetricNames.SubsystemLabel, subsystem);
+        }
+    }
+
+    private readonly string? _latencySeries;
+    private readonly string? _queueSeries;
+
+    private double ObjectiveOrDefault(double? ms) =>
+        ms is { } m && m > 0 && double.IsFinite(m) ? m : _config.LatencyObjective.TotalMilliseconds;
+
+    /// <summary>Sets the latency objective the subsystem registered (null: the configured default).</summary>
+    public void SetLatencyObjective(double? latencyObjectiveMs)
+    {
+        if (Array.Find(_actions, a => a.Admission is not null)?.Admission is { } admission)
+            admission.ObjectiveMs = ObjectiveOrDefault(latencyObjectiveMs);
+    }
+
+    /// <summary>
+    /// The subsystem registered (started, or came back after a restart) at <paramref name="now"/>. A registration that
+    /// follows another within a minute with no report of its own in between is a process that died before it could report
+    /// (an OOM in its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state.
+    /// </summary>
+    public void Registered(DateTimeOffset now)
+    {
+        if (Array.Find(_actions, a => a.Learning is not null)?.Learning is not { } l) return;
+        var level = Array.Find(_actions, a => a.Learning is not null)!.Level;
+        // Within a minute of the last: a restart loop, not a subsystem that simply reports no context of its own.
+        if (l.Registrations > 0 && !l.ReportedSinceRegistration && now - l.RegisteredAt < CrashLoopWindow)
+        {
+            // It crashed at the level it had when it last registered, or a higher one since.
+            l.CrashedSilently = true;
+            l.SilentCrashLevel = Math.Max(level, l.LevelAtRegistration);
+        }
+        l.Registrations++;
+        l.RegisteredAt = now;
+        l.LevelAtRegistration = level;
+        l.ReportedSinceRegistration = false;
+    }
+
+    /// <summary>The latency objective admission keeps to, ms; null when no action is governed by latency.</summary>
+    public double? LatencyObjectiveMs => Array.Find(_actions, a => a.Admission is not null)?.Admission?.ObjectiveMs;
+
+    /// <summary>
+    /// Actions whose rule was found ineffective (the effect check: cut <see cref="PolicyConfig.IneffectiveAfterCuts"/>
+    /// times without its signal improving), each with why; they hold until the rule releases.
+    /// </summary>
+    public ImmutableDictionary<string, string> Ineffective =>
+        _actions.Where(a => a.IneffectiveReason is not null)
+            .ToImmutableDictionary(a => a.Action, a => a.IneffectiveReason!, StringComparer.Ordinal);
+
+    /// <summary>The learned <c>reduce_batch</c> model as it stands (null when none is learned), for display.</summary>
+    public LearnedModelStatus? Model => Array.Find(_actions, a => a.Learning is not null) is { Learning: { } l } g
+        ? new LearnedModelStatus(g.Action, l.Model.Intercept, l.Model.Slope, l.Model.Residual, l.Model.Confidence, l.Model.Count,
+            l.Model.Confident, l.Model.Distrusted, l.LastContext, l.Model.Predict(g.Level, l.LastContext), l.Headroom)
+        : null;
+
+    /// <summary>The learned state to persist with the actuator entity (null when none is learned).</summary>
+    public LearnedModelState? GetLearned()
+    {
+        if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } g) return null;
+        var state = l.Model.Snapshot();
+        return new LearnedModelState(g.Action, [.. state.Samples.Select(s => s.X)], [.. state.Samples.Select(s => s.Y)], state.Distrusted,
+            l.JumpHeadroom, double.IsFinite(l.CrashX) ? l.CrashX : null, l.CapX);
+    }
+
+    /// <summary>Restores a persisted learned state (after a restart or failover); a state for another action is ignored.</summary>
+    public void RestoreLearned(LearnedModelState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (Array.Find(_actions, a => a.Learning is not null && a.Action == state.Action)?.Learning is not { } l) return;
+        var samples = state.X.Zip(state.Y, (x, y) => (x, y)).ToList();
+        l.Model.Restore(new BatchModelState(samples, 0, 0, 0, 0, state.Distrusted));
+        l.JumpHeadroom = state.JumpHeadroom;
+        l.CrashX = state.CrashX ?? double.PositiveInfinity;
+        l.CapX = state.CapX;
     }
 
     /// <summary>The subsystem governed.</summary>
@@ -77,6 +160,7 @@ public sealed class SubsystemPolicy
         if (group is null) return;
         group.Level = state.Level;
         group.LastChangeAt = state.LastChangeAt;
+        group.LastEscalationAt = state.LastChangeAt;
     }
 
     /// <summary>
@@ -92,6 +176,7 @@ public sealed class SubsystemPolicy
             // The wall clock stepped back (NTP): times ahead of now are re-anchored on it, so a cooldown or the recovery
             // delay waits its own length from here, not the step's length as well.
             if (group.LastChangeAt > now) group.LastChangeAt = now;
+            if (group.LastEscalationAt > now) group.LastEscalationAt = now;
             if (group.ReleasedSince > now) group.ReleasedSince = now;
             RuleState? deciding = null;
             var anyActive = false;
@@ -122,9 +207,21 @@ public sealed class SubsystemPolicy
             }
 
             if (anyActive) group.ReleasedSince = null;
+            // The effect check's verdict lasts until the rule that was found ineffective releases.
+            if (group.IneffectiveRule is { } stuck && !stuck.Active)
+            {
+                group.IneffectiveRule = null;
+                group.IneffectiveReason = null;
+                group.CutsWithoutEffect = 0;
+            }
             if (group.Learning is { } learning && Learned(group, learning, metrics, now, out var learned))
             {
                 if (learned is not null) (changes ??= []).Add(learned);
+                continue;
+            }
+            if (group.Admission is { } admission && Admitted(group, admission, deciding, metrics, now, out var admitted))
+            {
+                if (admitted is not null) (changes ??= []).Add(admitted);
                 continue;
             }
             var change = deciding is not null
@@ -137,14 +234,105 @@ public sealed class SubsystemPolicy
 
     private LevelChange? Escalate(ActionGroup group, RuleState rule, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
     {
+        // Escalation has its own pacing: a recovery step in between does not delay it.
         var cooldown = rule.Rule.Cooldown ?? _config.Cooldown;
-        if (group.LastChangeAt is { } last && now - last < cooldown) return null;
+        var since = _config.RecoveryDelaysEscalation ? group.LastChangeAt : group.LastEscalationAt;
+        if (since is { } last && now - last < cooldown) return null;
+        if (ReferenceEquals(group.IneffectiveRule, rule)) return null;
+        // The stronger step: while latency admission still has room on throttle, a latency rule does not shed load.
+        if (group.Action == ActionNames.ShedLoad && LatencyAdmitting(rule)) return null;
         var target = rule.Rule.Factor > 1
             ? Math.Min(_config.MaxScaleUp, group.Level * rule.Rule.Factor)
             : Math.Max(_config.MinLevel, group.Level * rule.Rule.Factor);
         if (Math.Abs(target - group.Level) < Epsilon) return null;
+        if (EffectCheck(group, rule)) return null;
         var reason = new ThrottleReason(rule.Rule.ToString(), rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
-        return Apply(group, target, reason, now, metrics);
+        var change = Apply(group, target, reason, now, metrics);
+        group.LastEscalationAt = now;
+        return change;
+    }
+
+    /// <summary>
+    /// The effect check before a cut: true (hold, the rule is ineffective) when the rule's signal has not improved
+    /// measurably over the last <see cref="PolicyConfig.IneffectiveAfterCuts"/> cuts of this action by the same rule.
+    /// </summary>
+    private bool EffectCheck(ActionGroup group, RuleState rule)
+    {
+        if (_config.IneffectiveAfterCuts <= 0 || rule.Rule.Factor > 1) return false;
+        if (ReferenceEquals(group.LastCutRule, rule) && double.IsFinite(group.LastCutValue))
+        {
+            // Measurable: 1 % of the threshold towards the safe side.
+            var tolerance = 0.01 * Math.Max(Math.Abs(rule.Rule.Threshold), 1e-6);
+            var improved = rule.Rule.Direction == RuleDirection.Above
+                ? rule.LastValue < group.LastCutValue - tolerance
+                : rule.LastValue > group.LastCutValue + tolerance;
+            group.CutsWithoutEffect = improved ? 0 : group.CutsWithoutEffect + 1;
+            if (group.CutsWithoutEffect >= _config.IneffectiveAfterCuts)
+            {
+                group.IneffectiveRule = rule;
+                group.IneffectiveReason = FormattableString.Invariant(
+                    $"ineffective: {group.CutsWithoutEffect} cuts of {group.Action} by '{rule.Rule}' left {rule.LastSeries} {Lower(rule.Rule.Signal)} at {rule.LastValue:0.###} (was {group.LastCutValue:0.###} at the last cut); holding at {group.Level:0.###}");
+                return true;
+            }
+        }
+        else group.CutsWithoutEffect = 0;
+        group.LastCutRule = rule;
+        group.LastCutValue = rule.LastValue;
+        return false;
+    }
+
+    /// <summary>True when <paramref name="rule"/> watches latency or queue and latency admission still has room on throttle.</summary>
+    private bool LatencyAdmitting(RuleState rule)
+    {
+        var metric = MetricNames.BaseName(rule.Rule.Metric);
+        if (metric != MetricNames.LatencyMs && metric != MetricNames.QueueDepth) return false;
+        return Array.Find(_actions, a => a.Admission is not null) is { } throttle && throttle.AdmissionSeen
+               && throttle.Level > _config.MinLevel + Epsilon;
+    }
+
+    /// <summary>
+    /// Latency admission on <c>throttle</c> (<see cref="PolicyConfig.LatencyAdmission"/>). True when it decided (the change,
+    /// or null to hold); false when the rules decide: the subsystem has never reported <c>latency_ms</c>.
+    /// </summary>
+    private bool Admitted(ActionGroup group, LatencyAdmission admission, RuleState? deciding, IReadOnlyDictionary<string, MetricEstimate> metrics,
+        DateTimeOffset now, out LevelChange? change)
+    {
+        change = null;
+        var has = metrics.TryGetValue(_latencySeries!, out var latency);
+        // A subsystem that crashed before it ever reported (the learned batch saw it) is down as well.
+        var crashed = Array.Find(_actions, a => a.Learning is not null)?.Learning is { Down: true };
+        if (!has && !group.AdmissionSeen && !crashed) return false;
+        group.AdmissionSeen = true;
+        if (!has || latency!.Stale)
+        {
+            // Down or silent: it serves nothing, so it admits as little as it may (a queue that builds up for a dead
+            // process is all over the objective when it is back); nothing recovers, and its trend starts afresh.
+            admission.Reset();
+            group.LastLatencyAt = null;
+            if (group.Level > _config.MinLevel + Epsilon)
+                change = Apply(group, _config.MinLevel, new ThrottleReason(
+                    $"latency admission: {_latencySeries} {(has ? "stale" : "missing")}, the subsystem is down or silent; admitting the least until it reports again",
+                    _latencySeries!, AdmissionSignal, double.NaN, double.NaN, admission.TargetMs), now, metrics);
+            return true;
+        }
+        // An effective rule on throttle (cpu_util) still cuts, paced by its cooldown; admission never raises past it.
+        var ruleActive = deciding is not null && !ReferenceEquals(group.IneffectiveRule, deciding);
+        if (ruleActive && Escalate(group, deciding!, now, metrics) is { } cut)
+        {
+            change = cut;
+            return true;
+        }
+        var queue = metrics.TryGetValue(_queueSeries!, out var q) && !q.Stale ? q.Raw : double.NaN;
+        // One step per new reading: an evaluation that sees the same reading again holds.
+        if (group.LastLatencyAt is { } seen && latency.UpdatedAt <= seen) return true;
+        var interval = group.LastLatencyAt is { } previous ? (latency.UpdatedAt - previous).TotalSeconds : 0;
+        group.LastLatencyAt = latency.UpdatedAt;
+        var target = admission.Next(group.Level, latency.Raw, queue, interval);
+        if (target > group.Level && ruleActive) return true;
+        if (Math.Abs(target - group.Level) < Epsilon) return true;
+        var reason = new ThrottleReason(admission.Describe(), _latencySeries!, AdmissionSignal, latency.Raw, admission.LastPredictionMs, admission.TargetMs);
+        change = Apply(group, target, reason, now, metrics);
+        return true;
     }
 
     private LevelChange? Recover(ActionGroup group, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
@@ -152,7 +340,7 @@ public sealed class SubsystemPolicy
         group.ReleasedSince ??= now;
         if (Math.Abs(group.Level - 1) < Epsilon) return null;
         if (now - group.ReleasedSince.Value < _config.RecoveryDelay) return null;
-        if (group.LastChangeAt is { } last && now - last < _config.Cooldown) return null;
+        if (group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return null;
         var target = group.Level < 1
             ? Math.Min(1, group.Level + _config.RecoveryStep)
             : Math.Max(1, group.Level - _config.RecoveryStep);
@@ -178,9 +366,32 @@ public sealed class SubsystemPolicy
     {
         change = null;
         var hasContext = metrics.TryGetValue(l.ContextSeries, out var context);
+        if (l.CrashedSilently)
+        {
+            // Registered again without a report since the last registration: it crashed before it could say anything,
+            // at the level it had then (a cut since may have come too late for it).
+            l.CrashedSilently = false;
+            var crashLevel = l.SilentCrashLevel;
+            l.CrashX = Math.Min(l.CrashX, crashLevel * l.LastContext);
+            l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * crashLevel * l.LastContext);
+            l.ReturnedFromCrash = true;
+            // Without a context ever reported, the limit is in level alone, and expires if none ever comes (a subsystem
+            // that reports no context of its own, restarted quickly twice).
+            if (!l.ContextKnown) l.SilentLimitUntil = now + SilentLimitTime;
+            var cap = Math.Max(_config.MinLevel, Math.Min(1, l.CapX.Value / l.LastContext));
+            if (group.Level > cap + Epsilon)
+            {
+                change = Apply(group, cap, new ThrottleReason(
+                    FormattableString.Invariant($"registered again without a report since its last registration (crashed at start): hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
+                    l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+                return true;
+            }
+        }
+        if (hasContext && !context!.Stale) l.ReportedSinceRegistration = true;
+        if (!l.ContextKnown && l.CapX is not null && now > l.SilentLimitUntil) l.CapX = null;
         if (!hasContext && !l.ContextSeen) return false;
         l.ContextSeen = true;
-        var threshold = l.Vram.Rule.Threshold;
+        var limit = _config.LearnedVramLimit;
         if (!hasContext || context!.Stale)
         {
             // Its own reports stopped: a crashed or restarting engine. Cut to half the state it was in and hold there;
@@ -188,48 +399,63 @@ public sealed class SubsystemPolicy
             if (!l.Down)
             {
                 l.Down = true;
-                l.CrashX = Math.Min(l.CrashX, group.Level * l.LastContext);
+                l.CrashLevel = group.Level;
+                l.CrashContext = l.LastContext;
                 l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * l.LastContext);
-                // A confident model let it crash: it is not trusted until it has learned again.
-                if (l.Model.Confident)
-                {
-                    l.Model.Distrust();
-                    l.Distrusted++;
-                }
             }
             var capped = Math.Max(_config.MinLevel, Math.Min(1, l.CapX!.Value / l.LastContext));
             if (group.Level > capped + Epsilon)
                 change = Apply(group, capped, new ThrottleReason(
-                    FormattableString.Invariant($"silent since a crash or restart: hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
-                    l.ContextSeries, "stale", l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
+                    FormattableString.Invariant($"silent since a crash or restart: hard limit level x context_k <= {l.CapX:0.###} (half the state it was in); nothing recovers while it is down"),
+                    l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
             return true;
         }
 
-        l.Down = false;
         var contextNow = context.Raw;
-        var contextAhead = Math.Max(context.Raw, context.Forecast);
+        var model = l.Model;
+        if (!l.ContextKnown)
+        {
+            // The first context it reports: limits from a crash before it ever reported were kept in level alone.
+            l.CapX *= contextNow;
+            l.CrashX *= contextNow;
+            if (l.Down) l.CrashContext = contextNow;
+        }
+        if (l.Down)
+        {
+            // Back (re-registered): the state it crashed in is the level it had and the context it came back with, if
+            // that is higher than the one it last reported (a sudden step up it never got to report).
+            l.Down = false;
+            l.ReturnedFromCrash = true;
+            var crashContext = Math.Max(l.CrashContext, contextNow);
+            l.CrashX = Math.Min(l.CrashX, l.CrashLevel * crashContext);
+            if (contextNow > l.CrashContext) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.CrashContext);
+            // A confident model that said the crash state fits is contradicted: distrusted until it has learned again.
+            if (model.Confident && model.Predict(l.CrashLevel, crashContext) < 1) model.Distrust();
+        }
+        else if (contextNow > l.LastContext) l.Rises.Enqueue((now, contextNow - l.LastContext));
+        while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.LastContext = contextNow;
+        l.ContextKnown = true;
+        var contextAhead = contextNow + l.Headroom;
         if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
         {
-            if (l.LastOoms is { } before && ooms.Raw > before)
+            // A rising counter the silence did not already account for (an engine that survives its OOM).
+            if (l.LastOoms is { } before && ooms.Raw > before && !l.ReturnedFromCrash)
                 l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * contextNow);
             l.LastOoms = ooms.Raw;
+            l.ReturnedFromCrash = false;
         }
         if (!l.Vram.TryRead(metrics, out var vram, out var series)) return l.CapX is not null;
         // An engine that has just crashed has not gone stale yet, but it has stopped reporting: until its own report is
         // as fresh as the VRAM reading (which now shows only what a dead process leaves), the level holds.
         if (vram!.UpdatedAt - context.UpdatedAt >= FreshReport) return true;
 
-        var model = l.Model;
         // Readings right after a level change show the allocator, not the batch: they are neither fitted nor checked.
         var settled = group.LastChangeAt is not { } changed || now - changed >= SettleTime;
         if (settled)
         {
             if (model.Confident && vram!.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
-            {
                 model.Distrust();
-                l.Distrusted++;
-            }
             model.Observe(group.Level, contextNow, vram!.Raw);
         }
 
@@ -239,10 +465,11 @@ public sealed class SubsystemPolicy
         {
             l.CapX = null; // the model knows where memory runs out now
             // Never back to where it crashed: 90 % of the smallest level x context_k it ran out of memory at.
-            target = Math.Clamp(Math.Min(model.LargestLevelUnder(threshold, contextAhead), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
+            var margin = model.Margin;
+            target = Math.Clamp(Math.Min(model.LargestLevelUnder(limit, contextAhead, margin), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
             reason = new ThrottleReason(FormattableString.Invariant(
-                    $"model: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k (n={model.Count}, ±{model.Residual:0.###}) predicts {model.Predict(target, contextAhead):0.###} at context_k {contextAhead:0.##} <= {threshold} - margin {model.Margin:0.###}"),
-                series, "model", model.Predict(target, contextAhead), vram!.Raw, threshold - model.Margin);
+                    $"model: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k (n={model.Count}, confidence {model.Confidence:0.##}, ±{model.Residual:0.###}) predicts {model.Predict(target, contextAhead):0.###} at context_k {contextAhead:0.##} (now {contextNow:0.##} + observed rise {l.Headroom:0.##}) <= {limit} - margin {margin:0.###}"),
+                series, "model", model.Predict(target, contextAhead), vram!.Raw, limit - margin);
         }
         else if (l.CapX is { } capX)
         {
@@ -250,18 +477,27 @@ public sealed class SubsystemPolicy
             if (group.Level <= cap + Epsilon) return false; // the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
-                l.ContextSeries, "raw", contextNow, contextAhead, capX);
+                l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
         else return false;
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
-        // Cuts at once; increases are paced by the cooldown.
-        if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.Cooldown) return true;
+        // Cuts at once; increases are paced by the recovery interval.
+        if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
         change = Apply(group, target, reason, now, metrics);
         return true;
     }
 
+    /// <summary>The reason's signal of a decision by latency admission (its text carries figures; metrics label by this).</summary>
+    public const string AdmissionSignal = "latency_admission";
+
+    /// <summary>The reason's signal of a decision by a crash's hard limit.</summary>
+    public const string CrashSignal = "crash";
+
     private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan SilentLimitTime = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan RiseWindow = TimeSpan.FromSeconds(60);
     private const double LearnedStep = 0.01;
     private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
 
@@ -357,20 +593,49 @@ public sealed class SubsystemPolicy
         public BatchResponseModel Model { get; } = new();
         public bool ContextSeen { get; set; }
         public bool Down { get; set; }
+        public bool ReturnedFromCrash { get; set; }
+        public int Registrations { get; set; }
+        public bool ReportedSinceRegistration { get; set; }
+        public bool CrashedSilently { get; set; }
+        public double LevelAtRegistration { get; set; }
+        public DateTimeOffset RegisteredAt { get; set; }
+        public DateTimeOffset SilentLimitUntil { get; set; }
+        public double SilentCrashLevel { get; set; }
+        /// <summary>False until the subsystem has reported its context: a crash before that has its state in level alone.</summary>
+        public bool ContextKnown { get; set; }
         public double LastContext { get; set; } = 1;
+        public double CrashLevel { get; set; }
+        public double CrashContext { get; set; }
         public double? LastOoms { get; set; }
-        /// <summary>The smallest level x context_k (as last reported) the subsystem crashed at.</summary>
+        /// <summary>The context's rises between two reports over the last minute.</summary>
+        public Queue<(DateTimeOffset At, double Rise)> Rises { get; } = new();
+        /// <summary>The largest sudden rise of context that crashed it (across the silence): a hard limit, kept.</summary>
+        public double JumpHeadroom { get; set; }
+        /// <summary>The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, or a crash's.</summary>
+        public double Headroom => Math.Max(JumpHeadroom, RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        /// <summary>The smallest level x context_k the subsystem crashed at.</summary>
         public double CrashX { get; set; } = double.PositiveInfinity;
         /// <summary>After a crash: the largest level x context_k allowed until the model is confident.</summary>
         public double? CapX { get; set; }
-        public int Distrusted { get; set; }
         /// <summary>The level the hard limit allows at the last context seen, or null.</summary>
         public double? Cap => CapX is { } x ? Math.Min(1, x / LastContext) : null;
     }
 
+    /// <summary>The planned context rise per largest observed rise: the level decided now is in effect over two reports.</summary>
+    private const double RiseFactor = 1;
+
     private sealed class ActionGroup(string action, RuleState[] rules)
     {
         public BatchLearning? Learning { get; set; }
+        public LatencyAdmission? Admission { get; set; }
+        public bool AdmissionSeen { get; set; }
+        public DateTimeOffset? LastLatencyAt { get; set; }
+        public DateTimeOffset? LastEscalationAt { get; set; }
+        public RuleState? LastCutRule { get; set; }
+        public double LastCutValue { get; set; } = double.NaN;
+        public int CutsWithoutEffect { get; set; }
+        public RuleState? IneffectiveRule { get; set; }
+        public string? IneffectiveReason { get; set; }
         public string Action { get; } = action;
         public RuleState[] Rules { get; } = rules;
         public double Level { get; set; } = 1;

@@ -26,6 +26,7 @@ public sealed class PolicyGovernor : IEngineGovernor
     private readonly TimeSpan _interval;
     private readonly string _latency, _queue, _context, _ooms;
     private readonly List<SimulatedDecision> _decisions = [];
+    private int _starts;
 
     /// <summary>Creates the governor of <paramref name="subsystem"/> with <paramref name="config"/>'s profiler and policy.</summary>
     /// <param name="config">The governor's configuration, as the Host loads it.</param>
@@ -68,10 +69,16 @@ public sealed class PolicyGovernor : IEngineGovernor
     public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next)
     {
         ArgumentNullException.ThrowIfNull(engine);
+        var at = _start + TimeSpan.FromSeconds(engine.Time);
+        // A process start registers the subsystem (RegisterSubsystem), as the actuator sees it.
+        if (engine.Starts != _starts)
+        {
+            _starts = engine.Starts;
+            Policy.Registered(at);
+        }
         // Before the first step there is nothing to read yet: the levels the policy starts with.
         if (engine.Steps > 0)
         {
-            var at = _start + TimeSpan.FromSeconds(engine.Time);
             Profiler.Update(MetricNames.VramUtil, engine.VramUtil, at);
             Profiler.Update(MetricNames.CpuUtil, engine.CpuUtil, at);
             if (!engine.Down)

@@ -32,6 +32,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private sealed record HolderProbeTimeout(long Probe) : INoSerializationVerificationNeeded;
 
+    /// <summary>Evaluate the newest profile offered (<see cref="LatestProfile"/>), once the messages queued before it are through.</summary>
+    private sealed class EvaluateLatest : INoSerializationVerificationNeeded
+    {
+        public static readonly EvaluateLatest Instance = new();
+    }
+
     private static readonly TimeSpan HolderProbeWait = TimeSpan.FromSeconds(2);
 
     private readonly string _subsystem;
@@ -50,6 +56,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
     private readonly Queue<Decision> _recovered = new();
+    private readonly LatestProfile _latest = new();
+    private bool _catchingUp;
 
     private long _sequence;
     private RegisterSubsystem? _registration;
@@ -93,6 +101,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             _registration = r;
             _host = r.Host;
+            _policy.SetLatencyObjective(r.LatencyObjectiveMs);
         });
         Recover<RecoveryCompleted>(_ =>
         {
@@ -102,8 +111,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
             _recovered.Clear();
             if (_registration is null) return;
-            // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead.
+            // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead, deciding on the newest
+            // of the profiles that queued up meanwhile, not on each of them.
             _reachable = true;
+            _catchingUp = true;
             Context.Watch(_registration.Ref);
             _profilers.Tell(new AttachSubsystem(_registration.Host, _subsystem, ProfilerActor.HolderPathOf(_registration.Ref, Context.System)));
             _log.Info($"Actuator of {_subsystem} resumed at seq {_sequence}, levels {string.Join(", ", _policy.Levels.Select(l => $"{l.Key}={l.Value:0.###}"))}");
@@ -117,14 +128,21 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             {
                 _registration = registration;
                 _host = registration.Host;
+                _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
+            if (snapshot.Model is { } model) _policy.RestoreLearned(model);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
 
         Command<RegisterSubsystem>(Register);
-        Command<HostProfile>(Evaluate);
-        Command<EvaluateProfile>(e => Evaluate(e.Profile));
+        Command<HostProfile>(Offer);
+        Command<EvaluateProfile>(e => Offer(e.Profile));
+        Command<EvaluateLatest>(_ =>
+        {
+            _catchingUp = false; // the backlog delivered with the resume is through
+            if (_latest.Take() is { } profile) Evaluate(profile);
+        });
         Command<ThrottleAck>(Acknowledge);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
@@ -225,10 +243,17 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
     {
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
-        if (previous is not null && previous.Host != register.Host) _profilers.Tell(new DetachSubsystem(previous.Host, _subsystem));
+        if (previous is not null && previous.Host != register.Host)
+        {
+            _profilers.Tell(new DetachSubsystem(previous.Host, _subsystem));
+            _latest.Reset(); // another host's profiles, on another clock
+        }
         _registration = register;
         _host = register.Host;
         _reachable = true;
+        // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
+        _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        if (previous is null || !previous.Ref.Equals(register.Ref)) _policy.Registered(Now);
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
@@ -259,10 +284,21 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _log.Warning($"Subsystem {_subsystem}: its registered actor {_registration.Ref.Path} is marked down ({why}); the next registration takes over");
     }
 
+    // After a resume, the backlog of profiles (buffered while the shard moved) yields one evaluation, on the newest.
+    private void Offer(HostProfile profile)
+    {
+        if (_catchingUp)
+        {
+            if (_latest.Offer(profile)) Self.Tell(EvaluateLatest.Instance);
+        }
+        else if (_latest.Accept(profile)) Evaluate(profile);
+    }
+
     private void Evaluate(HostProfile profile)
     {
         if (_registration is null) return;
         var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
         var journaledBefore = _journalSequenceNr;
@@ -288,7 +324,29 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+        }
+    }
+
+    // The effect check holds an action without a level change: its verdict goes out once on drg.signal.<action> and the
+    // decisions topic as an unsent decision (not journalled: it changes no level), and stays in the status.
+    private readonly HashSet<string> _announcedIneffective = new(StringComparer.Ordinal);
+
+    private void AnnounceIneffective(HostProfile profile)
+    {
+        var ineffective = _policy.Ineffective;
+        _announcedIneffective.RemoveWhere(a => !ineffective.ContainsKey(a));
+        foreach (var (action, why) in ineffective)
+        {
+            if (!_announcedIneffective.Add(action)) continue;
+            var level = _policy.GetState(action).Level;
+            var notice = new Decision(_subsystem, profile.Host, action, level, level, 0,
+                new ThrottleReason(why, "", "ineffective", double.NaN, double.NaN, double.NaN), profile.At, ImmutableDictionary<string, double>.Empty,
+                false, why);
+            _mediator.Tell(new Publish(Topics.Signal(action), notice));
+            _mediator.Tell(new Publish(Topics.Decisions, notice));
+            _log.Warning("Subsystem {0}: {1}", _subsystem, why);
+            PublishStatus();
         }
     }
 
@@ -362,7 +420,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
-        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed);
+        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
+        _policy.Model, _policy.Ineffective);
 
     [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,
         Message = "Decision {Subsystem}/{Action} on {Host}: {PreviousLevel:0.###} -> {Level:0.###} seq {Sequence}: {Reason}{Unsent}")]

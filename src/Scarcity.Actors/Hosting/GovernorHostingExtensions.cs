@@ -43,8 +43,8 @@ public static class GovernorHostingExtensions
         var bootstrap = cluster.Bootstrap.Enabled;
         var seeds = bootstrap ? []
             : cluster.SeedNodes.Count > 0 ? cluster.SeedNodes.ToArray()
-            : cluster.Port > 0 ? [$"akka.tcp://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
-        builder.WithRemoting(cluster.Hostname, cluster.Port)
+            : cluster.Port > 0 ? [$"{cluster.Scheme}://{SystemName}@{cluster.Hostname}:{cluster.Port}"] : [];
+        builder.WithRemoting(cluster.Hostname, cluster.Port).WithScarcityTls(cluster.Tls)
             .WithClustering(new ClusterOptions { Roles = cluster.Roles.ToArray(), SeedNodes = seeds })
             // Keep-majority counts the governor nodes only: sensor-only GPU hosts come and go without deciding a partition.
             .AddHocon($$"""
@@ -54,6 +54,7 @@ public static class GovernorHostingExtensions
                 # One node per address: DotNetty's default (reuse on all but Windows) sets SO_REUSEADDR, which .NET on Linux
                 # maps to SO_REUSEPORT too, so a second node on a taken port bound it as well and both answered.
                 akka.remote.dot-netty.tcp.tcp-reuse-addr = off
+                {{(cluster.DownRemovalMargin > TimeSpan.Zero ? $"akka.cluster.down-removal-margin = {(int)cluster.DownRemovalMargin.TotalMilliseconds}ms" : "")}}
                 """, HoconAddMode.Prepend);
         if (bootstrap) builder.WithScarcityClusterBootstrap(cluster);
         else if (seeds.Length == 0)
@@ -66,6 +67,39 @@ public static class GovernorHostingExtensions
                 .Info("Node {0} is Up in the cluster (roles {1})", self.SelfAddress, string.Join(", ", cluster.Roles)));
         });
         return builder;
+    }
+
+    /// <summary>
+    /// TLS for remoting (<see cref="TlsConfig"/>, <see cref="RemotingTls"/>): the transport's certificate and validator,
+    /// <c>enable-ssl</c> on. Nothing when TLS is off.
+    /// </summary>
+    /// <exception cref="DRGConfigException">The certificate or CA file cannot be used (wrong password, no private key, not PEM); the message names the key and the file.</exception>
+    public static AkkaConfigurationBuilder WithScarcityTls(this AkkaConfigurationBuilder builder, TlsConfig tls)
+    {
+        if (tls.ToOptions() is not { } options) return builder;
+        return builder.AddSetup(TlsSetup(options)).AddHocon(RemotingTls.Hocon(options), HoconAddMode.Prepend);
+    }
+
+    /// <summary>
+    /// Opens the certificate and CA files of <paramref name="tls"/> (when enabled), so that a program can refuse to start
+    /// with one clear line before it builds its host.
+    /// </summary>
+    /// <exception cref="DRGConfigException">A file cannot be used; the message names the key and the file.</exception>
+    public static void EnsureTlsUsable(TlsConfig tls)
+    {
+        if (tls.ToOptions() is { } options) TlsSetup(options).Certificate.Dispose();
+    }
+
+    private static Akka.Remote.Transport.DotNetty.DotNettySslSetup TlsSetup(RemotingTlsOptions options)
+    {
+        try
+        {
+            return RemotingTls.CreateSetup(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DRGConfigException([$"{TlsConfig.Section}: {e.Message}"]);
+        }
     }
 
     /// <summary>

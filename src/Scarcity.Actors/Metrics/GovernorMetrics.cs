@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Prometheus;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies;
 using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Metrics;
@@ -35,7 +36,7 @@ public sealed class GovernorMetrics : IExtension
     public Counter ThrottlesRetried { get; }
     /// <summary>Pending Throttles replaced by a newer one of the same action before their ack, by subsystem and action.</summary>
     public Counter ThrottlesSuperseded { get; }
-    /// <summary>Decisions, by subsystem, action, rule and kind (escalation, recovery, or model: a learned model's level).</summary>
+    /// <summary>Decisions, by subsystem, action, rule and kind (escalation, recovery, model: a learned model's level, latency: latency admission, crash: a crash's hard limit).</summary>
     public Counter Decisions { get; }
     /// <summary>Readings rejected by the profilers of this node, by host and reason.</summary>
     public Counter ReadingsRejected { get; }
@@ -77,7 +78,7 @@ public sealed class GovernorMetrics : IExtension
         ThrottlesAcked = f.CreateCounter("scarcity_throttles_acked_total", "Throttle acks received; applied=false when the subsystem declined it.", ["subsystem", "applied"]);
         ThrottlesRetried = f.CreateCounter("scarcity_throttles_retried_total", "Throttles resent because no ack came within the backoff.", subsystemAction);
         ThrottlesSuperseded = f.CreateCounter("scarcity_throttles_superseded_total", "Unacked Throttles replaced by a newer one of the same action.", subsystemAction);
-        Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery, model).", ["subsystem", "action", "rule", "kind"]);
+        Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery, model, latency, crash).", ["subsystem", "action", "rule", "kind"]);
         ReadingsRejected = f.CreateCounter("scarcity_readings_rejected_total", "Readings rejected by this node's profilers (non_finite, out_of_order, not_holder).", ["host", "reason"]);
         SamplingDuration = f.CreateHistogram("scarcity_sampling_duration_seconds", "Time one sensor read of this node took.", new HistogramConfiguration { Buckets = SecondsBuckets });
         SamplingSkipped = f.CreateCounter("scarcity_sampling_skipped_total", "Sensor ticks skipped because the previous read was still running.");
@@ -148,6 +149,9 @@ public sealed class GovernorMetrics : IExtension
         var (rule, kind) = decision.Reason switch
         {
             { Signal: "model" } => ("model", "model"),
+            // Latency admission and crash limits carry figures too: one label each.
+            { Signal: SubsystemPolicy.AdmissionSignal } => (SubsystemPolicy.AdmissionSignal, "latency"),
+            { Signal: SubsystemPolicy.CrashSignal } => (SubsystemPolicy.CrashSignal, "crash"),
             { Rule: "recovery" } => ("recovery", "recovery"),
             var r => (r.Rule, "escalation"),
         };

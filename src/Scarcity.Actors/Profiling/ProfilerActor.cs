@@ -29,6 +29,12 @@ public sealed class ProfilerActor : ReceivePersistentActor
         public static readonly StaleCheck Instance = new();
     }
 
+    /// <summary>After a resume: hand the actuators the newest profile once the samples queued meanwhile are through.</summary>
+    private sealed class EvaluateLatest : INoSerializationVerificationNeeded
+    {
+        public static readonly EvaluateLatest Instance = new();
+    }
+
     private readonly string _host;
     private readonly ProfilerConfig _config;
     private readonly TimeSpan _interval;
@@ -57,6 +63,10 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private bool _reportsPending;
     private bool _hostStale;
     private ICancelable? _staleTimer;
+    // Resumed with subsystems (a restart or a failover): the samples buffered while the shard moved all update the
+    // filters, but only the newest profile among them goes to the actuators, as a decision on current data.
+    private bool _catchingUp;
+    private HostProfile? _latestForActuators;
 
     /// <summary>
     /// Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region,
@@ -104,6 +114,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         Recover<DetachSubsystem>(Detach);
         Recover<RecoveryCompleted>(_ =>
         {
+            _catchingUp = _subsystems.Count > 0;
             // Attachments and snapshots are written through a child that survives an unreachable database.
             PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ProfilerType, _persistence, deleteOlderSnapshots: false), "journal");
@@ -113,6 +124,12 @@ public sealed class ProfilerActor : ReceivePersistentActor
 
         Command<Sample>(OnSample);
         Command<ReportMetrics>(OnReport);
+        Command<EvaluateLatest>(_ =>
+        {
+            _catchingUp = false;
+            if (_latestForActuators is { } latest) Evaluate(latest);
+            _latestForActuators = null;
+        });
         Command<AttachSubsystem>(a =>
         {
             // An attach without a holder (an older actuator) never forgets a known one.
@@ -262,6 +279,16 @@ public sealed class ProfilerActor : ReceivePersistentActor
     {
         var profile = Profile(at);
         PublishTelemetry(profile);
+        if (!_catchingUp) Evaluate(profile);
+        else
+        {
+            if (_latestForActuators is null) Self.Tell(EvaluateLatest.Instance);
+            _latestForActuators = profile;
+        }
+    }
+
+    private void Evaluate(HostProfile profile)
+    {
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
     }
 

@@ -34,15 +34,28 @@ public sealed class GovernorProbe
         .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
 
     private readonly ActorSystem _system;
+    private readonly bool _tls;
     private readonly Dictionary<int, IActorRef> _clients = new();
 
-    /// <summary>A probe on <paramref name="system"/> (configured with <see cref="Hocon"/>).</summary>
-    public GovernorProbe(ActorSystem system) => _system = system;
+    /// <summary>A probe on <paramref name="system"/> (configured with <see cref="Hocon"/>), of nodes with TLS when <paramref name="tls"/>.</summary>
+    /// <param name="system">The probe's actor system.</param>
+    /// <param name="tls">Whether the nodes run TLS.</param>
+    /// <param name="hostname">The address the nodes are bound to.</param>
+    public GovernorProbe(ActorSystem system, bool tls = false, string hostname = "127.0.0.1")
+    {
+        _system = system;
+        _tls = tls;
+        _hostname = hostname;
+    }
+
+    private readonly string _hostname;
+
+    private string Address(int port) => NodeOptions.Address(port, _tls, _hostname);
 
     private IActorRef ClientFor(int port)
     {
         if (_clients.TryGetValue(port, out var client)) return client;
-        var contact = ActorPath.Parse($"{NodeOptions.Address(port)}/system/receptionist");
+        var contact = ActorPath.Parse($"{Address(port)}/system/receptionist");
         var settings = ClusterClientSettings.Create(_system).WithInitialContacts([contact]);
         client = _system.ActorOf(ClusterClient.Props(settings), $"client-{port}");
         _clients[port] = client;
@@ -59,7 +72,7 @@ public sealed class GovernorProbe
 
     /// <summary>Asks the monitor of exactly the node on <paramref name="port"/> (its remote path, no ClusterClient).</summary>
     public Task<GovernorStatus> NodeStatusAsync(int port, TimeSpan timeout) =>
-        _system.ActorSelection($"{NodeOptions.Address(port)}{ServicePaths.Monitor}").Ask<GovernorStatus>(GetGovernorStatus.Instance, timeout);
+        _system.ActorSelection($"{Address(port)}{ServicePaths.Monitor}").Ask<GovernorStatus>(GetGovernorStatus.Instance, timeout);
 
     /// <summary>
     /// Asks until <paramref name="accept"/> holds for an answer, or fails after <paramref name="within"/> with the last

@@ -18,13 +18,25 @@ namespace Scarcity.Actors.ClusterTests.Harness;
 /// <param name="MetricsPort">Its <c>Scarcity:Metrics:Port</c> on 127.0.0.1; 0 (off) by default, so nodes never compete for 9464.</param>
 /// <param name="Provider">Its <c>Scarcity:Persistence:Provider</c>: PostgreSQL by default, or Sqlite (one node alone).</param>
 /// <param name="ExtraArgs">Host flags after <c>--config</c>, e.g. <c>--demo</c>.</param>
+/// <param name="GatewayPort">Its <c>Scarcity:Gateway:Port</c> on 127.0.0.1; 0 (the gateway off) by default, so nodes never compete for 50051.</param>
+/// <param name="Tls">Its <c>Scarcity:Cluster:Tls</c> (enabled) when given; plain TCP otherwise.</param>
+/// <param name="Hostname">Its <c>Scarcity:Cluster:Hostname</c>, the address it binds; seed nodes are on the same one.</param>
+/// <param name="Namespace">The network namespace it runs in (<c>ip netns exec</c>); null: this process's.</param>
+/// <param name="SeedHostname">The address of the seed nodes; null: <paramref name="Hostname"/>.</param>
+/// <param name="DownRemovalMargin">Its <c>Scarcity:Cluster:DownRemovalMargin</c>; zero (as long as stable-after) by default.</param>
 public sealed record NodeOptions(
     string Name, string Host, int Port, IReadOnlyList<int> SeedPorts, string ConnectionString,
     IReadOnlyList<string>? Roles = null, TimeSpan? SensorInterval = null, int StableAfterSeconds = 20,
-    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null)
+    int MetricsPort = 0, string Provider = "PostgreSQL", IReadOnlyList<string>? ExtraArgs = null, int GatewayPort = 0,
+    Scarcity.Actors.Contracts.RemotingTlsOptions? Tls = null, string Hostname = "127.0.0.1", TimeSpan DownRemovalMargin = default,
+    string? Namespace = null, string? SeedHostname = null)
 {
-    /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback.</summary>
-    public static string Address(int port) => $"akka.tcp://scarcity@127.0.0.1:{port}";
+    /// <summary>The <c>akka.tcp://scarcity@127.0.0.1:PORT</c> address of a node on loopback (<c>akka.ssl.tcp</c> with <paramref name="tls"/>).</summary>
+    public static string Address(int port, bool tls = false, string hostname = "127.0.0.1") =>
+        $"{Scarcity.Actors.Contracts.RemotingTls.Scheme(tls)}://scarcity@{hostname}:{port}";
+
+    /// <summary>This node's own address.</summary>
+    public string SelfAddress => Address(Port, Tls is not null, Hostname);
 
     /// <summary>The JSON configuration file's content.</summary>
     public string ToJson() => JsonSerializer.Serialize(new
@@ -36,19 +48,26 @@ public sealed record NodeOptions(
             Gpu = new { Enabled = false },
             Persistence = new { Provider, ConnectionString },
             Metrics = new { Port = MetricsPort, Address = "127.0.0.1" },
+            Gateway = new { Enabled = GatewayPort != 0, Port = GatewayPort == 0 ? 50051 : GatewayPort, Address = "127.0.0.1" },
             Cluster = new
             {
-                Hostname = "127.0.0.1",
+                Hostname,
                 Port,
-                SeedNodes = SeedPorts.Select(Address).ToArray(),
+                SeedNodes = SeedPorts.Select(p => Address(p, Tls is not null, SeedHostname ?? Hostname)).ToArray(),
                 Roles = (Roles ?? ["governor", "sensor"]).ToArray(),
                 StableAfter = TimeSpan.FromSeconds(StableAfterSeconds).ToString("c"),
+                DownRemovalMargin = DownRemovalMargin.ToString("c"),
+                Tls = Tls is null ? null : new
+                {
+                    Enabled = true, Tls.CertificatePath, CertificatePassword = Tls.CertificatePassword ?? "",
+                    CaCertificatePath = Tls.CaCertificatePath ?? "", Tls.RequireMutualAuthentication,
+                },
             },
             // In a cluster a decision is journalled before its Throttle leaves: a failover never re-issues a sequence.
             Actuator = new { PersistBeforeSend = true },
         },
         Logging = new { LogLevel = new { Default = "Warning" } },
-    }, new JsonSerializerOptions { WriteIndented = true });
+    }, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull });
 }
 
 /// <summary>
@@ -91,7 +110,7 @@ public sealed class NodeProcess : IAsyncDisposable
         LogFile = Path.Combine(logDirectory, $"{options.Name}.log");
         _log = new StreamWriter(LogFile, append: false) { AutoFlush = true };
 
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(options.Namespace is null ? "dotnet" : "ip")
         {
             WorkingDirectory = Directory,
             RedirectStandardOutput = true,
@@ -99,6 +118,8 @@ public sealed class NodeProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (options.Namespace is not null)
+            foreach (var arg in new[] { "netns", "exec", options.Namespace, "dotnet" }) psi.ArgumentList.Add(arg); // ip execs dotnet: same pid
         psi.ArgumentList.Add(hostDll);
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);

@@ -24,7 +24,7 @@ public sealed class BatchResponseModelSpecs
         Assert.Equal(0.40, model.Intercept, 6);
         Assert.Equal(0.384, model.Slope, 6);
         Assert.Equal(0.02, model.Margin, 6);
-        Assert.Equal((0.85 - 0.02 - 0.40) / (0.384 * 2.2), model.LargestLevelUnder(0.85, 2.2), 6);
+        Assert.Equal((0.85 - 0.02 - 0.40) / (0.384 * 2.2), model.LargestLevelUnder(0.85, 2.2, model.Margin), 6);
     }
 
     [Fact]
@@ -58,5 +58,59 @@ public sealed class BatchResponseModelSpecs
 
         Assert.False(model.Confident);
         Assert.Equal(0, model.Count);
+    }
+
+    [Fact]
+    public void Confidence_rises_with_readings_that_agree_with_the_line()
+    {
+        var model = new BatchResponseModel();
+        var confidence = new List<double>();
+
+        for (var i = 0; i < 30; i++)
+        {
+            var context = 1.0 + 0.02 * i;
+            // A little scatter, as a real allocator has.
+            model.Observe(1, context, 0.40 + 0.384 * context + (i % 2 == 0 ? 0.004 : -0.004));
+            confidence.Add(model.Confidence);
+        }
+
+        Assert.True(confidence[4] < confidence[^1], $"confidence {confidence[4]:0.###} after 5 readings, {confidence[^1]:0.###} after 30");
+        Assert.DoesNotContain(confidence.Take(BatchResponseModel.MinSamples - 1), c => c >= 1);
+        Assert.True(model.Confident);
+        Assert.InRange(model.Confidence, BatchResponseModel.MinConfidence, 1);
+    }
+
+    [Fact]
+    public void Readings_that_scatter_widely_keep_it_from_being_confident()
+    {
+        var model = new BatchResponseModel();
+        var random = new Random(3);
+
+        for (var i = 0; i < 120; i++)
+        {
+            var context = 1.0 + 0.01 * i;
+            model.Observe(1, context, 0.40 + 0.384 * context + 0.2 * (random.NextDouble() - 0.5) + 0.2);
+        }
+
+        Assert.False(model.Confident);
+        Assert.True(model.Residual > BatchResponseModel.MaxResidual, $"residual {model.Residual:0.###}");
+    }
+
+    [Fact]
+    public void Each_distrust_is_counted_and_a_snapshot_restores_the_fit()
+    {
+        var model = new BatchResponseModel();
+        for (var i = 0; i < 40; i++) model.Observe(1, 1.0 + 0.02 * i, 0.40 + 0.384 * (1.0 + 0.02 * i));
+        var saved = model.Snapshot();
+        var restored = new BatchResponseModel();
+
+        restored.Restore(saved);
+        model.Distrust();
+
+        Assert.True(restored.Confident);
+        Assert.Equal(saved.Intercept, restored.Intercept, 9);
+        Assert.Equal(saved.Slope, restored.Slope, 9);
+        Assert.Equal(1, model.Distrusted);
+        Assert.Equal(0, restored.Distrusted);
     }
 }

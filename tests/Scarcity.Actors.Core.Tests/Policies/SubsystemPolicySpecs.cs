@@ -19,7 +19,8 @@ public sealed class SubsystemPolicySpecs
     [Fact]
     public void A_rule_held_true_for_60_s_escalates_at_most_once_per_cooldown_and_never_below_MinLevel()
     {
-        var config = new PolicyConfig { Cooldown = TimeSpan.FromSeconds(5), MinLevel = 0.1 };
+        // Without the effect check, which would hold after two cuts that left the reading where it was.
+        var config = new PolicyConfig { Cooldown = TimeSpan.FromSeconds(5), MinLevel = 0.1, IneffectiveAfterCuts = 0 };
         var policy = new SubsystemPolicy("engine", [Vram], config);
         var changes = new List<(double T, LevelChange Change)>();
 

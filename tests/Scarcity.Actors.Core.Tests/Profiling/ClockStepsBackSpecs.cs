@@ -27,7 +27,8 @@ public sealed class ClockStepsBackSpecs
         var notices = new List<string>();
         var levels = new List<(TimeSpan At, double Level)>();
 
-        var decisions = TelemetryReplay.Run(source, [VramRule], new ProfilerConfig(), new PolicyConfig(), Interval,
+        // The case's readings stay at 0.97 whatever the level: without the effect check, which would hold after two cuts.
+        var decisions = TelemetryReplay.Run(source, [VramRule], new ProfilerConfig(), new PolicyConfig { IneffectiveAfterCuts = 0 }, Interval,
             (at, policy) => levels.Add((at, policy.Levels[ActionNames.ReduceBatch])), notices.Add);
 
         // Nothing before the step (0.50 for 10 s); at the first 0.97 reading after it, reduce_batch is cut.
@@ -107,7 +108,7 @@ public sealed class ClockStepsBackSpecs
     public void Clock_steps_back_a_cooldown_waits_its_own_length_after_the_step_not_the_step_as_well()
     {
         var rule = new PolicyRule(MetricNames.VramUtil, 0.85, ActionNames.ReduceBatch, 0.5) { Signal = SignalKind.Raw };
-        var policy = new SubsystemPolicy("engine", [rule], new PolicyConfig { Cooldown = TimeSpan.FromSeconds(5) });
+        var policy = new SubsystemPolicy("engine", [rule], new PolicyConfig { Cooldown = TimeSpan.FromSeconds(5), IneffectiveAfterCuts = 0 });
         var hot = new Dictionary<string, MetricEstimate> { [MetricNames.VramUtil] = new(0.97, 0.97, 0.97, 0, 0.97, 0, T0, false) };
 
         Assert.Single(policy.Evaluate(hot, T0.AddSeconds(10)));

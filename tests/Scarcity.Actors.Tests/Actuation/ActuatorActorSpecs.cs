@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.TestKit;
 using Scarcity.Actors.Actuation;
@@ -326,5 +327,105 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal((0.5, 1L, true), (status.Levels[ActionNames.ReduceBatch], status.LastSequence, status.Reachable));
         second.Tell(Hot(2));
         Assert.Equal(2, holder.ExpectMsg<Throttle>(Wait).Sequence);
+    }
+
+    [Fact]
+    public void Profiles_buffered_while_the_actuator_moved_yield_one_decision_on_the_newest_not_a_burst()
+    {
+        var first = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        first.Tell(Hot(0));
+        var before = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(before));
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+
+        // As after a failover: the entity starts again and gets, at once, 20 s of profiles that queued up meanwhile
+        // (4 a second, every one hot). Replayed one by one, the 1 s cooldown would allow 20 decisions within milliseconds.
+        var second = Actuator();
+        for (var i = 1; i <= 80; i++) second.Tell(Hot(i * 0.25));
+
+        var next = holder.ExpectMsg<Throttle>(Wait);
+        holder.Reply(Ack(next));
+        Assert.Equal((2L, 0.25, T0.AddSeconds(20)), (next.Sequence, next.Level, next.IssuedAt)); // the newest profile's data
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(1));
+
+        second.Tell(Hot(15)); // older than the one evaluated: a reordered or twice-buffered profile changes nothing
+        holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        second.Tell(Hot(21.5)); // fresh data past the cooldown decides as usual
+        Assert.Equal((3L, T0.AddSeconds(21.5)), (holder.ExpectMsg<Throttle>(Wait) is var t ? (t.Sequence, t.IssuedAt) : default));
+    }
+
+    [Fact]
+    public async Task The_learned_model_survives_a_restart_with_the_actuator_entity_and_the_status_shows_it()
+    {
+        // Arrange: an engine whose VRAM follows 0.40 + 0.384 x level x context_k, the context rising 0.04/s from 1.0k.
+        var config = Patient();
+        config.SnapshotEvery = 1;
+        var first = Actuator(config);
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        var context = MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, Subsystem);
+        var level = 1.0;
+        for (var i = 0; i < 60; i++)
+        {
+            var t = i * 0.25;
+            var k = 1.0 + 0.04 * t;
+            var vram = 0.40 + 0.006 * Math.Floor(64 * level) * k;
+            var at = T0.AddSeconds(t);
+            first.Tell(new EvaluateProfile(Subsystem, new HostProfile(Host, at, PressureLevel.Green, ImmutableDictionary<string, MetricEstimate>.Empty
+                .Add(MetricNames.VramUtil, new MetricEstimate(vram, vram, vram, 0, vram, 0, at, false))
+                .Add(context, new MetricEstimate(k, k, k, 0, k, 0, at, false)))));
+            // Status answers after every profile before it: the level the engine runs at the next step.
+            level = (await Status(first)).Levels[ActionNames.ReduceBatch];
+        }
+        var before = (await Status(first)).Model;
+        Assert.NotNull(before);
+        Assert.True(before.Confident, $"confidence {before.Confidence}");
+        Assert.True(level < 1, "the model never cut, so no snapshot holds it");
+
+        // Act
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var after = (await Status(Actuator(config))).Model;
+
+        // Assert: the coefficients it had (from the last snapshot), confident without a new reading.
+        Assert.NotNull(after);
+        Assert.True(after.Confident);
+        Assert.Equal(0.40, after.Intercept, 2);
+        Assert.Equal(0.384, after.Slope, 2);
+        Assert.True(after.Samples >= BatchResponseModel.MinSamples);
+    }
+
+    [Fact]
+    public async Task An_action_cut_twice_without_effect_holds_and_drg_signal_and_the_status_say_it_is_ineffective()
+    {
+        var signals = CreateTestProbe("signals");
+        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
+        signals.ExpectMsg<SubscribeAck>(Wait);
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        // VRAM stays at 0.95 whatever the level (another process holds it): two cuts, then the third is held.
+        actuator.Tell(Hot(0));
+        actuator.Tell(Hot(2));
+        actuator.Tell(Hot(4));
+        actuator.Tell(Hot(6));
+
+        Assert.Equal([0.5, 0.25], new[] { holder.ExpectMsg<Throttle>(Wait).Level, holder.ExpectMsg<Throttle>(Wait).Level });
+        Assert.Equal([0.5, 0.25], new[] { signals.ExpectMsg<Decision>(Wait).Level, signals.ExpectMsg<Decision>(Wait).Level });
+        var notice = signals.ExpectMsg<Decision>(Wait);
+        Assert.False(notice.Sent);
+        Assert.Equal((0.25, 0.25, "ineffective"), (notice.PreviousLevel, notice.Level, notice.Reason.Signal));
+        Assert.StartsWith("ineffective: 2 cuts of reduce_batch", notice.Detail, StringComparison.Ordinal);
+        holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        var status = await Status(actuator);
+        Assert.NotNull(status.Ineffective);
+        Assert.True(status.Ineffective.ContainsKey(ActionNames.ReduceBatch));
+        Assert.Equal(0.25, status.Levels[ActionNames.ReduceBatch]);
     }
 }

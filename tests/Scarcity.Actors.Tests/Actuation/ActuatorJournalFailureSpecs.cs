@@ -51,6 +51,8 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         Cooldown = TimeSpan.FromSeconds(1),
         RecoveryDelay = TimeSpan.FromMinutes(10),
         MinLevel = 0.0001,
+        // The same hot reading drives every decision: without the effect check, which would hold after two cuts.
+        IneffectiveAfterCuts = 0,
     };
 
     // PersistBeforeSend as the cluster configurations ship: the case where a failing journal would hold every Throttle.

@@ -1,0 +1,63 @@
+using Scarcity.Actors.Contracts;
+
+namespace Scarcity.Actors.Actuation;
+
+/// <summary>
+/// Which profiles an actuator evaluates. Profiles that queued up while the actuator could not run (its shard moving to
+/// another node after a failover) are delivered together when it resumes; replaying each would take one decision per
+/// cooldown of the backlog within milliseconds, all on data seconds old. So while the actuator catches up after a
+/// resume, every profile <see cref="Offer"/>ed replaces the one waiting and the actor evaluates only the one it
+/// <see cref="Take"/>s once the messages already queued are through: the newest. Afterwards every profile is
+/// evaluated as it comes (<see cref="Accept"/>). In both modes a profile no newer than the last one evaluated
+/// (reordered, or buffered twice) is dropped.
+/// </summary>
+public sealed class LatestProfile
+{
+    private HostProfile? _waiting;
+    private DateTimeOffset _lastEvaluated = DateTimeOffset.MinValue;
+
+    /// <summary>Profiles never evaluated: replaced by a newer one while catching up, or no newer than the last evaluated.</summary>
+    public long Skipped { get; private set; }
+
+    /// <summary>While catching up: keeps <paramref name="profile"/> if it is the newest. True when the caller must schedule a <see cref="Take"/>.</summary>
+    public bool Offer(HostProfile profile)
+    {
+        if (profile.At <= _lastEvaluated || (_waiting is not null && profile.At <= _waiting.At))
+        {
+            Skipped++;
+            return false;
+        }
+        var schedule = _waiting is null;
+        if (!schedule) Skipped++;
+        _waiting = profile;
+        return schedule;
+    }
+
+    /// <summary>The newest profile offered (to evaluate now), or null when none is waiting.</summary>
+    public HostProfile? Take()
+    {
+        var profile = _waiting;
+        _waiting = null;
+        if (profile is not null) _lastEvaluated = profile.At;
+        return profile;
+    }
+
+    /// <summary>When not catching up: whether to evaluate <paramref name="profile"/> now (it is newer than the last evaluated).</summary>
+    public bool Accept(HostProfile profile)
+    {
+        if (profile.At <= _lastEvaluated)
+        {
+            Skipped++;
+            return false;
+        }
+        _lastEvaluated = profile.At;
+        return true;
+    }
+
+    /// <summary>Forgets the last evaluated time, e.g. when the subsystem moves to another host (another clock).</summary>
+    public void Reset()
+    {
+        _waiting = null;
+        _lastEvaluated = DateTimeOffset.MinValue;
+    }
+}

@@ -1,0 +1,143 @@
+using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Simulation;
+using Scarcity.Actors.Simulation.ClosedLoop;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Scarcity.Actors.Simulation.Tests;
+
+/// <summary>
+/// Issue 11's qualitative behaviour of the default governor in closed loop with the engine model, <c>--delay 1</c>: no
+/// OOM on the public scenarios, no crash loop, nothing recovers while the engine is down, latency admission keeps
+/// traffic-burst under its objective. The figures themselves are a benchmark (docs/control-quality.md), not pinned here.
+/// </summary>
+public sealed class ControlQualitySpecs(ITestOutputHelper output)
+{
+    private static readonly string[] PublishedFiles = ["random-walk-a.csv", "random-walk-b.csv", "sawtooth.csv", "context-steps.csv"];
+
+    private static Scenario File(string name) => ScenarioFile.Load(Path.Combine(ClosedLoopSpecs.ScenarioFolder(), name));
+
+    private SimulatedRun Run(Scenario scenario, DRGConfig? config = null, PolicyGovernor? governor = null)
+    {
+        var run = ClosedLoopRunner.Run(scenario, governor ?? new PolicyGovernor(config ?? new DRGConfig()), delay: 1);
+        var oracle = ClosedLoopRunner.Run(scenario, OracleGovernor.Instance);
+        output.WriteLine($"{scenario.Name}: {run.Scores} good/oracle {run.Scores.GoodRequests / oracle.Scores.GoodRequests:0.###}");
+        return run;
+    }
+
+    [Fact]
+    public void No_public_scenario_without_a_sudden_step_runs_out_of_memory()
+    {
+        foreach (var scenario in Scenario.Public.Concat(PublishedFiles.Where(f => f != "context-steps.csv").Select(File)))
+            Assert.True(Run(scenario).Scores.Ooms == 0, scenario.Name);
+    }
+
+    [Fact]
+    public void A_sudden_step_of_the_context_costs_one_OOM_and_never_a_second()
+    {
+        // context-steps: the context jumps from 1.0k to 2.4k while VRAM reads 0.78; nothing seen before foretells it. The
+        // later steps up (0.8k, 1.0k) fit the headroom the crash taught.
+        var run = Run(File("context-steps.csv"));
+
+        Assert.Equal(1, run.Scores.Ooms);
+        Assert.Equal(40, run.Steps.First(s => s.Oom).Seconds);
+    }
+
+    [Fact]
+    public void An_engine_that_crashes_in_its_first_step_is_not_crash_looped()
+    {
+        // The batch of 64 does not fit 1.7k tokens (0.40 + 0.006 x 64 x 1.7 = 1.05): the first step runs out of memory
+        // before anything is reported, and the engine comes back at the level in effect before its registration is seen.
+        var scenario = ScenarioFile.FromSteps("too-long-from-the-start",
+            Enumerable.Repeat(new ScenarioInput(10, 1.7), (int)(180 / InferenceEngineModel.Dt)).ToList());
+
+        var run = Run(scenario);
+        var rulesOnly = Run(scenario, ClosedLoopSpecs.RulesOnly());
+
+        Assert.InRange(run.Scores.Ooms, 1, 2);
+        Assert.True(rulesOnly.Scores.Ooms > 5, $"the rules alone: {rulesOnly.Scores.Ooms} OOMs");
+        Assert.DoesNotContain(run.Steps.Where(s => s.Seconds >= 60), s => s.Down);
+    }
+
+    [Fact]
+    public void Nothing_recovers_while_the_engine_is_down()
+    {
+        foreach (var scenario in new[] { File("context-steps.csv"), ScenarioFile.FromSteps("too-long",
+                     Enumerable.Repeat(new ScenarioInput(10, 1.7), (int)(120 / InferenceEngineModel.Dt)).ToList()) })
+        {
+            var governor = new PolicyGovernor(new DRGConfig());
+            var run = Run(scenario, governor: governor);
+
+            // Every decision taken while the engine was down (it reports nothing then) lowers a level or holds it.
+            var down = run.Steps.Where(s => s.Down).Select(s => s.Seconds).ToHashSet();
+            var whileDown = governor.Decisions.Where(d => down.Contains(d.Seconds)).ToList();
+            Assert.NotEmpty(down);
+            Assert.All(whileDown, d => Assert.True(d.Change.Level <= d.Change.PreviousLevel,
+                $"{scenario.Name} at {d.Seconds} s: {d.Change.Action} {d.Change.PreviousLevel} -> {d.Change.Level} ({d.Change.Reason.Rule})"));
+        }
+    }
+
+    [Fact]
+    public void Latency_admission_keeps_traffic_burst_under_its_objective_and_serves_what_capacity_allows()
+    {
+        var run = Run(Scenario.TrafficBurst);
+        var oracle = ClosedLoopRunner.Run(Scenario.TrafficBurst, OracleGovernor.Instance);
+
+        // The old loop spent 240 s over the SLO; the issue's bound is a fifth of it. Good requests: at least 0.9 of the
+        // oracle's.
+        Assert.True(run.Scores.SecondsOverSlo <= 48, $"{run.Scores.SecondsOverSlo} s over the SLO");
+        Assert.True(run.Scores.GoodRequests >= 0.9 * oracle.Scores.GoodRequests);
+        // During the burst (25 requests/s, capacity 14/s) it is throttle that admits, not shed_load.
+        var burst = run.Steps.Where(s => s.Seconds is > 70 and < 150).ToList();
+        Assert.All(burst, s => Assert.Equal(1, s.Levels.ShedLoad));
+        Assert.InRange(burst.Average(s => s.Levels.Throttle), 0.45, 0.65);
+    }
+
+    [Fact]
+    public void Latency_admission_recovers_as_soon_as_the_burst_has_passed()
+    {
+        var run = Run(Scenario.TrafficBurst);
+
+        // The burst ends at 150 s: within 5 s everything is admitted again.
+        Assert.All(run.Steps.Where(s => s.Seconds >= 155), s => Assert.Equal(1, s.Levels.Throttle));
+    }
+
+    [Fact]
+    public void A_latency_objective_registered_by_the_subsystem_is_the_one_kept()
+    {
+        // The same burst with an objective of 250 ms: admission aims at 0.6 x 250 ms.
+        var governor = new PolicyGovernor(new DRGConfig());
+        governor.Policy.SetLatencyObjective(250);
+
+        var run = Run(Scenario.TrafficBurst, governor: governor);
+
+        var busy = run.Steps.Where(s => s.Seconds is > 70 and < 150).ToList();
+        Assert.True(busy.Count(s => s.LatencyMs > 250) < busy.Count / 10, $"{busy.Count(s => s.LatencyMs > 250)} of {busy.Count} steps over 250 ms");
+        Assert.Contains(governor.Decisions, d => d.Change.Reason.Rule.Contains("objective 250", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Every_decision_names_the_model_or_the_rule_that_took_it()
+    {
+        var governor = new PolicyGovernor(new DRGConfig());
+        Run(File("random-walk-b.csv"), governor: governor);
+
+        Assert.All(governor.Decisions, d => Assert.Matches(
+            "^(model: vram_util = .* predicts .* margin .*|latency admission: predicted latency_ms .* vs target .*|.* -> .* x[0-9.]+|recovery|hard limit .*|silent since .*|registered again .*)$",
+            d.Change.Reason.Rule));
+        Assert.Contains(governor.Decisions, d => d.Change.Action == ActionNames.ReduceBatch && d.Change.Reason.Signal == "model");
+        Assert.Contains(governor.Decisions, d => d.Change.Action == ActionNames.Throttle && d.Change.Reason.Rule.StartsWith("latency admission", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_old_behaviour_stays_available_by_configuration()
+    {
+        var governor = new PolicyGovernor(ClosedLoopSpecs.RulesOnly());
+
+        Run(Scenario.TrafficBurst, governor: governor);
+
+        Assert.DoesNotContain(governor.Decisions, d => d.Change.Reason.Signal == "model" || d.Change.Reason.Rule.StartsWith("latency admission", StringComparison.Ordinal));
+        Assert.Contains(governor.Decisions, d => d.Change.Reason.Rule.StartsWith("vram_util forecast > 0.85", StringComparison.Ordinal));
+    }
+}
