@@ -138,7 +138,7 @@ public sealed class StartupFaultSpecs(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Unreachable_seeds_keep_the_node_not_ready_naming_them_with_one_warning_per_interval_and_no_misleading_text()
     {
-        var seeds = new[] { RepoPaths.FreePort(), RepoPaths.FreePort() }.Select(NodeOptions.Address).ToArray();
+        var seeds = new[] { RepoPaths.FreePort(), RepoPaths.FreePort() }.Select(p => NodeOptions.Address(p)).ToArray();
         var metricsPort = RepoPaths.FreePort();
         var lines = new ConcurrentQueue<string>();
         using var process = StartHost(_dir, lines, "--Scarcity:Gpu:Enabled=false", "--Scarcity:Cluster:Port=0", $"--Scarcity:Metrics:Port={metricsPort}",
