@@ -91,7 +91,8 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     private static (string? Key, string Text)? RewriteJoinNoise(string text)
     {
         if (text.StartsWith("Couldn't join seed nodes after", StringComparison.Ordinal))
-            return ("join", "Not a member of the cluster yet: no seed node accepted the join " +
+            return ("join", "Not a member of the cluster yet: no seed node accepted the join" +
+                            (Attempts().Match(text) is { Success: true } a ? $" after [{a.Groups[1].Value}] attempts " : " ") +
                             $"({(SeedList().Match(text) is { Success: true } m ? "seed nodes tried: " + m.Groups[1].Value : text)}); " +
                             "/readyz stays not ready until one does: check that a seed node runs and that it can reach this node's address");
         if (text.Contains("No coordinator found to register", StringComparison.Ordinal))
@@ -104,6 +105,9 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
 
     [GeneratedRegex(@"seed-nodes=\[([^\]]*)\]")]
     private static partial Regex SeedList();
+
+    [GeneratedRegex(@"after \[(\d+)\] attempts")]
+    private static partial Regex Attempts();
 
     // A logger made from a string rather than a class (the cluster's "Cluster", remoting's "remoting (akka://...)")
     // is filed under Akka.<its first word>: Akka.Cluster holds the membership events (joined, Up, unreachable, downed).
