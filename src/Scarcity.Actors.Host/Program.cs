@@ -112,7 +112,8 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     // One node per address, and a data directory it can write: said in one line before anything starts.
     var problem = (config.Cluster.IsGovernor ? StartupChecks.CheckDataDirectory(config.Persistence) : null)
                   ?? StartupChecks.CheckAddressFree($"{ClusterConfig.Section}:Port", config.Cluster.Hostname, config.Cluster.Port)
-                  ?? (config.Metrics.Enabled ? StartupChecks.CheckAddressFree($"{MetricsConfig.Section}:Port", config.Metrics.Address, config.Metrics.Port) : null);
+                  ?? (config.Metrics.Enabled ? StartupChecks.CheckAddressFree($"{MetricsConfig.Section}:Port", config.Metrics.Address, config.Metrics.Port) : null)
+                  ?? (config.Gateway.Enabled ? StartupChecks.CheckAddressFree($"{GatewayConfig.Section}:Port", config.Gateway.Address, config.Gateway.Port) : null);
     if (problem is not null)
     {
         Console.Error.WriteLine(problem);
