@@ -149,3 +149,17 @@ public sealed record GetFleetStatus : IScarcityMessage
     /// <summary>The one instance.</summary>
     public static readonly GetFleetStatus Instance = new();
 }
+
+/// <summary>
+/// One cluster-changing operator command (<c>leave</c>, <c>down</c>, <c>down-unreachable</c>), allowed or refused, as the
+/// node that received it recorded it in its journal (persistence id <c>operator-audit-HOST-PORT</c>) and its log.
+/// </summary>
+/// <param name="Operation">The command: <c>leave</c>, <c>down</c> or <c>down-unreachable</c>.</param>
+/// <param name="Target">The member address it named, or <c>every unreachable member</c>.</param>
+/// <param name="Operator">Who the operator said they were (<see cref="OperatorCredential.Identity"/>; a claim, not proof).</param>
+/// <param name="Origin">The address the request came from (the CLI's actor system).</param>
+/// <param name="Allowed">True when the operator token matched and the command was carried out.</param>
+/// <param name="Detail">What was done, or why it was refused (never the token).</param>
+/// <param name="At">When the node received it.</param>
+public sealed record OperatorAction(string Operation, string Target, string Operator, string Origin, bool Allowed, string Detail, DateTimeOffset At)
+    : IScarcityMessage;

@@ -74,6 +74,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(AttachSubsystem)] = "attach-subsystem.v1",
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
+        [typeof(OperatorAction)] = "operator-action.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

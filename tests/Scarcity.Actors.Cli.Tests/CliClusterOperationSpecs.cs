@@ -1,3 +1,5 @@
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Operations;
 using Scarcity.Actors.Testing;
 using Akka.Cluster;
 using Xunit;
@@ -79,5 +81,53 @@ public sealed class CliClusterOperationSpecs : IAsyncLifetime
         Assert.Contains("none is configured on the governor nodes: set Scarcity:Operations:OperatorToken", unconfigured.Err);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.All(_cluster.Nodes, n => Assert.Equal(3, Akka.Cluster.Cluster.Get(n.System).State.Members.Count(m => m.Status == MemberStatus.Up)));
+    }
+
+    [Fact]
+    public async Task Every_cluster_change_asked_allowed_or_refused_is_journaled_on_the_node_with_who_asked()
+    {
+        var node = _cluster.Nodes[0];
+        var stranger = $"akka.tcp://scarcity@127.0.0.1:{GovernorHost.FreePort()}";
+
+        var refused = await CliRun.Of("cluster", "down", _cluster.Nodes[1].Address, "--contact", node.Address, "--token", "guess", "--operator", "mallory@laptop");
+        var failed = await CliRun.Of("cluster", "leave", stranger, "--contact", node.Address, "--token", Token, "--operator", "alice@ops");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.True(failed.ExitCode == 1, failed.ToString());
+
+        // Read back as the journal holds them: the node's operator-audit persistence id, in order.
+        var persistenceId = OperatorAuditActor.PersistenceIdFor(Akka.Cluster.Cluster.Get(node.System).SelfAddress);
+        var actions = new List<OperatorAction>();
+        await _cluster.WaitUntil(() =>
+        {
+            actions = ReadJournal(node, persistenceId);
+            return actions.Count >= 2;
+        });
+        Assert.Equal(("down", "mallory@laptop", false), (actions[0].Operation, actions[0].Operator, actions[0].Allowed));
+        Assert.Equal("the operator token is wrong", actions[0].Detail);
+        Assert.Equal(("leave", stranger, "alice@ops"), (actions[1].Operation, actions[1].Target, actions[1].Operator));
+        Assert.False(actions[1].Allowed); // authorized, but the address is no member: nothing was changed
+        Assert.DoesNotContain(Token, actions[1].Detail);
+        Assert.All(actions, a => Assert.StartsWith("akka.tcp://", a.Origin));
+    }
+
+    private static List<OperatorAction> ReadJournal(CliCluster.Node node, string persistenceId)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DbPath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @pid ORDER BY sequence_number";
+        command.Parameters.AddWithValue("@pid", persistenceId);
+        var actions = new List<OperatorAction>();
+        try
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+                actions.Add((OperatorAction)node.System.Serialization.Deserialize((byte[])reader.GetValue(0), ScarcitySerializer.SerializerId, reader.GetString(1)));
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.Message.Contains("no such table", StringComparison.Ordinal))
+        {
+            // not written yet
+        }
+        return actions;
     }
 }

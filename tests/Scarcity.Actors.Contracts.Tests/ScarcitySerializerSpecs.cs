@@ -57,6 +57,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
             new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3,
             ImmutableDictionary<string, string>.Empty.Add("engine", "akka.tcp://scarcity-subsystem@10.0.0.5:41000/user/subsystem"));
+        yield return new OperatorAction("down", "akka.tcp://scarcity@127.0.0.1:4055", "alice@ops-laptop", "akka.tcp://scarcity-cli@10.0.0.9:40123", false, "wrong operator token", At);
         yield return GetShardingState.Instance;
         yield return new ShardingState([new ShardRegionState("akka.tcp://scarcity@127.0.0.1:4053", "profiler",
             ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("17", ["gpu-01"]))]);

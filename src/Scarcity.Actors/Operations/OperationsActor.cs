@@ -32,6 +32,9 @@ public sealed class OperationsActor : ReceiveActor
     private readonly string? _operatorToken;
     // Who is asking: set per cluster-changing command once authorized, for its log line.
     private string _operator = "";
+    private readonly bool _auditEnabled;
+    // The journal writer of operator commands; created on first use, again after a journal failure stopped it.
+    private IActorRef? _audit;
 
     /// <summary>Props for the operations actor.</summary>
     /// <param name="config">This node's configuration (policy and persistence).</param>
@@ -50,9 +53,11 @@ public sealed class OperationsActor : ReceiveActor
 
         Receive<GetClusterState>(_ => Sender.Tell(DescribeCluster()));
         _operatorToken = config.Operations.ResolveToken();
-        Receive<LeaveMember>(m => Sender.Tell((object?)Authorize("leave", m, m.Address) ?? Leave(m.Address)));
-        Receive<DownMember>(m => Sender.Tell((object?)Authorize("down", m, m.Address) ?? Down(m.Address)));
-        Receive<DownUnreachable>(m => Sender.Tell((object?)Authorize("down-unreachable", m, "every unreachable member") ?? DownAllUnreachable()));
+        _auditEnabled = config.Cluster.IsGovernor; // a sensor-only node has no journal
+        Receive<LeaveMember>(m => Operate("leave", m, m.Address, () => Leave(m.Address)));
+        Receive<DownMember>(m => Operate("down", m, m.Address, () => Down(m.Address)));
+        Receive<DownUnreachable>(m => Operate("down-unreachable", m, "every unreachable member", DownAllUnreachable));
+        Receive<Terminated>(t => { if (t.ActorRef.Equals(_audit)) _audit = null; });
         Receive<GetPolicies>(_ => Sender.Tell(DescribePolicy(_config.Policy)));
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
@@ -108,6 +113,29 @@ public sealed class OperationsActor : ReceiveActor
         if (unreachable.Count == 0) _log.Warning("Operator {0} asked to down the unreachable members: none is unreachable", _operator);
         return new OperationDone("down-unreachable", [.. unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal)],
             unreachable.Count == 0 ? "no member is unreachable" : "every unreachable member is marked down");
+    }
+
+    // Authorizes, carries out, answers, and records the command (allowed or refused) in this node's journal.
+    private void Operate(string operation, IOperatorCommand command, string target, Func<object> act)
+    {
+        var refused = Authorize(operation, command, target);
+        var answer = refused ?? act();
+        Sender.Tell(answer);
+        if (!_auditEnabled) return;
+        var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
+        var detail = answer switch
+        {
+            OperationDone done => done.Detail,
+            OperationFailed failed => failed.Reason,
+            _ => "",
+        };
+        if (_audit is null)
+        {
+            _audit = Context.ActorOf(OperatorAuditActor.Props(OperatorAuditActor.PersistenceIdFor(_cluster.SelfAddress)), "operator-audit");
+            Context.Watch(_audit);
+        }
+        _audit.Tell(new OperatorAction(operation, target, identity, MessageOrigin.Of(Sender).ToString(), refused is null && answer is OperationDone, detail,
+            DateTimeOffset.UtcNow));
     }
 
     /// <summary>
