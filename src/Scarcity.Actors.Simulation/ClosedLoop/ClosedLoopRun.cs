@@ -25,7 +25,8 @@ public sealed record SimulatedRun(string Scenario, string Governor, int Delay, E
 /// <summary>
 /// Runs an engine model in closed loop with a governor over a scenario, one step of <see cref="InferenceEngineModel.Dt"/>
 /// at a time: the governor reads the engine after the previous step and decides; the levels take effect
-/// <c>delay</c> steps later (the engine starts with every level at 1).
+/// <c>delay</c> steps later (the engine starts with every level at 1), except that a process starting again after an OOM
+/// runs its first step at the levels of its registration (<see cref="IEngineGovernor.Registered"/>).
 /// </summary>
 public static class ClosedLoopRunner
 {
@@ -43,8 +44,11 @@ public static class ClosedLoopRunner
         {
             var t = engine.Time;
             var input = scenario.At(t);
+            var registered = engine.Restarting ? governor.Registered(engine) : null;
             decided.Enqueue(governor.Decide(engine, input));
             var levels = decided.Count > delay ? decided.Dequeue() : EngineLevels.Unrestricted;
+            // A restarted process runs its first step at the levels of its registration reply.
+            if (registered is { } reply) levels = reply;
             engine.Step(input, levels);
             steps.Add(new SimulatedStep(t, input, levels, engine.Batch, engine.Reserved, engine.Needed, engine.LatencyMs, engine.Queue,
                 engine.Down, engine.OomInLastStep));

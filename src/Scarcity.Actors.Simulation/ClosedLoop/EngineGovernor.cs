@@ -12,6 +12,13 @@ public interface IEngineGovernor
 
     /// <summary>The levels decided now.</summary>
     EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next);
+
+    /// <summary>
+    /// The engine's process starts again after an OOM (<see cref="InferenceEngineModel.Restarting"/>) and registers, before
+    /// its first step back: the levels the registration reply carries, which that step runs at whatever the delay (a
+    /// process waits for its reply before it serves). Null (the default): the levels in effect stay.
+    /// </summary>
+    EngineLevels? Registered(InferenceEngineModel engine) => null;
 }
 
 /// <summary>No governor: every level at 1.</summary>
