@@ -15,8 +15,9 @@ public interface IEngineGovernor
 
     /// <summary>
     /// The engine's process starts again after an OOM (<see cref="InferenceEngineModel.Restarting"/>) and registers, before
-    /// its first step back: the levels the registration reply carries, which that step runs at whatever the delay (a
-    /// process waits for its reply before it serves). Null (the default): the levels in effect stay.
+    /// its first step back: the levels the registration reply carries, which it runs at whatever the delay (a process
+    /// waits for its reply before it serves) until the decisions taken from then on reach it. Null (the default): the
+    /// levels already on their way stay.
     /// </summary>
     EngineLevels? Registered(InferenceEngineModel engine) => null;
 }
