@@ -45,6 +45,22 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Once_a_step_up_has_crashed_it_every_later_step_up_is_kept_as_headroom()
+    {
+        // Steps at 12 requests/s: 1.0k -> 1.9k at 60 s (the OOM that teaches a rise of 0.9k), 3.0k at 120 s (a rise of
+        // 1.1k that fits what was planned), 1.1k at 180 s, 2.3k at 230 s: a rise of 1.2k, more than the crash's but within
+        // the 1.1k seen since. Forgetting that rise after a minute ran out of memory a second time.
+        static double Context(double t) => t < 60 ? 1.0 : t < 120 ? 1.9 : t < 180 ? 3.0 : t < 230 ? 1.1 : 2.3;
+        var scenario = ScenarioFile.FromSteps("steps-after-a-crash", Enumerable.Range(0, (int)(300 / InferenceEngineModel.Dt))
+            .Select(i => new ScenarioInput(12, Context(i * InferenceEngineModel.Dt))).ToList());
+
+        var run = Run(scenario);
+
+        Assert.Equal(1, run.Scores.Ooms);
+        Assert.Equal(60, run.Steps.First(s => s.Oom).Seconds);
+    }
+
+    [Fact]
     public void An_engine_that_crashes_in_its_first_step_is_not_crash_looped()
     {
         // The batch of 64 does not fit 1.7k tokens (0.40 + 0.006 x 64 x 1.7 = 1.05): the first step runs out of memory

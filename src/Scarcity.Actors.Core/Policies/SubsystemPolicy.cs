@@ -422,7 +422,13 @@ public sealed class SubsystemPolicy
             // A confident model that said the crash state fits is contradicted: distrusted until it has learned again.
             if (model.Confident && model.Predict(l.CrashLevel, crashContext) < 1) model.Distrust();
         }
-        else if (contextNow > l.LastContext) l.Rises.Enqueue((now, contextNow - l.LastContext));
+        else if (contextNow > l.LastContext)
+        {
+            l.Rises.Enqueue((now, contextNow - l.LastContext));
+            // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
+            // headroom too, not forgotten after a minute (the next step up may come later, and as large).
+            if (l.JumpHeadroom > 0) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.LastContext);
+        }
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.LastContext = contextNow;
         l.ContextKnown = true;
