@@ -422,7 +422,8 @@ public sealed class SubsystemPolicy
             // A confident model that said the crash state fits is contradicted: distrusted until it has learned again.
             if (model.Confident && model.Predict(l.CrashLevel, crashContext) < 1) model.Distrust();
         }
-        else if (contextNow > l.LastContext)
+        // A rise is between two reports: the first context reported has no report before it (LastContext is a placeholder).
+        else if (l.ContextKnown && contextNow > l.LastContext)
         {
             l.Rises.Enqueue((now, contextNow - l.LastContext));
             // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
