@@ -168,6 +168,9 @@ public sealed class GovernorConnection : IAsyncDisposable
                 dot-netty.tcp { hostname = "{{hostname}}", port = 0 }
               }
             }
-            """).WithFallback(ScarcitySerialization.Config).WithFallback(ClusterClientReceptionist.DefaultConfig());
+            """).WithFallback(ScarcitySerialization.Config).WithFallback(ClusterClientReceptionist.DefaultConfig())
+            // The client wraps each question in DistributedPubSub's Send: its protobuf binding is there (Akka's JSON
+            // fallback, which carried it before, is disabled on every system bound with ScarcitySerialization).
+            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
     }
 }

@@ -17,6 +17,9 @@ public static class ScarcityCli
     /// <summary>The environment variable holding the default contacts (comma-separated).</summary>
     public const string ContactVariable = "SCARCITY_CONTACT";
 
+    /// <summary>The environment variable holding the operator token of cluster-changing commands (instead of <c>--token</c>).</summary>
+    public const string TokenVariable = "SCARCITY_TOKEN";
+
     /// <summary>The environment variable of the CLI's TLS certificate (.pfx), when <c>--tls-certificate</c> is not given.</summary>
     public const string TlsCertificateVariable = "SCARCITY_TLS_CERTIFICATE";
 
@@ -135,13 +138,27 @@ public static class ScarcityCli
             var show = new Command("show", "Members with address, status, roles, reachability and the leader");
             show.SetAction((p, ct) => Connected(p, ct, c => ClusterShow(c, p)));
             var leaveAddress = new Argument<string>("address") { Description = "The member's address (akka.tcp://scarcity@host:port)" };
-            var leave = new Command("leave", "Ask a member to leave gracefully (its process then ends)") { leaveAddress };
-            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p, p.GetValue(leaveAddress)!)))));
+            // Cluster-changing commands carry the operator token the nodes are configured with (Scarcity:Operations:OperatorToken).
+            var token = new Option<string>("--token") { Description = $"The operator token configured on the nodes (default: ${TokenVariable})", Recursive = true };
+            var operatorName = new Option<string>("--operator")
+            {
+                Description = "Who you are, for the nodes' log of cluster changes (default: user@machine)", Recursive = true,
+            };
+            OperatorCredential? Credential(ParseResult p)
+            {
+                var given = p.GetValue(token) ?? Environment.GetEnvironmentVariable(TokenVariable);
+                return string.IsNullOrEmpty(given) ? null
+                    : new OperatorCredential(p.GetValue(operatorName) ?? $"{Environment.UserName}@{Environment.MachineName}", given);
+            }
+            var leave = new Command("leave", "Ask a member to leave gracefully (its process then ends); needs the operator token") { leaveAddress };
+            leave.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new LeaveMember(Member(p, p.GetValue(leaveAddress)!), Credential(p)))));
             var downAddress = new Argument<string>("address") { Description = "The member's address (akka.tcp://scarcity@host:port)" };
-            var down = new Command("down", "Mark a member down (for a node known to be dead)") { downAddress };
-            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p, p.GetValue(downAddress)!)))));
-            var downUnreachable = new Command("down-unreachable", "Mark every unreachable member down");
-            downUnreachable.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, DownUnreachable.Instance)));
+            var down = new Command("down", "Mark a member down (for a node known to be dead); needs the operator token") { downAddress };
+            down.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownMember(Member(p, p.GetValue(downAddress)!), Credential(p)))));
+            var downUnreachable = new Command("down-unreachable", "Mark every unreachable member down; needs the operator token");
+            downUnreachable.SetAction((p, ct) => Connected(p, ct, c => Operation(c, p, new DownUnreachable(Credential(p)))));
+            cluster.Options.Add(token);
+            cluster.Options.Add(operatorName);
             cluster.Subcommands.Add(show);
             cluster.Subcommands.Add(leave);
             cluster.Subcommands.Add(down);

@@ -161,6 +161,20 @@ public static class ActionNames
         !string.IsNullOrEmpty(name) && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
 }
 
+/// <summary>What a subsystem may be called: the rule the registration, the gateway and the CLI share.</summary>
+public static class SubsystemNames
+{
+    /// <summary>The longest subsystem name, in characters.</summary>
+    public const int MaxLength = 64;
+
+    /// <summary>The rule in words, for error messages.</summary>
+    public const string Rule = "1 to 64 characters: lower-case letters, digits, '_', '-' and '.'";
+
+    /// <summary>True when <paramref name="name"/> is usable as a subsystem name: <see cref="Rule"/>.</summary>
+    public static bool IsValid(string? name) =>
+        name is { Length: > 0 and <= MaxLength } && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-' or '.');
+}
+
 /// <summary>Distributed pub-sub topics of the governor's event bus.</summary>
 public static class Topics
 {

@@ -27,18 +27,41 @@ public sealed record ClusterMember(string Address, string Status, ImmutableArray
 public sealed record ClusterState(string AnsweredBy, string? Leader, ImmutableArray<ClusterMember> Members, ImmutableArray<string> Unreachable)
     : IScarcityMessage;
 
+/// <summary>
+/// Who asks for a cluster-changing operation: the operator token configured on the nodes
+/// (<c>Scarcity:Operations:OperatorToken</c>) and a name for the log. Without the right token the operation is refused
+/// (<see cref="OperationFailed"/>) and the attempt logged.
+/// </summary>
+/// <param name="Identity">Who the operator says they are (the CLI sends <c>--operator</c>, or <c>user@machine</c>); logged with the address the request came from, never trusted for access.</param>
+/// <param name="Token">The operator token.</param>
+public sealed record OperatorCredential(string Identity, string Token)
+{
+    /// <summary>Never prints the token.</summary>
+    public override string ToString() => $"OperatorCredential {{ Identity = {Identity}, Token = *** }}";
+}
+
+/// <summary>A cluster-changing operation: it needs an <see cref="OperatorCredential"/>.</summary>
+public interface IOperatorCommand
+{
+    /// <summary>The operator's credential; null: none given (refused).</summary>
+    OperatorCredential? Credential { get; }
+}
+
 /// <summary>Asks the member at <paramref name="Address"/> to leave the cluster gracefully (its process then ends); answered by <see cref="OperationDone"/> or <see cref="OperationFailed"/>.</summary>
 /// <param name="Address">The member's address.</param>
-public sealed record LeaveMember(string Address) : IScarcityMessage;
+/// <param name="Credential">The operator's credential (required).</param>
+public sealed record LeaveMember(string Address, OperatorCredential? Credential = null) : IScarcityMessage, IOperatorCommand;
 
 /// <summary>Marks the member at <paramref name="Address"/> down (for a node known dead); answered by <see cref="OperationDone"/> or <see cref="OperationFailed"/>.</summary>
 /// <param name="Address">The member's address.</param>
-public sealed record DownMember(string Address) : IScarcityMessage;
+/// <param name="Credential">The operator's credential (required).</param>
+public sealed record DownMember(string Address, OperatorCredential? Credential = null) : IScarcityMessage, IOperatorCommand;
 
 /// <summary>Marks down every member the answering node finds unreachable; answered by <see cref="OperationDone"/> (possibly with no address).</summary>
-public sealed record DownUnreachable : IScarcityMessage
+/// <param name="Credential">The operator's credential (required).</param>
+public sealed record DownUnreachable(OperatorCredential? Credential = null) : IScarcityMessage, IOperatorCommand
 {
-    /// <summary>The one instance.</summary>
+    /// <summary>Without a credential (refused by the nodes; for specs and older callers).</summary>
     public static readonly DownUnreachable Instance = new();
 }
 

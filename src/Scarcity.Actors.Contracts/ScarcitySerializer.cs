@@ -12,12 +12,23 @@ namespace Scarcity.Actors.Contracts;
 /// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path. The
 /// messages sent once per sample (<see cref="Sample"/>, <see cref="HostProfile"/>, <see cref="TelemetryPublished"/>,
 /// <see cref="TelemetryDigest"/>, <see cref="EvaluateProfile"/>) travel in a compact binary form instead (manifests
-/// ending in <c>.b1</c>); their JSON manifests are still read.
+/// ending in <c>.b1</c>); their JSON manifests are still read. It reads only the manifests of its table: an unknown
+/// manifest, a payload over <see cref="MaximumPayloadSizeKey"/> or a body that does not parse is refused with a
+/// <see cref="SerializationException"/> and counted in <see cref="WireRefusals"/>; no type outside the table is ever created.
 /// </summary>
 public sealed class ScarcitySerializer : SerializerWithStringManifest
 {
     /// <summary>The serializer identifier, fixed forever (Akka reserves 0..100).</summary>
     public const int SerializerId = 4711;
+
+    /// <summary>
+    /// The HOCON key of the largest payload <see cref="FromBinary"/> reads, in bytes (journal rows and snapshots included;
+    /// on the wire remoting's <c>maximum-frame-size</c> is the tighter bound). <value>4 MiB</value>
+    /// </summary>
+    public const string MaximumPayloadSizeKey = "scarcity.serialization.maximum-payload-size";
+
+    /// <summary>The default of <see cref="MaximumPayloadSizeKey"/>: 4 MiB.</summary>
+    public const long DefaultMaximumPayloadSize = 4 * 1024 * 1024;
 
     private static readonly FrozenDictionary<Type, string> ManifestByType = new Dictionary<Type, string>
     {
@@ -77,17 +88,26 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             .ToFrozenDictionary();
 
     private readonly JsonSerializerOptions _options;
+    private readonly ExtendedActorSystem _system;
 
     /// <summary>Created by Akka's serialization extension.</summary>
     public ScarcitySerializer(ExtendedActorSystem system) : base(system)
     {
+        _system = system;
+        var configured = system.Settings.Config.HasPath(MaximumPayloadSizeKey) ? system.Settings.Config.GetByteSize(MaximumPayloadSizeKey) : null;
+        MaximumPayloadSize = configured is > 0 ? configured.Value : DefaultMaximumPayloadSize;
         _options = new JsonSerializerOptions
         {
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
             Converters = { new ActorRefConverter(system), new JsonStringEnumConverter() },
+            // Our messages nest a few levels; a deeper document is an attack on the parser, not a message.
+            MaxDepth = 32,
         };
     }
+
+    /// <summary>The largest payload <see cref="FromBinary"/> reads, in bytes (<see cref="MaximumPayloadSizeKey"/>).</summary>
+    public long MaximumPayloadSize { get; }
 
     /// <summary>Every type this serializer handles, with the manifest it writes.</summary>
     internal static IReadOnlyDictionary<Type, string> Manifests => WrittenByType;
@@ -111,10 +131,28 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
     public override object FromBinary(byte[] bytes, string manifest)
     {
         if (!TypeByManifest.TryGetValue(manifest, out var type))
-            throw new SerializationException($"Unknown manifest '{manifest}' for {nameof(ScarcitySerializer)}.");
-        if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest);
-        return JsonSerializer.Deserialize(bytes, type, _options)
-               ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
+        {
+            WireRefusals.Get(_system).Record(WireRefusals.UnknownManifest, $"manifest '{manifest}' ({bytes.Length} bytes)");
+            throw new SerializationException($"Unknown manifest '{manifest}' for {nameof(ScarcitySerializer)}: refused, nothing created.");
+        }
+        if (bytes.Length > MaximumPayloadSize)
+        {
+            WireRefusals.Get(_system).Record(WireRefusals.TooLarge, $"manifest '{manifest}' of {bytes.Length} bytes (limit {MaximumPayloadSize})");
+            throw new SerializationException(
+                $"A '{manifest}' payload of {bytes.Length} bytes is over the limit of {MaximumPayloadSize} bytes ({MaximumPayloadSizeKey}): refused.");
+        }
+        try
+        {
+            if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest);
+            return JsonSerializer.Deserialize(bytes, type, _options)
+                   ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
+        }
+        catch (Exception e) when (e is JsonException or SerializationException or EndOfStreamException or ArgumentException
+                                      or InvalidOperationException or NotSupportedException or FormatException or OverflowException)
+        {
+            WireRefusals.Get(_system).Record(WireRefusals.Malformed, $"manifest '{manifest}': {e.Message}");
+            throw e as SerializationException ?? new SerializationException($"A '{manifest}' payload does not parse: {e.Message}", e);
+        }
     }
 
     private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>

@@ -24,14 +24,11 @@ public static partial class GatewayValidation
     /// <summary>The most values in one metric report.</summary>
     public const int MaxReportValues = 256;
 
-    [GeneratedRegex("^[a-z0-9_.-]{1,64}$", RegexOptions.CultureInvariant)]
-    private static partial Regex SubsystemName();
-
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,127}$", RegexOptions.CultureInvariant)]
     private static partial Regex MetricName();
 
-    /// <summary>True when <paramref name="name"/> is a subsystem name: lower-case letters, digits, '_', '-' and '.', 1..64 characters.</summary>
-    public static bool IsSubsystemName(string? name) => name is not null && SubsystemName().IsMatch(name);
+    /// <summary>True when <paramref name="name"/> is a subsystem name (<see cref="SubsystemNames.Rule"/>): the registration actor's rule.</summary>
+    public static bool IsSubsystemName(string? name) => SubsystemNames.IsValid(name);
 
     /// <summary>The problem with a <see cref="Register"/>, naming its field; null when it is usable.</summary>
     public static string? Check(Register register)

@@ -109,15 +109,19 @@ public sealed class OperatorEndpoint(DRGConfig config, IServiceProvider services
     }
 }
 
-/// <summary>Ready while this node is an Up member of the cluster.</summary>
-internal sealed class ClusterMemberCheck(ActorSystem system) : IHealthCheck
+/// <summary>Ready while this node is an Up member of the cluster; until it is, the reason names the seed nodes it tries.</summary>
+internal sealed class ClusterMemberCheck(ActorSystem system, DRGConfig config) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var self = Cluster.Get(system).SelfMember;
+        var cluster = Cluster.Get(system);
+        var self = cluster.SelfMember;
+        var seeds = config.Cluster.SeedNodes;
         return Task.FromResult(self.Status == MemberStatus.Up
             ? HealthCheckResult.Healthy($"{self.Address} is Up")
-            : HealthCheckResult.Unhealthy($"{self.Address} is {self.Status}, not Up"));
+            : cluster.State.Members.Count == 0 && seeds.Count > 0
+                ? HealthCheckResult.Unhealthy($"{self.Address} is not a member yet: no seed node accepted the join (seed nodes tried: {string.Join(", ", seeds)})")
+                : HealthCheckResult.Unhealthy($"{self.Address} is {self.Status}, not Up"));
     }
 }
 

@@ -75,34 +75,49 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
         ["Logging:LogLevel:Akka.Cluster.Tools"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
     });
-    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-    {
-        Args = overrides,
-        Configuration = bootstrap,
-        // The appsettings.json copied beside this program, wherever it is started from (`dotnet run --project` included).
-        ContentRootPath = AppContext.BaseDirectory,
-    });
-    if (configFile is not null)
-    {
-        if (!configFile.Exists)
-        {
-            Console.Error.WriteLine($"--config: file '{configFile}' does not exist");
-            return 2;
-        }
-        UseInsteadOfAppSettings(builder.Configuration, configFile.FullName);
-    }
-    if (demo) UseDemoDatabaseUnlessConfigured(builder.Configuration);
-
+    HostApplicationBuilder builder;
     DRGConfig config;
     try
     {
+        builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = overrides,
+            Configuration = bootstrap,
+            // The appsettings.json copied beside this program, wherever it is started from (`dotnet run --project` included).
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        if (configFile is not null)
+        {
+            if (!configFile.Exists)
+            {
+                Console.Error.WriteLine($"--config: file '{configFile}' does not exist");
+                return StartupChecks.ConfigurationError;
+            }
+            UseInsteadOfAppSettings(builder.Configuration, configFile.FullName);
+        }
+        if (demo) UseDemoDatabaseUnlessConfigured(builder.Configuration);
         config = DRGConfig.Load(builder.Configuration);
         GovernorHostingExtensions.EnsureTlsUsable(config.Cluster.Tls);
     }
     catch (DRGConfigException e)
     {
         Console.Error.WriteLine(e.Message);
-        return 2;
+        return StartupChecks.ConfigurationError;
+    }
+    catch (InvalidDataException e) when (StartupChecks.DescribeConfigurationFileError(e) is { } line)
+    {
+        Console.Error.WriteLine(line);
+        return StartupChecks.ConfigurationError;
+    }
+    // One node per address, and a data directory it can write: said in one line before anything starts.
+    var problem = (config.Cluster.IsGovernor ? StartupChecks.CheckDataDirectory(config.Persistence) : null)
+                  ?? StartupChecks.CheckAddressFree($"{ClusterConfig.Section}:Port", config.Cluster.Hostname, config.Cluster.Port)
+                  ?? (config.Metrics.Enabled ? StartupChecks.CheckAddressFree($"{MetricsConfig.Section}:Port", config.Metrics.Address, config.Metrics.Port) : null)
+                  ?? (config.Gateway.Enabled ? StartupChecks.CheckAddressFree($"{GatewayConfig.Section}:Port", config.Gateway.Address, config.Gateway.Port) : null);
+    if (problem is not null)
+    {
+        Console.Error.WriteLine(problem);
+        return StartupChecks.EnvironmentError;
     }
 
     builder.Logging.ClearProviders();
@@ -118,10 +133,21 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     builder.Services.AddOperatorEndpoint(); // /metrics, /healthz, /readyz on Scarcity:Metrics
     builder.Services.AddGatewayEndpoint(); // gRPC scarcity.v1.Governor on Scarcity:Gateway
 
-    Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {config.Persistence.ConnectionString}, " +
+    Console.WriteLine($"Scarcity governor on {config.Host}: {config.Persistence.Provider} at {ConnectionStrings.Redact(config.Persistence.ConnectionString)}, " +
                       $"sampling every {config.Sensor.Interval.TotalMilliseconds} ms" +
                       $"{(demo ? $", with the simulated inference engine {DemoSubsystem} (--demo)" : "")}. Ctrl+C stops.");
-    await builder.Build().RunAsync();
+    using var host = builder.Build();
+    try
+    {
+        // The actor system first, on its own: remoting binds here, and Akka.Hosting would log a failure and stop with 0.
+        host.Services.GetRequiredService<ActorSystem>();
+        await host.RunAsync();
+    }
+    catch (Exception e) when (StartupChecks.DescribeStartFailure(e, config) is { } line)
+    {
+        Console.Error.WriteLine(line);
+        return StartupChecks.EnvironmentError;
+    }
     return 0;
 }
 

@@ -22,6 +22,8 @@ public sealed class OperationsMessagesSpecs() : Akka.TestKit.Xunit2.TestKit(Scar
             GetClusterState.Instance, member,
             new ClusterState(member.Address, member.Address, [member], ["akka.tcp://scarcity@127.0.0.1:4054"]),
             new LeaveMember(member.Address), new DownMember(member.Address), DownUnreachable.Instance,
+            new LeaveMember(member.Address, new OperatorCredential("alice@ops", "0123456789abcdef")),
+            new DownUnreachable(new OperatorCredential("alice@ops", "0123456789abcdef")),
             new OperationDone("down", [member.Address], "marked down"), new OperationFailed("leave", "not a member"),
             GetPolicies.Instance, rule,
             new PolicySettings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), 0.1, 0.1, 4, ["flush_cache"]),

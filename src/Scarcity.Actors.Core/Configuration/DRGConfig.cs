@@ -241,6 +241,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>Prometheus endpoints of subsystems that the sensor scrapes (docs/scrape.md); none by default.</summary>
     public ScrapeConfig Scrape { get; set; } = new();
 
+    /// <summary>The operator token of cluster-changing commands and the registration bounds.</summary>
+    public OperationsConfig Operations { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -264,6 +267,7 @@ public sealed class DRGConfig : IValidatedConfig
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
             Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
             Gateway.Validate($"{section}:Gateway"),
+            Operations.Validate($"{section}:Operations"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

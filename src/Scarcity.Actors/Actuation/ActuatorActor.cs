@@ -41,6 +41,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private static readonly TimeSpan HolderProbeWait = TimeSpan.FromSeconds(2);
 
     private readonly string _subsystem;
+    private readonly HashSet<string> _refusedAckOrigins = new(StringComparer.Ordinal);
     private readonly ActuatorConfig _config;
     private readonly IActorRef _profilers;
     private readonly SubsystemPolicy _policy;
@@ -395,6 +396,15 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void Acknowledge(ThrottleAck ack)
     {
+        // Only the registered subsystem acks its Throttles: an ack from any other actor system is dropped (once logged).
+        if (_registration is null || !MessageOrigin.IsFrom(Sender, _registration.Ref, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress))
+        {
+            var origin = MessageOrigin.Of(Sender).ToString();
+            if (_refusedAckOrigins.Count < 100 && _refusedAckOrigins.Add(origin))
+                _log.Warning("Dropped an ack of {0} seq {1} from {2}: only the registered subsystem ({3}) acks its Throttles",
+                    _subsystem, ack.Sequence, origin, _registration?.Ref.Path.ToString() ?? "none registered");
+            return;
+        }
         _delivery.Acknowledge(ack.Sequence);
         _metrics.ThrottlesAcked.WithLabels(_subsystem, ack.Applied ? "true" : "false").Inc();
         if (!_reachable && _registration is not null) _reachable = true;

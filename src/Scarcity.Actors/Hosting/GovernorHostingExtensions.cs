@@ -51,6 +51,9 @@ public static class GovernorHostingExtensions
                 akka.cluster.split-brain-resolver.active-strategy = keep-majority
                 akka.cluster.split-brain-resolver.keep-majority.role = governor
                 akka.cluster.split-brain-resolver.stable-after = {{(int)cluster.StableAfter.TotalMilliseconds}}ms
+                # One node per address: DotNetty's default (reuse on all but Windows) sets SO_REUSEADDR, which .NET on Linux
+                # maps to SO_REUSEPORT too, so a second node on a taken port bound it as well and both answered.
+                akka.remote.dot-netty.tcp.tcp-reuse-addr = off
                 {{(cluster.DownRemovalMargin > TimeSpan.Zero ? $"akka.cluster.down-removal-margin = {(int)cluster.DownRemovalMargin.TotalMilliseconds}ms" : "")}}
                 """, HoconAddMode.Prepend);
         if (bootstrap) builder.WithScarcityClusterBootstrap(cluster);
@@ -181,7 +184,7 @@ public static class GovernorHostingExtensions
         return builder
             .WithProfilers(config)
             .WithActuators(config)
-            .WithRegistration()
+            .WithRegistration(config.Operations.MaxSubsystemsPerHost)
             .WithMonitoring(config)
             .WithSensor(config, source);
     }

@@ -24,6 +24,10 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
     private readonly ILoggerFactory _factory;
     private readonly Dictionary<string, ILogger> _loggers = [];
     private readonly ILogger _remoting;
+    private readonly Dictionary<string, long> _lastLogged = new(StringComparer.Ordinal);
+
+    /// <summary>The least time between two lines of one rate-limited kind (a failing join, one unreachable address), in ms.</summary>
+    private const long RepeatInterval = 30_000;
     // Akka.Persistence and sharding report a database outage once per entity, shard and attempt, each with a stack trace.
     private readonly Journaling.LogRateLimiter _persistenceErrors = new(PersistenceErrorInterval);
 
@@ -62,6 +66,12 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
             LogUnreachable(_remoting, address);
             return;
         }
+        if (e.LogLevel() == AkkaLogLevel.WarningLevel && RewriteJoinNoise(text) is var (joinKey, rewritten))
+        {
+            if (joinKey is null || Environment.TickCount64 - _lastLogged.GetValueOrDefault(joinKey, long.MinValue / 2) < RepeatInterval) return;
+            _lastLogged[joinKey] = Environment.TickCount64;
+            text = rewritten;
+        }
         var category = CategoryOf(e);
         if (e.LogLevel() >= AkkaLogLevel.WarningLevel &&
             (category.StartsWith("Akka.Persistence", StringComparison.Ordinal) || category.StartsWith("Akka.Cluster.Sharding", StringComparison.Ordinal)))
@@ -74,6 +84,30 @@ public sealed partial class GovernorLogger : ReceiveActor, IRequiresMessageQueue
             _loggers[category] = logger = _factory.CreateLogger(category);
         logger.Log(ToLevel(e.LogLevel()), 0, e.Cause, "{Message}", text);
     }
+
+    // While a node cannot reach its seed nodes, Akka says so in words that mislead (sharding: "Probably, no seed-nodes
+    // configured") or repeat every few seconds per address (remoting's gating). Returns the line to log instead and the
+    // key it is rate-limited by (one line per key per RepeatInterval), or null when the text is none of these.
+    private static (string? Key, string Text)? RewriteJoinNoise(string text)
+    {
+        if (text.StartsWith("Couldn't join seed nodes after", StringComparison.Ordinal))
+            return ("join", "Not a member of the cluster yet: no seed node accepted the join" +
+                            (Attempts().Match(text) is { Success: true } a ? $" after [{a.Groups[1].Value}] attempts " : " ") +
+                            $"({(SeedList().Match(text) is { Success: true } m ? "seed nodes tried: " + m.Groups[1].Value : text)}); " +
+                            "/readyz stays not ready until one does: check that a seed node runs and that it can reach this node's address");
+        if (text.Contains("No coordinator found to register", StringComparison.Ordinal))
+            return ("coordinator", "No shard coordinator reachable yet: this node is not yet an Up member of the cluster, or the coordinator is moving; " +
+                                   "messages for sharded entities are buffered meanwhile");
+        if (text.StartsWith("Tried to associate with unreachable remote address", StringComparison.Ordinal))
+            return ("unreachable " + RemoteAddress(text), text + $" (repeats of this line are not logged for {RepeatInterval / 1000} s)");
+        return null;
+    }
+
+    [GeneratedRegex(@"seed-nodes=\[([^\]]*)\]")]
+    private static partial Regex SeedList();
+
+    [GeneratedRegex(@"after \[(\d+)\] attempts")]
+    private static partial Regex Attempts();
 
     // A logger made from a string rather than a class (the cluster's "Cluster", remoting's "remoting (akka://...)")
     // is filed under Akka.<its first word>: Akka.Cluster holds the membership events (joined, Up, unreachable, downed).

@@ -62,6 +62,8 @@ public sealed class GovernorMetrics : IExtension
     public Counter RecoveryFailures { get; }
     /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
     public Counter ScrapeErrors { get; }
+    /// <summary>Messages refused on the wire or in the journal, by reason (read from <see cref="WireRefusals"/> at scrape time).</summary>
+    private readonly Counter _wireRefused;
 
     private readonly Gauge _raw, _ema, _estimate, _forecast, _forecastStdDev, _stale, _pressure, _hostStale, _level,
         _reachable, _lastSequence, _lastAcked, _rejectedTotal, _members, _shards, _entities, _sampleAge, _up;
@@ -112,6 +114,9 @@ public sealed class GovernorMetrics : IExtension
         _sampleAge = f.CreateGauge("scarcity_sensor_last_sample_age_seconds", "Seconds since this node's sensor last produced a sample (absent on a node without one).");
         _up = f.CreateGauge("scarcity_cluster_self_up", "1 while this node is an Up member of the cluster.");
 
+        _wireRefused = f.CreateCounter("scarcity_wire_messages_refused_total",
+            "Messages refused before any type was created: disabled_serializer (Newtonsoft JSON, no binding), unknown_manifest, too_large, malformed.",
+            ["reason"]);
         Registry.AddBeforeCollectCallback(RefreshAsync);
     }
 
@@ -171,6 +176,7 @@ public sealed class GovernorMetrics : IExtension
     private async Task RefreshAsync(CancellationToken cancel)
     {
         RefreshCluster();
+        foreach (var (reason, count) in WireRefusals.Get(_system).Counts) _wireRefused.WithLabels(reason).IncTo(count);
         await Task.WhenAll(RefreshFleetAsync(cancel), RefreshShardsAsync(cancel)).ConfigureAwait(false);
     }
 

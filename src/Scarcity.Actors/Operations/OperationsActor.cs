@@ -29,6 +29,9 @@ public sealed class OperationsActor : ReceiveActor
     private readonly ActorSystem _system = Context.System;
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string? _operatorToken;
+    // Who is asking: set per cluster-changing command once authorized, for its log line.
+    private string _operator = "";
 
     /// <summary>Props for the operations actor.</summary>
     /// <param name="config">This node's configuration (policy and persistence).</param>
@@ -46,9 +49,10 @@ public sealed class OperationsActor : ReceiveActor
         _journal = new DecisionJournal(config.Persistence, Context.System.Serialization);
 
         Receive<GetClusterState>(_ => Sender.Tell(DescribeCluster()));
-        Receive<LeaveMember>(m => Sender.Tell(Leave(m.Address)));
-        Receive<DownMember>(m => Sender.Tell(Down(m.Address)));
-        Receive<DownUnreachable>(_ => Sender.Tell(DownAllUnreachable()));
+        _operatorToken = config.Operations.ResolveToken();
+        Receive<LeaveMember>(m => Sender.Tell((object?)Authorize("leave", m, m.Address) ?? Leave(m.Address)));
+        Receive<DownMember>(m => Sender.Tell((object?)Authorize("down", m, m.Address) ?? Down(m.Address)));
+        Receive<DownUnreachable>(m => Sender.Tell((object?)Authorize("down-unreachable", m, "every unreachable member") ?? DownAllUnreachable()));
         Receive<GetPolicies>(_ => Sender.Tell(DescribePolicy(_config.Policy)));
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
@@ -80,7 +84,7 @@ public sealed class OperationsActor : ReceiveActor
     private object Leave(string address)
     {
         if (FindMember(address) is not { } member) return NotAMember("leave", address);
-        _log.Info("Operator asked {0} to leave the cluster", member.Address);
+        _log.Warning("Operator {0} asked {1} to leave the cluster", _operator, member.Address);
         _cluster.Leave(member.Address);
         return new OperationDone("leave", [member.Address.ToString()], "the member hands over its work, leaves and its process ends");
     }
@@ -88,7 +92,7 @@ public sealed class OperationsActor : ReceiveActor
     private object Down(string address)
     {
         if (FindMember(address) is not { } member) return NotAMember("down", address);
-        _log.Warning("Operator marked {0} down", member.Address);
+        _log.Warning("Operator {0} marked {1} down", _operator, member.Address);
         _cluster.Down(member.Address);
         return new OperationDone("down", [member.Address.ToString()], "the member is marked down and removed; its shards move to the others");
     }
@@ -98,11 +102,38 @@ public sealed class OperationsActor : ReceiveActor
         var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToList();
         foreach (var address in unreachable)
         {
-            _log.Warning("Operator marked unreachable {0} down", address);
+            _log.Warning("Operator {0} marked unreachable {1} down", _operator, address);
             _cluster.Down(address);
         }
+        if (unreachable.Count == 0) _log.Warning("Operator {0} asked to down the unreachable members: none is unreachable", _operator);
         return new OperationDone("down-unreachable", [.. unreachable.Select(a => a.ToString()).Order(StringComparer.Ordinal)],
             unreachable.Count == 0 ? "no member is unreachable" : "every unreachable member is marked down");
+    }
+
+    /// <summary>
+    /// Null when <paramref name="command"/> carries the configured operator token (compared in constant time), else the
+    /// refusal to answer. Every attempt is logged at Warning with who said they were asking and the address it came from.
+    /// </summary>
+    private OperationFailed? Authorize(string operation, IOperatorCommand command, string target)
+    {
+        var origin = MessageOrigin.Of(Sender);
+        var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
+        _operator = $"{identity} from {origin}";
+        if (_operatorToken is null)
+        {
+            _log.Warning("Refused {0} of {1} asked by {2}: no operator token is configured on this node", operation, target, _operator);
+            return new OperationFailed(operation,
+                $"{operation} needs an operator token, and none is configured on the governor nodes: set {OperationsConfig.Section}:OperatorToken " +
+                $"(or {OperationsConfig.Section}:OperatorTokenFile) on every node, then give it to the CLI with --token or SCARCITY_TOKEN");
+        }
+        if (!OperationsConfig.Matches(_operatorToken, command.Credential?.Token))
+        {
+            _log.Warning("Refused {0} of {1} asked by {2}: {3}", operation, target, _operator,
+                command.Credential is null ? "no operator token given" : "wrong operator token");
+            return new OperationFailed(operation,
+                command.Credential is null ? $"{operation} needs the operator token: give it with --token or SCARCITY_TOKEN" : "the operator token is wrong");
+        }
+        return null;
     }
 
     private OperationFailed NotAMember(string operation, string address) =>

@@ -27,13 +27,11 @@ public sealed class GovernorProbe
         akka.remote.log-remote-lifecycle-events = off
         akka.remote.dot-netty.tcp.hostname = 127.0.0.1
         akka.remote.dot-netty.tcp.port = 0
-        akka.actor.serializers.scarcity = "Scarcity.Actors.Contracts.ScarcitySerializer, Scarcity.Actors.Contracts"
-        akka.actor.serialization-bindings {
-          "Scarcity.Actors.Contracts.IScarcityMessage, Scarcity.Actors.Contracts" = scarcity
-        }
         akka.cluster.client.establishing-get-contacts-interval = 1s
         akka.cluster.client.reconnect-timeout = off
-        """).WithFallback(ClusterClientReceptionist.DefaultConfig());
+        """).WithFallback(Scarcity.Actors.Contracts.ScarcitySerialization.Config).WithFallback(ClusterClientReceptionist.DefaultConfig())
+        // The ClusterClient's Send travels under DistributedPubSub's protobuf serializer: the nodes refuse Akka's JSON default.
+        .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
 
     private readonly ActorSystem _system;
     private readonly bool _tls;

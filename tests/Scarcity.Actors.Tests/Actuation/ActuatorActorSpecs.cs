@@ -180,6 +180,37 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task An_ack_from_another_actor_system_than_the_holders_is_dropped_and_the_Throttle_is_still_retried()
+    {
+        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        actuator.Tell(Hot(0));
+        var throttle = holder.ExpectMsg<Throttle>(Wait);
+        var forger = ActorSystem.Create("forger", ConfigurationFactory.ParseString("""
+            akka.loglevel = WARNING
+            akka.actor.provider = remote
+            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+            """).WithFallback(ScarcitySerialization.Config));
+        try
+        {
+            var remoteActuator = forger.ActorSelection(new RootActorPath(((ExtendedActorSystem)Sys).Provider.DefaultAddress) / actuator.Path.Elements);
+
+            remoteActuator.Tell(Ack(throttle)); // the right subsystem and sequence, from the wrong process
+            await remoteActuator.Ask<ActorIdentity>(new Identify(null), Wait); // delivered (and dropped) before this answer
+
+            Assert.Equal(throttle.Sequence, holder.ExpectMsg<Throttle>(Wait).Sequence); // still retried
+            Assert.Equal(0L, (await Status(actuator)).LastAckedSequence);
+            holder.Reply(Ack(throttle));
+            await AwaitAssertAsync(async () => Assert.Equal(throttle.Sequence, (await Status(actuator)).LastAckedSequence), Wait);
+        }
+        finally
+        {
+            Shutdown(forger, Wait);
+        }
+    }
+
+    [Fact]
     public void A_newer_Throttle_supersedes_the_pending_one_only_the_newer_is_retried()
     {
         var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(2) });

@@ -174,6 +174,9 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
                 Assert.True(status.LastAckedSequence >= throttle.Sequence);
             }, Wait);
         }
+        // Strict wire: everything the nodes sent each other (gossip, sharding, pub-sub, persistence, ours) had a
+        // serializer of its own; nothing fell back to the disabled JSON default or was refused on arrival.
+        Assert.All(_nodes, n => Assert.Empty(WireRefusals.Get(n.System).Counts));
     }
 
     [Fact]

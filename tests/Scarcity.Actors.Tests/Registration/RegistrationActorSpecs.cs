@@ -31,6 +31,14 @@ public sealed class RegistrationActorSpecs : Akka.TestKit.Xunit2.TestKit
         { "empty host", r => r with { Host = "" }, "subsystem 'engine' gave no host" },
         { "no actions", r => r with { Actions = [] }, "subsystem 'engine' declared no actions" },
         { "default actions", r => r with { Actions = default }, "subsystem 'engine' declared no actions" },
+        { "upper-case name", r => r with { Name = "Engine" },
+            "the subsystem name 'Engine' is invalid: a name has 1 to 64 characters: lower-case letters, digits, '_', '-' and '.'" },
+        { "name with a space", r => r with { Name = "my engine" },
+            "the subsystem name 'my engine' is invalid: a name has 1 to 64 characters: lower-case letters, digits, '_', '-' and '.'" },
+        { "name of 65 characters", r => r with { Name = new string('e', 65) },
+            $"the subsystem name '{new string('e', 65)}' is invalid: a name has 1 to 64 characters: lower-case letters, digits, '_', '-' and '.'" },
+        { "host of 254 characters", r => r with { Host = new string('h', 254) },
+            "subsystem 'engine' gave an invalid host: at most 253 characters, no control characters" },
         { "bad action names", r => r with { Actions = [ActionNames.Throttle, "Shed Load", "flush-cache", ""] },
             "subsystem 'engine' declared invalid action names: 'Shed Load', 'flush-cache', ''" },
     };
@@ -89,6 +97,37 @@ public sealed class RegistrationActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Same(register, _actuators.ExpectMsg<RegisterSubsystem>(Wait));
         Assert.Equal(subsystem.Ref, _actuators.LastSender);
         subsystem.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    /// <summary>The fleet view at /user/monitor, knowing <paramref name="names"/> on host gpu-01.</summary>
+    private sealed class FleetView : ReceiveActor
+    {
+        public FleetView(string[] names) => Receive<GetGovernorStatus>(_ => Sender.Tell(new GovernorStatus(
+            ImmutableDictionary<string, HostProfile>.Empty,
+            names.ToImmutableDictionary(n => n, n => new SubsystemStatus(n, "gpu-01", 1, ImmutableDictionary<string, double>.Empty, 0, 0, true, [])),
+            0)));
+    }
+
+    [Fact]
+    public void A_new_name_on_a_host_at_its_bound_is_rejected_naming_the_limit_and_a_known_name_or_another_host_still_registers()
+    {
+        var known = new[] { "engine-1", "engine-2" };
+        Sys.ActorOf(Props.Create(() => new FleetView(known)), "monitor");
+        var bounded = Sys.ActorOf(RegistrationActor.Props(_actuators.Ref, maxSubsystemsPerHost: 2), "bounded-policy");
+        var subsystem = CreateTestProbe("subsystem");
+
+        bounded.Tell(Valid(subsystem.Ref) with { Name = "engine-3" }, subsystem.Ref);
+
+        var rejected = subsystem.ExpectMsg<RegistrationRejected>(Wait);
+        Assert.Equal("host 'gpu-01' already has 2 registered subsystems, the most one host may have (Scarcity:Operations:MaxSubsystemsPerHost = 2)",
+            rejected.Reason);
+        _actuators.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        bounded.Tell(Valid(subsystem.Ref) with { Name = "engine-2" }, subsystem.Ref); // a known name registers again
+        Assert.Equal("engine-2", _actuators.ExpectMsg<RegisterSubsystem>(Wait).Name);
+        Assert.Equal(subsystem.Ref, _actuators.LastSender);
+        bounded.Tell(Valid(subsystem.Ref) with { Name = "engine-3", Host = "gpu-02" }, subsystem.Ref);
+        Assert.Equal("gpu-02", _actuators.ExpectMsg<RegisterSubsystem>(Wait).Host);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using Akka.Event;
 using Akka.TestKit;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -22,10 +23,8 @@ public sealed class SensorActorSpecs : Akka.TestKit.Xunit2.TestKit
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     // Every Sample goes through the ScarcitySerializer on its way to the probe, as it would to a remote profiler.
-    private static readonly Config SpecConfig = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.actor.serialize-messages = on
-        """).WithFallback(ScarcitySerialization.Config);
+    private static readonly Config SpecConfig = ConfigurationFactory.ParseString("akka.loglevel = WARNING\n" + AkkaInternalsPassThroughSerializer.Hocon)
+        .WithFallback(ScarcitySerialization.Config);
 
     public SensorActorSpecs(ITestOutputHelper output) : base(SpecConfig, output: output)
     {
