@@ -53,6 +53,9 @@ public sealed class InferenceEngineModel
     /// <summary>True while the engine is down after an OOM (the OOM step included).</summary>
     public bool Down { get; private set; }
 
+    /// <summary>True when the engine is down and its <see cref="Restart"/> is over: its process starts again in the next step.</summary>
+    public bool Restarting => Down && Time >= _downUntil;
+
     /// <summary>True when the last step ended in an OOM.</summary>
     public bool OomInLastStep { get; private set; }
 

@@ -76,12 +76,15 @@ public sealed class SubsystemPolicy
     /// <summary>
     /// The subsystem registered (started, or came back after a restart) at <paramref name="now"/>. A registration that
     /// follows another within a minute with no report of its own in between is a process that died before it could report
-    /// (an OOM in its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state.
+    /// (an OOM in its first step): the learned <c>reduce_batch</c> takes it as a crash and keeps a hard limit at half its state,
+    /// applied at once, so that the levels the registration reply carries (<see cref="Levels"/> after this call) are the
+    /// ones that fit and the process's first step back does not run out of memory again from the same cause.
     /// </summary>
-    public void Registered(DateTimeOffset now)
+    /// <returns>The level changes the registration decided (empty when none): the cut to the hard limit, to journal and announce.</returns>
+    public IReadOnlyList<LevelChange> Registered(DateTimeOffset now)
     {
-        if (Array.Find(_actions, a => a.Learning is not null)?.Learning is not { } l) return;
-        var level = Array.Find(_actions, a => a.Learning is not null)!.Level;
+        if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } group) return Array.Empty<LevelChange>();
+        var level = group.Level;
         // Within a minute of the last: a restart loop, not a subsystem that simply reports no context of its own.
         if (l.Registrations > 0 && !l.ReportedSinceRegistration && now - l.RegisteredAt < CrashLoopWindow)
         {
@@ -93,6 +96,9 @@ public sealed class SubsystemPolicy
         l.RegisteredAt = now;
         l.LevelAtRegistration = level;
         l.ReportedSinceRegistration = false;
+        return l.CrashedSilently && SilentCrash(group, l, now, ImmutableDictionary<string, MetricEstimate>.Empty) is { } change
+            ? [change]
+            : Array.Empty<LevelChange>();
     }
 
     /// <summary>The latency objective admission keeps to, ms; null when no action is governed by latency.</summary>
@@ -366,26 +372,10 @@ public sealed class SubsystemPolicy
     {
         change = null;
         var hasContext = metrics.TryGetValue(l.ContextSeries, out var context);
-        if (l.CrashedSilently)
+        if (l.CrashedSilently && SilentCrash(group, l, now, metrics) is { } cut)
         {
-            // Registered again without a report since the last registration: it crashed before it could say anything,
-            // at the level it had then (a cut since may have come too late for it).
-            l.CrashedSilently = false;
-            var crashLevel = l.SilentCrashLevel;
-            l.CrashX = Math.Min(l.CrashX, crashLevel * l.LastContext);
-            l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * crashLevel * l.LastContext);
-            l.ReturnedFromCrash = true;
-            // Without a context ever reported, the limit is in level alone, and expires if none ever comes (a subsystem
-            // that reports no context of its own, restarted quickly twice).
-            if (!l.ContextKnown) l.SilentLimitUntil = now + SilentLimitTime;
-            var cap = Math.Max(_config.MinLevel, Math.Min(1, l.CapX.Value / l.LastContext));
-            if (group.Level > cap + Epsilon)
-            {
-                change = Apply(group, cap, new ThrottleReason(
-                    FormattableString.Invariant($"registered again without a report since its last registration (crashed at start): hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
-                    l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
-                return true;
-            }
+            change = cut;
+            return true;
         }
         if (hasContext && !context!.Stale) l.ReportedSinceRegistration = true;
         if (!l.ContextKnown && l.CapX is not null && now > l.SilentLimitUntil) l.CapX = null;
@@ -432,7 +422,14 @@ public sealed class SubsystemPolicy
             // A confident model that said the crash state fits is contradicted: distrusted until it has learned again.
             if (model.Confident && model.Predict(l.CrashLevel, crashContext) < 1) model.Distrust();
         }
-        else if (contextNow > l.LastContext) l.Rises.Enqueue((now, contextNow - l.LastContext));
+        // A rise is between two reports: the first context reported has no report before it (LastContext is a placeholder).
+        else if (l.ContextKnown && contextNow > l.LastContext)
+        {
+            l.Rises.Enqueue((now, contextNow - l.LastContext));
+            // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
+            // headroom too, not forgotten after a minute (the next step up may come later, and as large).
+            if (l.JumpHeadroom > 0) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.LastContext);
+        }
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.LastContext = contextNow;
         l.ContextKnown = true;
@@ -486,6 +483,27 @@ public sealed class SubsystemPolicy
         if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
         change = Apply(group, target, reason, now, metrics);
         return true;
+    }
+
+    /// <summary>
+    /// A registration with no report since the last one: it crashed before it could say anything, at the level it had then
+    /// (a cut since may have come too late for it). Sets the hard limit at half that state and cuts to it (null: already under).
+    /// </summary>
+    private LevelChange? SilentCrash(ActionGroup group, BatchLearning l, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics)
+    {
+        l.CrashedSilently = false;
+        var crashLevel = l.SilentCrashLevel;
+        l.CrashX = Math.Min(l.CrashX, crashLevel * l.LastContext);
+        l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * crashLevel * l.LastContext);
+        l.ReturnedFromCrash = true;
+        // Without a context ever reported, the limit is in level alone, and expires if none ever comes (a subsystem
+        // that reports no context of its own, restarted quickly twice).
+        if (!l.ContextKnown) l.SilentLimitUntil = now + SilentLimitTime;
+        var cap = Math.Max(_config.MinLevel, Math.Min(1, l.CapX.Value / l.LastContext));
+        if (group.Level <= cap + Epsilon) return null;
+        return Apply(group, cap, new ThrottleReason(
+            FormattableString.Invariant($"registered again without a report since its last registration (crashed at start): hard limit level x context_k <= {l.CapX:0.###} (half the state it was in)"),
+            l.ContextSeries, CrashSignal, l.LastContext, l.LastContext, l.CapX.Value), now, metrics);
     }
 
     /// <summary>The reason's signal of a decision by latency admission (its text carries figures; metrics label by this).</summary>

@@ -25,7 +25,8 @@ public sealed record SimulatedRun(string Scenario, string Governor, int Delay, E
 /// <summary>
 /// Runs an engine model in closed loop with a governor over a scenario, one step of <see cref="InferenceEngineModel.Dt"/>
 /// at a time: the governor reads the engine after the previous step and decides; the levels take effect
-/// <c>delay</c> steps later (the engine starts with every level at 1).
+/// <c>delay</c> steps later (the engine starts with every level at 1), except that a process starting again after an OOM
+/// runs at the levels of its registration (<see cref="IEngineGovernor.Registered"/>) until the decisions taken since reach it.
 /// </summary>
 public static class ClosedLoopRunner
 {
@@ -43,6 +44,13 @@ public static class ClosedLoopRunner
         {
             var t = engine.Time;
             var input = scenario.At(t);
+            if (engine.Restarting && governor.Registered(engine) is { } reply)
+            {
+                // A restarted process runs at the levels of its registration reply until the decisions taken from now on
+                // reach it: those sent to the process that died are lost with it.
+                decided.Clear();
+                for (var d = 0; d < delay; d++) decided.Enqueue(reply);
+            }
             decided.Enqueue(governor.Decide(engine, input));
             var levels = decided.Count > delay ? decided.Dequeue() : EngineLevels.Unrestricted;
             engine.Step(input, levels);

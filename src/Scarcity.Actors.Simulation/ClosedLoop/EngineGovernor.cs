@@ -12,6 +12,14 @@ public interface IEngineGovernor
 
     /// <summary>The levels decided now.</summary>
     EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next);
+
+    /// <summary>
+    /// The engine's process starts again after an OOM (<see cref="InferenceEngineModel.Restarting"/>) and registers, before
+    /// its first step back: the levels the registration reply carries, which it runs at whatever the delay (a process
+    /// waits for its reply before it serves) until the decisions taken from then on reach it. Null (the default): the
+    /// levels already on their way stay.
+    /// </summary>
+    EngineLevels? Registered(InferenceEngineModel engine) => null;
 }
 
 /// <summary>No governor: every level at 1.</summary>

@@ -66,15 +66,27 @@ public sealed class PolicyGovernor : IEngineGovernor
     public IReadOnlyList<SimulatedDecision> Decisions => _decisions;
 
     /// <inheritdoc />
+    /// <remarks>The registration is the actuator's: <see cref="SubsystemPolicy.Registered"/>, and the levels it leaves.</remarks>
+    public EngineLevels? Registered(InferenceEngineModel engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        _starts = engine.Starts + 1; // the start the engine counts at its next step
+        foreach (var change in Policy.Registered(_start + TimeSpan.FromSeconds(engine.Time)))
+            _decisions.Add(new SimulatedDecision(engine.Time, change));
+        return Current();
+    }
+
+    /// <inheritdoc />
     public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next)
     {
         ArgumentNullException.ThrowIfNull(engine);
         var at = _start + TimeSpan.FromSeconds(engine.Time);
         // A process start registers the subsystem (RegisterSubsystem), as the actuator sees it.
-        if (engine.Starts != _starts)
+        if (engine.Starts > _starts)
         {
             _starts = engine.Starts;
-            Policy.Registered(at);
+            foreach (var change in Policy.Registered(at))
+                _decisions.Add(new SimulatedDecision(engine.Time, change));
         }
         // Before the first step there is nothing to read yet: the levels the policy starts with.
         if (engine.Steps > 0)
@@ -93,6 +105,11 @@ public sealed class PolicyGovernor : IEngineGovernor
                 _decisions.Add(new SimulatedDecision(engine.Time, change));
         }
 
+        return Current();
+    }
+
+    private EngineLevels Current()
+    {
         var levels = Policy.Levels;
         return new EngineLevels(Level(ActionNames.ReduceBatch), Level(ActionNames.Throttle), Level(ActionNames.ShedLoad));
 

@@ -253,7 +253,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _reachable = true;
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
-        if (previous is null || !previous.Ref.Equals(register.Ref)) _policy.Registered(Now);
+        // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
+        var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
+            ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()
+            : [];
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
@@ -261,6 +264,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
             .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
+        foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
         _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
     }
@@ -304,13 +308,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         var journaledBefore = _journalSequenceNr;
         foreach (var change in changes)
         {
-            var declared = _registration.Actions.Contains(change.Action);
-            var sequence = declared ? ++_sequence : 0;
-            var decision = new Decision(_subsystem, profile.Host, change.Action, change.PreviousLevel, change.Level, sequence,
-                change.Reason, profile.At, change.Inputs, declared,
-                declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
+            var decision = Decided(change, profile.Host, profile.At);
             decisions.Add(decision);
-            var journaled = WriteToJournal(decision);
+            var journaled = _journalSequenceNr;
             // PersistBeforeSend holds the Throttle until its write is confirmed, but only while the journal takes writes.
             if (_config.PersistBeforeSend && _journal.Error is null) _held.Enqueue((journaled, decision));
             else Act(decision);
@@ -350,6 +350,18 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         }
     }
 
+    /// <summary>A level change as a decision, numbered when the subsystem declared its action, and written to the journal.</summary>
+    private Decision Decided(LevelChange change, string host, DateTimeOffset at)
+    {
+        var declared = _registration!.Actions.Contains(change.Action);
+        var sequence = declared ? ++_sequence : 0;
+        var decision = new Decision(_subsystem, host, change.Action, change.PreviousLevel, change.Level, sequence,
+            change.Reason, at, change.Inputs, declared,
+            declared ? "" : $"not sent: subsystem '{_subsystem}' did not declare action '{change.Action}'");
+        WriteToJournal(decision);
+        return decision;
+    }
+
     private long WriteToJournal(object @event)
     {
         _writer.Tell(new JournalWriter.Append(@event));
@@ -362,10 +374,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             Act(_held.Dequeue().Decision);
     }
 
-    private void Act(Decision decision)
+    private void Act(Decision decision, bool send = true)
     {
         var superseded = false;
-        if (decision.Sent && _registration is not null)
+        if (send && decision.Sent && _registration is not null)
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
             superseded = _delivery.Track(throttle, Now); // supersedes any older one of the action

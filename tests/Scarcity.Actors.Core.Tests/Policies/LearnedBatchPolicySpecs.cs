@@ -61,4 +61,33 @@ public sealed class LearnedBatchPolicySpecs
     }
 
     private static int InferenceBatch(double level) => (int)Math.Floor(64 * level);
+
+    [Fact]
+    public void A_registration_with_no_report_since_the_last_is_cut_to_the_hard_limit_by_the_registration_itself()
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        Assert.Empty(policy.Registered(Start));
+
+        // It died in its first step and registers again 20 s later, having reported nothing.
+        var change = Assert.Single(policy.Registered(Start.AddSeconds(20)));
+
+        Assert.Equal((ActionNames.ReduceBatch, 1.0, 0.5), (change.Action, change.PreviousLevel, change.Level));
+        Assert.Equal(SubsystemPolicy.CrashSignal, change.Reason.Signal);
+        Assert.Equal(0.5, policy.Levels[ActionNames.ReduceBatch]); // what the registration reply carries
+    }
+
+    [Fact]
+    public void A_registration_after_the_subsystem_has_reported_is_no_crash()
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        var profiler = new HostProfiler(new ProfilerConfig());
+        policy.Registered(Start);
+        var at = Start.AddSeconds(1);
+        profiler.Update(MetricNames.VramUtil, 0.6, at);
+        profiler.Update(MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, Engine), 1.0, at);
+        policy.Evaluate(profiler.Snapshot(at, Interval), at);
+
+        Assert.Empty(policy.Registered(Start.AddSeconds(20)));
+        Assert.Equal(1.0, policy.Levels[ActionNames.ReduceBatch]);
+    }
 }

@@ -274,6 +274,34 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal((2L, 0.25), (next.Sequence, next.Level));
     }
 
+    [Fact]
+    public async Task A_registration_after_a_crash_at_start_carries_the_hard_limit_and_the_cut_is_journalled()
+    {
+        // Arrange: the engine registers and dies before it reports anything (an OOM in its first step).
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Assert.Equal(1.0, Register(actuator, holder).Levels[ActionNames.ReduceBatch]);
+        Watch(holder.Ref);
+        Sys.Stop(holder.Ref);
+        ExpectTerminated(holder.Ref, Wait);
+        await AwaitAssertAsync(async () => Assert.False((await Status(actuator)).Reachable), Wait);
+
+        // Act: its restarted process registers again, within a minute and with no report in between.
+        var restarted = CreateTestProbe("restarted");
+        var registered = Register(actuator, restarted);
+
+        // Assert: the reply already carries half the level it crashed at, as decision 1, so its first step back fits.
+        Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1, registered.LastSequence);
+        restarted.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // the reply carried it: no Throttle repeats it
+        Watch(actuator);
+        Sys.Stop(actuator);
+        ExpectTerminated(actuator, Wait);
+        var resumed = await Status(Actuator());
+        Assert.Equal(0.5, resumed.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1, resumed.LastSequence);
+    }
+
     [Theory]
     [InlineData(100)] // levels and sequence replayed from the decisions in the journal
     [InlineData(1)]   // from a snapshot
