@@ -39,41 +39,11 @@ public static partial class RemoteBenchmarks
 
         using var child = StartPython(Path.Combine(PythonClientDir, "examples", "engine_model.py"),
             "--target", $"127.0.0.1:{gateway.Config.Port}", "--name", "engine", "--host", "bench-host", "--scenario", "idle");
-        var applied = Channel.CreateUnbounded<(long Seq, long Ts)>();
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        child.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            if (e.Data.StartsWith("registered", StringComparison.Ordinal)) registered.TrySetResult();
-            var m = AppliedLine().Match(e.Data);
-            if (m.Success) applied.Writer.TryWrite((long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)));
-        };
-        child.BeginOutputReadLine();
         try
         {
-            await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            Console.WriteLine($"Python sample engine (pid {child.Id}) registered through the gateway on 127.0.0.1:{gateway.Config.Port}");
-            var latencies = new double[samples - warmup];
-            var wrong = 0;
-            for (var i = 0; i < samples; i++)
-            {
-                var hot = i % 2 == 0;
-                var sample = new Sample("bench-host", T0.AddMilliseconds(250.0 * i), [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
-                var sent = Stopwatch.GetTimestamp();
-                profilers.Tell(sample);
-                var (seq, ts) = await applied.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-                if (seq != i + 1) wrong++;
-                if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, ts).TotalMilliseconds;
-            }
-            Array.Sort(latencies);
-            Console.WriteLine();
-            Console.WriteLine($"Sample -> Throttle applied in a Python process through the gRPC gateway (SQLite journal, send before persist), {samples} samples, first {warmup} discarded");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
-                $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));
-            if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles arrived out of the expected sequence");
-            Console.WriteLine(Pct(latencies, 99) <= 10.0 ? "p99 <= 10 ms: PASS" : "p99 <= 10 ms: MISS");
-            return wrong == 0 ? 0 : 1;
+            return await SampleToAppliedAsync(child, profilers, samples, warmup,
+                $"Python sample engine (pid {{0}}) registered through the gateway on 127.0.0.1:{gateway.Config.Port}",
+                "Sample -> Throttle applied in a Python process through the gRPC gateway (SQLite journal, send before persist)");
         }
         finally
         {

@@ -47,6 +47,28 @@ public static partial class RemoteBenchmarks
         foreach (var a in new[] { Path.GetFullPath(dll), "--contact", $"akka.tcp://scarcity@127.0.0.1:{port}", "--name", "engine", "--host", "bench-host", "--scenario", "idle" })
             info.ArgumentList.Add(a);
         using var child = Process.Start(info)!;
+        try
+        {
+            return await SampleToAppliedAsync(child, profilers, samples, warmup,
+                "Sample engine (pid {0}) registered from its own process",
+                "Sample -> Throttle applied in another process (SQLite journal, send before persist)");
+        }
+        finally
+        {
+            if (!child.HasExited) child.Kill(entireProcessTree: true);
+            await host.StopAsync();
+            DeleteDb(db);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="samples"/> alternately hot and cool samples of bench-host to <paramref name="profilers"/> and
+    /// times each until <paramref name="child"/> (a sample engine printing "registered" and "applied SEQ TIMESTAMP" lines)
+    /// applied the Throttle it caused; prints the percentiles after the first <paramref name="warmup"/>. 0 when every
+    /// Throttle arrived in sequence.
+    /// </summary>
+    private static async Task<int> SampleToAppliedAsync(Process child, IActorRef profilers, int samples, int warmup, string registeredFormat, string title)
+    {
         var applied = Channel.CreateUnbounded<(long Seq, long Ts)>();
         var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         child.OutputDataReceived += (_, e) =>
@@ -57,38 +79,29 @@ public static partial class RemoteBenchmarks
             if (m.Success) applied.Writer.TryWrite((long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)));
         };
         child.BeginOutputReadLine();
-        try
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Console.WriteLine(registeredFormat, child.Id);
+        var latencies = new double[samples - warmup];
+        var wrong = 0;
+        for (var i = 0; i < samples; i++)
         {
-            await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            Console.WriteLine($"Sample engine (pid {child.Id}) registered from its own process");
-            var latencies = new double[samples - warmup];
-            var wrong = 0;
-            for (var i = 0; i < samples; i++)
-            {
-                var hot = i % 2 == 0;
-                var sample = new Sample("bench-host", T0.AddMilliseconds(250.0 * i), [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
-                var sent = Stopwatch.GetTimestamp();
-                profilers.Tell(sample);
-                var (seq, ts) = await applied.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-                if (seq != i + 1) wrong++;
-                if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, ts).TotalMilliseconds;
-            }
-            Array.Sort(latencies);
-            Console.WriteLine();
-            Console.WriteLine($"Sample -> Throttle applied in another process (SQLite journal, send before persist), {samples} samples, first {warmup} discarded");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
-                $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));
-            if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles arrived out of the expected sequence");
-            Console.WriteLine(Pct(latencies, 99) <= 10.0 ? "p99 <= 10 ms: PASS" : "p99 <= 10 ms: MISS");
-            return wrong == 0 ? 0 : 1;
+            var hot = i % 2 == 0;
+            var sample = new Sample("bench-host", T0.AddMilliseconds(250.0 * i), [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
+            var sent = Stopwatch.GetTimestamp();
+            profilers.Tell(sample);
+            var (seq, ts) = await applied.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+            if (seq != i + 1) wrong++;
+            if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, ts).TotalMilliseconds;
         }
-        finally
-        {
-            if (!child.HasExited) child.Kill(entireProcessTree: true);
-            await host.StopAsync();
-            DeleteDb(db);
-        }
+        Array.Sort(latencies);
+        Console.WriteLine();
+        Console.WriteLine($"{title}, {samples} samples, first {warmup} discarded");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
+            $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));
+        if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles arrived out of the expected sequence");
+        Console.WriteLine(Pct(latencies, 99) <= 10.0 ? "p99 <= 10 ms: PASS" : "p99 <= 10 ms: MISS");
+        return wrong == 0 ? 0 : 1;
     }
 
     public static async Task<int> ReportThroughputAsync(string[] args)
