@@ -156,7 +156,7 @@ public static class LatencyBenchmark
 
     /// <summary>A subsystem that records when each Throttle arrives and acknowledges it.</summary>
     /// <summary>
-    /// The rule set of the latency runs: <c>vram_util &gt; 0.85</c> on the raw value with no cooldown or recovery delay, so
+    /// The rule set of the latency runs: <c>vram_util &gt; 0.85</c> on the raw value with no cooldown, recovery delay or pacing, so
     /// samples alternating 0.95 / 0.30 each yield exactly one Throttle (escalate, then recover).
     /// </summary>
     internal static void UseOneThrottlePerSample(DRGConfig config)
@@ -171,7 +171,13 @@ public static class LatencyBenchmark
         config.Policy.Cooldown = TimeSpan.FromMilliseconds(1); // recovery steps are spaced by the policy's cooldown
         config.Policy.RecoveryDelay = TimeSpan.Zero;
         config.Policy.RecoveryStep = 0.5;
+        config.Policy.RecoveryInterval = TimeSpan.FromMilliseconds(1);
         config.Policy.MinLevel = 0.1;
+        // The rule alone decides: no learned model (it sets levels from VRAM against batch and context), no latency
+        // admission, no effect check; what is timed is the pipeline, not the controller.
+        config.Policy.LearnBatchResponse = false;
+        config.Policy.LatencyAdmission = false;
+        config.Policy.IneffectiveAfterCuts = 0;
     }
 
     private sealed class SubsystemActor : ReceiveActor

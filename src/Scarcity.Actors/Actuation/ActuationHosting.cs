@@ -14,7 +14,14 @@ public static class ActuationHosting
             ? builder.WithShardRegion<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType,
                 (_, registry) => subsystem => ActuatorActor.Props(subsystem, config.Policy, config.Actuator,
                     registry.Get<GovernorActors.ProfilerRegion>(), config.Persistence),
-                new GovernorEntities.ActuatorExtractor(), GovernorEntities.RegionOptions())
+                new GovernorEntities.ActuatorExtractor(), HandingOffWhenWritten(GovernorEntities.RegionOptions()))
             : builder.WithShardRegionProxy<GovernorActors.ActuatorRegion>(GovernorEntities.ActuatorType, GovernorEntities.GovernorRole,
                 new GovernorEntities.ActuatorExtractor());
+
+    // On hand-off (rebalance, leave, shutdown) an actuator stops once its decisions are in the journal, not at once.
+    private static ShardOptions HandingOffWhenWritten(ShardOptions options)
+    {
+        options.HandOffStopMessage = ActuatorActor.StopWhenWritten.Instance;
+        return options;
+    }
 }

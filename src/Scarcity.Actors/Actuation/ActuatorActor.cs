@@ -74,6 +74,31 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private long _journalSequenceNr;
     private JournalWriter.WriterState _journal = JournalWriter.WriterState.Healthy;
     private readonly Queue<(long JournalSequenceNr, Decision Decision)> _held = new();
+    private bool _stopping;
+    private ICancelable? _drainTimer;
+
+    /// <summary>The longest a handed-off actuator waits for its unwritten decisions before it stops anyway (they are then counted as overflow).</summary>
+    public static readonly TimeSpan HandOffDrainTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Sharding's hand-off stop message of actuator entities: the entity stops once every decision it took is in the
+    /// journal, or after <see cref="HandOffDrainTimeout"/> when the journal does not take writes, so a rebalance, a
+    /// leaving node or a shutdown does not drop the decisions still in its write buffer.
+    /// </summary>
+    public sealed class StopWhenWritten : INoSerializationVerificationNeeded
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly StopWhenWritten Instance = new();
+
+        private StopWhenWritten()
+        {
+        }
+    }
+
+    private sealed class DrainTimedOut : INoSerializationVerificationNeeded
+    {
+        public static readonly DrainTimedOut Instance = new();
+    }
 
     /// <summary>
     /// Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard
@@ -171,7 +196,19 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _journal = state;
             if (state.Error is not null) ReleaseHeld(long.MaxValue); // the database is down: govern without waiting for it
             if (changed) PublishStatus();
+            if (_stopping && state.Waiting == 0) Context.Stop(Self);
         });
+        Command<StopWhenWritten>(_ =>
+        {
+            if (_journal.Waiting == 0)
+            {
+                Context.Stop(Self);
+                return;
+            }
+            _stopping = true;
+            _drainTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(HandOffDrainTimeout, Self, DrainTimedOut.Instance, Self);
+        });
+        Command<DrainTimedOut>(_ => Context.Stop(Self));
     }
 
     /// <inheritdoc />
@@ -203,6 +240,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     protected override void PostStop()
     {
         _retryTimer?.Cancel();
+        _drainTimer?.Cancel();
         base.PostStop();
     }
 

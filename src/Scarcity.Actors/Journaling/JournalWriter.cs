@@ -15,8 +15,10 @@ namespace Scarcity.Actors.Journaling;
 /// attempt waits <see cref="PersistenceConfig.WriteRetryMin"/> doubling up to <see cref="PersistenceConfig.WriteRetryMax"/>,
 /// and first asks the journal for its highest sequence number, so a batch that reached the database although its answer
 /// was lost is not written twice. Errors are logged once per distinct error per <see cref="PersistenceConfig.ErrorLogInterval"/>.
-/// The entity learns of each change of state through <see cref="WriterState"/> (sent to the parent). What is left when the
-/// entity stops cannot be written and is counted as overflow.
+/// The entity learns of each change of state through <see cref="WriterState"/> (sent to the parent). A handed-off actuator
+/// waits for its writer to drain (<see cref="Actuation.ActuatorActor.StopWhenWritten"/>, at most
+/// <see cref="Actuation.ActuatorActor.HandOffDrainTimeout"/>); what is still left when the entity stops cannot be written
+/// and is counted as overflow.
 /// </summary>
 public sealed class JournalWriter : ReceiveActor, IWithTimers
 {

@@ -233,6 +233,47 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     // The journal's events of the actuator once it holds at least `count` of them.
+    [Fact]
+    public async Task Handed_off_an_actuator_stops_only_once_its_unwritten_decisions_are_in_the_journal()
+    {
+        var actuator = Actuator(Journaling());
+        var holder = CreateTestProbe("holder");
+        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
+        holder.ExpectMsg<SubsystemRegistered>(Wait);
+        await AwaitJournal(1);
+        await _journal.OnWrite.Fail();
+        Govern(actuator, holder, 0, 3);
+        await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Unjournaled > 0), Wait);
+        Watch(actuator);
+
+        // Act: sharding's hand-off (a rebalance, a leaving node) while the decisions still wait for the journal.
+        actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
+
+        ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // not stopped: three decisions are not written yet
+        await _journal.OnWrite.Pass();
+        ExpectTerminated(actuator, Wait);
+        var events = await ReadJournal();
+        Assert.Equal([1L, 2L, 3L], events.Skip(1).Select(e => ((Decision)e.Payload).Sequence));
+    }
+
+    [Fact]
+    public async Task Handed_off_while_the_journal_stays_down_an_actuator_stops_after_the_drain_timeout()
+    {
+        var actuator = Actuator(Journaling());
+        var holder = CreateTestProbe("holder");
+        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
+        holder.ExpectMsg<SubsystemRegistered>(Wait);
+        await AwaitJournal(1);
+        await _journal.OnWrite.Fail();
+        Govern(actuator, holder, 0, 2);
+        await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Unjournaled > 0), Wait);
+        Watch(actuator);
+
+        actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
+
+        ExpectTerminated(actuator, ActuatorActor.HandOffDrainTimeout + Wait); // a hand-off never waits for ever on a dead database
+    }
+
     private async Task<List<IPersistentRepresentation>> AwaitJournal(int count)
     {
         List<IPersistentRepresentation> events = [];
