@@ -7,7 +7,7 @@ namespace Scarcity.Actors.Actuation;
 /// another node after a failover) are delivered together when it resumes; replaying each would take one decision per
 /// cooldown of the backlog within milliseconds, all on data seconds old. So while the actuator catches up after a
 /// resume, every profile <see cref="Offer"/>ed replaces the one waiting and the actor evaluates only the one it
-/// <see cref="Take"/>s once the messages already queued are through: the newest. Afterwards every profile is
+/// <see cref="Take"/>s at the end of a short catch-up window (the actuator's, one sampling interval): the newest. Afterwards every profile is
 /// evaluated as it comes (<see cref="Accept"/>). In both modes a profile no newer than the last one evaluated
 /// (reordered, or buffered twice) is dropped.
 /// </summary>

@@ -32,7 +32,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private sealed record HolderProbeTimeout(long Probe) : INoSerializationVerificationNeeded;
 
-    /// <summary>Evaluate the newest profile offered (<see cref="LatestProfile"/>), once the messages queued before it are through.</summary>
+    /// <summary>Evaluate the newest profile offered (<see cref="LatestProfile"/>), at the end of the catch-up window.</summary>
     private sealed class EvaluateLatest : INoSerializationVerificationNeeded
     {
         public static readonly EvaluateLatest Instance = new();
@@ -76,6 +76,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly Queue<(long JournalSequenceNr, Decision Decision)> _held = new();
     private bool _stopping;
     private ICancelable? _drainTimer;
+    private ICancelable? _catchUpTimer;
+
+    /// <summary>After a resume, how long profiles coalesce before the newest is evaluated (one sampling interval).</summary>
+    public static readonly TimeSpan CatchUpWindow = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The longest a handed-off actuator waits for its unwritten decisions before it stops anyway (they are then counted as overflow).</summary>
     public static readonly TimeSpan HandOffDrainTimeout = TimeSpan.FromSeconds(5);
@@ -241,6 +245,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         _retryTimer?.Cancel();
         _drainTimer?.Cancel();
+        _catchUpTimer?.Cancel();
         base.PostStop();
     }
 
@@ -331,7 +336,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         if (_catchingUp)
         {
-            if (_latest.Offer(profile)) Self.Tell(EvaluateLatest.Instance);
+            // The backlog a shard region hands over arrives within milliseconds, but not necessarily before the recovery
+            // ends: wait one catch-up window for the rest of it, then evaluate the newest once.
+            if (_latest.Offer(profile))
+                _catchUpTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(CatchUpWindow, Self, EvaluateLatest.Instance, Self);
         }
         else if (_latest.Accept(profile)) Evaluate(profile);
     }
