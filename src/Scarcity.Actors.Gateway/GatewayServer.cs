@@ -140,8 +140,8 @@ public sealed class GatewayServer : IAsyncDisposable
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync();
         // The handlers write their UNAVAILABLE status before Kestrel closes the connections (or a client would see a
         // bare connection close, INTERNAL); a few seconds at most.
-        var drained = DateTime.UtcNow + DrainTimeout;
-        while (_gateway.OpenStreams > 0 && DateTime.UtcNow < drained && !cancellationToken.IsCancellationRequested)
+        var draining = System.Diagnostics.Stopwatch.StartNew();
+        while (_gateway.OpenStreams > 0 && draining.Elapsed < DrainTimeout && !cancellationToken.IsCancellationRequested)
             await Task.Delay(20, CancellationToken.None);
         await _app.StopAsync(cancellationToken);
     }

@@ -92,7 +92,7 @@ public sealed class FailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<P
 
             // Two decisions per subsystem, then find a node that hosts both X_i's profiler and Y_i's actuator.
             await AwaitAsync(() => throttles.All(q => q.Select(t => t.Sequence).Distinct().Count() >= 2), TimeSpan.FromSeconds(60), "two Throttles for every Y");
-            var sharding = await ShardingAsync(probe, port[0]);
+            var sharding = await probe.ShardingAsync(port[0]);
             var (victim, pair) = FindColocated(sharding, port);
             _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  node{victim + 1} hosts ct-host-{pair}'s profiler and ct-y-{pair}'s actuator");
             var survivor = port[victim == 0 ? 1 : 0];
@@ -129,7 +129,7 @@ public sealed class FailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<P
             Assert.InRange(after.Trend, 0.002, 0.006);
 
             // The entities really moved: sharding now places both on a survivor.
-            var moved = await ShardingAsync(probe, survivor);
+            var moved = await probe.ShardingAsync(survivor);
             var victimAddress = NodeOptions.Address(port[victim]);
             Assert.DoesNotContain(moved.Regions, r => r.Node == victimAddress && r.Shards.Values.Any(e => e.Contains(host) || e.Contains($"ct-y-{pair}")));
 
@@ -157,23 +157,6 @@ public sealed class FailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<P
         {
             feeding.Cancel();
             foreach (var node in nodes) await node.DisposeAsync();
-        }
-    }
-
-    private async Task<ShardingState> ShardingAsync(GovernorProbe probe, int port)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                var asker = CreateTestProbe();
-                probe.Send(port, ServicePaths.Operations, GetShardingState.Instance, asker.Ref);
-                return await asker.ExpectMsgAsync<ShardingState>(TimeSpan.FromSeconds(10));
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-            }
         }
     }
 

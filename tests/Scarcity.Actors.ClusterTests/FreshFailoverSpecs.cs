@@ -97,7 +97,7 @@ public sealed class FreshFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixt
             });
             await AwaitAsync(() => throttles.All(q => q.Count >= 2), TimeSpan.FromSeconds(60), "two Throttles for every subsystem");
 
-            var (victim, pair) = FindActuatorNode(await ShardingAsync(probe, port[0]), port);
+            var (victim, pair) = FindActuatorNode(await probe.ShardingAsync(port[0]), port);
             Volatile.Write(ref feedPort, port[victim == 0 ? 1 : 0]);
             await Task.Delay(1000);
             var y = throttles[pair];
@@ -140,23 +140,6 @@ public sealed class FreshFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixt
         {
             feeding.Cancel();
             foreach (var node in nodes) await node.DisposeAsync();
-        }
-    }
-
-    private async Task<ShardingState> ShardingAsync(GovernorProbe probe, int port)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            try
-            {
-                var asker = CreateTestProbe();
-                probe.Send(port, ServicePaths.Operations, GetShardingState.Instance, asker.Ref);
-                return await asker.ExpectMsgAsync<ShardingState>(TimeSpan.FromSeconds(10));
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-            }
         }
     }
 

@@ -70,6 +70,26 @@ public sealed class GovernorProbe
     public Task<GovernorStatus> StatusAsync(int port, TimeSpan timeout) =>
         ClientFor(port).Ask<GovernorStatus>(new ClusterClient.Send(ServicePaths.Monitor, GetGovernorStatus.Instance, localAffinity: true), timeout);
 
+    /// <summary>
+    /// Asks the operations actor through the node on <paramref name="port"/> for the sharding state (regions, shards and
+    /// entities per node), asking again while it does not answer, for at most 30 s.
+    /// </summary>
+    public async Task<ShardingState> ShardingAsync(int port)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return await ClientFor(port).Ask<ShardingState>(
+                    new ClusterClient.Send(ServicePaths.Operations, GetShardingState.Instance, localAffinity: true), TimeSpan.FromSeconds(10));
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
     /// <summary>Asks the monitor of exactly the node on <paramref name="port"/> (its remote path, no ClusterClient).</summary>
     public Task<GovernorStatus> NodeStatusAsync(int port, TimeSpan timeout) =>
         _system.ActorSelection($"{Address(port)}{ServicePaths.Monitor}").Ask<GovernorStatus>(GetGovernorStatus.Instance, timeout);

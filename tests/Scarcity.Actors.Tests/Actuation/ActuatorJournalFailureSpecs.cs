@@ -236,15 +236,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Handed_off_an_actuator_stops_only_once_its_unwritten_decisions_are_in_the_journal()
     {
-        var actuator = Actuator(Journaling());
-        var holder = CreateTestProbe("holder");
-        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
-        holder.ExpectMsg<SubsystemRegistered>(Wait);
-        await AwaitJournal(1);
-        await _journal.OnWrite.Fail();
-        Govern(actuator, holder, 0, 3);
-        await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Unjournaled > 0), Wait);
-        Watch(actuator);
+        var actuator = await DecidingWhileTheJournalFails(3);
 
         // Act: sharding's hand-off (a rebalance, a leaving node) while the decisions still wait for the journal.
         actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
@@ -259,19 +251,26 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Handed_off_while_the_journal_stays_down_an_actuator_stops_after_the_drain_timeout()
     {
+        var actuator = await DecidingWhileTheJournalFails(2);
+
+        actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
+
+        ExpectTerminated(actuator, ActuatorActor.HandOffDrainTimeout + Wait); // a hand-off never waits for ever on a dead database
+    }
+
+    // A registered, watched actuator that took `decisions` decisions the failing journal has not taken yet.
+    private async Task<IActorRef> DecidingWhileTheJournalFails(int decisions)
+    {
         var actuator = Actuator(Journaling());
         var holder = CreateTestProbe("holder");
         actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
         holder.ExpectMsg<SubsystemRegistered>(Wait);
         await AwaitJournal(1);
         await _journal.OnWrite.Fail();
-        Govern(actuator, holder, 0, 2);
+        Govern(actuator, holder, 0, decisions);
         await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Unjournaled > 0), Wait);
         Watch(actuator);
-
-        actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
-
-        ExpectTerminated(actuator, ActuatorActor.HandOffDrainTimeout + Wait); // a hand-off never waits for ever on a dead database
+        return actuator;
     }
 
     private async Task<List<IPersistentRepresentation>> AwaitJournal(int count)
