@@ -194,9 +194,13 @@ public sealed record NodeStale(string Host, bool Stale, ImmutableArray<string> M
 /// <param name="Inputs">The signals of every metric the subsystem's rules read, at decision time.</param>
 /// <param name="Sent">Whether a Throttle was sent.</param>
 /// <param name="Detail">Extra words, e.g. why it was not sent.</param>
+/// <param name="Dry">
+/// True for a dry-run decision: what a policy, subsystem or rule marked dry-run would have done. Journaled and published like
+/// any other, never sent; it does not move the live level. Absent (older journals and peers): false.
+/// </param>
 public sealed record Decision(
     string Subsystem, string Host, string Action, double PreviousLevel, double Level, long Sequence,
-    ThrottleReason Reason, DateTimeOffset At, ImmutableDictionary<string, double> Inputs, bool Sent, string Detail)
+    ThrottleReason Reason, DateTimeOffset At, ImmutableDictionary<string, double> Inputs, bool Sent, string Detail, bool Dry = false)
     : IScarcityMessage, IWithSubsystem;
 
 /// <summary>Asks for the newest decisions, newest last; answered by <see cref="RecentDecisions"/>.</summary>
@@ -229,11 +233,15 @@ public sealed record GetGovernorStatus : IScarcityMessage
 /// <param name="JournalOverflowed">Events dropped unwritten because the actuator's write buffer was full, since it started.</param>
 /// <param name="Model">The learned model that sets a level (null: none learned).</param>
 /// <param name="Ineffective">Actions held because cutting them had no effect on the metric that triggered them, each with why (null or empty: none).</param>
+/// <param name="DryLevels">The levels of its dry-run policy, per action, apart from the live ones (null: no dry-run rule governs it).</param>
+/// <param name="PolicyVersion">The live policy version it runs (0: the configuration file's, before the store answered).</param>
+/// <param name="DryPolicyVersion">The policy version its dry-run levels come from (null: none).</param>
 public sealed record SubsystemStatus(
     string Name, string Host, int Priority, ImmutableDictionary<string, double> Levels, long LastSequence,
     long LastAckedSequence, bool Reachable, ImmutableArray<string> Skipped,
     int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0, LearnedModelStatus? Model = null,
-    ImmutableDictionary<string, string>? Ineffective = null) : IScarcityMessage;
+    ImmutableDictionary<string, string>? Ineffective = null, ImmutableDictionary<string, double>? DryLevels = null, int PolicyVersion = 0,
+    int? DryPolicyVersion = null) : IScarcityMessage;
 
 /// <summary>A learned model as <c>scarcity subsystems</c> shows it: <c>vram_util = a + b × level × context_k</c>.</summary>
 /// <param name="Action">The action it sets.</param>

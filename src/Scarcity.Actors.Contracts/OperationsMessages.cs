@@ -116,7 +116,8 @@ public sealed record PolicySettings(
 /// Effective rules by subsystem key: <c>*</c> holds the rules of every subsystem; a named subsystem's entry holds what governs it
 /// (the <c>*</c> rules followed by its own).
 /// </param>
-public sealed record PolicySet(PolicySettings Settings, bool Defaults, ImmutableDictionary<string, ImmutableArray<PolicyRuleView>> Rules)
+/// <param name="Version">The policy version these rules are (0: the answering node's configuration file, before the policy store answered).</param>
+public sealed record PolicySet(PolicySettings Settings, bool Defaults, ImmutableDictionary<string, ImmutableArray<PolicyRuleView>> Rules, int Version = 0)
     : IScarcityMessage;
 
 /// <summary>

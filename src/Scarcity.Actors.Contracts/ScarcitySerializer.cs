@@ -75,6 +75,15 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(PolicyVersion)] = "policy-version.v1",
+        [typeof(CurrentPolicy)] = "current-policy.v1",
+        [typeof(GetCurrentPolicy)] = "get-current-policy.v1",
+        [typeof(GetPolicyVersions)] = "get-policy-versions.v1",
+        [typeof(PolicyVersions)] = "policy-versions.v1",
+        [typeof(ApplyPolicy)] = "apply-policy.v1",
+        [typeof(RollbackPolicy)] = "rollback-policy.v1",
+        [typeof(PolicyApplied)] = "policy-applied.v1",
+        [typeof(PolicyRejected)] = "policy-rejected.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

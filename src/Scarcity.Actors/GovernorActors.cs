@@ -18,6 +18,10 @@ public static class GovernorActors
     public sealed class Sensor;
     /// <summary>The operator's entry point (<c>/user/operations</c>) the CLI talks to.</summary>
     public sealed class Operations;
+    /// <summary>The policy store, a cluster singleton on the governors (its proxy): ask it <see cref="GetPolicyVersions"/>.</summary>
+    public sealed class PolicyStore;
+    /// <summary>This node's policy holder (<c>/user/policy-versions</c>): follows the store's <see cref="CurrentPolicy"/>.</summary>
+    public sealed class PolicyHolder;
     /// <summary>The shard region (or proxy) of the per-host profiler entities.</summary>
     public sealed class ProfilerRegion;
     /// <summary>The shard region (or proxy) of the per-subsystem actuator entities.</summary>

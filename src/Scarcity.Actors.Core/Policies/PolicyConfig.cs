@@ -77,6 +77,21 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Action names allowed besides the built-in ones (<c>drop_low_priority</c>, <c>flush_cache</c>, ...).</summary>
     public List<string> CustomActions { get; set; } = [];
 
+    /// <summary>
+    /// Dry run of the whole policy: applied at run time (<c>scarcity policies apply</c>), this version runs beside the newest
+    /// live version for every subsystem; its decisions are journaled and published marked dry and never sent. <value>false</value>
+    /// </summary>
+    public bool DryRun { get; set; }
+
+    /// <summary>
+    /// Subsystems whose every rule runs dry (names as in <see cref="Policies"/>; <c>"*"</c>: every subsystem). No live rule
+    /// is left on their actions, so a live level below 1 returns to 1 at once (as when a rule is removed). <value>empty</value>
+    /// </summary>
+    public List<string> DryRunSubsystems { get; set; } = [];
+
+    /// <summary>True when every rule of <paramref name="subsystem"/> runs dry (the whole policy, or the subsystem, is marked dry-run).</summary>
+    public bool IsDryRun(string subsystem) => DryRun || DryRunSubsystems.Contains("*") || DryRunSubsystems.Contains(subsystem);
+
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -109,6 +124,10 @@ public sealed class PolicyConfig : IValidatedConfig
         for (var i = 0; i < CustomActions.Count; i++)
             if (!ActionNames.IsValid(CustomActions[i]))
                 yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
+
+        for (var i = 0; i < DryRunSubsystems.Count; i++)
+            if (string.IsNullOrWhiteSpace(DryRunSubsystems[i]))
+                yield return $"{section}:DryRunSubsystems:{i} is empty: name a subsystem, or \"*\" for every subsystem";
 
         foreach (var (subsystem, rules) in Policies)
         {

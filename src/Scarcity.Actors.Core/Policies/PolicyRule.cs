@@ -48,7 +48,14 @@ public sealed record PolicyRule(
     /// <summary>Minimum time between two escalations by this rule; null: the policy's cooldown.</summary>
     public TimeSpan? Cooldown { get; init; }
 
+    /// <summary>
+    /// Dry run: the rule's decisions are computed (by the subsystem's dry-run policy, which holds levels of its own),
+    /// journaled and published marked dry, and never sent; the live levels ignore the rule. <value>false</value>
+    /// </summary>
+    public bool DryRun { get; init; }
+
     /// <summary>The release threshold in effect.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public double EffectiveRelease => Release ?? (Direction == RuleDirection.Above
         ? Threshold - 0.05 * Math.Abs(Threshold)
         : Threshold + 0.05 * Math.Abs(Threshold));
@@ -61,7 +68,7 @@ public sealed record PolicyRule(
 
     /// <summary>The compact form used in reasons and logs: <c>vram_util forecast &gt; 0.85 -&gt; reduce_batch x0.5</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Metric} {Signal.ToString().ToLowerInvariant()} {(Direction == RuleDirection.Above ? ">" : "<")} {Threshold} -> {Action} x{Factor}");
+        $"{Metric} {Signal.ToString().ToLowerInvariant()} {(Direction == RuleDirection.Above ? ">" : "<")} {Threshold} -> {Action} x{Factor}{(DryRun ? " (dry-run)" : "")}");
 
     /// <summary>The three default rules of the product brief.</summary>
     public static IReadOnlyList<PolicyRule> Defaults { get; } =

@@ -139,6 +139,35 @@ public sealed class SubsystemPolicy
         l.CapX = state.CapX;
     }
 
+    /// <summary>
+    /// This subsystem's policy under new rules and settings (a policy version applied at run time): every action that keeps
+    /// a rule keeps its level, its last change and its pacing, and the learned model carries over; the rules themselves start
+    /// released and activate again at the next evaluation if their signal is still past the threshold. An action left without
+    /// any rule is released at once: <paramref name="released"/> holds its change back to 1 (reason <paramref name="why"/>).
+    /// </summary>
+    public SubsystemPolicy WithRules(IReadOnlyList<PolicyRule> rules, PolicyConfig config, DateTimeOffset now, string why,
+        out IReadOnlyList<LevelChange> released)
+    {
+        var next = new SubsystemPolicy(Subsystem, rules, config, LatencyObjectiveMs);
+        var changes = new List<LevelChange>();
+        foreach (var group in _actions)
+        {
+            if (Array.Find(next._actions, a => a.Action == group.Action) is { } kept)
+            {
+                kept.Level = group.Level;
+                kept.LastChangeAt = group.LastChangeAt;
+                kept.LastEscalationAt = group.LastEscalationAt;
+                continue;
+            }
+            if (Math.Abs(group.Level - 1) < Epsilon) continue;
+            changes.Add(new LevelChange(group.Action, group.Level, 1,
+                new ThrottleReason(why, "", "policy", double.NaN, double.NaN, double.NaN), ImmutableDictionary<string, double>.Empty));
+        }
+        if (GetLearned() is { } learned) next.RestoreLearned(learned);
+        released = changes;
+        return next;
+    }
+
     /// <summary>The subsystem governed.</summary>
     public string Subsystem { get; }
 

@@ -44,7 +44,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly HashSet<string> _refusedAckOrigins = new(StringComparer.Ordinal);
     private readonly ActuatorConfig _config;
     private readonly IActorRef _profilers;
-    private readonly SubsystemPolicy _policy;
+    private SubsystemPolicy _policy;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     // Decisions go to Microsoft.Extensions.Logging directly where the host configured it, so that Host, Subsystem,
     // Action and Sequence arrive as structured fields (Akka's adapter hands the logger factory a formatted string).
@@ -121,7 +121,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _persistence = persistence ?? new PersistenceConfig();
         _config = config;
         _profilers = profilers;
-        _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
+        _policy = InitialPolicy(subsystem, policy); // the node's current policy version (ActuatorActor.Versions.cs)
         _delivery = new ThrottleDelivery(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
@@ -165,6 +165,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         });
 
         Command<RegisterSubsystem>(Register);
+        Command<PolicyChanged>(c => AdoptPolicy(c.Policy));
         Command<HostProfile>(Offer);
         Command<EvaluateProfile>(e => Offer(e.Profile));
         Command<EvaluateLatest>(_ =>
@@ -235,6 +236,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     protected override void PreStart()
     {
         base.PreStart();
+        Context.System.EventStream.Subscribe(Self, typeof(PolicyChanged));
         _retryTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(
             _config.AckTimeout, TimeSpan.FromMilliseconds(Math.Max(50, _config.AckTimeout.TotalMilliseconds / 4)),
             Self, RetryTick.Instance, Self);
@@ -255,7 +257,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
-        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        if (decision.Dry) _dryPolicy?.Restore(decision.Action, new ActionState(decision.Level, decision.At)); // the dry levels apart
+        else _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
@@ -348,6 +351,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         if (_registration is null) return;
         var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        EvaluateDry(profile);
         AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
@@ -474,12 +478,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
 
-    private SubsystemStatus Status() => new(
+    private SubsystemStatus Status() => WithPolicyVersions(new(
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
-        _policy.Model, _policy.Ineffective);
+        _policy.Model, _policy.Ineffective));
 
     [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,
         Message = "Decision {Subsystem}/{Action} on {Host}: {PreviousLevel:0.###} -> {Level:0.###} seq {Sequence}: {Reason}{Unsent}")]

@@ -14,6 +14,7 @@ using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Operations;
+using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Registration;
 using Scarcity.Actors.Sensing;
@@ -182,6 +183,7 @@ public static class GovernorHostingExtensions
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
             """, HoconAddMode.Prepend);
         return builder
+            .WithPolicyVersions(config)
             .WithProfilers(config)
             .WithActuators(config)
             .WithRegistration(config.Operations.MaxSubsystemsPerHost)

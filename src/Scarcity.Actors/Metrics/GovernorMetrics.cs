@@ -60,6 +60,8 @@ public sealed class GovernorMetrics : IExtension
     public Counter SnapshotFailures { get; }
     /// <summary>Entity recoveries that failed (the database did not answer when the entity started), by entity type.</summary>
     public Counter RecoveryFailures { get; }
+    /// <summary>Dry-run decisions: what a policy, subsystem or rule marked dry-run would have done, never sent; labels as <c>scarcity_decisions_total</c>.</summary>
+    public Counter DryDecisions { get; }
     /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
     public Counter ScrapeErrors { get; }
     /// <summary>Messages refused on the wire or in the journal, by reason (read from <see cref="WireRefusals"/> at scrape time).</summary>
@@ -79,6 +81,7 @@ public sealed class GovernorMetrics : IExtension
         ThrottlesRetried = f.CreateCounter("scarcity_throttles_retried_total", "Throttles resent because no ack came within the backoff.", subsystemAction);
         ThrottlesSuperseded = f.CreateCounter("scarcity_throttles_superseded_total", "Unacked Throttles replaced by a newer one of the same action.", subsystemAction);
         Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery, model, latency, crash).", ["subsystem", "action", "rule", "kind"]);
+        DryDecisions = f.CreateCounter("scarcity_dry_decisions_total", "Dry-run decisions (journaled and published, never sent), by rule and kind.", ["subsystem", "action", "rule", "kind"]);
         ReadingsRejected = f.CreateCounter("scarcity_readings_rejected_total", "Readings rejected by this node's profilers (non_finite, out_of_order, not_holder).", ["host", "reason"]);
         SamplingDuration = f.CreateHistogram("scarcity_sampling_duration_seconds", "Time one sensor read of this node took.", new HistogramConfiguration { Buckets = SecondsBuckets });
         SamplingSkipped = f.CreateCounter("scarcity_sampling_skipped_total", "Sensor ticks skipped because the previous read was still running.");
@@ -155,7 +158,7 @@ public sealed class GovernorMetrics : IExtension
             { Rule: "recovery" } => ("recovery", "recovery"),
             var r => (r.Rule, "escalation"),
         };
-        Decisions.WithLabels(decision.Subsystem, decision.Action, rule, kind).Inc();
+        (decision.Dry ? DryDecisions : Decisions).WithLabels(decision.Subsystem, decision.Action, rule, kind).Inc();
         if (!decision.Sent) return;
         ThrottlesSent.WithLabels(decision.Subsystem, decision.Action).Inc();
         if (superseded) ThrottlesSuperseded.WithLabels(decision.Subsystem, decision.Action).Inc();

@@ -16,7 +16,7 @@ namespace Scarcity.Actors.Operations;
 /// entities live, the decision log from the journal and the fleet's merged status. Every answer is one of our own
 /// records: Akka-internal replies do not survive the trip back through a cluster client.
 /// </summary>
-public sealed class OperationsActor : ReceiveActor
+public sealed partial class OperationsActor : ReceiveActor
 {
     /// <summary>The entity type names of the shard regions reported by <see cref="GetShardingState"/>.</summary>
     public static readonly ImmutableArray<string> RegionTypeNames = ["profiler", "actuator"];
@@ -58,7 +58,7 @@ public sealed class OperationsActor : ReceiveActor
         Receive<DownMember>(m => Operate("down", m, m.Address, () => Down(m.Address)));
         Receive<DownUnreachable>(m => Operate("down-unreachable", m, "every unreachable member", DownAllUnreachable));
         Receive<Terminated>(t => { if (t.ActorRef.Equals(_audit)) _audit = null; });
-        Receive<GetPolicies>(_ => Sender.Tell(DescribePolicy(_config.Policy)));
+        ReceivePolicyVersions(); // GetPolicies, apply, rollback, history: OperationsActor.Policies.cs
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
         Receive<GetFleetStatus>(_ => Answer(CollectFleetStatus(), Sender, "status"));
