@@ -42,7 +42,8 @@ public sealed record NodeDetailDto(string Host, string Pressure, DateTimeOffset 
 public sealed record SubsystemDto(
     string Name, string Host, int Priority, IReadOnlyDictionary<string, double> Levels, long LastSequence, long LastAckedSequence,
     bool Acked, bool Reachable, IReadOnlyList<string> Skipped, int Unjournaled = 0, string? JournalError = null, long JournalOverflowed = 0,
-    ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null);
+    ModelDto? Model = null, IReadOnlyDictionary<string, string>? Ineffective = null, IReadOnlyDictionary<string, double>? DryLevels = null,
+    int PolicyVersion = 0, int? DryPolicyVersion = null);
 
 /// <summary>A learned model: <c>vram_util = intercept + slope × level × context_k</c>, and what it predicts now.</summary>
 public sealed record ModelDto(string Action, double Intercept, double Slope, double Residual, double Confidence, int Samples, bool Confident,
@@ -61,7 +62,7 @@ public sealed record PolicySettingsDto(
     double CooldownSeconds, double RecoveryDelaySeconds, double RecoveryStep, double MinLevel, double MaxScaleUp, IReadOnlyList<string> CustomActions);
 
 /// <summary><c>policies</c>.</summary>
-public sealed record PoliciesDto(PolicySettingsDto Settings, bool Defaults, IReadOnlyDictionary<string, IReadOnlyList<RuleDto>> Rules);
+public sealed record PoliciesDto(PolicySettingsDto Settings, bool Defaults, IReadOnlyDictionary<string, IReadOnlyList<RuleDto>> Rules, int Version = 0);
 
 /// <summary>
 /// <c>policies validate &lt;file&gt;</c>: <see cref="Errors"/> holds each problem in one line (key first), <see cref="Problems"/>
@@ -81,7 +82,7 @@ public sealed record ReasonDto(string Rule, string Metric, string Signal, double
 /// <summary>One decision of <c>actions</c> (and one line of <c>actions --tail --json</c>).</summary>
 public sealed record DecisionDto(
     DateTimeOffset At, string Subsystem, string Host, string Action, double PreviousLevel, double Level, long Sequence, bool Sent,
-    string Detail, ReasonDto Reason, IReadOnlyDictionary<string, double> Inputs, string PersistenceId, long SequenceNr);
+    string Detail, ReasonDto Reason, IReadOnlyDictionary<string, double> Inputs, string PersistenceId, long SequenceNr, bool Dry = false);
 
 /// <summary><c>actions</c>.</summary>
 public sealed record ActionsDto(IReadOnlyList<DecisionDto> Decisions, IReadOnlyList<string> Errors);
@@ -159,7 +160,8 @@ public static partial class Dto
         new SortedDictionary<string, double>(s.Levels, StringComparer.Ordinal), s.LastSequence, s.LastAckedSequence,
         s.LastAckedSequence >= s.LastSequence, s.Reachable, [.. s.Skipped], s.Unjournaled, s.JournalError, s.JournalOverflowed,
         s.Model is { } m ? new ModelDto(m.Action, m.Intercept, m.Slope, m.Residual, m.Confidence, m.Samples, m.Confident, m.Distrusted, m.ContextK, m.Prediction, m.Headroom) : null,
-        s.Ineffective is { Count: > 0 } i ? new SortedDictionary<string, string>(i, StringComparer.Ordinal) : null);
+        s.Ineffective is { Count: > 0 } i ? new SortedDictionary<string, string>(i, StringComparer.Ordinal) : null,
+        s.DryLevels is { } dry ? new SortedDictionary<string, double>(dry, StringComparer.Ordinal) : null, s.PolicyVersion, s.DryPolicyVersion);
 
     public static SubsystemsDto Subsystems(GovernorStatus s) =>
         new([.. s.Subsystems.Values.OrderBy(x => x.Name, StringComparer.Ordinal).Select(Subsystem)], Database(s));
@@ -170,7 +172,7 @@ public static partial class Dto
         p.Defaults,
         new SortedDictionary<string, IReadOnlyList<RuleDto>>(p.Rules.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<RuleDto>)
             [.. kv.Value.Select(r => new RuleDto(r.Metric, r.Signal, r.Direction, r.Threshold, r.Release, r.Action, r.Factor, r.Priority,
-                r.Cooldown?.TotalSeconds, r.Display))]), StringComparer.Ordinal));
+                r.Cooldown?.TotalSeconds, r.Display))]), StringComparer.Ordinal), p.Version);
 
     public static DecisionDto Decision(JournaledDecision j)
     {
@@ -178,7 +180,7 @@ public static partial class Dto
         var r = d.Reason;
         return new DecisionDto(d.At, d.Subsystem, d.Host, d.Action, d.PreviousLevel, d.Level, d.Sequence, d.Sent, d.Detail,
             new ReasonDto(r.Rule, r.Metric, r.Signal, r.Value, r.Forecast, r.Threshold, r.ToString()),
-            new SortedDictionary<string, double>(d.Inputs, StringComparer.Ordinal), j.PersistenceId, j.SequenceNr);
+            new SortedDictionary<string, double>(d.Inputs, StringComparer.Ordinal), j.PersistenceId, j.SequenceNr, d.Dry);
     }
 
     public static ActionsDto Actions(DecisionPage page) => new([.. page.Decisions.Select(Decision)], [.. page.Errors]);
@@ -190,3 +192,13 @@ public static partial class Dto
         .Select(r => new RegionDto(r.Node, r.Region, r.Shards.Count, r.Shards.Values.Sum(e => e.Length),
             [.. r.Shards.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new ShardDto(kv.Key, [.. kv.Value]))]))]);
 }
+
+/// <summary>One version of <c>policies history</c>, <c>apply</c> and <c>rollback</c>; <see cref="Policy"/> is the version's <c>Scarcity:Policy</c> section (canonical JSON).</summary>
+public sealed record PolicyVersionDto(int Version, DateTimeOffset At, string Author, bool DryRun, int? RolledBackFrom, string Summary,
+    IReadOnlyList<string> Diff, string Policy);
+
+/// <summary><c>policies apply</c> and <c>rollback</c>: the version recorded (or, <see cref="Unchanged"/>, the current one that already is that policy).</summary>
+public sealed record PolicyAppliedDto(bool Unchanged, PolicyVersionDto Version);
+
+/// <summary><c>policies history</c>, oldest first.</summary>
+public sealed record PolicyHistoryDto(int Current, IReadOnlyList<PolicyVersionDto> Versions);

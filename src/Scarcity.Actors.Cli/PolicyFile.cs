@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Policies;
 
 namespace Scarcity.Actors.Cli;
 
@@ -29,18 +30,34 @@ public static class PolicyFile
     /// <exception cref="CliUsageException">The file cannot be read (absent, a directory, not permitted).</exception>
     public static IReadOnlyList<PolicyProblem> Validate(string path)
     {
+        Load(path, out var problems);
+        return problems;
+    }
+
+    /// <summary>
+    /// The policy of <paramref name="path"/> (its <c>Scarcity:Policy</c> section; a whole configuration's other sections are
+    /// checked, not returned), or null with every problem in <paramref name="problems"/>: what <c>policies apply</c> sends.
+    /// </summary>
+    /// <exception cref="CliUsageException">The file cannot be read (absent, a directory, not permitted).</exception>
+    public static PolicyConfig? Load(string path, out IReadOnlyList<PolicyProblem> problems)
+    {
+        problems = [];
         var bytes = Read(path);
         try
         {
             using var document = JsonDocument.Parse(new MemoryStream(bytes), JsonOptions);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
-                return [new(null, $"{path}: the top level must be a JSON object ({{ ... }}), not {document.RootElement.ValueKind.ToString().ToLowerInvariant()}", 1)];
+            {
+                problems = [new(null, $"{path}: the top level must be a JSON object ({{ ... }}), not {document.RootElement.ValueKind.ToString().ToLowerInvariant()}", 1)];
+                return null;
+            }
         }
         catch (JsonException e)
         {
             var line = (int)(e.LineNumber ?? 0) + 1;
             var column = (int)(e.BytePositionInLine ?? 0) + 1;
-            return [new(null, $"{path}, line {line}, column {column}: not valid JSON: {JsonReason(e.Message)}", line)];
+            problems = [new(null, $"{path}, line {line}, column {column}: not valid JSON: {JsonReason(e.Message)}", line)];
+            return null;
         }
 
         IConfigurationRoot file;
@@ -51,14 +68,16 @@ public static class PolicyFile
         catch (FormatException e)
         {
             // The JSON is well-formed but the configuration reader refuses it: a key given twice (case-insensitively).
-            return [new(null, $"{path}: {(e.InnerException ?? e).Message}")];
+            problems = [new(null, $"{path}: {(e.InnerException ?? e).Message}")];
+            return null;
         }
 
         var configuration = AsScarcitySection(file);
-        DRGConfig.Bind(configuration, out var errors);
+        var config = DRGConfig.Bind(configuration, out var errors);
         var keys = configuration.AsEnumerable().Select(kv => kv.Key).ToList();
         // In the file's order (rule by rule, indices numerically), the problems of one key in the order found.
-        return [.. errors.Select(e => Split(e, keys)).OrderBy(p => p.Key ?? "", ConfigurationKeyComparer.Instance)];
+        problems = [.. errors.Select(e => Split(e, keys)).OrderBy(p => p.Key ?? "", ConfigurationKeyComparer.Instance)];
+        return problems.Count == 0 ? config.Policy : null;
     }
 
     /// <summary>The file as the governor's configuration: as it is when it has a <c>Scarcity</c> section, else under <c>Scarcity:Policy</c>.</summary>

@@ -12,7 +12,7 @@ namespace Scarcity.Actors.Cli;
 /// The <c>scarcity</c> command: inspects and operates a governor cluster through <c>ClusterClientReceptionist</c>.
 /// <see cref="RunAsync"/> is the whole program, callable in-process with any writers.
 /// </summary>
-public static class ScarcityCli
+public static partial class ScarcityCli
 {
     /// <summary>The environment variable holding the default contacts (comma-separated).</summary>
     public const string ContactVariable = "SCARCITY_CONTACT";
@@ -184,6 +184,7 @@ public static class ScarcityCli
             var validate = new Command("validate", "Check a policy file offline; names every error with its key, all at once (exit 1 when invalid)") { fileArgument };
             validate.SetAction(p => Validate(p, p.GetValue(fileArgument)!));
             policies.Subcommands.Add(validate);
+            PolicyVersionCommands.Add(policies, this); // apply, history, rollback: PolicyVersionCommands.cs
             Root.Subcommands.Add(policies);
 
             var since = new Option<string>("--since") { Description = "Only decisions at or after: an ISO 8601 time, or an age such as 90s, 10m, 2h, 1d" };
@@ -221,7 +222,7 @@ public static class ScarcityCli
             Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
         }
 
-        private async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)
+        internal async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)
         {
             var given = p.GetValue(_contact) is { Length: > 0 } c ? c : [Environment.GetEnvironmentVariable(ContactVariable) ?? ""];
             var contacts = given.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
@@ -262,7 +263,7 @@ public static class ScarcityCli
             throw new CliUsageException($"--since '{text}' is neither a time (2026-01-31T12:00:00Z) nor an age (90s, 10m, 2h, 1d)");
         }
 
-        private bool Json(ParseResult p) => p.GetValue(_json);
+        internal bool Json(ParseResult p) => p.GetValue(_json);
 
         /// <summary>True when <c>--json</c> is given, even on a command line that does not parse.</summary>
         public bool WantsJson(ParseResult p, string[] args)
@@ -277,7 +278,7 @@ public static class ScarcityCli
             }
         }
 
-        private async Task<int> Print<T>(ParseResult p, T dto, Action<IAnsiConsole> table)
+        internal async Task<int> Print<T>(ParseResult p, T dto, Action<IAnsiConsole> table)
         {
             if (Json(p)) await _out.WriteLineAsync(JsonSerializer.Serialize(dto, Indented));
             else table(Console());
@@ -374,7 +375,8 @@ public static class ScarcityCli
             // An action the effect check holds is marked; its reason is in --json.
             static string Levels(SubsystemDto s) => string.Join(" ", s.Levels.Select(l => s.Ineffective?.ContainsKey(l.Key) == true
                 ? $"{Markup.Escape(l.Key)}={F(l.Value)} [yellow](ineffective)[/]"
-                : Markup.Escape($"{l.Key}={F(l.Value)}")));
+                : Markup.Escape($"{l.Key}={F(l.Value)}"))) +
+                (s.DryLevels is { Count: > 0 } dry ? Markup.Escape($" (dry-run v{s.DryPolicyVersion}: {string.Join(" ", dry.Select(l => $"{l.Key}={F(l.Value)}"))})") : "");
 
             static string Model(ModelDto? m) => m is null ? "-" : string.Create(CultureInfo.InvariantCulture,
                 $"{m.Action}: vram_util = {m.Intercept:0.###} + {m.Slope:0.###} x level x context_k, confidence {m.Confidence:0.##}{(m.Confident ? "" : " (not confident: rules decide)")}, n={m.Samples}, predicts {m.Prediction:0.###} at context_k {m.ContextK:0.##}");
@@ -439,7 +441,7 @@ public static class ScarcityCli
             });
         }
 
-        private async Task<int> Validate(ParseResult p, string file)
+        internal async Task<int> Validate(ParseResult p, string file)
         {
             var problems = PolicyFile.Validate(file);
             var dto = new ValidationDto(file, problems.Count == 0, [.. problems.Select(e => e.ToString())],
@@ -503,7 +505,7 @@ public static class ScarcityCli
 
         private static string Line(DecisionDto d) => string.Create(CultureInfo.InvariantCulture,
             $"{d.At:yyyy-MM-dd HH:mm:ss.fff} {d.Host} {d.Subsystem} #{d.Sequence} {d.Action} {F(d.PreviousLevel)} -> {F(d.Level)}" +
-            $"{(d.Sent ? "" : " (not sent)")} because {d.Reason.Text}{(d.Detail.Length > 0 ? $" [{d.Detail}]" : "")}");
+            $"{(d.Dry ? " (DRY-RUN, not sent)" : d.Sent ? "" : " (not sent)")} because {d.Reason.Text}{(d.Detail.Length > 0 ? $" [{d.Detail}]" : "")}");
 
         private async Task<int> WatchCommand(GovernorConnection c, ParseResult p, int count, TimeSpan interval, CancellationToken ct)
         {
