@@ -65,6 +65,20 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             ImmutableDictionary<string, DateTimeOffset>.Empty.Add("reduce_batch", At));
         yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5),
             ImmutableDictionary<string, DateTimeOffset>.Empty, null, new LearnedModelState("reduce_batch", [1.0, 1.2], [0.784, 0.86], 1, 1.4, 2.4, null));
+        // Policy versions (issue 16): the store's event, its queries and operator commands.
+        var version = new PolicyVersion(2, At, "alice@ops", "{\"Cooldown\":\"00:00:03\"}", ["Cooldown: 00:00:05 -> 00:00:03"], true, 1);
+        yield return version;
+        yield return new CurrentPolicy(version with { DryRun = false }, version with { Version = 3 });
+        yield return new CurrentPolicy(version, null);
+        yield return GetCurrentPolicy.Instance;
+        yield return new GetPolicyVersions(2, 5);
+        yield return new PolicyVersions([version], 2);
+        yield return new ApplyPolicy("{}", "alice@ops", new OperatorCredential("alice@ops", "token"));
+        yield return new RollbackPolicy(1, "alice@ops");
+        yield return new PolicyApplied(version, true);
+        yield return new PolicyRejected(["Scarcity:Policy:MinLevel must be in (0, 1), was 2"]);
+        yield return decision with { Dry = true, Sent = false, Sequence = 0, Detail = "dry-run (policy v2): not sent" };
+        yield return status with { DryLevels = ImmutableDictionary<string, double>.Empty.Add("throttle", 0.7), PolicyVersion = 2, DryPolicyVersion = 3 };
         yield return status with
         {
             Model = new LearnedModelStatus("reduce_batch", 0.4, 0.384, 0.002, 0.97, 40, true, 0, 2.2, 0.93, 0.05),
@@ -88,6 +102,24 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.Equal(Json(message), Json(back));
             Assert.Equal(message.GetType(), back.GetType());
         }
+    }
+
+    [Fact]
+    public void A_decision_journaled_before_dry_run_existed_reads_as_live_and_a_policy_set_without_a_version_as_version_0()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var old = """
+            {"subsystem":"engine","host":"gpu-01","action":"reduce_batch","previousLevel":1,"level":0.5,"sequence":7,
+             "reason":{"rule":"r","metric":"vram_util","signal":"forecast","value":0.9,"forecast":0.9,"threshold":0.85},
+             "at":"2026-11-27T05:00:00+01:00","inputs":{},"sent":true,"detail":""}
+            """u8.ToArray();
+
+        var decision = (Decision)serializer.FromBinary(old, "decision.v1");
+
+        Assert.False(decision.Dry);
+        Assert.True(decision.Sent);
+        var set = (PolicySet)serializer.FromBinary("""{"settings":{"cooldown":"00:00:05","recoveryDelay":"00:00:10","recoveryStep":0.1,"minLevel":0.1,"maxScaleUp":4,"customActions":[]},"defaults":true,"rules":{}}"""u8.ToArray(), "policy-set.v1");
+        Assert.Equal(0, set.Version);
     }
 
     [Fact]

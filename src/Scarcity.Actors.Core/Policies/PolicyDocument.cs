@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Configuration;
 using Scarcity.Actors.Configuration;
@@ -20,8 +21,23 @@ public static class PolicyDocument
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>The canonical JSON of <paramref name="policy"/> (the section's own keys, in the class's property order).</summary>
-    public static string ToJson(PolicyConfig policy) => JsonSerializer.Serialize(policy, Canonical);
+    /// <summary>The canonical JSON of <paramref name="policy"/> (the section's own keys, in the class's property order; subsystems in ordinal order).</summary>
+    public static string ToJson(PolicyConfig policy)
+    {
+        // Subsystems in ordinal order, whatever order the file had: one policy, one text.
+        var node = JsonSerializer.SerializeToNode(policy, Canonical)!.AsObject();
+        if (node[nameof(PolicyConfig.Policies)] is JsonObject rules)
+        {
+            var sorted = new JsonObject();
+            foreach (var (subsystem, list) in rules.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList())
+            {
+                rules.Remove(subsystem);
+                sorted[subsystem] = list;
+            }
+            node[nameof(PolicyConfig.Policies)] = sorted;
+        }
+        return node.ToJsonString();
+    }
 
     /// <summary>
     /// Binds <paramref name="json"/> (the <c>Scarcity:Policy</c> section as a JSON object) exactly as the governor binds its
