@@ -87,6 +87,20 @@ public sealed class CliPolicyVersionSpecs : IAsyncLifetime
         var table = await CliRun.Of("policies", "history", "--contact", Contact);
         Assert.Contains("rollback to v1", table.Out);
         Assert.Contains("3 *", table.Out);
+        // Journaled on the contacted node (the oldest, which also runs the store): both commands as OperatorActions, each version as an event.
+        await _cluster.WaitUntil(() => JournalRows(0, "operator-action.v1") >= 2, FewSeconds);
+        Assert.Equal(2, JournalRows(0, "operator-action.v1"));
+        Assert.Equal(3, JournalRows(0, "policy-version.v1"));
+    }
+
+    private long JournalRows(int node, string manifest)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_cluster.Nodes[node].DbPath}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM journal WHERE manifest = @m";
+        command.Parameters.AddWithValue("@m", manifest);
+        return (long)command.ExecuteScalar()!;
     }
 
     [Fact]
@@ -113,6 +127,9 @@ public sealed class CliPolicyVersionSpecs : IAsyncLifetime
         Assert.Contains("the operator token is wrong", wrongToken.Err);
         var history = await CliRun.Of("policies", "history", "--json", "--contact", Contact);
         Assert.Equal(1, history.Json.GetProperty("current").GetInt32());
+        // The two refusals by token are journaled as OperatorActions (the invalid file never left the CLI).
+        await _cluster.WaitUntil(() => JournalRows(0, "operator-action.v1") >= 2, FewSeconds);
+        Assert.Equal(2, JournalRows(0, "operator-action.v1"));
         await Task.Delay(TimeSpan.FromSeconds(1)); // a version published by mistake would have arrived by now
         AssertEveryNodeRuns(1, p => p.MinLevel == 0.1);
 
