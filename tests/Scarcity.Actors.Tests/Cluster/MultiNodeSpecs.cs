@@ -81,6 +81,8 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
                 var regions = await region.Ask<CurrentRegions>(GetCurrentRegions.Instance, Wait);
                 Assert.Equal(addresses, regions.Regions.OrderBy(a => a.ToString()));
             }, Wait);
+        // The policy store (a cluster singleton too) has answered the new node: no node joins while its manager forms.
+        await kit.AwaitAssertAsync(() => Assert.NotNull(Scarcity.Actors.Policies.NodePolicy.Get(joined.System).Current), Wait);
     }
 
     /// <summary>
