@@ -162,6 +162,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (snapshot.Model is { } model) _policy.RestoreLearned(model);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
+            foreach (var (action, level) in snapshot.DryLevels ?? ImmutableDictionary<string, double>.Empty)
+                _dryPolicy?.Restore(action, new ActionState(level, null));
         });
 
         Command<RegisterSubsystem>(Register);
@@ -374,7 +376,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned(), _dryPolicy?.Levels), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 

@@ -41,8 +41,9 @@ public sealed class ActuatorVersionSpecs : Akka.TestKit.Xunit2.TestKit
         LearnBatchResponse = false,
     };
 
-    private IActorRef Actuator(PolicyConfig file) => Sys.ActorOf(ActuatorActor.Props(Subsystem, file,
-        new ActuatorConfig { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30) }, _profilers.Ref), "actuator-" + Subsystem);
+    private IActorRef Actuator(PolicyConfig file, int snapshotEvery = 100) => Sys.ActorOf(ActuatorActor.Props(Subsystem, file,
+        new ActuatorConfig { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30), SnapshotEvery = snapshotEvery }, _profilers.Ref),
+        "actuator-" + Subsystem);
 
     private static EvaluateProfile Profile(double vram, double cpu, double seconds) => new(Subsystem, new HostProfile(Host, T0.AddSeconds(seconds),
         PressureLevel.Red, new Dictionary<string, double> { [MetricNames.VramUtil] = vram, [MetricNames.CpuUtil] = cpu }
@@ -98,10 +99,12 @@ public sealed class ActuatorVersionSpecs : Akka.TestKit.Xunit2.TestKit
         holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // nothing on throttle: its rule is gone
     }
 
-    [Fact]
-    public async Task A_dry_run_rule_is_published_and_journaled_as_dry_and_never_sent_and_the_live_level_does_not_move()
+    [Theory]
+    [InlineData(100)] // the dry levels replayed from the dry decisions in the journal
+    [InlineData(1)]   // from a snapshot
+    public async Task A_dry_run_rule_is_published_and_journaled_as_dry_and_never_sent_and_the_live_level_does_not_move(int snapshotEvery)
     {
-        var actuator = Actuator(Policy(Vram));
+        var actuator = Actuator(Policy(Vram), snapshotEvery);
         var holder = Registered(actuator);
         var signals = Signals(ActionNames.Throttle);
         NodePolicy.Get(Sys).Adopt(Sys, new ActivePolicy(2, Policy(Vram, Cpu with { DryRun = true })));
@@ -126,7 +129,7 @@ public sealed class ActuatorVersionSpecs : Akka.TestKit.Xunit2.TestKit
         Watch(actuator);
         Sys.Stop(actuator);
         ExpectTerminated(actuator, Wait);
-        var recovered = await Status(Actuator(Policy(Vram)));
+        var recovered = await Status(Actuator(Policy(Vram), snapshotEvery));
         Assert.Equal(0.49, recovered.DryLevels![ActionNames.Throttle], 9);
         Assert.Equal(0, recovered.LastSequence);
         Assert.False(recovered.Levels.TryGetValue(ActionNames.Throttle, out var live) && live < 1);
