@@ -33,7 +33,10 @@ public sealed record HostLabels(string Host, ImmutableDictionary<string, string>
 /// <param name="Level">The cap, in (0, 1]; 1: released.</param>
 /// <param name="Reason">Why: the budget's rule, its aggregate value and its limit.</param>
 /// <param name="At">When the owner decided.</param>
-public sealed record ApplyBudgetCap(string Subsystem, string Budget, string Action, double Level, ThrottleReason Reason, DateTimeOffset At)
+/// <param name="Host">The subsystem's host when the owner decided (for the owner's status after a failover).</param>
+/// <param name="Priority">The subsystem's priority when the owner decided (the order of release after a failover).</param>
+public sealed record ApplyBudgetCap(string Subsystem, string Budget, string Action, double Level, ThrottleReason Reason, DateTimeOffset At,
+    string Host = "", int Priority = 0)
     : IScarcityMessage, IWithSubsystem;
 
 /// <summary>Asks for every fleet budget's state (the budget owner answers, wherever it runs); answered by <see cref="BudgetsStatus"/> or <see cref="OperationFailed"/>.</summary>
