@@ -148,7 +148,7 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
         var now = Now;
         var hosts = _profiles.Keys.Concat(_labels.Keys).Distinct(StringComparer.Ordinal).ToDictionary(
             h => h,
-            h => new BudgetHost(_labels.TryGetValue(h, out var l) ? l : ImmutableDictionary<string, string>.Empty, _profiles.GetValueOrDefault(h)),
+            h => new BudgetHost(_labels.GetValueOrDefault(h), _profiles.GetValueOrDefault(h)),
             StringComparer.Ordinal);
         var subsystems = _subsystems.Values.Where(s => s.Reachable).ToDictionary(
             s => s.Name, s => new BudgetSubsystem(s.Name, s.Host, s.Priority, s.Levels.Keys.ToHashSet(StringComparer.Ordinal)), StringComparer.Ordinal);

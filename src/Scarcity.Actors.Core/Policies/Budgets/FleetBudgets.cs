@@ -4,10 +4,14 @@ using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Policies.Budgets;
 
-/// <summary>What the budget owner knows of one host: its labels and its newest profile (null: none yet).</summary>
-/// <param name="Labels">The host's labels (<c>Scarcity:Sensor:Labels</c>).</param>
+/// <summary>What the budget owner knows of one host: its labels and its newest profile.</summary>
+/// <param name="Labels">
+/// The host's labels (<c>Scarcity:Sensor:Labels</c>); null while they are not known (a host that declares none, or a new
+/// owner that has not heard from it yet): such a host is selected only by an empty selector, and a cap on one of its
+/// subsystems is kept, never released for it.
+/// </param>
 /// <param name="Profile">Its newest profile, or null.</param>
-public sealed record BudgetHost(IReadOnlyDictionary<string, string> Labels, HostProfile? Profile);
+public sealed record BudgetHost(IReadOnlyDictionary<string, string>? Labels, HostProfile? Profile);
 
 /// <summary>A subsystem a budget may cap.</summary>
 /// <param name="Name">The subsystem.</param>
@@ -113,7 +117,7 @@ public sealed class FleetBudgets
         var selected = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (host, known) in hosts.OrderBy(h => h.Key, StringComparer.Ordinal))
         {
-            if (!budget.Selects(known.Labels)) continue;
+            if (known.Labels is null ? budget.Selector.Count > 0 : !budget.Selects(known.Labels)) continue;
             selected.Add(host);
             if (known.Profile is null || !known.Profile.Metrics.TryGetValue(budget.Metric, out var estimate))
             {
@@ -138,11 +142,13 @@ public sealed class FleetBudgets
             _ => values.Max(),
         };
 
-        // Capped subsystems known to have left the budget (their host is no longer selected, or they dropped the action).
+        // Capped subsystems known to have left the budget: their host's labels are known and no longer selected, or they
+        // dropped the action. Unknown labels (a new owner not yet told) keep the cap.
         foreach (var (name, cap) in state.Caps.ToList())
         {
             if (!subsystems.TryGetValue(name, out var known)) continue;
-            if (selected.Contains(known.Host) && known.Actions.Contains(budget.Action)) continue;
+            var hostLeft = !selected.Contains(known.Host) && hosts.TryGetValue(known.Host, out var host) && host.Labels is not null;
+            if (!hostLeft && known.Actions.Contains(budget.Action)) continue;
             state.Caps.Remove(name);
             changes.Add(new BudgetCapChange(budget.Name, name, cap.Host, cap.Priority, budget.Action, cap.Level, 1,
                 Reason(budget, aggregate, $"released: {name} left the budget's hosts"), now));

@@ -181,6 +181,11 @@ public sealed class FleetBudgetsSpecs
         Assert.Empty(budgets.Evaluate(T0.AddSeconds(5), new Fleet().Rack(11000, T0.AddSeconds(5)).Hosts, new Dictionary<string, BudgetSubsystem>()));
         Assert.Equal(("batch", ActionNames.Throttle, 0.25), (budgets.Caps.Single().Subsystem, budgets.Caps.Single().Action, budgets.Caps.Single().Level));
 
+        // It knows batch now, on a host whose labels it has not heard yet: the cap stays.
+        var unlabelled = new Fleet().Rack(11000, T0.AddSeconds(5)).Subsystem("batch", "z", 1);
+        unlabelled.Hosts["z"] = new BudgetHost(null, null);
+        Assert.Empty(budgets.Evaluate(T0.AddSeconds(5), unlabelled.Hosts, unlabelled.Subsystems));
+
         // Once it knows batch moved to a host outside the rack, the cap is released.
         var fleet = new Fleet().Rack(8000, T0.AddSeconds(6)).Host("z", "r13", 1, T0.AddSeconds(6)).Subsystem("batch", "z", 1);
         var release = Assert.Single(budgets.Evaluate(T0.AddSeconds(6), fleet.Hosts, fleet.Subsystems));
