@@ -83,7 +83,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
         {
             foreach (var p in port)
                 await probe.AwaitStatusAsync(p, s => s.Hosts.Count >= 3, Formation, "the three nodes' hosts");
-            Log(clock, "cluster formed");
+            Note(clock, "cluster formed");
 
             // Three subsystems, one per rack host, priorities 1 < 5 < 10; they declare shed_load only, which no default
             // rule moves without latency reports, so every Throttle they get is the budget's.
@@ -123,7 +123,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             await AwaitAsync(() => throttles["discovery"].Any(t => t.Level < 1), TimeSpan.FromSeconds(90), "discovery capped after batch");
             var batch = throttles["batch"].OrderBy(t => t.Sequence).ToList();
             var discoveryFirst = throttles["discovery"].OrderBy(t => t.Sequence).First();
-            Log(clock, $"batch {string.Join(" ", batch.Select(t => t.Level))}, then discovery {discoveryFirst.Level}");
+            Note(clock, $"batch {string.Join(" ", batch.Select(t => t.Level))}, then discovery {discoveryFirst.Level}");
             Assert.Equal([0.5, 0.25], batch.Select(t => t.Level).Take(2));
             Assert.All(batch, t => Assert.Contains($"budget {Budget}", t.Reason.Rule));
             Assert.Equal(0.5, discoveryFirst.Level);
@@ -133,9 +133,9 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             // Between the release line (28.5 kW) and the limit: the caps hold. Read the budget from any node's CLI endpoint.
             Volatile.Write(ref watts, 9800); // 29.4 kW
             await Task.Delay(TimeSpan.FromSeconds(4)); // one more cut may have been under way at 33 kW: let it land
-            var held = await AwaitBudgetAsync(probe, port[0], b => b.State == "holding", TimeSpan.FromSeconds(30), "holding");
+            var held = await AwaitBudgetAsync(probe, port[0], b => b.Budgets[0].State == "holding", TimeSpan.FromSeconds(30), "holding");
             var capsBefore = held.Budgets[0].Caps.ToDictionary(c => c.Subsystem, c => c.Level);
-            Log(clock, $"holding at {held.Budgets[0].Value} W; owner {held.Owner}; caps {string.Join(", ", capsBefore.Select(c => $"{c.Key}={c.Value}"))}; " +
+            Note(clock, $"holding at {held.Budgets[0].Value} W; owner {held.Owner}; caps {string.Join(", ", capsBefore.Select(c => $"{c.Key}={c.Value}"))}; " +
                        $"left out: {string.Join("; ", held.Budgets[0].StaleHosts)}");
             Assert.Equal(0.25, capsBefore["batch"]);
             Assert.True(capsBefore["discovery"] <= 0.5);
@@ -152,11 +152,11 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             var sentBeforeKill = throttles.ToDictionary(t => t.Key, t => t.Value.Count);
             nodes[victim].Kill();
             var kill = Stopwatch.StartNew();
-            Log(clock, $"node{victim + 1} (the owner) killed (-9)");
+            Note(clock, $"node{victim + 1} (the owner) killed (-9)");
 
             var moved = await AwaitBudgetAsync(probe, survivor, b => b.Owner != held.Owner && b.Owner.Length > 0 && b.Budgets[0].Caps.Length > 0,
                 TimeSpan.FromSeconds(90), "a new owner with the caps");
-            Log(clock, $"new owner {moved.Owner} after {kill.Elapsed.TotalSeconds:0.0} s: caps {string.Join(", ", moved.Budgets[0].Caps.Select(c => $"{c.Subsystem}={c.Level}"))}");
+            Note(clock, $"new owner {moved.Owner} after {kill.Elapsed.TotalSeconds:0.0} s: caps {string.Join(", ", moved.Budgets[0].Caps.Select(c => $"{c.Subsystem}={c.Level}"))}");
             Assert.Equal(capsBefore, moved.Budgets[0].Caps.ToDictionary(c => c.Subsystem, c => c.Level));
             // Still holding for a while: nothing released or cut by the new owner.
             await Task.Delay(TimeSpan.FromSeconds(8));
@@ -167,7 +167,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             Volatile.Write(ref watts, 8000); // 24 kW
             await AwaitAsync(() => throttles["batch"].Any(t => t.Level >= 1 && t.IssuedAt > fallAt), TimeSpan.FromSeconds(90), "batch released");
             var releases = throttles.SelectMany(t => t.Value).Where(t => t.IssuedAt > fallAt).OrderBy(t => t.IssuedAt).ToList();
-            Log(clock, "releases: " + string.Join(", ", releases.Select(t => $"{t.Subsystem}={t.Level}")));
+            Note(clock, "releases: " + string.Join(", ", releases.Select(t => $"{t.Subsystem}={t.Level}")));
             var priority = subsystems.ToDictionary(x => x.Name, x => x.Priority);
             Assert.Equal(releases.Select(t => priority[t.Subsystem]).OrderByDescending(x => x), releases.Select(t => priority[t.Subsystem]));
             Assert.Contains(releases, t => t.Subsystem == "discovery" && t.Level >= 1);
@@ -178,7 +178,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             feeding.Cancel();
             var ownerEvents = _postgres.Query("SELECT count(*) FROM journal WHERE persistence_id = 'budget-owner' AND manifest = 'apply-budget-cap.v1'").Trim();
             var actuatorEvents = _postgres.Query("SELECT count(*) FROM journal WHERE persistence_id = 'actuator-batch' AND manifest = 'apply-budget-cap.v1'").Trim();
-            Log(clock, $"journal: {ownerEvents} cap changes of the owner, {actuatorEvents} caps in actuator-batch");
+            Note(clock, $"journal: {ownerEvents} cap changes of the owner, {actuatorEvents} caps in actuator-batch");
             Assert.True(int.Parse(ownerEvents) >= 5);
             Assert.True(int.Parse(actuatorEvents) >= 4);
             await feeder.ContinueWith(_ => { });
@@ -195,7 +195,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
         }
     }
 
-    private void Log(Stopwatch clock, string line) => _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  {line}");
+    private void Note(Stopwatch clock, string line) => _output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  {line}");
 
     private static async Task<BudgetsStatus> AwaitBudgetAsync(GovernorProbe probe, int port, Func<BudgetsStatus, bool> accept, TimeSpan within, string what)
     {
