@@ -29,6 +29,9 @@ public sealed partial class ActuatorActor
             foreach (var cap in held) RecoverBudgetCap(cap);
     }
 
+    /// <summary>A decision a budget's cap took (its reason's signal is <c>budget</c>): it moved no policy level, so a recovery does not restore one from it.</summary>
+    private static bool IsBudgetDecision(Decision decision) => decision.Reason.Signal == "budget";
+
     private ImmutableArray<ApplyBudgetCap> BudgetCapsHeld => [.. _budgetCaps.Values];
 
     /// <summary>The lowest budget cap on <paramref name="action"/> (1: none), and the budget holding it.</summary>

@@ -258,7 +258,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
-        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        if (!IsBudgetDecision(decision)) _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;

@@ -132,4 +132,24 @@ public sealed class ActuatorBudgetCapSpecs : Akka.TestKit.Xunit2.TestKit
         second.Tell(Cap(ActionNames.Throttle, 1, 60));
         Assert.Equal(1.0, Applied(holder).Level);
     }
+
+    [Fact]
+    public void After_a_restart_a_released_cap_gives_back_the_policys_own_level_not_the_caps()
+    {
+        var first = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(first, holder);
+        first.Tell(Cap(ActionNames.ReduceBatch, 0.25, 0)); // reduce_batch has a rule: the policy keeps a level of its own (1)
+        Assert.Equal(0.25, Applied(holder).Level);
+
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first, Wait);
+        var second = Actuator();
+        Assert.Equal(0.25, Register(second, holder).Levels[ActionNames.ReduceBatch]);
+        second.Tell(Cap(ActionNames.ReduceBatch, 1, 60));
+
+        var released = Applied(holder);
+        Assert.Equal((ActionNames.ReduceBatch, 1.0), (released.Action, released.Level)); // not a policy level restored at the cap's 0.25
+    }
 }
