@@ -32,8 +32,8 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         Assert.Equal(0.75, Value(buffer, MetricNames.VramUtil), 9);
         Assert.Equal(81, Value(buffer, MetricNames.GpuTempC));
         Assert.Equal(0, buffer.StaleCount);
-        // 8 series per GPU and 8 host series.
-        Assert.Equal(3 * 8 + 8, buffer.Count);
+        // 9 series per GPU and 9 host series.
+        Assert.Equal(3 * 9 + 9, buffer.Count);
     }
 
     [Fact]
@@ -268,7 +268,7 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         for (var i = 0; i < 1000; i++) { buffer.Clear(); source.Sample(buffer, Now); }
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(8 * 8 + 8, buffer.Count);
+        Assert.Equal(8 * 9 + 9, buffer.Count);
         Assert.Equal(0, allocated);
     }
 
