@@ -46,7 +46,7 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
     private readonly TimeSpan _interval;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, ImmutableDictionary<string, string>> _labels = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HostProfile> _profiles = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (HostProfile Profile, DateTimeOffset ReceivedAt)> _profiles = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SubsystemStatus> _subsystems = new(StringComparer.Ordinal);
     // (budget, subsystem) -> the cap as last sent, for the re-assertion and the status after a failover.
     private readonly Dictionary<(string Budget, string Subsystem), ApplyBudgetCap> _held = new();
@@ -106,8 +106,8 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
     private void Offer(HostProfile profile)
     {
         // After a failover two nodes may briefly report one host: the newer profile wins.
-        if (_profiles.TryGetValue(profile.Host, out var known) && known.At > profile.At) return;
-        _profiles[profile.Host] = profile;
+        if (_profiles.TryGetValue(profile.Host, out var known) && known.Profile.At > profile.At) return;
+        _profiles[profile.Host] = (profile, Now);
     }
 
     private void Remember(ApplyBudgetCap cap)
@@ -148,7 +148,9 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
         var now = Now;
         var hosts = _profiles.Keys.Concat(_labels.Keys).Distinct(StringComparer.Ordinal).ToDictionary(
             h => h,
-            h => new BudgetHost(_labels.GetValueOrDefault(h), _profiles.GetValueOrDefault(h)),
+            h => _profiles.TryGetValue(h, out var p)
+                ? new BudgetHost(_labels.GetValueOrDefault(h), p.Profile, p.ReceivedAt)
+                : new BudgetHost(_labels.GetValueOrDefault(h), null),
             StringComparer.Ordinal);
         var subsystems = _subsystems.Values.Where(s => s.Reachable).ToDictionary(
             s => s.Name, s => new BudgetSubsystem(s.Name, s.Host, s.Priority, s.Levels.Keys.ToHashSet(StringComparer.Ordinal)), StringComparer.Ordinal);

@@ -11,7 +11,12 @@ namespace Scarcity.Actors.Policies.Budgets;
 /// subsystems is kept, never released for it.
 /// </param>
 /// <param name="Profile">Its newest profile, or null.</param>
-public sealed record BudgetHost(IReadOnlyDictionary<string, string>? Labels, HostProfile? Profile);
+/// <param name="ReceivedAt">
+/// When the owner received <paramref name="Profile"/>, on the owner's clock; null: the profile's own times are on the
+/// owner's clock. Given, a reading's age is the time since receipt plus how old the reading was in its profile, both
+/// measured on one clock, so a host whose clock differs from the owner's is neither excluded early nor kept too long.
+/// </param>
+public sealed record BudgetHost(IReadOnlyDictionary<string, string>? Labels, HostProfile? Profile, DateTimeOffset? ReceivedAt = null);
 
 /// <summary>A subsystem a budget may cap.</summary>
 /// <param name="Name">The subsystem.</param>
@@ -125,7 +130,7 @@ public sealed class FleetBudgets
                 continue;
             }
             var value = Signal(estimate, budget.Signal);
-            var age = now - estimate.UpdatedAt;
+            var age = known.ReceivedAt is { } received ? now - received + (known.Profile.At - estimate.UpdatedAt) : now - estimate.UpdatedAt;
             if (age > budget.ExcludeAfter || !double.IsFinite(value))
             {
                 excluded.Add(string.Create(CultureInfo.InvariantCulture, $"{host} (last reading {age.TotalSeconds:0} s old)"));

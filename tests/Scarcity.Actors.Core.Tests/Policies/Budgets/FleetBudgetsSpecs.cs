@@ -193,6 +193,21 @@ public sealed class FleetBudgetsSpecs
     }
 
     [Fact]
+    public void The_age_of_a_reading_counts_from_its_receipt_on_the_owners_clock_whatever_the_hosts_clock_says()
+    {
+        var budgets = new FleetBudgets([RackPower()]);
+        var hostClock = T0.AddMinutes(-10); // the hosts' clock runs 10 minutes behind the owner's
+        var fleet = new Fleet().Rack(11000, hostClock).Subsystem("batch", "h1", 1);
+        var received = fleet.Hosts.ToDictionary(h => h.Key, h => h.Value with { ReceivedAt = T0 });
+
+        Assert.Single(budgets.Evaluate(T0.AddSeconds(1), received, fleet.Subsystems)); // 1 s old, not 10 min: counted, over
+        Assert.Equal(33000, budgets.Status(T0)[0].Value, 6);
+
+        budgets.Evaluate(T0.AddSeconds(31), received, fleet.Subsystems); // nothing received for 31 s: left out
+        Assert.Equal(3, budgets.Status(T0)[0].StaleHosts.Length);
+    }
+
+    [Fact]
     public void Every_problem_of_a_budget_is_named_by_its_key()
     {
         var bad = new FleetBudget
