@@ -51,7 +51,7 @@ public sealed class SubsystemPolicy
         if (config.LearnBatchResponse)
             foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
                 if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
-                    group.Learning = new BatchLearning(vram, subsystem);
+                    group.Learning = new BatchLearning(vram, subsystem) { Load = new BatchLoadSizing(config.MinLevel) };
         if (config.LatencyAdmission && Array.Find(_actions, a => a.Action == ActionNames.Throttle) is { } throttle)
         {
             throttle.Admission = new LatencyAdmission(ObjectiveOrDefault(latencyObjectiveMs), config.LatencySetpoint, config.MinLevel);
@@ -389,6 +389,8 @@ public sealed class SubsystemPolicy
             if (!l.Down)
             {
                 l.Down = true;
+                l.Load.Reset();
+                l.LoadCutFrom = double.NaN;
                 l.CrashLevel = group.Level;
                 l.CrashContext = l.LastContext;
                 l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * l.LastContext);
@@ -442,6 +444,7 @@ public sealed class SubsystemPolicy
             l.LastOoms = ooms.Raw;
             l.ReturnedFromCrash = false;
         }
+        ObserveLoad(l, group.Level, contextNow, metrics, context.UpdatedAt);
         if (!l.Vram.TryRead(metrics, out var vram, out var series)) return l.CapX is not null;
         // An engine that has just crashed has not gone stale yet, but it has stopped reporting: until its own report is
         // as fresh as the VRAM reading (which now shows only what a dead process leaves), the level holds.
@@ -464,24 +467,65 @@ public sealed class SubsystemPolicy
             // Never back to where it crashed: 90 % of the smallest level x context_k it ran out of memory at.
             var margin = model.Margin;
             target = Math.Clamp(Math.Min(model.LargestLevelUnder(limit, contextAhead, margin), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
-            reason = new ThrottleReason(FormattableString.Invariant(
+            l.LoadCutFrom = double.NaN;
+            if (l.Load.Level < target)
+            {
+                // The load needs less than fits: the VRAM left free is headroom against a step up of the context.
+                target = Math.Max(_config.MinLevel, l.Load.Level);
+                reason = new ThrottleReason(FormattableString.Invariant(
+                        $"{l.Load.Describe()}, under what the model lets fit: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k predicts {model.Predict(target, contextNow):0.###} at context_k {contextNow:0.##}, {model.Predict(target, contextAhead):0.###} at {contextAhead:0.##} (planned rise {l.Headroom:0.##}) <= {limit} - margin {margin:0.###}"),
+                    l.QueueSeries, LoadSignal, l.Load.Level, model.Predict(target, contextAhead), limit - margin);
+            }
+            else reason = new ThrottleReason(FormattableString.Invariant(
                     $"model: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k (n={model.Count}, confidence {model.Confidence:0.##}, ±{model.Residual:0.###}) predicts {model.Predict(target, contextAhead):0.###} at context_k {contextAhead:0.##} (now {contextNow:0.##} + observed rise {l.Headroom:0.##}) <= {limit} - margin {margin:0.###}"),
                 series, "model", model.Predict(target, contextAhead), vram!.Raw, limit - margin);
         }
         else if (l.CapX is { } capX)
         {
             var cap = Math.Clamp(capX / contextAhead, _config.MinLevel, 1);
-            if (group.Level <= cap + Epsilon) return false; // the rules decide, recovering no further than the cap
+            if (group.Level <= cap + Epsilon) return LoadSized(group, l, now, metrics, out change); // else the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
                 l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
-        else return false;
+        else return LoadSized(group, l, now, metrics, out change);
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
-        // Cuts at once; increases are paced by the recovery interval.
-        if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
+        // Cuts at once; increases are paced by the recovery interval, except one the load asks for (a queue formed).
+        if (target > group.Level && !l.Load.Raised && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
         change = Apply(group, target, reason, now, metrics);
+        return true;
+    }
+
+    /// <summary>Feeds the engine's own latency and queue, and what admission lets in, to the load sizing.</summary>
+    private void ObserveLoad(BatchLearning l, double level, double contextK, IReadOnlyDictionary<string, MetricEstimate> metrics, DateTimeOffset at)
+    {
+        if (!metrics.TryGetValue(l.LatencySeries, out var latency) || latency.Stale
+            || !metrics.TryGetValue(l.QueueSeries, out var queue) || queue.Stale) return;
+        var admittingAll = _actions.All(a => (a.Action != ActionNames.Throttle && a.Action != ActionNames.ShedLoad) || a.Level >= 1 - Epsilon);
+        l.Load.Observe(level, contextK, latency.Raw, queue.Raw, admittingAll, at);
+    }
+
+    /// <summary>
+    /// While the model is not confident (the rules decide): a cut to the level the load needs when that is lower (always
+    /// safe), and back up to the level it cut from as soon as a queue says the load needs more. False when it does not decide.
+    /// </summary>
+    private bool LoadSized(ActionGroup group, BatchLearning l, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics, out LevelChange? change)
+    {
+        change = null;
+        var load = l.Load;
+        double target;
+        if (load.Level < group.Level - LearnedStep && !group.Rules.Any(r => r.Active))
+        {
+            target = Math.Max(_config.MinLevel, load.Level);
+            l.LoadCutFrom = double.IsNaN(l.LoadCutFrom) ? group.Level : Math.Max(l.LoadCutFrom, group.Level);
+        }
+        else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep)
+            target = Math.Min(l.LoadCutFrom, load.Level);
+        else return false;
+        if (target >= l.LoadCutFrom - Epsilon) l.LoadCutFrom = double.NaN;
+        if (Math.Abs(target - group.Level) < LearnedStep) return true;
+        change = Apply(group, target, new ThrottleReason(l.Load.Describe(), l.QueueSeries, LoadSignal, load.Level, double.NaN, group.Level), now, metrics);
         return true;
     }
 
@@ -508,6 +552,9 @@ public sealed class SubsystemPolicy
 
     /// <summary>The reason's signal of a decision by latency admission (its text carries figures; metrics label by this).</summary>
     public const string AdmissionSignal = "latency_admission";
+
+    /// <summary>The reason's signal of a decision by the level the load needs (<see cref="BatchLoadSizing"/>).</summary>
+    public const string LoadSignal = "load";
 
     /// <summary>The reason's signal of a decision by a crash's hard limit.</summary>
     public const string CrashSignal = "crash";
@@ -609,6 +656,12 @@ public sealed class SubsystemPolicy
         public string ContextSeries { get; } = MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, subsystem);
         public string OomSeries { get; } = MetricNames.Labelled(MetricNames.OomTotal, MetricNames.SubsystemLabel, subsystem);
         public BatchResponseModel Model { get; } = new();
+        public string LatencySeries { get; } = MetricNames.Labelled(MetricNames.LatencyMs, MetricNames.SubsystemLabel, subsystem);
+        public string QueueSeries { get; } = MetricNames.Labelled(MetricNames.QueueDepth, MetricNames.SubsystemLabel, subsystem);
+        /// <summary>The level the load needs, from the engine's latency and queue.</summary>
+        public BatchLoadSizing Load { get; set; } = null!;
+        /// <summary>While the rules decide: the level a cut to what the load needs came from (NaN: none).</summary>
+        public double LoadCutFrom { get; set; } = double.NaN;
         public bool ContextSeen { get; set; }
         public bool Down { get; set; }
         public bool ReturnedFromCrash { get; set; }
@@ -635,8 +688,15 @@ public sealed class SubsystemPolicy
         public double CrashX { get; set; } = double.PositiveInfinity;
         /// <summary>After a crash: the largest level x context_k allowed until the model is confident.</summary>
         public double? CapX { get; set; }
-        /// <summary>The level the hard limit allows at the last context seen, or null.</summary>
-        public double? Cap => CapX is { } x ? Math.Min(1, x / LastContext) : null;
+        /// <summary>The level the hard limit allows at the last context seen, and no more than the load needs; null: neither bounds it.</summary>
+        public double? Cap
+        {
+            get
+            {
+                double? cap = CapX is { } x ? Math.Min(1, x / LastContext) : null;
+                return Load.Level < 1 ? Math.Min(cap ?? 1, Load.Level) : cap;
+            }
+        }
     }
 
     /// <summary>The planned context rise per largest observed rise: the level decided now is in effect over two reports.</summary>
