@@ -47,12 +47,20 @@ public sealed class BatchLoadSizing
     private DateTimeOffset? _changedAt;
     private int _sinceRaise = int.MaxValue;
 
-    /// <summary>Creates the sizing with the lowest level it may ask for.</summary>
+    /// <summary>Creates the sizing with the lowest level it may ask for and the level it starts at.</summary>
     /// <param name="minLevel">The lowest level, in (0, 1].</param>
-    public BatchLoadSizing(double minLevel) => _minLevel = minLevel;
+    /// <param name="initialLevel">The level it assumes before any reading, in (0, 1].</param>
+    public BatchLoadSizing(double minLevel, double initialLevel = 1)
+    {
+        _minLevel = minLevel;
+        Level = initialLevel;
+    }
 
-    /// <summary>The level the load needs, in [<c>minLevel</c>, 1]; 1 until it has seen the engine idle.</summary>
-    public double Level { get; private set; } = 1;
+    /// <summary>The level the load needs, in [<c>minLevel</c>, 1].</summary>
+    public double Level { get; private set; }
+
+    /// <summary>True once a reading came in since the start or the last <see cref="Reset"/>.</summary>
+    public bool Observed { get; private set; }
 
     /// <summary>True when the last <see cref="Observe"/> raised <see cref="Level"/> (a queue formed): raise at once.</summary>
     public bool Raised { get; private set; }
@@ -80,6 +88,7 @@ public sealed class BatchLoadSizing
         var lastQueue = _lastQueue;
         _lastAt = at;
         _lastQueue = queueDepth;
+        Observed = true;
         if (_sinceRaise < int.MaxValue) _sinceRaise++;
         if (!admittingAll)
         {
@@ -118,6 +127,7 @@ public sealed class BatchLoadSizing
     public void Reset()
     {
         Level = 1;
+        Observed = false;
         Raised = false;
         _lastQueue = double.NaN;
         _lastAt = null;

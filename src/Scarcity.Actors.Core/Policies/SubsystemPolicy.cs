@@ -51,7 +51,15 @@ public sealed class SubsystemPolicy
         if (config.LearnBatchResponse)
             foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
                 if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
-                    group.Learning = new BatchLearning(vram, subsystem) { Load = new BatchLoadSizing(config.MinLevel) };
+                {
+                    // It starts at the prior level: until the subsystem reports, nothing says what fits.
+                    group.Level = config.LearnedInitialLevel;
+                    group.Learning = new BatchLearning(vram, subsystem)
+                    {
+                        Load = new BatchLoadSizing(config.MinLevel, config.LearnedInitialLevel),
+                        LoadCutFrom = config.LearnedInitialLevel < 1 ? 1 : double.NaN,
+                    };
+                }
         if (config.LatencyAdmission && Array.Find(_actions, a => a.Action == ActionNames.Throttle) is { } throttle)
         {
             throttle.Admission = new LatencyAdmission(ObjectiveOrDefault(latencyObjectiveMs), config.LatencySetpoint, config.MinLevel);
@@ -520,8 +528,9 @@ public sealed class SubsystemPolicy
             target = Math.Max(_config.MinLevel, load.Level);
             l.LoadCutFrom = double.IsNaN(l.LoadCutFrom) ? group.Level : Math.Max(l.LoadCutFrom, group.Level);
         }
-        else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep)
-            target = Math.Min(l.LoadCutFrom, load.Level);
+        else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep && !group.Rules.Any(r => r.Active))
+            // Without a confident model, one step at a time: each shows what it does to VRAM before the next.
+            target = Math.Min(l.LoadCutFrom, Math.Min(load.Level, group.Level * BatchLoadSizing.Bump));
         else return false;
         if (target >= l.LoadCutFrom - Epsilon) l.LoadCutFrom = double.NaN;
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
@@ -694,7 +703,7 @@ public sealed class SubsystemPolicy
             get
             {
                 double? cap = CapX is { } x ? Math.Min(1, x / LastContext) : null;
-                return Load.Level < 1 ? Math.Min(cap ?? 1, Load.Level) : cap;
+                return Load.Observed && Load.Level < 1 ? Math.Min(cap ?? 1, Load.Level) : cap;
             }
         }
     }
