@@ -92,7 +92,14 @@ public sealed class BatchLoadSizing
         if (_sinceRaise < int.MaxValue) _sinceRaise++;
         if (!admittingAll)
         {
+            // Requests turned away: the load needs all that fits, and more than this level while it is under 1.
             Set(1, at);
+            _changedAt = at;
+            if (level < 1 && _sinceRaise >= SettleReadings)
+            {
+                Raised = true;
+                _sinceRaise = 0;
+            }
             return;
         }
         if (queueDepth < IdleQueue)

@@ -69,7 +69,10 @@ public sealed class BatchResponseModel
     public int Distrusted { get; private set; }
 
     /// <summary>The margin kept under a threshold for the fit's own scatter: twice the residual, at least 0.02.</summary>
-    public double Margin => Math.Max(0.02, 2 * Residual);
+    public double Margin => Math.Max(MinMargin, 2 * Residual);
+
+    /// <summary>The smallest <see cref="Margin"/>.</summary>
+    public const double MinMargin = 0.02;
 
     /// <summary>Folds in one reading <paramref name="value"/> taken at <paramref name="level"/> and <paramref name="context"/>.</summary>
     public void Observe(double level, double context, double value)

@@ -491,12 +491,12 @@ public sealed class SubsystemPolicy
         else if (l.CapX is { } capX)
         {
             var cap = Math.Clamp(capX / contextAhead, _config.MinLevel, 1);
-            if (group.Level <= cap + Epsilon) return LoadSized(group, l, now, metrics, out change); // else the rules decide, recovering no further than the cap
+            if (group.Level <= cap + Epsilon) return LoadSized(group, l, vram!.Raw, now, metrics, out change); // else the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
                 l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
-        else return LoadSized(group, l, now, metrics, out change);
+        else return LoadSized(group, l, vram!.Raw, now, metrics, out change);
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
         // Cuts at once; increases are paced by the recovery interval, except one the load asks for (a queue formed).
@@ -518,7 +518,7 @@ public sealed class SubsystemPolicy
     /// While the model is not confident (the rules decide): a cut to the level the load needs when that is lower (always
     /// safe), and back up to the level it cut from as soon as a queue says the load needs more. False when it does not decide.
     /// </summary>
-    private bool LoadSized(ActionGroup group, BatchLearning l, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics, out LevelChange? change)
+    private bool LoadSized(ActionGroup group, BatchLearning l, double vram, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics, out LevelChange? change)
     {
         change = null;
         var load = l.Load;
@@ -529,8 +529,13 @@ public sealed class SubsystemPolicy
             l.LoadCutFrom = double.IsNaN(l.LoadCutFrom) ? group.Level : Math.Max(l.LoadCutFrom, group.Level);
         }
         else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep && !group.Rules.Any(r => r.Active))
-            // Without a confident model, one step at a time: each shows what it does to VRAM before the next.
-            target = Math.Min(l.LoadCutFrom, Math.Min(load.Level, group.Level * BatchLoadSizing.Bump));
+        {
+            // Without a confident model, one step at a time, each shown in VRAM before the next, and no larger than if all of
+            // the VRAM reserved grew with the batch (the weights do not: the bound is safe): reserved x step <= the limit less a margin.
+            target = Math.Min(l.LoadCutFrom, Math.Min(load.Level,
+                group.Level * Math.Min(BatchLoadSizing.Bump, (_config.LearnedVramLimit - BatchResponseModel.MinMargin) / Math.Max(vram, 1e-3))));
+            if (target < group.Level + LearnedStep) return false;
+        }
         else return false;
         if (target >= l.LoadCutFrom - Epsilon) l.LoadCutFrom = double.NaN;
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
