@@ -62,6 +62,15 @@ public sealed class BatchResponseModel
     /// <summary>Weighted standard deviation of the fitted readings around the line.</summary>
     public double Residual { get; private set; }
 
+    /// <summary>The largest <c>level × context</c> among the fitted readings (0 before any): how far the line is known.</summary>
+    public double MaxObserved => _samples.Count == 0 ? 0 : _samples.Max(s => s.X);
+
+    /// <summary>
+    /// How far past <see cref="MaxObserved"/> a confident model may set the level, as a factor: a line fitted over a narrow
+    /// range is wrong far from it (the allocator's reserved memory bends it), so a raise goes one checked step at a time.
+    /// </summary>
+    public const double TrustRegion = 1.2;
+
     /// <summary>Readings in the fit.</summary>
     public int Count => _samples.Count;
 

@@ -475,6 +475,8 @@ public sealed class SubsystemPolicy
             // Never back to where it crashed: 90 % of the smallest level x context_k it ran out of memory at.
             var margin = model.Margin;
             target = Math.Clamp(Math.Min(model.LargestLevelUnder(limit, contextAhead, margin), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
+            // No further past the readings than the trust region: a raise beyond them is checked before the next.
+            if (target > group.Level) target = Math.Max(group.Level, Math.Min(target, BatchResponseModel.TrustRegion * model.MaxObserved / contextNow));
             l.LoadCutFrom = double.NaN;
             if (l.Load.Level < target)
             {
@@ -531,9 +533,11 @@ public sealed class SubsystemPolicy
         else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep && !group.Rules.Any(r => r.Active))
         {
             // Without a confident model, one step at a time, each shown in VRAM before the next, and no larger than if all of
-            // the VRAM reserved grew with the batch (the weights do not: the bound is safe): reserved x step <= the limit less a margin.
+            // the VRAM reserved grew with the batch and the context's planned rise (the weights do not: the bound is safe):
+            // reserved x step x planned context / context <= the rule's threshold, so that the rule has no cause to cut it back.
+            var ahead = (l.LastContext + l.Headroom) / l.LastContext;
             target = Math.Min(l.LoadCutFrom, Math.Min(load.Level,
-                group.Level * Math.Min(BatchLoadSizing.Bump, (_config.LearnedVramLimit - BatchResponseModel.MinMargin) / Math.Max(vram, 1e-3))));
+                group.Level * Math.Min(BatchLoadSizing.Bump, l.Vram.Rule.Threshold / (Math.Max(vram, 1e-3) * ahead))));
             if (target < group.Level + LearnedStep) return false;
         }
         else return false;
