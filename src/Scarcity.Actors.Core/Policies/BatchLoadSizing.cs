@@ -130,6 +130,9 @@ public sealed class BatchLoadSizing
         _sinceRaise = 0;
     }
 
+    /// <summary>Assumes the load needs <paramref name="level"/> until a reading says more (a subsystem started at a prior level).</summary>
+    public void Start(double level) => Level = Math.Clamp(level, _minLevel, 1);
+
     /// <summary>Forgets what it learnt of the load (the engine was down: its load starts afresh).</summary>
     public void Reset()
     {

@@ -51,15 +51,7 @@ public sealed class SubsystemPolicy
         if (config.LearnBatchResponse)
             foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
                 if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
-                {
-                    // It starts at the prior level: until the subsystem reports, nothing says what fits.
-                    group.Level = config.LearnedInitialLevel;
-                    group.Learning = new BatchLearning(vram, subsystem)
-                    {
-                        Load = new BatchLoadSizing(config.MinLevel, config.LearnedInitialLevel),
-                        LoadCutFrom = config.LearnedInitialLevel < 1 ? 1 : double.NaN,
-                    };
-                }
+                    group.Learning = new BatchLearning(vram, subsystem) { Load = new BatchLoadSizing(config.MinLevel) };
         if (config.LatencyAdmission && Array.Find(_actions, a => a.Action == ActionNames.Throttle) is { } throttle)
         {
             throttle.Admission = new LatencyAdmission(ObjectiveOrDefault(latencyObjectiveMs), config.LatencySetpoint, config.MinLevel);
@@ -92,6 +84,18 @@ public sealed class SubsystemPolicy
     public IReadOnlyList<LevelChange> Registered(DateTimeOffset now)
     {
         if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } group) return Array.Empty<LevelChange>();
+        // The first registration, nothing reported yet, no level restored: the prior level, since nothing says what fits.
+        if (l.Registrations == 0 && !l.ContextSeen && group.LastChangeAt is null && _config.LearnedInitialLevel < group.Level)
+        {
+            l.Registrations++;
+            l.RegisteredAt = now;
+            l.LevelAtRegistration = _config.LearnedInitialLevel;
+            l.LoadCutFrom = group.Level;
+            l.Load.Start(_config.LearnedInitialLevel);
+            return [Apply(group, _config.LearnedInitialLevel, new ThrottleReason(
+                FormattableString.Invariant($"first registration, nothing reported yet: the prior level {_config.LearnedInitialLevel:0.###} (LearnedInitialLevel) until the load and the model say more"),
+                l.ContextSeries, LoadSignal, double.NaN, double.NaN, _config.LearnedInitialLevel), now, ImmutableDictionary<string, MetricEstimate>.Empty)];
+        }
         var level = group.Level;
         // Within a minute of the last: a restart loop, not a subsystem that simply reports no context of its own.
         if (l.Registrations > 0 && !l.ReportedSinceRegistration && now - l.RegisteredAt < CrashLoopWindow)
