@@ -71,6 +71,9 @@ public sealed class BatchResponseModel
     /// </summary>
     public const double TrustRegion = 1.2;
 
+    /// <summary>The <see cref="Confidence"/> from which a model's line is trusted past <see cref="TrustRegion"/>.</summary>
+    public const double TrustedConfidence = 0.95;
+
     /// <summary>Readings in the fit.</summary>
     public int Count => _samples.Count;
 

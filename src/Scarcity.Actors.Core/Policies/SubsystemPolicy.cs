@@ -440,11 +440,15 @@ public sealed class SubsystemPolicy
         else if (l.ContextKnown && contextNow > l.LastContext)
         {
             l.Rises.Enqueue((now, contextNow - l.LastContext));
+            // The largest rise of its history, remembered longer than the minute (it fades with RiseMemory's half-life).
+            var rise = contextNow - l.LastContext;
+            if (rise >= l.RememberedRise(now)) (l.LargestRise, l.LargestRiseAt) = (rise, now);
             // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
             // headroom too, not forgotten after a minute (the next step up may come later, and as large).
             if (l.JumpHeadroom > 0) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.LastContext);
         }
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
+        l.Remembered = l.RememberedRise(now);
         l.LastContext = contextNow;
         l.ContextKnown = true;
         var contextAhead = contextNow + l.Headroom;
@@ -480,7 +484,8 @@ public sealed class SubsystemPolicy
             var margin = model.Margin;
             target = Math.Clamp(Math.Min(model.LargestLevelUnder(limit, contextAhead, margin), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
             // No further past the readings than the trust region: a raise beyond them is checked before the next.
-            if (target > group.Level) target = Math.Max(group.Level, Math.Min(target, BatchResponseModel.TrustRegion * model.MaxObserved / contextNow));
+            if (target > group.Level && model.Confidence < BatchResponseModel.TrustedConfidence)
+                target = Math.Max(group.Level, Math.Min(target, BatchResponseModel.TrustRegion * model.MaxObserved / contextNow));
             l.LoadCutFrom = double.NaN;
             if (l.Load.Level < target)
             {
@@ -585,6 +590,8 @@ public sealed class SubsystemPolicy
     private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SilentLimitTime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RiseWindow = TimeSpan.FromSeconds(60);
+    /// <summary>The half-life of the largest rise of the context remembered past <see cref="RiseWindow"/>.</summary>
+    private static readonly TimeSpan RiseMemory = TimeSpan.FromSeconds(300);
     private const double LearnedStep = 0.01;
     private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
 
@@ -705,7 +712,15 @@ public sealed class SubsystemPolicy
         /// <summary>The largest sudden rise of context that crashed it (across the silence): a hard limit, kept.</summary>
         public double JumpHeadroom { get; set; }
         /// <summary>The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, or a crash's.</summary>
-        public double Headroom => Math.Max(JumpHeadroom, RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        public double Headroom => Math.Max(Math.Max(JumpHeadroom, Remembered), RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        /// <summary>The largest rise between two reports it has seen, and when.</summary>
+        public double LargestRise { get; set; }
+        public DateTimeOffset LargestRiseAt { get; set; }
+        /// <summary>The remembered rise at the last evaluation (see <see cref="RememberedRise"/>).</summary>
+        public double Remembered { get; set; }
+        /// <summary>The largest rise seen, halved every <see cref="RiseMemory"/> since it was seen.</summary>
+        public double RememberedRise(DateTimeOffset now) =>
+            LargestRise * Math.Pow(0.5, Math.Max(0, (now - LargestRiseAt).TotalSeconds) / RiseMemory.TotalSeconds);
         /// <summary>The smallest level x context_k the subsystem crashed at.</summary>
         public double CrashX { get; set; } = double.PositiveInfinity;
         /// <summary>After a crash: the largest level x context_k allowed until the model is confident.</summary>
