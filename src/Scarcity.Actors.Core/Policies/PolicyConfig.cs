@@ -47,12 +47,13 @@ public sealed class PolicyConfig : IValidatedConfig
     public double LearnedVramLimit { get; set; } = 0.95;
 
     /// <summary>
-    /// The level a learned <c>reduce_batch</c> starts at, before its subsystem has reported anything (what a registration
-    /// reply carries the first time): a full batch may not fit the first requests' context, and a process that runs out
-    /// of memory in its first step has reported nothing to learn from. The level the load needs (a queue) raises it, the
-    /// model sets it once confident. 1: start at the full batch. In (0, 1]. <value>0.5</value>
+    /// The level a learned <c>reduce_batch</c> gets at its subsystem's first registration, before it has reported anything
+    /// (what that registration reply carries, journalled as a decision): a full batch may not fit the first requests'
+    /// context, and a process that runs out of memory in its first step has reported nothing to learn from. A queue raises
+    /// it (one step at a time, bounded by the VRAM reserved), the model sets it once confident. 0.5 fits a context twice
+    /// as long as a full batch does. 1 (the default): start at the full batch, as before. In (0, 1]. <value>1</value>
     /// </summary>
-    public double LearnedInitialLevel { get; set; } = 0.5;
+    public double LearnedInitialLevel { get; set; } = 1;
 
     /// <summary>
     /// Governs <c>throttle</c> by latency for a subsystem that reports <c>latency_ms</c> (<see cref="LatencyAdmission"/>),
