@@ -31,17 +31,22 @@ public sealed class BatchLoadSizingSpecs
     {
         var sizing = new BatchLoadSizing(minLevel: 0.1);
         var at = Start;
-        for (var i = 0; i < 13; i++) sizing.Observe(1, 1.0, 50, 0, true, at += Interval); // idle latency 50 ms per 1k tokens
+        // 25 s idle (50 ms of latency per 1k tokens): probed down to 0.85^8.
+        for (var i = 0; i < 100; i++) sizing.Observe(sizing.Level, 1.0, 50, 0, true, at += Interval);
         var level = sizing.Level;
+        Assert.Equal(Math.Pow(BatchLoadSizing.ProbeFactor, 8), level, 9);
 
-        // A queue of 2, then 4 a reading later, at 450 ms of latency: service 4 / 0.4 s = 10/s, admitted 8/s + 10/s = 18/s.
-        sizing.Observe(level, 1.0, 250, 2, true, at += Interval);
-        sizing.Observe(level, 1.0, 450, 4, true, at += Interval);
+        // A queue of 0.6 where there was none, at 110 ms: service 0.6 / 0.06 s = 10/s, admitted 0.6 / 0.25 s + 10/s = 12.4/s.
+        sizing.Observe(level, 1.0, 110, 0.6, true, at += Interval);
 
         Assert.True(sizing.Raised);
         Assert.Equal(10, sizing.LastServiceRate, 6);
-        Assert.Equal(18, sizing.LastAdmittedRate, 6);
-        Assert.Equal(Math.Min(1, level * BatchLoadSizing.Margin * 18 / 10), sizing.Level, 9);
+        Assert.Equal(12.4, sizing.LastAdmittedRate, 6);
+        Assert.Equal(level * BatchLoadSizing.Margin * 1.24, sizing.Level, 9);
+
+        // The raise shows in the queue before another: the next reading does not raise again.
+        sizing.Observe(sizing.Level, 1.0, 150, 1.0, true, at += Interval);
+        Assert.False(sizing.Raised);
     }
 
     [Fact]
