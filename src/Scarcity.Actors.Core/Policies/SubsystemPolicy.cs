@@ -711,10 +711,14 @@ public sealed class SubsystemPolicy
         public Queue<(DateTimeOffset At, double Rise)> Rises { get; } = new();
         /// <summary>The largest sudden rise of context that crashed it (across the silence): a hard limit, kept.</summary>
         public double JumpHeadroom { get; set; }
-        /// <summary>The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, or a crash's.</summary>
+        /// <summary>
+        /// The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, the largest of its
+        /// history as remembered (<see cref="Remembered"/>), or a crash's, whichever is largest.
+        /// </summary>
         public double Headroom => Math.Max(Math.Max(JumpHeadroom, Remembered), RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
-        /// <summary>The largest rise between two reports it has seen, and when.</summary>
+        /// <summary>The largest rise between two reports it has seen (as remembered when it was seen).</summary>
         public double LargestRise { get; set; }
+        /// <summary>When <see cref="LargestRise"/> was seen.</summary>
         public DateTimeOffset LargestRiseAt { get; set; }
         /// <summary>The remembered rise at the last evaluation (see <see cref="RememberedRise"/>).</summary>
         public double Remembered { get; set; }
