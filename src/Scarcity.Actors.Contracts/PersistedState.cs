@@ -64,9 +64,11 @@ public sealed record ProfilerSnapshot(
 /// The learned <c>reduce_batch</c> model and what it knows of crashes (null: none, or a snapshot written before this field
 /// existed), so that it survives a restart or a failover.
 /// </param>
+/// <param name="BudgetCaps">The fleet budgets' caps in force (null: none, or a snapshot written before this field existed).</param>
 /// <param name="DryLevels">The levels of the subsystem's dry-run policy per action (null: none, or a snapshot written before this field existed).</param>
 public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges,
-    RegisterSubsystem? Registration = null, LearnedModelState? Model = null, ImmutableDictionary<string, double>? DryLevels = null)
+    RegisterSubsystem? Registration = null, LearnedModelState? Model = null, ImmutableArray<ApplyBudgetCap>? BudgetCaps = null,
+    ImmutableDictionary<string, double>? DryLevels = null)
     : IScarcityMessage;
 
 /// <summary>

@@ -79,7 +79,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new PolicyRejected(["Scarcity:Policy:MinLevel must be in (0, 1), was 2"]);
         yield return decision with { Dry = true, Sent = false, Sequence = 0, Detail = "dry-run (policy v2): not sent" };
         yield return new ActuatorSnapshot(7, ImmutableDictionary<string, double>.Empty.Add("throttle", 1.0),
-            ImmutableDictionary<string, DateTimeOffset>.Empty, null, null, ImmutableDictionary<string, double>.Empty.Add("throttle", 0.49));
+            ImmutableDictionary<string, DateTimeOffset>.Empty, DryLevels: ImmutableDictionary<string, double>.Empty.Add("throttle", 0.49));
         yield return status with { DryLevels = ImmutableDictionary<string, double>.Empty.Add("throttle", 0.7), PolicyVersion = 2, DryPolicyVersion = 3 };
         yield return status with
         {

@@ -1,5 +1,6 @@
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies.Budgets;
 
 namespace Scarcity.Actors.Policies;
 
@@ -45,6 +46,15 @@ public sealed class PolicyConfig : IValidatedConfig
     /// acts on a forecast; the model predicts the batch's own need, so it may plan closer to the card. In (0, 1]. <value>0.95</value>
     /// </summary>
     public double LearnedVramLimit { get; set; } = 0.95;
+
+    /// <summary>
+    /// The level a learned <c>reduce_batch</c> gets at its subsystem's first registration, before it has reported anything
+    /// (what that registration reply carries, journalled as a decision): a full batch may not fit the first requests'
+    /// context, and a process that runs out of memory in its first step has reported nothing to learn from. A queue raises
+    /// it (one step at a time, bounded by the VRAM reserved), the model sets it once confident. 0.5 fits a context twice
+    /// as long as a full batch does. 1 (the default): start at the full batch, as before. In (0, 1]. <value>1</value>
+    /// </summary>
+    public double LearnedInitialLevel { get; set; } = 1;
 
     /// <summary>
     /// Governs <c>throttle</c> by latency for a subsystem that reports <c>latency_ms</c> (<see cref="LatencyAdmission"/>),
@@ -95,6 +105,12 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Fleet budgets: aggregate rules over many hosts selected by their labels, whose caps go to the subsystems on those
+    /// hosts by priority (<see cref="FleetBudget"/>, docs/policies-budgets.md). Empty: none.
+    /// </summary>
+    public List<FleetBudget> Budgets { get; set; } = [];
+
     /// <summary>The rules that govern <paramref name="subsystem"/>: its own and those of <c>"*"</c>.</summary>
     public IReadOnlyList<PolicyRule> RulesFor(string subsystem)
     {
@@ -117,6 +133,7 @@ public sealed class PolicyConfig : IValidatedConfig
         if (!(MinLevel > 0 && MinLevel < 1)) yield return $"{section}:MinLevel must be in (0, 1), was {MinLevel}";
         if (RecoveryInterval <= TimeSpan.Zero) yield return $"{section}:RecoveryInterval must be positive, was {RecoveryInterval}";
         if (!(LearnedVramLimit > 0 && LearnedVramLimit <= 1)) yield return $"{section}:LearnedVramLimit must be a fraction in (0, 1], was {LearnedVramLimit}{PercentHint(LearnedVramLimit)}";
+        if (!(LearnedInitialLevel > 0 && LearnedInitialLevel <= 1)) yield return $"{section}:LearnedInitialLevel must be a fraction in (0, 1], was {LearnedInitialLevel}{PercentHint(LearnedInitialLevel)}";
         if (LatencyObjective <= TimeSpan.Zero) yield return $"{section}:LatencyObjective must be positive, was {LatencyObjective}";
         if (!(LatencySetpoint > 0 && LatencySetpoint <= 1)) yield return $"{section}:LatencySetpoint must be a fraction in (0, 1], was {LatencySetpoint}{PercentHint(LatencySetpoint)}";
         if (IneffectiveAfterCuts < 0) yield return $"{section}:IneffectiveAfterCuts must not be negative, was {IneffectiveAfterCuts}";
@@ -129,6 +146,7 @@ public sealed class PolicyConfig : IValidatedConfig
             if (string.IsNullOrWhiteSpace(DryRunSubsystems[i]))
                 yield return $"{section}:DryRunSubsystems:{i} is empty: name a subsystem, or \"*\" for every subsystem";
 
+        foreach (var problem in FleetBudget.ValidateAll(Budgets, $"{section}:Budgets", IsKnownAction)) yield return problem;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";

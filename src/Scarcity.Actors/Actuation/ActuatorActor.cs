@@ -127,6 +127,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
+        Recover<ApplyBudgetCap>(RecoverBudgetCap);
         Recover<RegisterSubsystem>(r =>
         {
             _registration = r;
@@ -161,6 +162,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
             if (snapshot.Model is { } model) _policy.RestoreLearned(model);
+            RecoverBudgetCaps(snapshot.BudgetCaps);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
             foreach (var (action, level) in snapshot.DryLevels ?? ImmutableDictionary<string, double>.Empty)
@@ -177,6 +179,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_latest.Take() is { } profile) Evaluate(profile);
         });
         Command<ThrottleAck>(Acknowledge);
+        Command<ApplyBudgetCap>(OnBudgetCap);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
         {
@@ -264,7 +267,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
         if (decision.Dry) _dryPolicy?.Restore(decision.Action, new ActionState(decision.Level, decision.At)); // the dry levels apart
-        else _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        else if (!IsBudgetDecision(decision)) _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
@@ -307,14 +310,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
-            ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()
+            ? ClampToBudgetCaps(_policy.Registered(Now)).Select(c => Decided(c, register.Host, Now)).ToList()
             : [];
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
-            .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
+            .SetItems(WithBudgetCaps(_policy.Levels).Where(l => register.Actions.Contains(l.Key)));
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
@@ -359,7 +362,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Evaluate(HostProfile profile)
     {
         if (_registration is null) return;
-        var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         EvaluateDry(profile);
         AnnounceIneffective(profile);
         if (changes.Count == 0) return;
@@ -383,7 +386,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned(), _dryPolicy?.Levels), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned(), BudgetCapsHeld, _dryPolicy?.Levels), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 
@@ -489,7 +492,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private SubsystemStatus Status() => WithPolicyVersions(new(
         _subsystem, _host, _registration?.Priority ?? 0,
-        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
+        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective));

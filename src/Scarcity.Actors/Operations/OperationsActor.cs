@@ -62,6 +62,7 @@ public sealed partial class OperationsActor : ReceiveActor
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
         Receive<GetFleetStatus>(_ => Answer(CollectFleetStatus(), Sender, "status"));
+        Receive<GetBudgets>(_ => Answer(AskBudgets(), Sender, "budgets"));
     }
 
     private void Answer<T>(Task<T> work, IActorRef replyTo, string operation) where T : notnull =>
