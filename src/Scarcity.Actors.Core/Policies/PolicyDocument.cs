@@ -18,6 +18,8 @@ public static class PolicyDocument
     private static readonly JsonSerializerOptions Canonical = new()
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // Computed properties (a budget's Display, a rule's EffectiveRelease) are no configuration keys.
+        IgnoreReadOnlyProperties = true,
         Converters = { new JsonStringEnumConverter() },
     };
 

@@ -44,6 +44,23 @@ public sealed class PolicyVersionSpecs
     }
 
     [Fact]
+    public void A_policy_with_a_fleet_budget_binds_back_from_its_canonical_text()
+    {
+        var policy = Config(Vram);
+        policy.Budgets = [new Scarcity.Actors.Policies.Budgets.FleetBudget
+        {
+            Name = "rack-r12-power", Metric = MetricNames.GpuPowerW, Selector = new(StringComparer.Ordinal) { ["rack"] = "r12" }, Limit = 30000,
+        }];
+
+        var json = PolicyDocument.ToJson(policy);
+        var back = PolicyDocument.Bind(json, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(json, PolicyDocument.ToJson(back!));
+        Assert.Equal("r12", Assert.Single(back!.Budgets).Selector["rack"]);
+    }
+
+    [Fact]
     public void A_bad_policy_text_is_refused_with_every_problem_naming_its_key_as_at_start_up()
     {
         const string json = """
