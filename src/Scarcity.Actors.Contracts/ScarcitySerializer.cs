@@ -75,6 +75,9 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(TelemetryRecord)] = "telemetry-record.v1",
+        [typeof(GetRecording)] = "get-recording.v1",
+        [typeof(RecordingPage)] = "recording-page.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.
