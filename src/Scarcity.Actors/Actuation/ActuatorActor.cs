@@ -52,6 +52,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         ? setup.Value.LoggerFactory.CreateLogger<ActuatorActor>()
         : null;
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -296,6 +297,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _reachable = true;
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
             ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()

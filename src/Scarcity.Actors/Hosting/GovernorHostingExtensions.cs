@@ -13,6 +13,7 @@ using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
+using Scarcity.Actors.Recording;
 using Scarcity.Actors.Operations;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Registration;
@@ -182,6 +183,7 @@ public static class GovernorHostingExtensions
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
             """, HoconAddMode.Prepend);
         return builder
+            .WithRecording(config) // before the profilers: they look the recorder up when they start
             .WithProfilers(config)
             .WithActuators(config)
             .WithRegistration(config.Operations.MaxSubsystemsPerHost)

@@ -44,6 +44,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _holders = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedReporters = new(StringComparer.Ordinal);
@@ -149,6 +150,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
             if (_reportsPending)
             {
                 _reportsPending = false;
+                _recorder?.Tell(TelemetryRecord.EvaluatedAt(_host, _lastReportAt));
                 Publish(_lastReportAt);
             }
             CheckStale();
@@ -190,6 +192,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
 
     private void OnSample(Sample sample)
     {
+        _recorder?.Tell(sample);
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -235,6 +238,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
                     _host, report.Subsystem, refusal.Reporter, refusal.Why);
             return;
         }
+        _recorder?.Tell(report);
         foreach (var (metric, value) in report.Values)
             Feed(MetricNames.Labelled(metric, MetricNames.SubsystemLabel, report.Subsystem), value, report.At);
         // App metrics are coalesced: the host's next sample (or the next interval tick, for a host without a sensor)
