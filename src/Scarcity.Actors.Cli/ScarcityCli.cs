@@ -184,6 +184,7 @@ public static class ScarcityCli
             var validate = new Command("validate", "Check a policy file offline; names every error with its key, all at once (exit 1 when invalid)") { fileArgument };
             validate.SetAction(p => Validate(p, p.GetValue(fileArgument)!));
             policies.Subcommands.Add(validate);
+            policies.Subcommands.Add(ReplayCommand.CreateDiff(_json, _out, Connected));
             Root.Subcommands.Add(policies);
 
             var since = new Option<string>("--since") { Description = "Only decisions at or after: an ISO 8601 time, or an age such as 90s, 10m, 2h, 1d" };
@@ -219,6 +220,7 @@ public static class ScarcityCli
             Root.Subcommands.Add(sharding);
 
             Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
+            Root.Subcommands.Add(ReplayCommand.Create(_json, _out, Connected));
         }
 
         private async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)
