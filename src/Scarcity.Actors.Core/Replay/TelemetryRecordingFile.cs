@@ -252,10 +252,10 @@ public sealed class TelemetryRecordingWriter : IDisposable
     public void Append(IReadOnlyList<TelemetryRecord> records)
     {
         if (records.Count == 0) return;
-        foreach (var r in records)
-            if (r.Kind == RecordKind.Registration) _registrations[r.Subsystem] = r;
         var now = _time.GetUtcNow();
         if (_segment is null || _segment.Length >= _config.SegmentBytes || now - _segmentStart >= _config.SegmentAge) Begin(now);
+        foreach (var r in records)
+            if (r.Kind == RecordKind.Registration) _registrations[r.Subsystem] = r;
         try
         {
             Write(TelemetryRecordingFormat.EncodeFrame(records));
