@@ -342,9 +342,9 @@ public static class TelemetryRecordingReader
     /// <param name="host">One host, or null for all.</param>
     /// <param name="cursor">A previous page's <see cref="RecordingRead.NextCursor"/>, or null.</param>
     /// <param name="maxRecords">At most this many records (at least 1).</param>
-    /// <param name="maxBytes">Stop once the records read hold about this many bytes of names and values.</param>
+    /// <param name="maxBytes">Stop once the records would take about this many bytes as the JSON of a <see cref="RecordingPage"/> (64 kB: half of remoting's frame).</param>
     /// <exception cref="FormatException"><paramref name="cursor"/> is not one this reader wrote.</exception>
-    public static RecordingRead Read(string directory, DateTimeOffset from, DateTimeOffset to, string? host, string? cursor, int maxRecords, int maxBytes = 64 * 1024)
+    public static RecordingRead Read(string directory, DateTimeOffset from, DateTimeOffset to, string? host, string? cursor, int maxRecords, int maxBytes = 64_000)
     {
         var (startSequence, startOffset, skip) = ParseCursor(cursor);
         var records = new List<TelemetryRecord>();
@@ -390,7 +390,7 @@ public static class TelemetryRecordingReader
                         if (host is not null && r.Host != host) continue;
                         if (records.Count >= maxRecords || bytes >= maxBytes) return new RecordingRead(records, Cursor(sequence, offset, i), problems);
                         records.Add(r);
-                        bytes += 32 + r.Host.Length + r.Subsystem.Length + r.Values.Sum(v => v.Metric.Length + 8);
+                        bytes += WireSize(r);
                     }
                     frameSkip = 0;
                     offset += TelemetryRecordingFormat.FrameHeaderBytes + payload.Length;
@@ -399,6 +399,13 @@ public static class TelemetryRecordingReader
         }
         return new RecordingRead(records, null, problems);
     }
+
+    /// <summary>About the bytes <paramref name="r"/> takes in a <see cref="RecordingPage"/>'s JSON (a little more, never less).</summary>
+    internal static int WireSize(TelemetryRecord r) =>
+        200 + 2 * (r.Host.Length + r.Subsystem.Length)
+        + (r.Values.IsDefault ? 0 : r.Values.Sum(v => 2 * v.Metric.Length + 56))
+        + (r.Stale.IsDefault ? 0 : r.Stale.Sum(v => 2 * v.Length + 4))
+        + (r.Actions.IsDefault ? 0 : r.Actions.Sum(v => 2 * v.Length + 4));
 
     /// <summary>Every record of one segment file (the writer reads the newest segment's registrations at start-up).</summary>
     public static IReadOnlyList<TelemetryRecord> ReadSegment(string path)

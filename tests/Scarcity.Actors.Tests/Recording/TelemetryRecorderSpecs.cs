@@ -134,6 +134,27 @@ public sealed class TelemetryRecorderSpecs : Akka.TestKit.Xunit2.TestKit, IDispo
     }
 
     [Fact]
+    public void A_full_page_fits_in_one_remoting_frame()
+    {
+        var config = new RecordingConfig { Enabled = true, Directory = _directory, FlushInterval = TimeSpan.FromMilliseconds(50) };
+        var recorder = Sys.ActorOf(TelemetryRecorderActor.Props(config));
+        string[] series = ["cpu_util", "mem_util", "mem_available_gb", "swap_util", "gpu_util", "vram_util{gpu=\"0\"}", "disk_read_mb", "disk_write_mb", "net_sent_mb", "psi_mem"];
+        for (var i = 0; i < 3000; i++)
+            recorder.Tell(new Sample($"gpu-host-{i % 50:D3}.rack-12.example.org", T0.AddSeconds(i * 0.01),
+                [.. series.Select(s => new MetricValue(s, 1.0 / 3 + i))], ["psi_io{device=\"nvme0n1\"}"]));
+
+        AwaitAssert(() =>
+        {
+            recorder.Tell(new GetRecording(T0, T0.AddHours(1), null, null, TelemetryRecorderActor.MaxPageRecords));
+            var page = ExpectMsg<RecordingPage>(Wait);
+            Assert.NotNull(page.NextCursor); // cut by its size, not its count
+            var serializer = Sys.Serialization.FindSerializerFor(page);
+            var size = serializer.ToBinary(page).Length;
+            Assert.InRange(size, ScarcitySerialization.MaximumFrameSize / 4, ScarcitySerialization.MaximumFrameSize * 3 / 4);
+        }, Wait);
+    }
+
+    [Fact]
     public void Off_the_recorder_answers_an_empty_page_that_says_so_and_writes_nothing()
     {
         var recorder = Sys.ActorOf(TelemetryRecorderActor.Props(new RecordingConfig { Directory = _directory }));
