@@ -382,7 +382,7 @@ public static class TelemetryRecordingReader
                     var (registrations, first, last) = TelemetryRecordingFormat.PeekFrame(payload);
                     var frameRecords = first > to.UtcTicks || (last < from.UtcTicks && !registrations)
                         ? []
-                        : TelemetryRecordingFormat.DecodeFrame(payload);
+                        : Decoded(path, offset, payload);
                     for (var i = frameSkip; i < frameRecords.Count; i++)
                     {
                         var r = frameRecords[i];
@@ -398,6 +398,20 @@ public static class TelemetryRecordingReader
             }
         }
         return new RecordingRead(records, null, problems);
+    }
+
+    // A page that ends inside a frame leaves the rest of it for the next page: the frame last decoded is kept (records
+    // are immutable), so paging through a frame of thousands of records decodes it once, not once per page.
+    private static readonly Lock LastDecodedLock = new();
+    private static (string Path, long Offset, int Length, List<TelemetryRecord> Records)? _lastDecoded;
+
+    private static List<TelemetryRecord> Decoded(string path, long offset, byte[] payload)
+    {
+        lock (LastDecodedLock)
+            if (_lastDecoded is { } last && last.Path == path && last.Offset == offset && last.Length == payload.Length) return last.Records;
+        var records = TelemetryRecordingFormat.DecodeFrame(payload);
+        lock (LastDecodedLock) _lastDecoded = (path, offset, payload.Length, records);
+        return records;
     }
 
     /// <summary>About the bytes <paramref name="r"/> takes in a <see cref="RecordingPage"/>'s JSON (a little more, never less).</summary>
