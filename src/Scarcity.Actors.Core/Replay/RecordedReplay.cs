@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -51,7 +52,7 @@ public sealed class RecordedReplay
     {
         public SubsystemPolicy Policy { get; } = policy;
         public TelemetryRecord Registration { get; set; } = registration;
-        public DateTimeOffset? LastEvaluated { get; set; }
+        public LatestProfile Latest { get; } = new(); // the actuator's own rule for which profiles it evaluates
     }
 
     private readonly DRGConfig _config;
@@ -102,7 +103,7 @@ public sealed class RecordedReplay
                 var host = Host(record.Host);
                 foreach (var v in record.Values) Feed(host, record.Host, v.Metric, v.Value, record.At);
                 if (!record.Stale.IsDefault) host.Stale.UnionWith(record.Stale);
-                Evaluate(host, record.At);
+                Evaluate(record.Host, host, record.At);
                 break;
             }
             case RecordKind.Report:
@@ -115,7 +116,7 @@ public sealed class RecordedReplay
             }
             case RecordKind.Evaluated:
                 _records++;
-                Evaluate(Host(record.Host), record.At);
+                Evaluate(record.Host, Host(record.Host), record.At);
                 break;
         }
     }
@@ -147,7 +148,7 @@ public sealed class RecordedReplay
         else if (known.Registration.Host != registration.Host)
         {
             Host(known.Registration.Host).Subsystems.Remove(registration.Subsystem);
-            known.LastEvaluated = null; // another host's profiles, on another clock
+            known.Latest.Reset(); // another host's profiles, on another clock
         }
         known.Registration = registration;
         var host = Host(registration.Host);
@@ -156,7 +157,7 @@ public sealed class RecordedReplay
         foreach (var change in known.Policy.Registered(registration.At)) Decided(known, change, registration.At);
     }
 
-    private void Evaluate(HostState host, DateTimeOffset at)
+    private void Evaluate(string hostName, HostState host, DateTimeOffset at)
     {
         if (host.Subsystems.Count == 0) return;
         var metrics = host.Profiler.Snapshot(at, _config.Sensor.Interval);
@@ -167,11 +168,11 @@ public sealed class RecordedReplay
                 if (host.Stale.Contains(series)) builder[series] = estimate with { Stale = true };
             metrics = builder.ToImmutable();
         }
+        var profile = new HostProfile(hostName, at, PressureLevel.Green, metrics); // the pressure is for views; no rule reads it
         foreach (var name in host.Subsystems)
         {
             var subsystem = _subsystems[name];
-            if (subsystem.LastEvaluated is { } last && at <= last) continue; // the actuator drops a profile no newer than the last
-            subsystem.LastEvaluated = at;
+            if (!subsystem.Latest.Accept(profile)) continue; // no newer than the last evaluated (a clock step back is evaluated)
             foreach (var change in subsystem.Policy.Evaluate(metrics, at)) Decided(subsystem, change, at);
             OnLevels?.Invoke(name, at, subsystem.Policy.Levels);
         }
