@@ -128,6 +128,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
+        Recover<ApplyBudgetCap>(RecoverBudgetCap);
         Recover<RegisterSubsystem>(r =>
         {
             _registration = r;
@@ -162,6 +163,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
             if (snapshot.Model is { } model) _policy.RestoreLearned(model);
+            RecoverBudgetCaps(snapshot.BudgetCaps);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
@@ -175,6 +177,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_latest.Take() is { } profile) Evaluate(profile);
         });
         Command<ThrottleAck>(Acknowledge);
+        Command<ApplyBudgetCap>(OnBudgetCap);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
         {
@@ -260,7 +263,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
-        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        if (!IsBudgetDecision(decision)) _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
@@ -304,14 +307,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
-            ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()
+            ? ClampToBudgetCaps(_policy.Registered(Now)).Select(c => Decided(c, register.Host, Now)).ToList()
             : [];
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
-            .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
+            .SetItems(WithBudgetCaps(_policy.Levels).Where(l => register.Actions.Contains(l.Key)));
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
@@ -356,7 +359,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Evaluate(HostProfile profile)
     {
         if (_registration is null) return;
-        var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
@@ -379,7 +382,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned(), BudgetCapsHeld), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 
@@ -485,7 +488,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
-        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
+        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective);
