@@ -77,6 +77,9 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Action names allowed besides the built-in ones (<c>drop_low_priority</c>, <c>flush_cache</c>, ...).</summary>
     public List<string> CustomActions { get; set; } = [];
 
+    /// <summary>Priorities across subsystems that share a host or a GPU (<see cref="PriorityConfig"/>).</summary>
+    public PriorityConfig Priorities { get; set; } = new();
+
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -110,6 +113,7 @@ public sealed class PolicyConfig : IValidatedConfig
             if (!ActionNames.IsValid(CustomActions[i]))
                 yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
 
+        foreach (var error in Priorities.Validate($"{section}:Priorities")) yield return error;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";
