@@ -62,6 +62,12 @@ public sealed class PriorityArbitration
     /// <summary>Its registered priority; higher is more important. <value>0</value></summary>
     public int Priority { get; set; }
 
+    /// <summary>
+    /// Counts the changes of what <see cref="Report"/> says (a rule pressed or released, a level changed), so that a caller
+    /// builds and sends a report only when it moved. Changes of the effect check's verdict are not counted.
+    /// </summary>
+    public long Version { get; private set; }
+
     /// <summary>The peers that share its resource, as they last reported.</summary>
     public IReadOnlyList<SubsystemPeerState> Peers => _peers;
 
@@ -91,6 +97,7 @@ public sealed class PriorityArbitration
         var track = TrackOf(action);
         if (pressed == track.Pressed) return;
         track.Pressed = pressed;
+        Version++;
         if (pressed) track.PressedSince = now;
         else track.ReleasedAt = now;
         _holds.Remove(action); // a new episode: its hold, if any, is announced afresh
@@ -100,6 +107,7 @@ public sealed class PriorityArbitration
     public void Changed(string action, double previous, double level, DateTimeOffset now)
     {
         if (level < previous - Epsilon) TrackOf(action).LastCutAt = now;
+        Version++;
     }
 
     /// <summary>Whether a cut of <paramref name="action"/> triggered by a series of the shared resource is taken now.</summary>

@@ -16,6 +16,7 @@ public sealed partial class ActuatorActor
     public static readonly TimeSpan PeerStateRefresh = TimeSpan.FromSeconds(30);
 
     private SubsystemPeerState? _peerStateSent;
+    private long _peerVersionSent = -1;
     private DateTimeOffset? _peerStateSentAt;
     private readonly Dictionary<string, string> _announcedHolds = new(StringComparer.Ordinal);
 
@@ -34,7 +35,10 @@ public sealed partial class ActuatorActor
     {
         if (_policy.Arbitration is not { } arbitration || _registration is null) return;
         arbitration.Priority = _registration.Priority;
+        // Another host: its peers are not ours any more (the new host's profiler sends its own, if it has any).
+        if (_peerStateSent is { } previous && previous.Host != _host) arbitration.SetPeers([]);
         var state = arbitration.Report(_host, _reachable && !_delivery.IsSilent, _policy);
+        _peerVersionSent = arbitration.Version;
         var due = refreshAt is { } at && (_peerStateSentAt is not { } sent || at - sent >= PeerStateRefresh || at < sent);
         if (!due && _peerStateSent is { } last && Same(last, state)) return;
         _peerStateSent = state;
@@ -49,7 +53,9 @@ public sealed partial class ActuatorActor
     private void AfterEvaluation(HostProfile profile)
     {
         if (_policy.Arbitration is not { } arbitration) return;
-        ReportToPeers(profile.At);
+        // Reachability and the effect check's verdicts are reported with the status (PublishStatus); here, what moved.
+        if (arbitration.Version != _peerVersionSent || _peerStateSentAt is not { } sent || profile.At - sent >= PeerStateRefresh || profile.At < sent)
+            ReportToPeers(profile.At);
         var holds = arbitration.Holds;
         foreach (var action in _announcedHolds.Keys.Where(a => !holds.ContainsKey(a)).ToList()) _announcedHolds.Remove(action);
         foreach (var (action, why) in holds)
