@@ -31,7 +31,12 @@ public sealed record PeerAction(string Action, double Level, bool CanCut, bool P
 /// <param name="Priority">Its registered priority; higher is more important (cut last, recovered first).</param>
 /// <param name="Reachable">False once it died or went silent: a subsystem that is down neither holds nor is held.</param>
 /// <param name="Actions">One entry per action its rules act on.</param>
-public sealed record SubsystemPeerState(string Host, string Subsystem, string? Resource, int Priority, bool Reachable, ImmutableArray<PeerAction> Actions)
+/// <param name="At">
+/// The profile time of its newest evaluation (the host's clock); null before its first. Peers ignore a state older than
+/// three report intervals (90 s): its actuator stopped evaluating.
+/// </param>
+public sealed record SubsystemPeerState(string Host, string Subsystem, string? Resource, int Priority, bool Reachable, ImmutableArray<PeerAction> Actions,
+    DateTimeOffset? At = null)
     : IScarcityMessage, IWithHost;
 
 /// <summary>

@@ -58,6 +58,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             [new PeerAction("reduce_batch", 0.25, true, true, At, At, null), new PeerAction("throttle", 1, true, false, null, null, At)]);
         yield return peer;
         yield return peer with { Resource = null, Reachable = false, Actions = [] };
+        yield return peer with { At = At };
         yield return new HostPeers("engine", "gpu-01", [peer, peer with { Subsystem = "indexer", Priority = 3 }]);
         yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
             new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3,

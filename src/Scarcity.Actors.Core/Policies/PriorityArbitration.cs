@@ -30,6 +30,7 @@ public readonly record struct PriorityVerdict(bool Hold, string? Note)
 /// <para><b>Recovery.</b> Held while a peer of higher priority is below 1 and still pressed or recovering: its rules are
 /// active, or its level changed or its rules released within <c>RecoveryDelay</c> + <see cref="PriorityConfig.HoldTime"/>.
 /// A higher peer that has not moved for that long is held by something else (a crash limit, a model) and holds no one.</para>
+/// <para>A peer that is down or silent, or whose state is older than <see cref="PeerStaleAfter"/>, holds no one.</para>
 /// </remarks>
 public sealed class PriorityArbitration
 {
@@ -55,6 +56,12 @@ public sealed class PriorityArbitration
 
     /// <summary>The subsystem.</summary>
     public string Subsystem { get; }
+
+    /// <summary>How often a subsystem reports its state when nothing changed (profile time). <value>30 s</value></summary>
+    public static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(30);
+
+    /// <summary>A peer's state older than this (profile time) is ignored: its actuator stopped evaluating. <value>90 s</value></summary>
+    public static readonly TimeSpan PeerStaleAfter = 3 * ReportEvery;
 
     /// <summary>Its resource label (<c>gpu=0</c>); null: the whole host.</summary>
     public string? Resource { get; }
@@ -113,7 +120,7 @@ public sealed class PriorityArbitration
     /// <summary>Whether a cut of <paramref name="action"/> triggered by a series of the shared resource is taken now.</summary>
     public PriorityVerdict Cut(string action, DateTimeOffset now)
     {
-        var lower = Acting(action).Where(p => p.Peer.Priority < Priority).ToList();
+        var lower = Acting(action, now).Where(p => p.Peer.Priority < Priority).ToList();
         if (lower.Count == 0) return Settle(action, PriorityVerdict.Free);
         var canCut = lower.Where(p => p.Action.CanCut).ToList();
         if (canCut.Count == 0)
@@ -132,7 +139,7 @@ public sealed class PriorityArbitration
     public PriorityVerdict Recover(string action, DateTimeOffset now)
     {
         var window = _policy.RecoveryDelay + _config.HoldTime;
-        var blocking = Acting(action)
+        var blocking = Acting(action, now)
             .Where(p => p.Peer.Priority > Priority && p.Action.Level < 1 - Epsilon)
             .Where(p => p.Action.Pressed || Latest(p.Action.LastChangeAt, p.Action.ReleasedAt) is { } moved && now - moved < window)
             .ToList();
@@ -145,7 +152,8 @@ public sealed class PriorityArbitration
     /// <param name="host">The host it runs on.</param>
     /// <param name="reachable">False while it is down or silent.</param>
     /// <param name="policy">Its policy (levels, last changes, actions found ineffective).</param>
-    public SubsystemPeerState Report(string host, bool reachable, SubsystemPolicy policy)
+    /// <param name="at">The profile time of its newest evaluation; null before its first.</param>
+    public SubsystemPeerState Report(string host, bool reachable, SubsystemPolicy policy, DateTimeOffset? at = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var ineffective = policy.Ineffective;
@@ -157,7 +165,7 @@ public sealed class PriorityArbitration
             actions.Add(new PeerAction(action, state.Level, state.Level > _policy.MinLevel + Epsilon && !ineffective.ContainsKey(action),
                 track.Pressed, track.LastCutAt, state.LastChangeAt, track.ReleasedAt));
         }
-        return new SubsystemPeerState(host, Subsystem, Resource, Priority, reachable, actions.ToImmutable());
+        return new SubsystemPeerState(host, Subsystem, Resource, Priority, reachable, actions.ToImmutable(), at);
     }
 
     private PriorityVerdict Settle(string action, PriorityVerdict verdict)
@@ -167,11 +175,11 @@ public sealed class PriorityArbitration
         return verdict;
     }
 
-    private IEnumerable<(SubsystemPeerState Peer, PeerAction Action)> Acting(string action)
+    private IEnumerable<(SubsystemPeerState Peer, PeerAction Action)> Acting(string action, DateTimeOffset now)
     {
         foreach (var peer in Order(_peers, p => p.Priority, p => p.Subsystem))
         {
-            if (!peer.Reachable) continue;
+            if (!peer.Reachable || (peer.At is { } at && now - at > PeerStaleAfter)) continue;
             foreach (var a in peer.Actions)
                 if (a.Action == action)
                 {

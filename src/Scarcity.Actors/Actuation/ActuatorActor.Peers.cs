@@ -12,9 +12,6 @@ namespace Scarcity.Actors.Actuation;
 // subsystem's policy asks before each cut and recovery step, decides who moves first.
 public sealed partial class ActuatorActor
 {
-    /// <summary>How often an actuator reports its state to its host's profiler when nothing changed (profile time).</summary>
-    public static readonly TimeSpan PeerStateRefresh = TimeSpan.FromSeconds(30);
-
     private SubsystemPeerState? _peerStateSent;
     private long _peerVersionSent = -1;
     private DateTimeOffset? _peerStateSentAt;
@@ -37,9 +34,9 @@ public sealed partial class ActuatorActor
         arbitration.Priority = _registration.Priority;
         // Another host: its peers are not ours any more (the new host's profiler sends its own, if it has any).
         if (_peerStateSent is { } previous && previous.Host != _host) arbitration.SetPeers([]);
-        var state = arbitration.Report(_host, _reachable && !_delivery.IsSilent, _policy);
+        var state = arbitration.Report(_host, _reachable && !_delivery.IsSilent, _policy, refreshAt ?? _peerStateSent?.At);
         _peerVersionSent = arbitration.Version;
-        var due = refreshAt is { } at && (_peerStateSentAt is not { } sent || at - sent >= PeerStateRefresh || at < sent);
+        var due = refreshAt is { } at && (_peerStateSentAt is not { } sent || at - sent >= PriorityArbitration.ReportEvery || at < sent);
         if (!due && _peerStateSent is { } last && Same(last, state)) return;
         _peerStateSent = state;
         if (refreshAt is { } now) _peerStateSentAt = now;
@@ -54,7 +51,7 @@ public sealed partial class ActuatorActor
     {
         if (_policy.Arbitration is not { } arbitration) return;
         // Reachability and the effect check's verdicts are reported with the status (PublishStatus); here, what moved.
-        if (arbitration.Version != _peerVersionSent || _peerStateSentAt is not { } sent || profile.At - sent >= PeerStateRefresh || profile.At < sent)
+        if (arbitration.Version != _peerVersionSent || _peerStateSentAt is not { } sent || profile.At - sent >= PriorityArbitration.ReportEvery || profile.At < sent)
             ReportToPeers(profile.At);
         var holds = arbitration.Holds;
         foreach (var action in _announcedHolds.Keys.Where(a => !holds.ContainsKey(a)).ToList()) _announcedHolds.Remove(action);

@@ -213,6 +213,22 @@ public sealed class PriorityArbitrationSpecs
     }
 
     [Fact]
+    public void A_lower_priority_whose_actuator_stopped_reporting_holds_no_one_after_three_report_intervals()
+    {
+        var config = Config();
+        var arbitration = new PriorityArbitration("inference", config.Priorities, config) { Priority = 9 };
+        var lower = new SubsystemPeerState(Host, "trainer", null, 1, true,
+            [new PeerAction(ActionNames.ReduceBatch, 1, true, false, null, null, null)], T0);
+        arbitration.SetPeers([lower]);
+        arbitration.Observe(ActionNames.ReduceBatch, true, T0.AddSeconds(85));
+
+        Assert.True(arbitration.Cut(ActionNames.ReduceBatch, T0.AddSeconds(89)).Hold);
+        Assert.Equal(TimeSpan.FromSeconds(90), PriorityArbitration.PeerStaleAfter);
+        Assert.Equal(PriorityVerdict.Free, arbitration.Cut(ActionNames.ReduceBatch, T0.AddSeconds(91)));
+        Assert.Empty(arbitration.Holds);
+    }
+
+    [Fact]
     public void A_higher_priority_stuck_below_1_releases_the_recovery_of_the_lower_ones_after_the_recovery_delay_and_hold_time()
     {
         var config = Config(c => c.Priorities.HoldTime = TimeSpan.FromSeconds(5));

@@ -100,6 +100,16 @@ public sealed class PriorityPipelineSpecs : IAsyncLifetime
         return t;
     }
 
+    /// <summary>
+    /// Calm samples for two seconds: the actuators' states, sent at registration, have reached one another through the
+    /// profiler by then (a subsystem that registers into pressure is cut before it knows its peers, as it would be alone).
+    /// </summary>
+    private static Task<double> Calm(GovernorHost host, params string[] series)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        return Drive(host, 0, _ => [.. series.Select(s => (s, 0.5))], () => DateTime.UtcNow > until);
+    }
+
     private static DateTimeOffset FirstTo(Engine engine, Func<Throttle, bool> match) => engine.InOrder.First(match).IssuedAt;
 
     [Fact]
@@ -113,7 +123,8 @@ public sealed class PriorityPipelineSpecs : IAsyncLifetime
         var all = new[] { trainer, indexer, inference };
 
         // Rising pressure on GPU 0 (the host's worst-GPU series says the same), until every engine is at its floor.
-        var t = await Drive(host, 0, s => [(Gpu0, Math.Min(0.99, 0.6 + 0.05 * s)), (MetricNames.VramUtil, Math.Min(0.99, 0.6 + 0.05 * s))],
+        var calm = await Calm(host, Gpu0, MetricNames.VramUtil);
+        var t = await Drive(host, calm, s => [(Gpu0, Math.Min(0.99, 0.6 + 0.05 * (s - calm))), (MetricNames.VramUtil, Math.Min(0.99, 0.6 + 0.05 * (s - calm)))],
             () => all.All(e => Math.Abs(e.Level - 0.1) < 1e-9));
 
         var trainerFloor = FirstTo(trainer, x => Math.Abs(x.Level - 0.1) < 1e-9);
@@ -153,7 +164,7 @@ public sealed class PriorityPipelineSpecs : IAsyncLifetime
             new Akka.Cluster.Tools.PublishSubscribe.Subscribe(Topics.Decisions, signals.Ref), signals.Ref);
         signals.ExpectMsg<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(Wait);
 
-        await Drive(host, 0, _ => [(MetricNames.VramUtil, 0.95)], () => trainer.Throttles.Count >= 2);
+        await Drive(host, await Calm(host, MetricNames.VramUtil), _ => [(MetricNames.VramUtil, 0.95)], () => trainer.Throttles.Count >= 2);
 
         var notice = signals.FishForMessage<Decision>(d => d.Subsystem == "inference", Wait);
         Assert.False(notice.Sent);
