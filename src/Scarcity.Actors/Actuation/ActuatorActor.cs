@@ -67,6 +67,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private ICancelable? _retryTimer;
     private long _holderProbe;
     private bool _holderAnswered;
+    private bool _probing;
     // Journal writes go through a child that survives an unreachable database (see JournalWriter); with
     // PersistBeforeSend, decisions wait in _held for their write while the journal takes writes.
     private readonly PersistenceConfig _persistence;
@@ -188,11 +189,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             if (identity.MessageId is not long probe || probe != _holderProbe) return;
             _holderAnswered = true;
+            _probing = false;
             if (identity.Subject is null) HolderGone("it no longer exists");
         });
         Command<HolderProbeTimeout>(timeout =>
         {
-            if (timeout.Probe == _holderProbe && !_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
+            if (timeout.Probe != _holderProbe) return;
+            _probing = false;
+            if (!_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
         });
         Command<JournalWriter.Written>(w => ReleaseHeld(w.UpTo));
         Command<JournalWriter.WriterState>(state =>
@@ -317,7 +321,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     // so the newcomer's next attempt is accepted once it does not, instead of waiting for the failure detector.
     private void ProbeHolder()
     {
-        if (_registration is null) return;
+        // One probe at a time: a newcomer retrying faster than the probe's wait must not restart it every time, or the
+        // probe never concludes and only the failure detector (much later) would free the name.
+        if (_registration is null || _probing) return;
+        _probing = true;
         _holderProbe++;
         _holderAnswered = false;
         _registration.Ref.Tell(new Identify(_holderProbe), Self);
