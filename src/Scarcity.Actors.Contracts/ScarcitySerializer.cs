@@ -84,6 +84,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(BudgetCapView)] = "budget-cap-view.v1",
         [typeof(BudgetStatus)] = "budget-status.v1",
         [typeof(BudgetsStatus)] = "budgets-status.v1",
+        [typeof(SubsystemPeerState)] = "subsystem-peer-state.v1",
+        [typeof(HostPeers)] = "host-peers.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

@@ -87,6 +87,9 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Action names allowed besides the built-in ones (<c>drop_low_priority</c>, <c>flush_cache</c>, ...).</summary>
     public List<string> CustomActions { get; set; } = [];
 
+    /// <summary>Priorities across subsystems that share a host or a GPU (<see cref="PriorityConfig"/>).</summary>
+    public PriorityConfig Priorities { get; set; } = new();
+
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -128,6 +131,7 @@ public sealed class PolicyConfig : IValidatedConfig
                 yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
 
         foreach (var problem in FleetBudget.ValidateAll(Budgets, $"{section}:Budgets", IsKnownAction)) yield return problem;
+        foreach (var error in Priorities.Validate($"{section}:Priorities")) yield return error;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";

@@ -126,6 +126,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
         _delivery = new ThrottleDelivery(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
+        ArbitrateWithPeers(policy);
 
         Recover<Decision>(ApplyRecovered);
         Recover<ApplyBudgetCap>(RecoverBudgetCap);
@@ -361,6 +362,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_registration is null) return;
         var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         AnnounceIneffective(profile);
+        AfterEvaluation(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
         var journaledBefore = _journalSequenceNr;
@@ -484,12 +486,16 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
     }
 
-    private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+    private void PublishStatus()
+    {
+        _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+        ReportToPeers();
+    }
 
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
-        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
+        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped, .. PeerHolds()],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective);
 

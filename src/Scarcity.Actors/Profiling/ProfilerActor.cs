@@ -22,7 +22,7 @@ namespace Scarcity.Actors.Profiling;
 /// hold) and <c>drg.node.stale</c> says so; fresh samples clear it. App metrics (<see cref="ReportMetrics"/>) stay fresh
 /// while their subsystem reports, and are coalesced: published and evaluated once per sample or interval.
 /// </summary>
-public sealed class ProfilerActor : ReceivePersistentActor
+public sealed partial class ProfilerActor : ReceivePersistentActor
 {
     private sealed class StaleCheck : INoSerializationVerificationNeeded
     {
@@ -146,6 +146,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
             if (!_subsystems.Contains(d.Subsystem)) return;
             _writer.Tell(new JournalWriter.Append(d));
             Detach(d);
+            ForgetPeer(d.Subsystem);
         });
         Command<StaleCheck>(_ =>
         {
@@ -157,6 +158,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
             }
             CheckStale();
         });
+        ReceivePeerStates();
         Command<JournalWriter.Written>(_ => { });
         Command<JournalWriter.WriterState>(_ => { });
     }
