@@ -19,9 +19,12 @@ namespace Scarcity.Actors.Benchmarks;
 /// in a temp file, role governor): a <see cref="Sample"/> told to the profiler registry until the subsystem actor
 /// receives its <see cref="Throttle"/>; the path is profiler -&gt; policy -&gt; actuator (persist to SQLite) -&gt;
 /// subsystem. Samples alternate 0.95 / 0.30 on a raw <c>vram_util &gt; 0.85</c> rule, 250 ms of virtual time apart, one
-/// at a time, so every sample yields exactly one Throttle (escalate to 0.5, then recover to 1). Target: p99 &lt;= 2 ms.
-/// Usage: <c>--latency [--samples N] [--warmup N] [--journal sqlite|sqlite-wal|memory]</c> (memory: the same pipeline on the
-/// in-memory journal, to isolate what the SQLite write costs; sqlite-wal: the database file switched to WAL first).
+/// at a time, so every sample yields exactly one Throttle (escalate to 0.5, then recover to 1). Target: p99 &lt;= 1 ms.
+/// Usage: <c>--latency [--samples N] [--warmup N] [--journal sqlite|sqlite-wal|memory] [--persist-before-send] [--akka HOCON]</c> (memory: the same pipeline on the
+/// in-memory journal, to isolate what the SQLite write costs; sqlite-wal: the database file switched to WAL first;
+/// --persist-before-send: <c>Scarcity:Actuator:PersistBeforeSend</c>; --akka: HOCON over the node's, e.g. the persistence
+/// plugins back on the thread pool to compare). The run also prints the runtime's counters over the measured samples and
+/// how many of the samples over 1 ms a GC pause explains (<see cref="TailAttribution"/>).
 /// </summary>
 public static class LatencyBenchmark
 {
@@ -48,6 +51,7 @@ public static class LatencyBenchmark
             Cluster = { Port = 0, Roles = ["governor"] },
         };
         UseOneThrottlePerSample(config);
+        config.Actuator.PersistBeforeSend = args.Contains("--persist-before-send");
 
         Console.WriteLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}, " +
                           $"{RuntimeInformation.FrameworkDescription}, ServerGC={System.Runtime.GCSettings.IsServerGC}");
@@ -66,7 +70,7 @@ public static class LatencyBenchmark
             "sqlite" => $"Journal: SQLite {dbPath} (as configured: rollback journal)",
             "sqlite-wal" => $"Journal: SQLite {dbPath} in WAL mode (set on the file before start)",
             _ => "Journal: in-memory (to isolate the cost of the SQLite write)",
-        });
+        } + (config.Actuator.PersistBeforeSend ? ", decision persisted before the Throttle leaves (PersistBeforeSend)" : ""));
 
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["Logging:LogLevel:Default"] = "Warning";
@@ -141,8 +145,9 @@ public static class LatencyBenchmark
             Console.WriteLine(explained);
             Console.WriteLine($"Runtime: {RuntimeCounters.Settings()}");
             if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles had an unexpected level or sequence");
-            var pass = Pct(latencies, 99) <= 2.0;
-            Console.WriteLine(pass ? "p99 <= 2 ms: PASS" : "p99 <= 2 ms: MISS");
+            // Issue 2 asked for 2 ms; issue 15 for 1 ms on the default SQLite journal.
+            var pass = Pct(latencies, 99) <= 1.0;
+            Console.WriteLine(pass ? "p99 <= 1 ms: PASS" : "p99 <= 1 ms: MISS");
             return wrong == 0 ? 0 : 1;
         }
         finally
