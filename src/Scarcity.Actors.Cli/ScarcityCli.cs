@@ -218,6 +218,10 @@ public static class ScarcityCli
             sharding.SetAction((p, ct) => Connected(p, ct, c => ShardingCommand(c, p)));
             Root.Subcommands.Add(sharding);
 
+            var budgets = new Command("budgets", "Fleet budgets: value against limit, hosts counted and left out, the subsystems each caps");
+            budgets.SetAction((p, ct) => Connected(p, ct, c => BudgetsCommand(c, p)));
+            Root.Subcommands.Add(budgets);
+
             Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
         }
 
@@ -540,6 +544,28 @@ public static class ScarcityCli
                 await _out.FlushAsync(ct);
             }
             return ExitCodes.Ok;
+        }
+
+        private async Task<int> BudgetsCommand(GovernorConnection c, ParseResult p)
+        {
+            var dto = Dto.Budgets(await c.AskAsync<BudgetsStatus>(ServicePaths.Operations, GetBudgets.Instance));
+            return await Print(p, dto, console =>
+            {
+                if (dto.Budgets.Count == 0)
+                {
+                    console.WriteLine("no budget is configured (Scarcity:Policy:Budgets)");
+                    return;
+                }
+                var table = new Table().AddColumns("Budget", "Value", "Limit", "State", "Hosts", "Left out", "Caps (lowest priority first)");
+                foreach (var b in dto.Budgets)
+                    table.AddRow(Markup.Escape($"{b.Name}\n{b.Aggregate}({b.Metric}{{{b.Selector}}})"),
+                        b.Value is { } v ? $"{F(v)} {Markup.Escape(b.Unit)}" : "-", $"{F(b.Limit)} {Markup.Escape(b.Unit)}",
+                        b.State == "over" ? "[red]over[/]" : b.State, b.Hosts.Count.ToString(CultureInfo.InvariantCulture),
+                        Markup.Escape(string.Join("\n", b.ExcludedHosts)),
+                        Markup.Escape(string.Join("\n", b.Caps.Select(cap => $"{cap.Subsystem}@{cap.Host} (priority {cap.Priority}) {cap.Action}={F(cap.Level)}"))));
+                console.Write(table);
+                console.MarkupLine($"owner {Markup.Escape(dto.Owner)}");
+            });
         }
 
         private async Task<int> ShardingCommand(GovernorConnection c, ParseResult p)

@@ -75,6 +75,12 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(HostLabels)] = "host-labels.v1",
+        [typeof(ApplyBudgetCap)] = "apply-budget-cap.v1",
+        [typeof(GetBudgets)] = "get-budgets.v1",
+        [typeof(BudgetCapView)] = "budget-cap-view.v1",
+        [typeof(BudgetStatus)] = "budget-status.v1",
+        [typeof(BudgetsStatus)] = "budgets-status.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

@@ -1,5 +1,6 @@
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies.Budgets;
 
 namespace Scarcity.Actors.Policies;
 
@@ -80,6 +81,12 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Fleet budgets: aggregate rules over many hosts selected by their labels, whose caps go to the subsystems on those
+    /// hosts by priority (<see cref="FleetBudget"/>, docs/policies-budgets.md). Empty: none.
+    /// </summary>
+    public List<FleetBudget> Budgets { get; set; } = [];
+
     /// <summary>The rules that govern <paramref name="subsystem"/>: its own and those of <c>"*"</c>.</summary>
     public IReadOnlyList<PolicyRule> RulesFor(string subsystem)
     {
@@ -110,6 +117,7 @@ public sealed class PolicyConfig : IValidatedConfig
             if (!ActionNames.IsValid(CustomActions[i]))
                 yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
 
+        foreach (var problem in FleetBudget.ValidateAll(Budgets, $"{section}:Budgets", IsKnownAction)) yield return problem;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";

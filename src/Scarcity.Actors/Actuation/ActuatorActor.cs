@@ -67,6 +67,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private ICancelable? _retryTimer;
     private long _holderProbe;
     private bool _holderAnswered;
+    private bool _probing;
     // Journal writes go through a child that survives an unreachable database (see JournalWriter); with
     // PersistBeforeSend, decisions wait in _held for their write while the journal takes writes.
     private readonly PersistenceConfig _persistence;
@@ -126,6 +127,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<Decision>(ApplyRecovered);
+        Recover<ApplyBudgetCap>(RecoverBudgetCap);
         Recover<RegisterSubsystem>(r =>
         {
             _registration = r;
@@ -160,6 +162,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
             if (snapshot.Model is { } model) _policy.RestoreLearned(model);
+            RecoverBudgetCaps(snapshot.BudgetCaps);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
@@ -173,6 +176,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_latest.Take() is { } profile) Evaluate(profile);
         });
         Command<ThrottleAck>(Acknowledge);
+        Command<ApplyBudgetCap>(OnBudgetCap);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
         {
@@ -187,11 +191,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             if (identity.MessageId is not long probe || probe != _holderProbe) return;
             _holderAnswered = true;
+            _probing = false;
             if (identity.Subject is null) HolderGone("it no longer exists");
         });
         Command<HolderProbeTimeout>(timeout =>
         {
-            if (timeout.Probe == _holderProbe && !_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
+            if (timeout.Probe != _holderProbe) return;
+            _probing = false;
+            if (!_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
         });
         Command<JournalWriter.Written>(w => ReleaseHeld(w.UpTo));
         Command<JournalWriter.WriterState>(state =>
@@ -255,7 +262,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
-        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        if (!IsBudgetDecision(decision)) _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
@@ -298,14 +305,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
-            ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()
+            ? ClampToBudgetCaps(_policy.Registered(Now)).Select(c => Decided(c, register.Host, Now)).ToList()
             : [];
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
-            .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
+            .SetItems(WithBudgetCaps(_policy.Levels).Where(l => register.Actions.Contains(l.Key)));
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
@@ -316,7 +323,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     // so the newcomer's next attempt is accepted once it does not, instead of waiting for the failure detector.
     private void ProbeHolder()
     {
-        if (_registration is null) return;
+        // One probe at a time: a newcomer retrying faster than the probe's wait must not restart it every time, or the
+        // probe never concludes and only the failure detector (much later) would free the name.
+        if (_registration is null || _probing) return;
+        _probing = true;
         _holderProbe++;
         _holderAnswered = false;
         _registration.Ref.Tell(new Identify(_holderProbe), Self);
@@ -347,7 +357,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Evaluate(HostProfile profile)
     {
         if (_registration is null) return;
-        var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         AnnounceIneffective(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
@@ -370,7 +380,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned(), BudgetCapsHeld), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 
@@ -476,7 +486,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
-        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
+        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective);

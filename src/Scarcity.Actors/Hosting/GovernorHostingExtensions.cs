@@ -10,6 +10,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
 using Scarcity.Actors.Actuation;
+using Scarcity.Actors.Budgets;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
@@ -190,6 +191,7 @@ public static class GovernorHostingExtensions
             .WithActuators(config)
             .WithRegistration(config.Operations.MaxSubsystemsPerHost)
             .WithMonitoring(config)
+            .WithBudgets(config)
             .WithSensor(config, source);
     }
 

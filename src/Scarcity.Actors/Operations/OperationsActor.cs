@@ -16,7 +16,7 @@ namespace Scarcity.Actors.Operations;
 /// entities live, the decision log from the journal and the fleet's merged status. Every answer is one of our own
 /// records: Akka-internal replies do not survive the trip back through a cluster client.
 /// </summary>
-public sealed class OperationsActor : ReceiveActor
+public sealed partial class OperationsActor : ReceiveActor
 {
     /// <summary>The entity type names of the shard regions reported by <see cref="GetShardingState"/>.</summary>
     public static readonly ImmutableArray<string> RegionTypeNames = ["profiler", "actuator"];
@@ -62,6 +62,7 @@ public sealed class OperationsActor : ReceiveActor
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
         Receive<GetFleetStatus>(_ => Answer(CollectFleetStatus(), Sender, "status"));
+        Receive<GetBudgets>(_ => Answer(AskBudgets(), Sender, "budgets"));
     }
 
     private void Answer<T>(Task<T> work, IActorRef replyTo, string operation) where T : notnull =>
