@@ -48,6 +48,15 @@ public sealed class PolicyConfig : IValidatedConfig
     public double LearnedVramLimit { get; set; } = 0.95;
 
     /// <summary>
+    /// The level a learned <c>reduce_batch</c> gets at its subsystem's first registration, before it has reported anything
+    /// (what that registration reply carries, journalled as a decision): a full batch may not fit the first requests'
+    /// context, and a process that runs out of memory in its first step has reported nothing to learn from. A queue raises
+    /// it (one step at a time, bounded by the VRAM reserved), the model sets it once confident. 0.5 fits a context twice
+    /// as long as a full batch does. 1 (the default): start at the full batch, as before. In (0, 1]. <value>1</value>
+    /// </summary>
+    public double LearnedInitialLevel { get; set; } = 1;
+
+    /// <summary>
     /// Governs <c>throttle</c> by latency for a subsystem that reports <c>latency_ms</c> (<see cref="LatencyAdmission"/>),
     /// and makes a latency rule on <c>shed_load</c> the stronger step, taken only once <c>throttle</c> is at
     /// <see cref="MinLevel"/>. False: <c>throttle</c> follows its rules alone. <value>true</value>
@@ -109,6 +118,7 @@ public sealed class PolicyConfig : IValidatedConfig
         if (!(MinLevel > 0 && MinLevel < 1)) yield return $"{section}:MinLevel must be in (0, 1), was {MinLevel}";
         if (RecoveryInterval <= TimeSpan.Zero) yield return $"{section}:RecoveryInterval must be positive, was {RecoveryInterval}";
         if (!(LearnedVramLimit > 0 && LearnedVramLimit <= 1)) yield return $"{section}:LearnedVramLimit must be a fraction in (0, 1], was {LearnedVramLimit}{PercentHint(LearnedVramLimit)}";
+        if (!(LearnedInitialLevel > 0 && LearnedInitialLevel <= 1)) yield return $"{section}:LearnedInitialLevel must be a fraction in (0, 1], was {LearnedInitialLevel}{PercentHint(LearnedInitialLevel)}";
         if (LatencyObjective <= TimeSpan.Zero) yield return $"{section}:LatencyObjective must be positive, was {LatencyObjective}";
         if (!(LatencySetpoint > 0 && LatencySetpoint <= 1)) yield return $"{section}:LatencySetpoint must be a fraction in (0, 1], was {LatencySetpoint}{PercentHint(LatencySetpoint)}";
         if (IneffectiveAfterCuts < 0) yield return $"{section}:IneffectiveAfterCuts must not be negative, was {IneffectiveAfterCuts}";
