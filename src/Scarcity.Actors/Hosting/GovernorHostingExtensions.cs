@@ -143,15 +143,19 @@ public static class GovernorHostingExtensions
             .AddHocon($"akka.stdout-logger-class = \"{typeof(WarningsOnlyStdoutLogger).AssemblyQualifiedName}\"", HoconAddMode.Prepend);
     }
 
-    /// <summary>Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start.</summary>
+    /// <summary>
+    /// Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start. SQLite's journal
+    /// and snapshot store run on one dedicated thread (<see cref="Journaling.SqliteDispatcher"/>), not the actors' pool.
+    /// </summary>
     public static AkkaConfigurationBuilder WithScarcityPersistence(this AkkaConfigurationBuilder builder, PersistenceConfig config)
     {
         var isSqlite = string.Equals(config.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase);
         if (isSqlite) EnsureSqliteDirectory(config.ConnectionString);
-        return builder.WithSqlPersistence(
+        builder.WithSqlPersistence(
             connectionString: config.ConnectionString,
             providerName: isSqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL15,
             autoInitialize: true);
+        return isSqlite ? builder.AddHocon(Journaling.SqliteDispatcher.Hocon, HoconAddMode.Prepend) : builder;
     }
 
     private static void EnsureSqliteDirectory(string connectionString)
