@@ -185,6 +185,7 @@ public static partial class ScarcityCli
             validate.SetAction(p => Validate(p, p.GetValue(fileArgument)!));
             policies.Subcommands.Add(validate);
             PolicyVersionCommands.Add(policies, this); // apply, history, rollback: PolicyVersionCommands.cs
+            policies.Subcommands.Add(ReplayCommand.CreateDiff(_json, _out, Connected));
             Root.Subcommands.Add(policies);
 
             var since = new Option<string>("--since") { Description = "Only decisions at or after: an ISO 8601 time, or an age such as 90s, 10m, 2h, 1d" };
@@ -224,6 +225,7 @@ public static partial class ScarcityCli
             Root.Subcommands.Add(budgets);
 
             Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
+            Root.Subcommands.Add(ReplayCommand.Create(_json, _out, Connected));
         }
 
         internal async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)

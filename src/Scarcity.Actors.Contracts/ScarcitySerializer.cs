@@ -75,6 +75,9 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(TelemetryRecord)] = "telemetry-record.v1",
+        [typeof(GetRecording)] = "get-recording.v1",
+        [typeof(RecordingPage)] = "recording-page.v1",
         [typeof(HostLabels)] = "host-labels.v1",
         [typeof(ApplyBudgetCap)] = "apply-budget-cap.v1",
         [typeof(GetBudgets)] = "get-budgets.v1",
@@ -90,6 +93,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(RollbackPolicy)] = "rollback-policy.v1",
         [typeof(PolicyApplied)] = "policy-applied.v1",
         [typeof(PolicyRejected)] = "policy-rejected.v1",
+        [typeof(SubsystemPeerState)] = "subsystem-peer-state.v1",
+        [typeof(HostPeers)] = "host-peers.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

@@ -19,9 +19,12 @@ namespace Scarcity.Actors.Benchmarks;
 /// in a temp file, role governor): a <see cref="Sample"/> told to the profiler registry until the subsystem actor
 /// receives its <see cref="Throttle"/>; the path is profiler -&gt; policy -&gt; actuator (persist to SQLite) -&gt;
 /// subsystem. Samples alternate 0.95 / 0.30 on a raw <c>vram_util &gt; 0.85</c> rule, 250 ms of virtual time apart, one
-/// at a time, so every sample yields exactly one Throttle (escalate to 0.5, then recover to 1). Target: p99 &lt;= 2 ms.
-/// Usage: <c>--latency [--samples N] [--warmup N] [--journal sqlite|sqlite-wal|memory]</c> (memory: the same pipeline on the
-/// in-memory journal, to isolate what the SQLite write costs; sqlite-wal: the database file switched to WAL first).
+/// at a time, so every sample yields exactly one Throttle (escalate to 0.5, then recover to 1). Target: p99 &lt;= 1 ms.
+/// Usage: <c>--latency [--samples N] [--warmup N] [--journal sqlite|sqlite-wal|memory] [--persist-before-send] [--akka HOCON]</c> (memory: the same pipeline on the
+/// in-memory journal, to isolate what the SQLite write costs; sqlite-wal: the database file switched to WAL first;
+/// --persist-before-send: <c>Scarcity:Actuator:PersistBeforeSend</c>; --akka: HOCON over the node's, e.g. the persistence
+/// plugins back on the thread pool to compare). The run also prints the runtime's counters over the measured samples and
+/// how many of the samples over 1 ms a GC pause explains (<see cref="TailAttribution"/>).
 /// </summary>
 public static class LatencyBenchmark
 {
@@ -35,6 +38,7 @@ public static class LatencyBenchmark
         var samples = IntArg(args, "--samples", 2000);
         var warmup = IntArg(args, "--warmup", 200);
         var journal = StringArg(args, "--journal", "sqlite");
+        var extraHocon = StringArg(args, "--akka", "");
         if (journal is not ("sqlite" or "sqlite-wal" or "memory"))
             throw new ArgumentException($"--journal must be sqlite, sqlite-wal or memory, was '{journal}'");
         if (samples <= warmup) throw new ArgumentException($"--samples ({samples}) must exceed --warmup ({warmup})");
@@ -47,6 +51,7 @@ public static class LatencyBenchmark
             Cluster = { Port = 0, Roles = ["governor"] },
         };
         UseOneThrottlePerSample(config);
+        config.Actuator.PersistBeforeSend = args.Contains("--persist-before-send");
 
         Console.WriteLine($"Machine: {Environment.ProcessorCount} logical CPUs, {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}, " +
                           $"{RuntimeInformation.FrameworkDescription}, ServerGC={System.Runtime.GCSettings.IsServerGC}");
@@ -65,7 +70,7 @@ public static class LatencyBenchmark
             "sqlite" => $"Journal: SQLite {dbPath} (as configured: rollback journal)",
             "sqlite-wal" => $"Journal: SQLite {dbPath} in WAL mode (set on the file before start)",
             _ => "Journal: in-memory (to isolate the cost of the SQLite write)",
-        });
+        } + (config.Actuator.PersistBeforeSend ? ", decision persisted before the Throttle leaves (PersistBeforeSend)" : ""));
 
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["Logging:LogLevel:Default"] = "Warning";
@@ -80,6 +85,8 @@ public static class LatencyBenchmark
                 akka.WithScarcitySerialization().WithScarcityCluster(config)
                     .WithInMemoryJournal().WithInMemorySnapshotStore()
                     .WithScarcityGovernor(config);
+            // Last, so that it overrides what the node's builders set (experiments: dispatchers, plugin settings).
+            if (extraHocon.Length > 0) akka.AddHocon(extraHocon, HoconAddMode.Prepend);
         });
         using var host = builder.Build();
         var started = Stopwatch.StartNew();
@@ -93,7 +100,9 @@ public static class LatencyBenchmark
             await up.Task.WaitAsync(TimeSpan.FromSeconds(30));
             var policy = await registry.GetAsync<GovernorActors.Registration>();
             var profilers = await registry.GetAsync<GovernorActors.Profilers>();
-            Console.WriteLine($"Node up in {started.Elapsed.TotalSeconds:0.0} s");
+            Console.WriteLine($"Node up in {started.Elapsed.TotalSeconds:0.0} s; journal dispatcher " +
+                              $"{system.Settings.Config.GetString("akka.persistence.journal.sql.plugin-dispatcher", "-")}, " +
+                              $"materializer {system.Settings.Config.GetString("akka.persistence.journal.sql.materializer-dispatcher", "-")}");
 
             var received = Channel.CreateUnbounded<(long At, Throttle Throttle)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var registered = new TaskCompletionSource<SubsystemRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -102,31 +111,43 @@ public static class LatencyBenchmark
             await registered.Task.WaitAsync(Wait);
 
             var latencies = new double[samples - warmup];
+            var sentAt = new DateTime[samples - warmup];
+            using var tail = new TailAttribution();
             var wrong = 0;
+            RuntimeCounters? before = null;
             for (var i = 0; i < samples; i++)
             {
+                if (i == warmup) before = RuntimeCounters.Read();
                 var hot = i % 2 == 0;
                 var sample = new Sample(HostName, T0.AddMilliseconds(250.0 * i),
                     [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
+                if (i >= warmup) sentAt[i - warmup] = DateTime.UtcNow;
                 var sent = Stopwatch.GetTimestamp();
                 profilers.Tell(sample);
                 var (at, throttle) = await received.Reader.ReadAsync().AsTask().WaitAsync(Wait);
                 if (throttle.Level != (hot ? 0.5 : 1.0) || throttle.Sequence != i + 1) wrong++;
                 if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds;
             }
+            var during = RuntimeCounters.Read() - before!;
             await Task.Delay(100);
             if (received.Reader.TryRead(out var extra))
                 Console.WriteLine($"WARNING: an extra Throttle arrived after the run: seq {extra.Throttle.Sequence}");
 
+            var explained = tail.Explain(sentAt, latencies, warmup, 1.0, config.Profiler.SnapshotEverySamples, config.Actuator.SnapshotEvery);
             Array.Sort(latencies);
             Console.WriteLine();
             Console.WriteLine($"Sample -> Throttle received ({journal} journal), {samples} samples, first {warmup} discarded as warm-up");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
                 $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"p99.9={Pct(latencies, 99.9):0.000} ms  above 1 ms: {latencies.Count(l => l > 1)}"));
+            Console.WriteLine($"During the measured samples: {during}");
+            Console.WriteLine(explained);
+            Console.WriteLine($"Runtime: {RuntimeCounters.Settings()}");
             if (wrong > 0) Console.WriteLine($"WARNING: {wrong} Throttles had an unexpected level or sequence");
-            var pass = Pct(latencies, 99) <= 2.0;
-            Console.WriteLine(pass ? "p99 <= 2 ms: PASS" : "p99 <= 2 ms: MISS");
+            // Issue 2 asked for 2 ms; issue 15 for 1 ms on the default SQLite journal.
+            var pass = Pct(latencies, 99) <= 1.0;
+            Console.WriteLine(pass ? "p99 <= 1 ms: PASS" : "p99 <= 1 ms: MISS");
             return wrong == 0 ? 0 : 1;
         }
         finally

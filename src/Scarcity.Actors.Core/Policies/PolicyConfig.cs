@@ -102,6 +102,9 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>True when every rule of <paramref name="subsystem"/> runs dry (the whole policy, or the subsystem, is marked dry-run).</summary>
     public bool IsDryRun(string subsystem) => DryRun || DryRunSubsystems.Contains("*") || DryRunSubsystems.Contains(subsystem);
 
+    /// <summary>Priorities across subsystems that share a host or a GPU (<see cref="PriorityConfig"/>).</summary>
+    public PriorityConfig Priorities { get; set; } = new();
+
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
 
@@ -147,6 +150,7 @@ public sealed class PolicyConfig : IValidatedConfig
                 yield return $"{section}:DryRunSubsystems:{i} is empty: name a subsystem, or \"*\" for every subsystem";
 
         foreach (var problem in FleetBudget.ValidateAll(Budgets, $"{section}:Budgets", IsKnownAction)) yield return problem;
+        foreach (var error in Priorities.Validate($"{section}:Priorities")) yield return error;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";

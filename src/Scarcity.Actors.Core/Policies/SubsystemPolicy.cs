@@ -183,6 +183,26 @@ public sealed class SubsystemPolicy
     /// <summary>The subsystem governed.</summary>
     public string Subsystem { get; }
 
+    /// <summary>
+    /// Priorities across the subsystems sharing its resource (null: governed alone). When set, a cut that a series of the
+    /// host or its GPU triggered (not the subsystem's own series) and every recovery step ask it first; a learned model or
+    /// latency admission decide without it. Its resource label (<c>gpu=0</c>) also makes a rule on a base metric read
+    /// that GPU's series (<c>vram_util{gpu="0"}</c>) before the host's worst-GPU series.
+    /// </summary>
+    public PriorityArbitration? Arbitration
+    {
+        get => _arbitration;
+        set
+        {
+            _arbitration = value;
+            var label = value?.Resource?.Split('=', 2);
+            foreach (var rule in _rules)
+                rule.ResourceSeries = label is [var key, var v] && !rule.Rule.Metric.Contains('{') ? MetricNames.Labelled(rule.Rule.Metric, key, v) : null;
+        }
+    }
+
+    private PriorityArbitration? _arbitration;
+
     /// <summary>The actions its rules act on.</summary>
     public IEnumerable<string> Actions => _actions.Select(a => a.Action);
 
@@ -254,6 +274,7 @@ public sealed class SubsystemPolicy
             }
 
             if (anyActive) group.ReleasedSince = null;
+            _arbitration?.Observe(group.Action, anyActive, now);
             // The effect check's verdict lasts until the rule that was found ineffective releases.
             if (group.IneffectiveRule is { } stuck && !stuck.Active)
             {
@@ -292,8 +313,16 @@ public sealed class SubsystemPolicy
             ? Math.Min(_config.MaxScaleUp, group.Level * rule.Rule.Factor)
             : Math.Max(_config.MinLevel, group.Level * rule.Rule.Factor);
         if (Math.Abs(target - group.Level) < Epsilon) return null;
+        // Priorities: a cut for a shared resource waits while lower-priority peers on it can still cut.
+        string? peerNote = null;
+        if (_arbitration is { } arbitration && rule.Rule.Factor < 1 && MetricNames.Label(rule.LastSeries, MetricNames.SubsystemLabel) is null)
+        {
+            var verdict = arbitration.Cut(group.Action, now);
+            if (verdict.Hold) return null;
+            peerNote = verdict.Note;
+        }
         if (EffectCheck(group, rule)) return null;
-        var reason = new ThrottleReason(rule.Rule.ToString(), rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
+        var reason = new ThrottleReason(peerNote is null ? rule.Rule.ToString() : $"{rule.Rule}; {peerNote}", rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
         var change = Apply(group, target, reason, now, metrics);
         group.LastEscalationAt = now;
         return change;
@@ -398,6 +427,7 @@ public sealed class SubsystemPolicy
             if (group.Level >= cap - Epsilon) return null;
             target = cap;
         }
+        if (group.Level < 1 && _arbitration?.Recover(group.Action, now) is { Hold: true }) return null;
         // The reason names the first rule that has a reading, not one whose metric this host never reported.
         var first = Array.Find(group.Rules, r => r.Seen) ?? group.Rules[0];
         var reason = new ThrottleReason("recovery", first.LastSeries, Lower(first.Rule.Signal), first.LastValue, first.LastForecast, first.Rule.EffectiveRelease);
@@ -629,6 +659,7 @@ public sealed class SubsystemPolicy
         var previous = group.Level;
         group.Level = target;
         group.LastChangeAt = now;
+        _arbitration?.Changed(group.Action, previous, target, now);
         return new LevelChange(group.Action, previous, target, reason, Inputs(metrics));
     }
 
@@ -667,6 +698,8 @@ public sealed class SubsystemPolicy
             ? null
             : MetricNames.Labelled(rule.Metric, MetricNames.SubsystemLabel, subsystem);
         public bool Active { get; set; }
+        /// <summary>The series of the subsystem's resource (<c>vram_util{gpu="0"}</c>), read before the host's; null: none.</summary>
+        public string? ResourceSeries { get; set; }
         public double LastValue { get; set; } = double.NaN;
         public double LastForecast { get; set; } = double.NaN;
         public string LastSeries { get; set; } = rule.Metric;
@@ -681,6 +714,7 @@ public sealed class SubsystemPolicy
         public bool TryRead(IReadOnlyDictionary<string, MetricEstimate> metrics, out MetricEstimate? estimate, out string series)
         {
             if (_ownSeries is not null && metrics.TryGetValue(_ownSeries, out estimate)) series = _ownSeries;
+            else if (ResourceSeries is not null && metrics.TryGetValue(ResourceSeries, out estimate)) series = ResourceSeries;
             else if (metrics.TryGetValue(Rule.Metric, out estimate)) series = Rule.Metric;
             else
             {

@@ -52,6 +52,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         ? setup.Value.LoggerFactory.CreateLogger<ActuatorActor>()
         : null;
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -125,6 +126,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _policy = InitialPolicy(subsystem, policy); // the node's current policy version (ActuatorActor.Versions.cs)
         _delivery = new ThrottleDelivery(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
+        ArbitrateWithPeers(policy);
 
         Recover<Decision>(ApplyRecovered);
         Recover<ApplyBudgetCap>(RecoverBudgetCap);
@@ -308,6 +310,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _reachable = true;
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
             ? ClampToBudgetCaps(_policy.Registered(Now)).Select(c => Decided(c, register.Host, Now)).ToList()
@@ -365,6 +368,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         EvaluateDry(profile);
         AnnounceIneffective(profile);
+        AfterEvaluation(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
         var journaledBefore = _journalSequenceNr;
@@ -488,12 +492,16 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
     }
 
-    private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+    private void PublishStatus()
+    {
+        _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+        ReportToPeers();
+    }
 
     private SubsystemStatus Status() => WithPolicyVersions(new(
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
-        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
+        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped, .. PeerHolds()],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective));
 

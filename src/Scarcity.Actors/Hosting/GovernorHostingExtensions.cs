@@ -14,6 +14,7 @@ using Scarcity.Actors.Budgets;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
+using Scarcity.Actors.Recording;
 using Scarcity.Actors.Operations;
 using Scarcity.Actors.Policies;
 using Scarcity.Actors.Profiling;
@@ -143,15 +144,19 @@ public static class GovernorHostingExtensions
             .AddHocon($"akka.stdout-logger-class = \"{typeof(WarningsOnlyStdoutLogger).AssemblyQualifiedName}\"", HoconAddMode.Prepend);
     }
 
-    /// <summary>Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start.</summary>
+    /// <summary>
+    /// Akka.Persistence.Sql from <see cref="DRGConfig.Persistence"/>; tables are created on first start. SQLite's journal
+    /// and snapshot store run on one dedicated thread (<see cref="Journaling.SqliteDispatcher"/>), not the actors' pool.
+    /// </summary>
     public static AkkaConfigurationBuilder WithScarcityPersistence(this AkkaConfigurationBuilder builder, PersistenceConfig config)
     {
         var isSqlite = string.Equals(config.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase);
         if (isSqlite) EnsureSqliteDirectory(config.ConnectionString);
-        return builder.WithSqlPersistence(
+        builder.WithSqlPersistence(
             connectionString: config.ConnectionString,
             providerName: isSqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL15,
             autoInitialize: true);
+        return isSqlite ? builder.AddHocon(Journaling.SqliteDispatcher.Hocon, HoconAddMode.Prepend) : builder;
     }
 
     private static void EnsureSqliteDirectory(string connectionString)
@@ -185,6 +190,7 @@ public static class GovernorHostingExtensions
             """, HoconAddMode.Prepend);
         return builder
             .WithPolicyVersions(config)
+            .WithRecording(config) // before the profilers: they look the recorder up when they start
             .WithProfilers(config)
             .WithActuators(config)
             .WithRegistration(config.Operations.MaxSubsystemsPerHost)
