@@ -19,12 +19,28 @@ public sealed partial class ActuatorActor
 
     private void ArbitrateWithPeers(PolicyConfig policy)
     {
-        if (!policy.Priorities.Enabled) return;
-        _policy.Arbitration = new PriorityArbitration(_subsystem, policy.Priorities, policy);
+        Arbitrate(policy);
+        // Handled whether or not priorities are on now: a policy version applied later may turn them on.
         Command<HostPeers>(peers =>
         {
-            if (peers.Host == _host) _policy.Arbitration.SetPeers(peers.Peers);
+            if (peers.Host == _host) _policy.Arbitration?.SetPeers(peers.Peers);
         });
+    }
+
+    /// <summary>
+    /// Gives the current <see cref="_policy"/> its arbitration under <paramref name="policy"/>'s priority settings (none
+    /// when they are off), keeping the peers known so far: at start and after a policy version rebuilt the policy.
+    /// </summary>
+    private void Arbitrate(PolicyConfig policy, PriorityArbitration? before = null)
+    {
+        if (!policy.Priorities.Enabled)
+        {
+            _policy.Arbitration = null;
+            return;
+        }
+        var arbitration = new PriorityArbitration(_subsystem, policy.Priorities, policy);
+        if (before is not null) arbitration.SetPeers(before.Peers);
+        _policy.Arbitration = arbitration;
     }
 
     /// <summary>Reports this subsystem's state to its host's profiler when it changed (or <paramref name="refreshAt"/> is due).</summary>

@@ -34,8 +34,10 @@ public sealed partial class ActuatorActor
         var objective = _registration?.LatencyObjectiveMs;
         if (next.LiveVersion != previous.LiveVersion)
         {
+            var arbitration = _policy.Arbitration;
             _policy = _policy.WithRules(next.LiveRulesFor(_subsystem), next.Live, Now,
                 $"policy v{next.LiveVersion}: no live rule on this action any more (released)", out var released);
+            Arbitrate(next.Live, arbitration); // the new version's priority settings, the peers known so far
             _policy.SetLatencyObjective(objective);
             if (_registration is not null)
                 foreach (var change in released) Act(Decided(change, _host, Now));

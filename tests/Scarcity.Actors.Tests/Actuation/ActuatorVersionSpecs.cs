@@ -99,6 +99,24 @@ public sealed class ActuatorVersionSpecs : Akka.TestKit.Xunit2.TestKit
         holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // nothing on throttle: its rule is gone
     }
 
+    [Fact]
+    public async Task After_a_new_version_a_lower_priority_peer_on_the_host_still_holds_the_cut()
+    {
+        // Priorities (on by default) survive the policy's rebuild: a peer that can still cut holds this subsystem's cut.
+        var actuator = Actuator(Policy(Vram));
+        var holder = Registered(actuator);
+        NodePolicy.Get(Sys).Adopt(Sys, new ActivePolicy(2, Policy(Vram with { Threshold = 0.9 })));
+        await AwaitAssertAsync(async () => Assert.Equal(2, (await Status(actuator)).PolicyVersion), Wait);
+
+        actuator.Tell(new HostPeers(Subsystem, Host, [new SubsystemPeerState(Host, "trainer", null, 1, true,
+            [new PeerAction(ActionNames.ReduceBatch, 1, true, false, null, null, null)], T0)]));
+        actuator.Tell(Profile(0.95, 0.5, 0));
+
+        await AwaitAssertAsync(async () => Assert.Contains((await Status(actuator)).Skipped, s => s.Contains("trainer", StringComparison.Ordinal)), Wait);
+        holder.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(1.0, (await Status(actuator)).Levels[ActionNames.ReduceBatch]);
+    }
+
     [Theory]
     [InlineData(100)] // the dry levels replayed from the dry decisions in the journal
     [InlineData(1)]   // from a snapshot
