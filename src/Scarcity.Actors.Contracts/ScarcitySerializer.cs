@@ -75,6 +75,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(HandOverSubsystem)] = "hand-over-subsystem.v1",
+        [typeof(SampleBatch)] = "sample-batch.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

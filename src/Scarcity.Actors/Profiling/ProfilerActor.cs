@@ -123,6 +123,8 @@ public sealed class ProfilerActor : ReceivePersistentActor
         });
 
         Command<Sample>(OnSample);
+        // The host region's hand-off stop message (an actuator drains its writes first; a profiler has none to wait for).
+        Command<Actuation.ActuatorActor.StopWhenWritten>(_ => Context.Stop(Self));
         Command<ReportMetrics>(OnReport);
         Command<EvaluateLatest>(_ =>
         {
