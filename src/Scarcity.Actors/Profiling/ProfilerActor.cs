@@ -353,6 +353,11 @@ public sealed class ProfilerGateway : ReceiveActor
     public ProfilerGateway(IActorRef profilerRegion)
     {
         Receive<Sample>(s => profilerRegion.Forward(s));
+        // A sensor node's samples of one tick for this node's shards (SampleBatchRouter): each to the local region.
+        Receive<SampleBatch>(b =>
+        {
+            foreach (var sample in b.Samples) profilerRegion.Tell(sample, Sender);
+        });
         Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }
 }
