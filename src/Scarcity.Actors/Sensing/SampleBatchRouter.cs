@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
-using Akka.Event;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Sharding;
 
@@ -13,7 +12,10 @@ namespace Scarcity.Actors.Sensing;
 /// local host region, instead of one remote message per host. Which node holds a host's shard is learnt from the host
 /// region (<see cref="GetClusterShardingStats"/>, refreshed every <see cref="RefreshInterval"/>); a sample of a shard not
 /// in the map yet goes through the local region as a single <see cref="Sample"/>, and one whose shard moved after the
-/// last refresh takes one more hop from the node it reaches. Either way no sample is lost for a stale map.
+/// last refresh takes one more hop from the node it reaches. Either way no sample is lost for a stale map. A shard's
+/// path changes only once two refreshes in a row agree on its node: two paths to one profiler do not keep their order
+/// (a sample still buffered on the old path, e.g. while sharding waits for the shard's home, would arrive after a newer
+/// one and be rejected as out of order), so the old path is given a refresh interval to drain first.
 /// A single-host sensor keeps sending one <see cref="Sample"/> (nothing to batch).
 /// </summary>
 public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
@@ -26,13 +28,14 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
         public static readonly Refresh Instance = new();
     }
 
-    private sealed record Learnt(IReadOnlyDictionary<string, Address> NodeByShard) : INoSerializationVerificationNeeded;
+    // NodeByShard null: the region did not answer in time.
+    private sealed record Learnt(IReadOnlyDictionary<string, Address>? NodeByShard) : INoSerializationVerificationNeeded;
 
     private readonly IActorRef _region;
     private readonly IActorRef _localProfilers;
     private readonly Address _self;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private IReadOnlyDictionary<string, Address> _nodeByShard = new Dictionary<string, Address>();
+    private readonly Dictionary<string, Address> _nodeByShard = [];
+    private IReadOnlyDictionary<string, Address> _lastSeen = new Dictionary<string, Address>();
     private readonly Dictionary<Address, ICanTell> _profilersOn = [];
 
     /// <summary>The timers (Akka sets them).</summary>
@@ -53,14 +56,17 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
         Receive<SampleBatch>(Route);
         Receive<Refresh>(_ =>
             _region.Ask<ClusterShardingStats>(new GetClusterShardingStats(RefreshInterval), RefreshInterval + RefreshInterval)
-                .ContinueWith(t => t.IsCompletedSuccessfully
-                    ? new Learnt(t.Result.Regions.SelectMany(r => r.Value.Stats.Keys.Select(shard => (shard, r.Key)))
-                        .GroupBy(x => x.shard).ToDictionary(g => g.Key, g => g.First().Key))
-                    : null, TaskScheduler.Default)
+                .ContinueWith(t => new Learnt(t.IsCompletedSuccessfully
+                    ? t.Result.Regions.SelectMany(r => r.Value.Stats.Keys.Select(shard => (shard, r.Key)))
+                        .GroupBy(x => x.shard).ToDictionary(g => g.Key, g => g.First().Key)
+                    : null), TaskScheduler.Default)
                 .PipeTo(Self));
         Receive<Learnt>(learnt =>
         {
-            _nodeByShard = learnt.NodeByShard;
+            if (learnt.NodeByShard is null) return; // not answered this time: the map stays as it is until the next refresh
+            foreach (var (shard, node) in learnt.NodeByShard)
+                if (_lastSeen.TryGetValue(shard, out var before) && before == node) _nodeByShard[shard] = node;
+            _lastSeen = learnt.NodeByShard;
             foreach (var address in learnt.NodeByShard.Values.Distinct())
                 if (address != _self && !_profilersOn.ContainsKey(address))
                     _profilersOn[address] = Context.ActorSelection(new RootActorPath(address) / "user" / "profilers");
