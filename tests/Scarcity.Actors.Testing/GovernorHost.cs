@@ -71,8 +71,8 @@ public sealed class GovernorHost : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
         {
-            akka.AddHocon("""
-                akka.loglevel = WARNING
+            // SPEC_LOGLEVEL=INFO shows every decision and registration of a spec's nodes.
+            akka.AddHocon($"akka.loglevel = {Environment.GetEnvironmentVariable("SPEC_LOGLEVEL") ?? "WARNING"}\n" + """
                 akka.cluster.split-brain-resolver.stable-after = 3s
                 """ + "\n" + (verifySerialization ? AkkaInternalsPassThroughSerializer.Hocon : ""), HoconAddMode.Prepend);
             akka.WithScarcityNode(config, source);

@@ -58,6 +58,8 @@ public sealed class ProfilerActor : ReceivePersistentActor
     // When the last sample arrived, on the monotonic clock: a wall clock stepping (NTP) neither hides a silent host
     // nor makes a live one stale.
     private long _lastSampleArrived;
+    // The newest sample time: the host's own clock, which the stale profile continues (see CheckStale).
+    private DateTimeOffset _lastSampleAt;
     private DateTimeOffset _lastReportAt;
     private bool _hasSensor;
     private bool _reportsPending;
@@ -195,6 +197,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (sample.At > _lastSampleAt) _lastSampleAt = sample.At;
         _samples++;
         _hasSensor = true;
         _reportsPending = false;
@@ -323,7 +326,10 @@ public sealed class ProfilerActor : ReceivePersistentActor
         // A host known only from its subsystems' reports has no sensor to go silent.
         if (!_hasSensor || _hostStale || silentFor <= _interval * _config.StaleAfterIntervals) return;
         _hostStale = true;
-        var now = Context.System.Scheduler.Now;
+        // Stamped on the host's clock (its last sample's time plus the silence), not this node's: an actuator evaluates
+        // only profiles newer than the last, so a stale profile stamped by a governor whose clock runs ahead of the host's
+        // would make every later sample's profile look old and stop the host's governing until the clocks met.
+        var now = _lastSampleAt + silentFor;
         var profile = Profile(now);
         _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
             _host, silentFor.TotalSeconds);

@@ -5,6 +5,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Akka.Persistence;
 using Akka.TestKit;
+using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Testing;
@@ -151,6 +152,32 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         var freshProfile = _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile;
         Assert.All(freshProfile.Metrics.Values, m => Assert.False(m.Stale));
         Assert.Equal(0.55, freshProfile.Metrics[MetricNames.VramUtil].Raw);
+    }
+
+    [Fact]
+    public void A_stale_profile_is_stamped_on_the_hosts_clock_so_the_hosts_next_sample_is_evaluated_after_it()
+    {
+        // The host's clock runs an hour behind the governor's: its samples after the silence must still be newer than
+        // the stale profile, or an actuator (which evaluates only newer profiles) would drop them for an hour.
+        var interval = TimeSpan.FromMilliseconds(200);
+        var hostClock = DateTimeOffset.UtcNow.AddHours(-1);
+        var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 3 }, interval);
+        profiler.Tell(new AttachSubsystem(Host, "engine"));
+        var clock = Stopwatch.StartNew();
+        profiler.Tell(At(hostClock, (MetricNames.VramUtil, 0.5)));
+        Assert.Equal(hostClock, _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile.At);
+
+        var staleProfile = _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile;
+        Assert.True(staleProfile.Metrics[MetricNames.VramUtil].Stale);
+        Assert.InRange(staleProfile.At, hostClock + interval * 3, hostClock + clock.Elapsed);
+
+        var next = hostClock + clock.Elapsed;
+        profiler.Tell(At(next, (MetricNames.VramUtil, 0.6)));
+        var freshProfile = _actuators.ExpectMsg<EvaluateProfile>(Wait).Profile;
+        Assert.Equal(next, freshProfile.At);
+        var latest = new LatestProfile();
+        Assert.True(latest.Accept(staleProfile));
+        Assert.True(latest.Accept(freshProfile));
     }
 
     [Fact]
