@@ -20,8 +20,11 @@ namespace Scarcity.Actors.Sensing;
 /// </summary>
 public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
 {
-    /// <summary>How often the shard-to-node map is asked for again. <value>3 s</value></summary>
-    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// How often the shard-to-node map is asked for again. <value>10 s</value> (each refresh asks every region for the
+    /// stats of every shard: at 2,000 hosts, refreshing every 3 s showed as shards too busy to answer during start-up).
+    /// </summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(10);
 
     private sealed class Refresh : INoSerializationVerificationNeeded
     {

@@ -53,7 +53,7 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
             var got = Enumerable.Range(0, 4).Select(_ => profilers.ExpectMsg<Sample>(Wait)).ToList();
             Assert.Equal(Enumerable.Range(0, 4).Select(h => $"batch-host-{h}"), got.Select(s => s.Host));
             Assert.All(got, s => Assert.Equal(T0.AddSeconds(tick), s.At));
-            if (tick == 0) await Task.Delay(SampleBatchRouter.RefreshInterval * 2.5); // the map is learnt meanwhile
+            if (tick == 0) await Task.Delay(SampleBatchRouter.RefreshInterval * 2.5); // the map is learnt and confirmed meanwhile
         }
         profilers.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
     }
