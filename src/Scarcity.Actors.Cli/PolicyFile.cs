@@ -61,6 +61,28 @@ public static class PolicyFile
         return [.. errors.Select(e => Split(e, keys)).OrderBy(p => p.Key ?? "", ConfigurationKeyComparer.Instance)];
     }
 
+    /// <summary>
+    /// The configuration a policy file (any of the three shapes) gives the governor, the rest at its defaults: what
+    /// <c>scarcity replay</c> and <c>policies diff</c> run a candidate with.
+    /// </summary>
+    /// <exception cref="CliUsageException">The file cannot be read.</exception>
+    /// <exception cref="CliException">The file is not valid: every problem, with its key.</exception>
+    internal static DRGConfig LoadConfig(string path, string option)
+    {
+        IReadOnlyList<PolicyProblem> problems;
+        try
+        {
+            problems = Validate(path);
+        }
+        catch (CliUsageException e)
+        {
+            throw new CliUsageException($"{option}: {e.Message}");
+        }
+        if (problems.Count > 0) throw new CliException($"{option} {path}: invalid policy: {string.Join("; ", problems)}");
+        var file = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Read(path))).Build();
+        return DRGConfig.Load(AsScarcitySection(file));
+    }
+
     /// <summary>The file as the governor's configuration: as it is when it has a <c>Scarcity</c> section, else under <c>Scarcity:Policy</c>.</summary>
     private static IConfiguration AsScarcitySection(IConfigurationRoot file)
     {

@@ -184,6 +184,7 @@ public static class ScarcityCli
             var validate = new Command("validate", "Check a policy file offline; names every error with its key, all at once (exit 1 when invalid)") { fileArgument };
             validate.SetAction(p => Validate(p, p.GetValue(fileArgument)!));
             policies.Subcommands.Add(validate);
+            policies.Subcommands.Add(ReplayCommand.CreateDiff(_json, _out, Connected));
             Root.Subcommands.Add(policies);
 
             var since = new Option<string>("--since") { Description = "Only decisions at or after: an ISO 8601 time, or an age such as 90s, 10m, 2h, 1d" };
@@ -218,7 +219,12 @@ public static class ScarcityCli
             sharding.SetAction((p, ct) => Connected(p, ct, c => ShardingCommand(c, p)));
             Root.Subcommands.Add(sharding);
 
+            var budgets = new Command("budgets", "Fleet budgets: value against limit, hosts counted and left out, the subsystems each caps");
+            budgets.SetAction((p, ct) => Connected(p, ct, c => BudgetsCommand(c, p)));
+            Root.Subcommands.Add(budgets);
+
             Root.Subcommands.Add(SimulateCommand.Create(_json, _out));
+            Root.Subcommands.Add(ReplayCommand.Create(_json, _out, Connected));
         }
 
         private async Task<int> Connected(ParseResult p, CancellationToken ct, Func<GovernorConnection, Task<int>> command)
@@ -540,6 +546,28 @@ public static class ScarcityCli
                 await _out.FlushAsync(ct);
             }
             return ExitCodes.Ok;
+        }
+
+        private async Task<int> BudgetsCommand(GovernorConnection c, ParseResult p)
+        {
+            var dto = Dto.Budgets(await c.AskAsync<BudgetsStatus>(ServicePaths.Operations, GetBudgets.Instance));
+            return await Print(p, dto, console =>
+            {
+                if (dto.Budgets.Count == 0)
+                {
+                    console.WriteLine("no budget is configured (Scarcity:Policy:Budgets)");
+                    return;
+                }
+                var table = new Table().AddColumns("Budget", "Value", "Limit", "State", "Hosts", "Left out", "Caps (lowest priority first)");
+                foreach (var b in dto.Budgets)
+                    table.AddRow(Markup.Escape($"{b.Name}\n{b.Aggregate}({b.Metric}{{{b.Selector}}})"),
+                        b.Value is { } v ? $"{F(v)} {Markup.Escape(b.Unit)}" : "-", $"{F(b.Limit)} {Markup.Escape(b.Unit)}",
+                        b.State == "over" ? "[red]over[/]" : b.State, b.Hosts.Count.ToString(CultureInfo.InvariantCulture),
+                        Markup.Escape(string.Join("\n", b.ExcludedHosts)),
+                        Markup.Escape(string.Join("\n", b.Caps.Select(cap => $"{cap.Subsystem}@{cap.Host} (priority {cap.Priority}) {cap.Action}={F(cap.Level)}"))));
+                console.Write(table);
+                console.MarkupLine($"owner {Markup.Escape(dto.Owner)}");
+            });
         }
 
         private async Task<int> ShardingCommand(GovernorConnection c, ParseResult p)

@@ -15,6 +15,8 @@ public static class ServicePaths
     public const string DecisionLog = "/user/decision-log";
     /// <summary>Cluster and sharding operations and queries (<see cref="GetShardingState"/> and the CLI's messages).</summary>
     public const string Operations = "/user/operations";
+    /// <summary>The node's telemetry recording (<see cref="GetRecording"/>), on governor nodes.</summary>
+    public const string TelemetryRecorder = "/user/telemetry-recorder";
 }
 
 /// <summary>Asks a governor node where the sharded entities live; answered by <see cref="ShardingState"/>.</summary>

@@ -55,6 +55,12 @@ public static class MetricNames
     public const string PsiIo = "psi_io";
     /// <summary>GPU power draw as a fraction of the enforced power limit.</summary>
     public const string GpuPowerUtil = "gpu_power_util";
+    /// <summary>
+    /// GPU power draw in watts (NVML's power usage). Per GPU <c>gpu_power_w{gpu="0"}</c>; unlike the other per-GPU
+    /// metrics the unlabelled host series is the sum over the host's GPUs (the host's GPU power), what a rack's power
+    /// budget adds up.
+    /// </summary>
+    public const string GpuPowerW = "gpu_power_w";
     /// <summary>GPU temperature in degrees Celsius.</summary>
     public const string GpuTempC = "gpu_temp_c";
     /// <summary>
@@ -92,7 +98,7 @@ public static class MetricNames
     {
         CpuUtil, MemUtil, MemAvailableGb, SwapUtil, GpuUtil, GpuMemUtil, VramUtil, DiskReadMb, DiskWriteMb,
         NetSentMb, NetRecvMb, LatencyMs, QueueDepth, ContextK, OomTotal, KvCacheUtil, TokensPerSecond, PsiCpu, PsiMem, PsiIo,
-        GpuPowerUtil, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors, GpuXidAppErrors,
+        GpuPowerUtil, GpuPowerW, GpuTempC, GpuThrottled, GpuThrottleReasons, GpuXidErrors, GpuXidAppErrors,
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Metrics that are fractions 0..1 and so count towards the host pressure level.</summary>

@@ -64,8 +64,9 @@ public sealed record ProfilerSnapshot(
 /// The learned <c>reduce_batch</c> model and what it knows of crashes (null: none, or a snapshot written before this field
 /// existed), so that it survives a restart or a failover.
 /// </param>
+/// <param name="BudgetCaps">The fleet budgets' caps in force (null: none, or a snapshot written before this field existed).</param>
 public sealed record ActuatorSnapshot(long Sequence, ImmutableDictionary<string, double> Levels, ImmutableDictionary<string, DateTimeOffset> LastChanges,
-    RegisterSubsystem? Registration = null, LearnedModelState? Model = null)
+    RegisterSubsystem? Registration = null, LearnedModelState? Model = null, ImmutableArray<ApplyBudgetCap>? BudgetCaps = null)
     : IScarcityMessage;
 
 /// <summary>

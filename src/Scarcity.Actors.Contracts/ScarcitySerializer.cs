@@ -77,6 +77,17 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(OperatorAction)] = "operator-action.v1",
         [typeof(HandOverSubsystem)] = "hand-over-subsystem.v1",
         [typeof(SampleBatch)] = "sample-batch.v1",
+        [typeof(TelemetryRecord)] = "telemetry-record.v1",
+        [typeof(GetRecording)] = "get-recording.v1",
+        [typeof(RecordingPage)] = "recording-page.v1",
+        [typeof(HostLabels)] = "host-labels.v1",
+        [typeof(ApplyBudgetCap)] = "apply-budget-cap.v1",
+        [typeof(GetBudgets)] = "get-budgets.v1",
+        [typeof(BudgetCapView)] = "budget-cap-view.v1",
+        [typeof(BudgetStatus)] = "budget-status.v1",
+        [typeof(BudgetsStatus)] = "budgets-status.v1",
+        [typeof(SubsystemPeerState)] = "subsystem-peer-state.v1",
+        [typeof(HostPeers)] = "host-peers.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one.

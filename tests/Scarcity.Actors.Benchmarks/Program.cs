@@ -17,5 +17,8 @@ if (args.Contains("--gateway-latency")) return await GatewayBenchmarks.LatencyAs
 // --gateway-reports [--subsystems 100] [--hosts 10] [--rate 4] [--seconds 30]: reports through the gateway, none lost.
 if (args.Contains("--gateway-reports")) return await GatewayBenchmarks.ReportsAsync(args);
 
+// --recording [--hosts 500] [--seconds 60]: the telemetry recording's writer, reader and replay on real files.
+if (args.Contains("--recording")) return RecordingBenchmark.Run(args);
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

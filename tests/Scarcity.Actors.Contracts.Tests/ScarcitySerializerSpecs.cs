@@ -60,6 +60,12 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new AttachSubsystem("gpu-01", "engine");
         yield return new AttachSubsystem("gpu-01", "engine", "akka.tcp://scarcity-subsystem@10.0.0.5:41000/user/subsystem");
         yield return new DetachSubsystem("gpu-01", "engine");
+        var peer = new SubsystemPeerState("gpu-01", "trainer", "gpu=0", 1, true,
+            [new PeerAction("reduce_batch", 0.25, true, true, At, At, null), new PeerAction("throttle", 1, true, false, null, null, At)]);
+        yield return peer;
+        yield return peer with { Resource = null, Reachable = false, Actions = [] };
+        yield return peer with { At = At };
+        yield return new HostPeers("engine", "gpu-01", [peer, peer with { Subsystem = "indexer", Priority = 3 }]);
         yield return new ProfilerSnapshot(ImmutableDictionary<string, SeriesState>.Empty.Add("vram_util",
             new SeriesState(0.9, 0.88, new KalmanState(0.89, 0.01, 1e-4, 2e-5, 3e-6, 4e-4, At, 42))), ["engine"], 3,
             ImmutableDictionary<string, string>.Empty.Add("engine", "akka.tcp://scarcity-subsystem@10.0.0.5:41000/user/subsystem"));

@@ -71,6 +71,7 @@ while (clock.Elapsed < TimeSpan.FromSeconds(seconds) && await timer.WaitForNextT
         Compare("vram%", Get(MetricNames.VramUtil, device.Index) * 100, row.MemoryUsedMiB / row.MemoryTotalMiB * 100, 2, "F1");
         var smiPower = row.PowerDrawW / row.PowerLimitW;
         Compare("power/limit", Get(MetricNames.GpuPowerUtil, device.Index), smiPower, 0.15 * smiPower, "F3");
+        Compare("power_w", Get(MetricNames.GpuPowerW, device.Index), row.PowerDrawW, 0.15 * row.PowerDrawW, "F0");
         Compare("temp_c", Get(MetricNames.GpuTempC, device.Index), row.TemperatureC, 3, "F0");
         Console.WriteLine($"  gpu{device.Index} {device.Uuid}  {string.Join("  ", fields)}");
 
@@ -90,7 +91,7 @@ while (clock.Elapsed < TimeSpan.FromSeconds(seconds) && await timer.WaitForNextT
 }
 
 Console.WriteLine(disagreements == 0
-    ? $"gpu-check: OK, {comparisons} comparisons within tolerance (util ±15 points, vram ±2% of total, power ±15%, temp ±3 C)."
+    ? $"gpu-check: OK, {comparisons} comparisons within tolerance (util ±15 points, vram ±2% of total, power and power_w ±15%, temp ±3 C)."
     : $"gpu-check: FAILED, {disagreements} of {comparisons} comparisons disagree beyond tolerance (marked DIFF).");
 return disagreements == 0 ? 0 : 1;
 

@@ -244,6 +244,9 @@ public sealed class DRGConfig : IValidatedConfig
     /// <summary>The operator token of cluster-changing commands and the registration bounds.</summary>
     public OperationsConfig Operations { get; set; } = new();
 
+    /// <summary>Telemetry recording for <c>scarcity replay</c> (off by default).</summary>
+    public RecordingConfig Recording { get; set; } = new();
+
     /// <summary>How many recent decisions are kept for queries. <value>1000</value></summary>
     public int DecisionLogSize { get; set; } = 1000;
 
@@ -267,7 +270,7 @@ public sealed class DRGConfig : IValidatedConfig
             Actuator.Validate($"{section}:Actuator"), Persistence.Validate($"{section}:Persistence"), Gpu.Validate($"{section}:Gpu"),
             Cluster.Validate($"{section}:Cluster"), Metrics.Validate($"{section}:Metrics"), Scrape.Validate($"{section}:Scrape"),
             Gateway.Validate($"{section}:Gateway"),
-            Operations.Validate($"{section}:Operations"),
+            Operations.Validate($"{section}:Operations"), Recording.Validate($"{section}:Recording"),
         ];
         foreach (var e in parts.SelectMany(p => p)) yield return e;
     }

@@ -19,7 +19,8 @@ public sealed record BatchModelState(IReadOnlyList<(double X, double Y)> Samples
 /// </summary>
 /// <remarks>
 /// Only readings that did not fall since the one before are fitted: an allocator grabs memory at once but returns it
-/// slowly, so a falling reading after a cut tells what was held, not what the batch needs.
+/// slowly, so a falling reading after a cut tells what was held, not what the batch needs. A reading equal to the newest
+/// kept is not kept again (a steady state would otherwise flush the spread out of the window).
 /// </remarks>
 public sealed class BatchResponseModel
 {
@@ -43,6 +44,7 @@ public sealed class BatchResponseModel
 
     private readonly Queue<(double X, double Y)> _samples = new();
     private double _lastY = double.NaN;
+    private (double X, double Y)? _newest;
 
     /// <summary>True when the fit has enough readings over a wide enough range, a positive slope, small residuals and a <see cref="Confidence"/> of at least <see cref="MinConfidence"/>.</summary>
     public bool Confident { get; private set; }
@@ -62,6 +64,18 @@ public sealed class BatchResponseModel
     /// <summary>Weighted standard deviation of the fitted readings around the line.</summary>
     public double Residual { get; private set; }
 
+    /// <summary>The largest <c>level × context</c> among the fitted readings (0 before any): how far the line is known.</summary>
+    public double MaxObserved => _samples.Count == 0 ? 0 : _samples.Max(s => s.X);
+
+    /// <summary>
+    /// How far past <see cref="MaxObserved"/> a confident model may set the level, as a factor: a line fitted over a narrow
+    /// range is wrong far from it (the allocator's reserved memory bends it), so a raise goes one checked step at a time.
+    /// </summary>
+    public const double TrustRegion = 1.2;
+
+    /// <summary>The <see cref="Confidence"/> from which a model's line is trusted past <see cref="TrustRegion"/>.</summary>
+    public const double TrustedConfidence = 0.95;
+
     /// <summary>Readings in the fit.</summary>
     public int Count => _samples.Count;
 
@@ -69,7 +83,10 @@ public sealed class BatchResponseModel
     public int Distrusted { get; private set; }
 
     /// <summary>The margin kept under a threshold for the fit's own scatter: twice the residual, at least 0.02.</summary>
-    public double Margin => Math.Max(0.02, 2 * Residual);
+    public double Margin => Math.Max(MinMargin, 2 * Residual);
+
+    /// <summary>The smallest <see cref="Margin"/>.</summary>
+    public const double MinMargin = 0.02;
 
     /// <summary>Folds in one reading <paramref name="value"/> taken at <paramref name="level"/> and <paramref name="context"/>.</summary>
     public void Observe(double level, double context, double value)
@@ -78,7 +95,12 @@ public sealed class BatchResponseModel
         var falling = value < _lastY - 1e-6;
         _lastY = value;
         if (falling) return;
-        _samples.Enqueue((level * context, value));
+        var x = level * context;
+        // A reading equal to the newest one adds nothing but weight, and a steady state would push out of the window the
+        // readings that give the line its spread: it is not kept.
+        if (_newest is var (nx, ny) && Math.Abs(x - nx) <= 1e-3 * Math.Abs(nx) && Math.Abs(value - ny) <= 1e-3) return;
+        _newest = (x, value);
+        _samples.Enqueue((x, value));
         if (_samples.Count > Window) _samples.Dequeue();
         Refit();
     }
@@ -97,6 +119,7 @@ public sealed class BatchResponseModel
     public void Distrust()
     {
         _samples.Clear();
+        _newest = null;
         Confident = false;
         Confidence = 0;
         Distrusted++;
@@ -110,6 +133,7 @@ public sealed class BatchResponseModel
     {
         ArgumentNullException.ThrowIfNull(state);
         _samples.Clear();
+        _newest = null;
         foreach (var s in state.Samples.TakeLast(Window))
             if (double.IsFinite(s.X) && double.IsFinite(s.Y))
                 _samples.Enqueue(s);

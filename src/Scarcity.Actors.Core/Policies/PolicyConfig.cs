@@ -1,5 +1,6 @@
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Policies.Budgets;
 
 namespace Scarcity.Actors.Policies;
 
@@ -47,6 +48,15 @@ public sealed class PolicyConfig : IValidatedConfig
     public double LearnedVramLimit { get; set; } = 0.95;
 
     /// <summary>
+    /// The level a learned <c>reduce_batch</c> gets at its subsystem's first registration, before it has reported anything
+    /// (what that registration reply carries, journalled as a decision): a full batch may not fit the first requests'
+    /// context, and a process that runs out of memory in its first step has reported nothing to learn from. A queue raises
+    /// it (one step at a time, bounded by the VRAM reserved), the model sets it once confident. 0.5 fits a context twice
+    /// as long as a full batch does. 1 (the default): start at the full batch, as before. In (0, 1]. <value>1</value>
+    /// </summary>
+    public double LearnedInitialLevel { get; set; } = 1;
+
+    /// <summary>
     /// Governs <c>throttle</c> by latency for a subsystem that reports <c>latency_ms</c> (<see cref="LatencyAdmission"/>),
     /// and makes a latency rule on <c>shed_load</c> the stronger step, taken only once <c>throttle</c> is at
     /// <see cref="MinLevel"/>. False: <c>throttle</c> follows its rules alone. <value>true</value>
@@ -77,8 +87,17 @@ public sealed class PolicyConfig : IValidatedConfig
     /// <summary>Action names allowed besides the built-in ones (<c>drop_low_priority</c>, <c>flush_cache</c>, ...).</summary>
     public List<string> CustomActions { get; set; } = [];
 
+    /// <summary>Priorities across subsystems that share a host or a GPU (<see cref="PriorityConfig"/>).</summary>
+    public PriorityConfig Priorities { get; set; } = new();
+
     /// <summary>Rules per subsystem name; <c>"*"</c> applies to every subsystem. Empty: the three default rules for every subsystem.</summary>
     public Dictionary<string, List<PolicyRule>> Policies { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Fleet budgets: aggregate rules over many hosts selected by their labels, whose caps go to the subsystems on those
+    /// hosts by priority (<see cref="FleetBudget"/>, docs/policies-budgets.md). Empty: none.
+    /// </summary>
+    public List<FleetBudget> Budgets { get; set; } = [];
 
     /// <summary>The rules that govern <paramref name="subsystem"/>: its own and those of <c>"*"</c>.</summary>
     public IReadOnlyList<PolicyRule> RulesFor(string subsystem)
@@ -102,6 +121,7 @@ public sealed class PolicyConfig : IValidatedConfig
         if (!(MinLevel > 0 && MinLevel < 1)) yield return $"{section}:MinLevel must be in (0, 1), was {MinLevel}";
         if (RecoveryInterval <= TimeSpan.Zero) yield return $"{section}:RecoveryInterval must be positive, was {RecoveryInterval}";
         if (!(LearnedVramLimit > 0 && LearnedVramLimit <= 1)) yield return $"{section}:LearnedVramLimit must be a fraction in (0, 1], was {LearnedVramLimit}{PercentHint(LearnedVramLimit)}";
+        if (!(LearnedInitialLevel > 0 && LearnedInitialLevel <= 1)) yield return $"{section}:LearnedInitialLevel must be a fraction in (0, 1], was {LearnedInitialLevel}{PercentHint(LearnedInitialLevel)}";
         if (LatencyObjective <= TimeSpan.Zero) yield return $"{section}:LatencyObjective must be positive, was {LatencyObjective}";
         if (!(LatencySetpoint > 0 && LatencySetpoint <= 1)) yield return $"{section}:LatencySetpoint must be a fraction in (0, 1], was {LatencySetpoint}{PercentHint(LatencySetpoint)}";
         if (IneffectiveAfterCuts < 0) yield return $"{section}:IneffectiveAfterCuts must not be negative, was {IneffectiveAfterCuts}";
@@ -110,6 +130,8 @@ public sealed class PolicyConfig : IValidatedConfig
             if (!ActionNames.IsValid(CustomActions[i]))
                 yield return $"{section}:CustomActions:{i} '{CustomActions[i]}' is not a valid action name (lower-case letters, digits, '_')";
 
+        foreach (var problem in FleetBudget.ValidateAll(Budgets, $"{section}:Budgets", IsKnownAction)) yield return problem;
+        foreach (var error in Priorities.Validate($"{section}:Priorities")) yield return error;
         foreach (var (subsystem, rules) in Policies)
         {
             if (string.IsNullOrWhiteSpace(subsystem)) yield return $"{section}:Policies has an empty subsystem name";

@@ -51,7 +51,7 @@ public sealed class SubsystemPolicy
         if (config.LearnBatchResponse)
             foreach (var group in _actions.Where(a => a.Action == ActionNames.ReduceBatch))
                 if (Array.Find(group.Rules, r => MetricNames.BaseName(r.Rule.Metric) == MetricNames.VramUtil && r.Rule.Direction == RuleDirection.Above) is { } vram)
-                    group.Learning = new BatchLearning(vram, subsystem);
+                    group.Learning = new BatchLearning(vram, subsystem) { Load = new BatchLoadSizing(config.MinLevel) };
         if (config.LatencyAdmission && Array.Find(_actions, a => a.Action == ActionNames.Throttle) is { } throttle)
         {
             throttle.Admission = new LatencyAdmission(ObjectiveOrDefault(latencyObjectiveMs), config.LatencySetpoint, config.MinLevel);
@@ -84,6 +84,18 @@ public sealed class SubsystemPolicy
     public IReadOnlyList<LevelChange> Registered(DateTimeOffset now)
     {
         if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } group) return Array.Empty<LevelChange>();
+        // The first registration, nothing reported yet, no level restored: the prior level, since nothing says what fits.
+        if (l.Registrations == 0 && !l.ContextSeen && group.LastChangeAt is null && _config.LearnedInitialLevel < group.Level)
+        {
+            l.Registrations++;
+            l.RegisteredAt = now;
+            l.LevelAtRegistration = _config.LearnedInitialLevel;
+            l.LoadCutFrom = group.Level;
+            l.Load.Start(_config.LearnedInitialLevel);
+            return [Apply(group, _config.LearnedInitialLevel, new ThrottleReason(
+                FormattableString.Invariant($"first registration, nothing reported yet: the prior level {_config.LearnedInitialLevel:0.###} (LearnedInitialLevel) until the load and the model say more"),
+                l.ContextSeries, LoadSignal, double.NaN, double.NaN, _config.LearnedInitialLevel), now, ImmutableDictionary<string, MetricEstimate>.Empty)];
+        }
         var level = group.Level;
         // Within a minute of the last: a restart loop, not a subsystem that simply reports no context of its own.
         if (l.Registrations > 0 && !l.ReportedSinceRegistration && now - l.RegisteredAt < CrashLoopWindow)
@@ -141,6 +153,26 @@ public sealed class SubsystemPolicy
 
     /// <summary>The subsystem governed.</summary>
     public string Subsystem { get; }
+
+    /// <summary>
+    /// Priorities across the subsystems sharing its resource (null: governed alone). When set, a cut that a series of the
+    /// host or its GPU triggered (not the subsystem's own series) and every recovery step ask it first; a learned model or
+    /// latency admission decide without it. Its resource label (<c>gpu=0</c>) also makes a rule on a base metric read
+    /// that GPU's series (<c>vram_util{gpu="0"}</c>) before the host's worst-GPU series.
+    /// </summary>
+    public PriorityArbitration? Arbitration
+    {
+        get => _arbitration;
+        set
+        {
+            _arbitration = value;
+            var label = value?.Resource?.Split('=', 2);
+            foreach (var rule in _rules)
+                rule.ResourceSeries = label is [var key, var v] && !rule.Rule.Metric.Contains('{') ? MetricNames.Labelled(rule.Rule.Metric, key, v) : null;
+        }
+    }
+
+    private PriorityArbitration? _arbitration;
 
     /// <summary>The actions its rules act on.</summary>
     public IEnumerable<string> Actions => _actions.Select(a => a.Action);
@@ -213,6 +245,7 @@ public sealed class SubsystemPolicy
             }
 
             if (anyActive) group.ReleasedSince = null;
+            _arbitration?.Observe(group.Action, anyActive, now);
             // The effect check's verdict lasts until the rule that was found ineffective releases.
             if (group.IneffectiveRule is { } stuck && !stuck.Active)
             {
@@ -251,8 +284,16 @@ public sealed class SubsystemPolicy
             ? Math.Min(_config.MaxScaleUp, group.Level * rule.Rule.Factor)
             : Math.Max(_config.MinLevel, group.Level * rule.Rule.Factor);
         if (Math.Abs(target - group.Level) < Epsilon) return null;
+        // Priorities: a cut for a shared resource waits while lower-priority peers on it can still cut.
+        string? peerNote = null;
+        if (_arbitration is { } arbitration && rule.Rule.Factor < 1 && MetricNames.Label(rule.LastSeries, MetricNames.SubsystemLabel) is null)
+        {
+            var verdict = arbitration.Cut(group.Action, now);
+            if (verdict.Hold) return null;
+            peerNote = verdict.Note;
+        }
         if (EffectCheck(group, rule)) return null;
-        var reason = new ThrottleReason(rule.Rule.ToString(), rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
+        var reason = new ThrottleReason(peerNote is null ? rule.Rule.ToString() : $"{rule.Rule}; {peerNote}", rule.LastSeries, Lower(rule.Rule.Signal), rule.LastValue, rule.LastForecast, rule.Rule.Threshold);
         var change = Apply(group, target, reason, now, metrics);
         group.LastEscalationAt = now;
         return change;
@@ -357,6 +398,7 @@ public sealed class SubsystemPolicy
             if (group.Level >= cap - Epsilon) return null;
             target = cap;
         }
+        if (group.Level < 1 && _arbitration?.Recover(group.Action, now) is { Hold: true }) return null;
         // The reason names the first rule that has a reading, not one whose metric this host never reported.
         var first = Array.Find(group.Rules, r => r.Seen) ?? group.Rules[0];
         var reason = new ThrottleReason("recovery", first.LastSeries, Lower(first.Rule.Signal), first.LastValue, first.LastForecast, first.Rule.EffectiveRelease);
@@ -389,6 +431,8 @@ public sealed class SubsystemPolicy
             if (!l.Down)
             {
                 l.Down = true;
+                l.Load.Reset();
+                l.LoadCutFrom = double.NaN;
                 l.CrashLevel = group.Level;
                 l.CrashContext = l.LastContext;
                 l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * l.LastContext);
@@ -426,11 +470,15 @@ public sealed class SubsystemPolicy
         else if (l.ContextKnown && contextNow > l.LastContext)
         {
             l.Rises.Enqueue((now, contextNow - l.LastContext));
+            // The largest rise of its history, remembered longer than the minute (it fades with RiseMemory's half-life).
+            var rise = contextNow - l.LastContext;
+            if (rise >= l.RememberedRise(now)) (l.LargestRise, l.LargestRiseAt) = (rise, now);
             // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
             // headroom too, not forgotten after a minute (the next step up may come later, and as large).
             if (l.JumpHeadroom > 0) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.LastContext);
         }
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
+        l.Remembered = l.RememberedRise(now);
         l.LastContext = contextNow;
         l.ContextKnown = true;
         var contextAhead = contextNow + l.Headroom;
@@ -442,6 +490,7 @@ public sealed class SubsystemPolicy
             l.LastOoms = ooms.Raw;
             l.ReturnedFromCrash = false;
         }
+        ObserveLoad(l, group.Level, contextNow, metrics, context.UpdatedAt);
         if (!l.Vram.TryRead(metrics, out var vram, out var series)) return l.CapX is not null;
         // An engine that has just crashed has not gone stale yet, but it has stopped reporting: until its own report is
         // as fresh as the VRAM reading (which now shows only what a dead process leaves), the level holds.
@@ -464,24 +513,76 @@ public sealed class SubsystemPolicy
             // Never back to where it crashed: 90 % of the smallest level x context_k it ran out of memory at.
             var margin = model.Margin;
             target = Math.Clamp(Math.Min(model.LargestLevelUnder(limit, contextAhead, margin), 0.9 * l.CrashX / contextAhead), _config.MinLevel, 1);
-            reason = new ThrottleReason(FormattableString.Invariant(
+            // No further past the readings than the trust region: a raise beyond them is checked before the next.
+            if (target > group.Level && model.Confidence < BatchResponseModel.TrustedConfidence)
+                target = Math.Max(group.Level, Math.Min(target, BatchResponseModel.TrustRegion * model.MaxObserved / contextNow));
+            l.LoadCutFrom = double.NaN;
+            if (l.Load.Level < target)
+            {
+                // The load needs less than fits: the VRAM left free is headroom against a step up of the context.
+                target = Math.Max(_config.MinLevel, l.Load.Level);
+                reason = new ThrottleReason(FormattableString.Invariant(
+                        $"{l.Load.Describe()}, under what the model lets fit: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k predicts {model.Predict(target, contextNow):0.###} at context_k {contextNow:0.##}, {model.Predict(target, contextAhead):0.###} at {contextAhead:0.##} (planned rise {l.Headroom:0.##}) <= {limit} - margin {margin:0.###}"),
+                    l.QueueSeries, LoadSignal, l.Load.Level, model.Predict(target, contextAhead), limit - margin);
+            }
+            else reason = new ThrottleReason(FormattableString.Invariant(
                     $"model: {MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k (n={model.Count}, confidence {model.Confidence:0.##}, ±{model.Residual:0.###}) predicts {model.Predict(target, contextAhead):0.###} at context_k {contextAhead:0.##} (now {contextNow:0.##} + observed rise {l.Headroom:0.##}) <= {limit} - margin {margin:0.###}"),
                 series, "model", model.Predict(target, contextAhead), vram!.Raw, limit - margin);
         }
         else if (l.CapX is { } capX)
         {
             var cap = Math.Clamp(capX / contextAhead, _config.MinLevel, 1);
-            if (group.Level <= cap + Epsilon) return false; // the rules decide, recovering no further than the cap
+            if (group.Level <= cap + Epsilon) return LoadSized(group, l, vram!.Raw, now, metrics, out change); // else the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
                 l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
-        else return false;
+        else return LoadSized(group, l, vram!.Raw, now, metrics, out change);
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
-        // Cuts at once; increases are paced by the recovery interval.
-        if (target > group.Level && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
+        // Cuts at once; increases are paced by the recovery interval, except one the load asks for (a queue formed).
+        if (target > group.Level && !l.Load.Raised && group.LastChangeAt is { } last && now - last < _config.RecoveryInterval) return true;
         change = Apply(group, target, reason, now, metrics);
+        return true;
+    }
+
+    /// <summary>Feeds the engine's own latency and queue, and what admission lets in, to the load sizing.</summary>
+    private void ObserveLoad(BatchLearning l, double level, double contextK, IReadOnlyDictionary<string, MetricEstimate> metrics, DateTimeOffset at)
+    {
+        if (!metrics.TryGetValue(l.LatencySeries, out var latency) || latency.Stale
+            || !metrics.TryGetValue(l.QueueSeries, out var queue) || queue.Stale) return;
+        var admittingAll = _actions.All(a => (a.Action != ActionNames.Throttle && a.Action != ActionNames.ShedLoad) || a.Level >= 1 - Epsilon);
+        l.Load.Observe(level, contextK, latency.Raw, queue.Raw, admittingAll, at);
+    }
+
+    /// <summary>
+    /// While the model is not confident (the rules decide): a cut to the level the load needs when that is lower (always
+    /// safe), and back up to the level it cut from as soon as a queue says the load needs more. False when it does not decide.
+    /// </summary>
+    private bool LoadSized(ActionGroup group, BatchLearning l, double vram, DateTimeOffset now, IReadOnlyDictionary<string, MetricEstimate> metrics, out LevelChange? change)
+    {
+        change = null;
+        var load = l.Load;
+        double target;
+        if (load.Level < group.Level - LearnedStep && !group.Rules.Any(r => r.Active))
+        {
+            target = Math.Max(_config.MinLevel, load.Level);
+            l.LoadCutFrom = double.IsNaN(l.LoadCutFrom) ? group.Level : Math.Max(l.LoadCutFrom, group.Level);
+        }
+        else if (load.Raised && double.IsFinite(l.LoadCutFrom) && group.Level < l.LoadCutFrom - LearnedStep && !group.Rules.Any(r => r.Active))
+        {
+            // Without a confident model, one step at a time, each shown in VRAM before the next, and no larger than if all of
+            // the VRAM reserved grew with the batch and the context's planned rise (the weights do not: the bound is safe):
+            // reserved x step x planned context / context <= the rule's threshold, so that the rule has no cause to cut it back.
+            var ahead = (l.LastContext + l.Headroom) / l.LastContext;
+            target = Math.Min(l.LoadCutFrom, Math.Min(load.Level,
+                group.Level * Math.Min(BatchLoadSizing.Bump, l.Vram.Rule.Threshold / (Math.Max(vram, 1e-3) * ahead))));
+            if (target < group.Level + LearnedStep) return false;
+        }
+        else return false;
+        if (target >= l.LoadCutFrom - Epsilon) l.LoadCutFrom = double.NaN;
+        if (Math.Abs(target - group.Level) < LearnedStep) return true;
+        change = Apply(group, target, new ThrottleReason(l.Load.Describe(), l.QueueSeries, LoadSignal, load.Level, double.NaN, group.Level), now, metrics);
         return true;
     }
 
@@ -509,6 +610,9 @@ public sealed class SubsystemPolicy
     /// <summary>The reason's signal of a decision by latency admission (its text carries figures; metrics label by this).</summary>
     public const string AdmissionSignal = "latency_admission";
 
+    /// <summary>The reason's signal of a decision by the level the load needs (<see cref="BatchLoadSizing"/>).</summary>
+    public const string LoadSignal = "load";
+
     /// <summary>The reason's signal of a decision by a crash's hard limit.</summary>
     public const string CrashSignal = "crash";
 
@@ -516,6 +620,8 @@ public sealed class SubsystemPolicy
     private static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SilentLimitTime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RiseWindow = TimeSpan.FromSeconds(60);
+    /// <summary>The half-life of the largest rise of the context remembered past <see cref="RiseWindow"/>.</summary>
+    private static readonly TimeSpan RiseMemory = TimeSpan.FromSeconds(300);
     private const double LearnedStep = 0.01;
     private static readonly TimeSpan FreshReport = TimeSpan.FromMilliseconds(200);
 
@@ -524,6 +630,7 @@ public sealed class SubsystemPolicy
         var previous = group.Level;
         group.Level = target;
         group.LastChangeAt = now;
+        _arbitration?.Changed(group.Action, previous, target, now);
         return new LevelChange(group.Action, previous, target, reason, Inputs(metrics));
     }
 
@@ -562,6 +669,8 @@ public sealed class SubsystemPolicy
             ? null
             : MetricNames.Labelled(rule.Metric, MetricNames.SubsystemLabel, subsystem);
         public bool Active { get; set; }
+        /// <summary>The series of the subsystem's resource (<c>vram_util{gpu="0"}</c>), read before the host's; null: none.</summary>
+        public string? ResourceSeries { get; set; }
         public double LastValue { get; set; } = double.NaN;
         public double LastForecast { get; set; } = double.NaN;
         public string LastSeries { get; set; } = rule.Metric;
@@ -576,6 +685,7 @@ public sealed class SubsystemPolicy
         public bool TryRead(IReadOnlyDictionary<string, MetricEstimate> metrics, out MetricEstimate? estimate, out string series)
         {
             if (_ownSeries is not null && metrics.TryGetValue(_ownSeries, out estimate)) series = _ownSeries;
+            else if (ResourceSeries is not null && metrics.TryGetValue(ResourceSeries, out estimate)) series = ResourceSeries;
             else if (metrics.TryGetValue(Rule.Metric, out estimate)) series = Rule.Metric;
             else
             {
@@ -609,6 +719,12 @@ public sealed class SubsystemPolicy
         public string ContextSeries { get; } = MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, subsystem);
         public string OomSeries { get; } = MetricNames.Labelled(MetricNames.OomTotal, MetricNames.SubsystemLabel, subsystem);
         public BatchResponseModel Model { get; } = new();
+        public string LatencySeries { get; } = MetricNames.Labelled(MetricNames.LatencyMs, MetricNames.SubsystemLabel, subsystem);
+        public string QueueSeries { get; } = MetricNames.Labelled(MetricNames.QueueDepth, MetricNames.SubsystemLabel, subsystem);
+        /// <summary>The level the load needs, from the engine's latency and queue.</summary>
+        public BatchLoadSizing Load { get; set; } = null!;
+        /// <summary>While the rules decide: the level a cut to what the load needs came from (NaN: none).</summary>
+        public double LoadCutFrom { get; set; } = double.NaN;
         public bool ContextSeen { get; set; }
         public bool Down { get; set; }
         public bool ReturnedFromCrash { get; set; }
@@ -629,14 +745,33 @@ public sealed class SubsystemPolicy
         public Queue<(DateTimeOffset At, double Rise)> Rises { get; } = new();
         /// <summary>The largest sudden rise of context that crashed it (across the silence): a hard limit, kept.</summary>
         public double JumpHeadroom { get; set; }
-        /// <summary>The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, or a crash's.</summary>
-        public double Headroom => Math.Max(JumpHeadroom, RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        /// <summary>
+        /// The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, the largest of its
+        /// history as remembered (<see cref="Remembered"/>), or a crash's, whichever is largest.
+        /// </summary>
+        public double Headroom => Math.Max(Math.Max(JumpHeadroom, Remembered), RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        /// <summary>The largest rise between two reports it has seen (as remembered when it was seen).</summary>
+        public double LargestRise { get; set; }
+        /// <summary>When <see cref="LargestRise"/> was seen.</summary>
+        public DateTimeOffset LargestRiseAt { get; set; }
+        /// <summary>The remembered rise at the last evaluation (see <see cref="RememberedRise"/>).</summary>
+        public double Remembered { get; set; }
+        /// <summary>The largest rise seen, halved every <see cref="RiseMemory"/> since it was seen.</summary>
+        public double RememberedRise(DateTimeOffset now) =>
+            LargestRise * Math.Pow(0.5, Math.Max(0, (now - LargestRiseAt).TotalSeconds) / RiseMemory.TotalSeconds);
         /// <summary>The smallest level x context_k the subsystem crashed at.</summary>
         public double CrashX { get; set; } = double.PositiveInfinity;
         /// <summary>After a crash: the largest level x context_k allowed until the model is confident.</summary>
         public double? CapX { get; set; }
-        /// <summary>The level the hard limit allows at the last context seen, or null.</summary>
-        public double? Cap => CapX is { } x ? Math.Min(1, x / LastContext) : null;
+        /// <summary>The level the hard limit allows at the last context seen, and no more than the load needs; null: neither bounds it.</summary>
+        public double? Cap
+        {
+            get
+            {
+                double? cap = CapX is { } x ? Math.Min(1, x / LastContext) : null;
+                return Load.Observed && Load.Level < 1 ? Math.Min(cap ?? 1, Load.Level) : cap;
+            }
+        }
     }
 
     /// <summary>The planned context rise per largest observed rise: the level decided now is in effect over two reports.</summary>

@@ -1,4 +1,5 @@
 using Scarcity.Actors.Configuration;
+using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Sensing;
 
@@ -33,6 +34,15 @@ public sealed class SensorConfig : IValidatedConfig
     /// <summary>A CSV trace (<c>t_seconds,metric,value</c>) to replay instead of reading this machine; null: read the machine.</summary>
     public string? TraceFile { get; set; }
 
+    /// <summary>
+    /// This host's labels, e.g. <c>{"rack": "r12", "row": "b"}</c>: fleet budgets select hosts by them
+    /// (<c>Scarcity:Policy:Budgets:N:Selector</c>). Sent apart from the samples, every <see cref="LabelsInterval"/>. Empty: none.
+    /// </summary>
+    public Dictionary<string, string> Labels { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How often the sensor sends this host's <see cref="Labels"/> (and once at start). Positive. <value>10 s</value></summary>
+    public TimeSpan LabelsInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Every problem with this configuration, each naming its key.</summary>
     public IEnumerable<string> Validate(string section = Section)
     {
@@ -40,6 +50,10 @@ public sealed class SensorConfig : IValidatedConfig
         if (SourceDeadline is { } deadline && (deadline <= TimeSpan.Zero || deadline >= Interval))
             yield return $"{section}:SourceDeadline must be positive and shorter than {section}:Interval ({Interval}), " +
                          $"was {deadline}; leave it unset for half the interval";
+        foreach (var (label, value) in Labels)
+            if (!SubsystemNames.IsValid(label) || string.IsNullOrEmpty(value) || value.Length > SubsystemNames.MaxLength)
+                yield return $"{section}:Labels:{label} must be a label name ({SubsystemNames.Rule}) with a value of 1 to {SubsystemNames.MaxLength} characters, was '{value}'";
+        if (LabelsInterval <= TimeSpan.Zero) yield return $"{section}:LabelsInterval must be positive, was {LabelsInterval}";
         if (TraceFile is not null && !File.Exists(TraceFile)) yield return $"{section}:TraceFile '{TraceFile}' does not exist";
     }
 }

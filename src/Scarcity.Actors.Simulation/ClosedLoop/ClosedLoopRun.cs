@@ -25,7 +25,7 @@ public sealed record SimulatedRun(string Scenario, string Governor, int Delay, E
 /// <summary>
 /// Runs an engine model in closed loop with a governor over a scenario, one step of <see cref="InferenceEngineModel.Dt"/>
 /// at a time: the governor reads the engine after the previous step and decides; the levels take effect
-/// <c>delay</c> steps later (the engine starts with every level at 1), except that a process starting again after an OOM
+/// <c>delay</c> steps later (the engine starts at the levels of its first registration, <see cref="IEngineGovernor.Started"/>, every level at 1 by default), except that a process starting again after an OOM
 /// runs at the levels of its registration (<see cref="IEngineGovernor.Registered"/>) until the decisions taken since reach it.
 /// </summary>
 public static class ClosedLoopRunner
@@ -40,6 +40,9 @@ public static class ClosedLoopRunner
         var engine = new InferenceEngineModel();
         var decided = new Queue<EngineLevels>();
         var steps = new List<SimulatedStep>(scenario.Steps);
+        // The first start registers too, and the process runs at its reply's levels until the first decisions reach it.
+        var first = governor.Started(engine) ?? EngineLevels.Unrestricted;
+        for (var d = 0; d < delay; d++) decided.Enqueue(first);
         for (var i = 0; i < scenario.Steps; i++)
         {
             var t = engine.Time;
@@ -52,7 +55,7 @@ public static class ClosedLoopRunner
                 for (var d = 0; d < delay; d++) decided.Enqueue(reply);
             }
             decided.Enqueue(governor.Decide(engine, input));
-            var levels = decided.Count > delay ? decided.Dequeue() : EngineLevels.Unrestricted;
+            var levels = decided.Dequeue();
             engine.Step(input, levels);
             steps.Add(new SimulatedStep(t, input, levels, engine.Batch, engine.Reserved, engine.Needed, engine.LatencyMs, engine.Queue,
                 engine.Down, engine.OomInLastStep));

@@ -20,6 +20,12 @@ public interface IEngineGovernor
     /// levels already on their way stay.
     /// </summary>
     EngineLevels? Registered(InferenceEngineModel engine) => null;
+
+    /// <summary>
+    /// The engine's process starts for the first time and registers, before its first step: the levels the registration
+    /// reply carries, which it runs at until the first decisions reach it. Null (the default): every level at 1.
+    /// </summary>
+    EngineLevels? Started(InferenceEngineModel engine) => null;
 }
 
 /// <summary>No governor: every level at 1.</summary>

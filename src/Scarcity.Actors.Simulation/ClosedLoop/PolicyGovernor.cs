@@ -77,6 +77,17 @@ public sealed class PolicyGovernor : IEngineGovernor
     }
 
     /// <inheritdoc />
+    /// <remarks>The first registration: <see cref="SubsystemPolicy.Registered"/>, and the levels the policy starts with.</remarks>
+    public EngineLevels? Started(InferenceEngineModel engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        _starts = engine.Starts;
+        foreach (var change in Policy.Registered(_start + TimeSpan.FromSeconds(engine.Time)))
+            _decisions.Add(new SimulatedDecision(engine.Time, change));
+        return Current();
+    }
+
+    /// <inheritdoc />
     public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next)
     {
         ArgumentNullException.ThrowIfNull(engine);

@@ -52,8 +52,9 @@ public sealed partial class ActuatorActor
             Command<HandOverSubsystem>(h => PassOn(h with { Host = recordedHost }));
             Command<ThrottleAck>(a => _profilers.Forward(a with { Host = recordedHost }));
             Command<GetSubsystemStatus>(q => _profilers.Forward(q with { Host = recordedHost }));
+            Command<ApplyBudgetCap>(c => _profilers.Forward(c with { Host = recordedHost }));
             Command<StopWhenWritten>(_ => Context.Stop(Self));
-            CommandAny(_ => { }); // profiles for the old host, the writer's state: nothing to govern here
+            CommandAny(_ => { }); // profiles and peers of the old host, the writer's state: nothing to govern here
         });
         return true;
     }
@@ -100,6 +101,7 @@ public sealed partial class ActuatorActor
             Command<HandOverSubsystem>(h => _heldWhileMoving.Add((h.Register, Sender)));
             Command<ThrottleAck>(a => _heldWhileMoving.Add((a with { Host = register.Host }, Sender)));
             Command<GetSubsystemStatus>(q => _heldWhileMoving.Add((q with { Host = register.Host }, Sender)));
+            Command<ApplyBudgetCap>(c => _heldWhileMoving.Add((c with { Host = register.Host }, Sender)));
             CommandAny(_ => { });
         });
         return true;

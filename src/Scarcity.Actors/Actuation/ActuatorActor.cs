@@ -52,6 +52,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         ? setup.Value.LoggerFactory.CreateLogger<ActuatorActor>()
         : null;
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
     private const int RecoveredToLog = 100;
@@ -67,6 +68,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private ICancelable? _retryTimer;
     private long _holderProbe;
     private bool _holderAnswered;
+    private bool _probing;
     // Journal writes go through a child that survives an unreachable database (see JournalWriter); with
     // PersistBeforeSend, decisions wait in _held for their write while the journal takes writes.
     private readonly PersistenceConfig _persistence;
@@ -129,8 +131,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _policy = new SubsystemPolicy(subsystem, policy.RulesFor(subsystem), policy);
         _delivery = new ThrottleDelivery(config);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
+        ArbitrateWithPeers(policy);
 
         Recover<Decision>(ApplyRecovered);
+        Recover<ApplyBudgetCap>(RecoverBudgetCap);
         Recover<RegisterSubsystem>(r =>
         {
             _registration = r;
@@ -166,6 +170,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 _policy.SetLatencyObjective(registration.LatencyObjectiveMs);
             }
             if (snapshot.Model is { } model) _policy.RestoreLearned(model);
+            RecoverBudgetCaps(snapshot.BudgetCaps);
             foreach (var (action, level) in snapshot.Levels)
                 _policy.Restore(action, new ActionState(level, snapshot.LastChanges.TryGetValue(action, out var at) ? at : null));
         });
@@ -179,6 +184,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             if (_latest.Take() is { } profile) Evaluate(profile);
         });
         Command<ThrottleAck>(Acknowledge);
+        Command<ApplyBudgetCap>(OnBudgetCap);
         Command<RetryTick>(_ => Retry());
         Command<Terminated>(t =>
         {
@@ -193,11 +199,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             if (identity.MessageId is not long probe || probe != _holderProbe) return;
             _holderAnswered = true;
+            _probing = false;
             if (identity.Subject is null) HolderGone("it no longer exists");
         });
         Command<HolderProbeTimeout>(timeout =>
         {
-            if (timeout.Probe == _holderProbe && !_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
+            if (timeout.Probe != _holderProbe) return;
+            _probing = false;
+            if (!_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
         });
         Command<JournalWriter.Written>(w => ReleaseHeld(w.UpTo));
         Command<JournalWriter.WriterState>(state =>
@@ -263,7 +272,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (_recovered.Count > RecoveredToLog) _recovered.Dequeue();
         _sequence = Math.Max(_sequence, decision.Sequence);
         _host = decision.Host;
-        _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
+        if (!IsBudgetDecision(decision)) _policy.Restore(decision.Action, new ActionState(decision.Level, decision.At));
     }
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
@@ -306,16 +315,17 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         RecordPlacement();
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)
-            ? _policy.Registered(Now).Select(c => Decided(c, register.Host, Now)).ToList()
+            ? ClampToBudgetCaps(_policy.Registered(Now)).Select(c => Decided(c, register.Host, Now)).ToList()
             : [];
         _delivery.Restart(acknowledgedUpTo: _sequence); // the registration reply carries every current level
         Context.Watch(register.Ref);
         _profilers.Tell(new AttachSubsystem(register.Host, _subsystem, ProfilerActor.HolderPathOf(register.Ref, Context.System)));
 
         var levels = register.Actions.ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal)
-            .SetItems(_policy.Levels.Where(l => register.Actions.Contains(l.Key)));
+            .SetItems(WithBudgetCaps(_policy.Levels).Where(l => register.Actions.Contains(l.Key)));
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
@@ -326,7 +336,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     // so the newcomer's next attempt is accepted once it does not, instead of waiting for the failure detector.
     private void ProbeHolder()
     {
-        if (_registration is null) return;
+        // One probe at a time: a newcomer retrying faster than the probe's wait must not restart it every time, or the
+        // probe never concludes and only the failure detector (much later) would free the name.
+        if (_registration is null || _probing) return;
+        _probing = true;
         _holderProbe++;
         _holderAnswered = false;
         _registration.Ref.Tell(new Identify(_holderProbe), Self);
@@ -357,8 +370,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Evaluate(HostProfile profile)
     {
         if (_registration is null) return;
-        var changes = _policy.Evaluate(profile.Metrics, profile.At);
+        var changes = ClampToBudgetCaps(_policy.Evaluate(profile.Metrics, profile.At));
         AnnounceIneffective(profile);
+        AfterEvaluation(profile);
         if (changes.Count == 0) return;
         var decisions = new List<Decision>(changes.Count);
         var journaledBefore = _journalSequenceNr;
@@ -380,7 +394,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 actions.ToImmutableDictionary(a => a, a => _policy.GetState(a).Level),
                 actions.Where(a => _policy.GetState(a).LastChangeAt is not null)
                     .ToImmutableDictionary(a => a, a => _policy.GetState(a).LastChangeAt!.Value),
-                _registration, _policy.GetLearned()), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
+                _registration, _policy.GetLearned(), BudgetCapsHeld), journaledBefore)); // these decisions replay over it: idempotent, and republished on recovery
         }
     }
 
@@ -482,12 +496,16 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _log.Warning($"Subsystem {_subsystem} is silent: Throttle seq {silent.Throttle.Sequence} ({silent.Throttle.Action} -> {silent.Throttle.Level:0.###}) unacknowledged after {silent.Attempts} attempts; still retrying, at most every {_config.MaxBackoff}");
     }
 
-    private void PublishStatus() => _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+    private void PublishStatus()
+    {
+        _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+        ReportToPeers();
+    }
 
     private SubsystemStatus Status() => new(
         _subsystem, _host, _registration?.Priority ?? 0,
-        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(_policy.Levels),
-        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped],
+        (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
+        _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped, .. PeerHolds()],
         _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective);
 

@@ -10,9 +10,11 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using LinqToDB;
 using Scarcity.Actors.Actuation;
+using Scarcity.Actors.Budgets;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Monitoring;
+using Scarcity.Actors.Recording;
 using Scarcity.Actors.Operations;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Registration;
@@ -182,10 +184,12 @@ public static class GovernorHostingExtensions
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 0.1
             """, HoconAddMode.Prepend);
         return builder
+            .WithRecording(config) // before the profilers: they look the recorder up when they start
             .WithProfilers(config)
             .WithActuators(config)
             .WithRegistration(config.Operations.MaxSubsystemsPerHost)
             .WithMonitoring(config)
+            .WithBudgets(config)
             .WithSensor(config, source);
     }
 

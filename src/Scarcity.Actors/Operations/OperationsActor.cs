@@ -17,7 +17,7 @@ namespace Scarcity.Actors.Operations;
 /// entities live, the decision log from the journal and the fleet's merged status. Every answer is one of our own
 /// records: Akka-internal replies do not survive the trip back through a cluster client.
 /// </summary>
-public sealed class OperationsActor : ReceiveActor
+public sealed partial class OperationsActor : ReceiveActor
 {
     /// <summary>
     /// The entity kinds reported by <see cref="GetShardingState"/>, as regions: since issue 15 both are entities of the one
@@ -66,6 +66,7 @@ public sealed class OperationsActor : ReceiveActor
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
         Receive<GetFleetStatus>(_ => Answer(CollectFleetStatus(), Sender, "status"));
+        Receive<GetBudgets>(_ => Answer(AskBudgets(), Sender, "budgets"));
     }
 
     private void Answer<T>(Task<T> work, IActorRef replyTo, string operation) where T : notnull =>

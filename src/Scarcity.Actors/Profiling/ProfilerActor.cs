@@ -22,7 +22,7 @@ namespace Scarcity.Actors.Profiling;
 /// hold) and <c>drg.node.stale</c> says so; fresh samples clear it. App metrics (<see cref="ReportMetrics"/>) stay fresh
 /// while their subsystem reports, and are coalesced: published and evaluated once per sample or interval.
 /// </summary>
-public sealed class ProfilerActor : ReceivePersistentActor
+public sealed partial class ProfilerActor : ReceivePersistentActor
 {
     private sealed class StaleCheck : INoSerializationVerificationNeeded
     {
@@ -44,6 +44,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _holders = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejectedReporters = new(StringComparer.Ordinal);
@@ -147,16 +148,19 @@ public sealed class ProfilerActor : ReceivePersistentActor
             if (!_subsystems.Contains(d.Subsystem)) return;
             _writer.Tell(new JournalWriter.Append(d));
             Detach(d);
+            ForgetPeer(d.Subsystem);
         });
         Command<StaleCheck>(_ =>
         {
             if (_reportsPending)
             {
                 _reportsPending = false;
+                _recorder?.Tell(TelemetryRecord.EvaluatedAt(_host, _lastReportAt));
                 Publish(_lastReportAt);
             }
             CheckStale();
         });
+        ReceivePeerStates();
         Command<JournalWriter.Written>(_ => { });
         Command<JournalWriter.WriterState>(_ => { });
     }
@@ -194,6 +198,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
 
     private void OnSample(Sample sample)
     {
+        _recorder?.Tell(sample);
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -240,6 +245,7 @@ public sealed class ProfilerActor : ReceivePersistentActor
                     _host, report.Subsystem, refusal.Reporter, refusal.Why);
             return;
         }
+        _recorder?.Tell(report);
         foreach (var (metric, value) in report.Values)
             Feed(MetricNames.Labelled(metric, MetricNames.SubsystemLabel, report.Subsystem), value, report.At);
         // App metrics are coalesced: the host's next sample (or the next interval tick, for a host without a sensor)

@@ -98,6 +98,9 @@ public static class GovernorEntities
             HandOverSubsystem h => ActuatorEntityId(h.Host, h.Register.Name),
             ThrottleAck { Host: { } host } a => ActuatorEntityId(host, a.Subsystem),
             GetSubsystemStatus { Host: { } host } q => ActuatorEntityId(host, q.Subsystem),
+            HostPeers p => ActuatorEntityId(p.Host, p.Subsystem),
+            // A cap of an older owner names no host: the actuator of no host passes it on to the host its journal names.
+            ApplyBudgetCap c => ActuatorEntityId(c.Host, c.Subsystem),
             IWithHost m => ProfilerEntityId(m.Host),
             _ => null,
         };

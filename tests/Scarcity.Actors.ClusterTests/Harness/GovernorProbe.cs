@@ -66,6 +66,13 @@ public sealed class GovernorProbe
     public void Send(int port, string path, object message, IActorRef? sender = null) =>
         ClientFor(port).Tell(new ClusterClient.Send(path, message, localAffinity: true), sender ?? ActorRefs.NoSender);
 
+    /// <summary>Publishes <paramref name="message"/> on the event bus topic <paramref name="topic"/> through the node on <paramref name="port"/>.</summary>
+    public void Publish(int port, string topic, object message) => ClientFor(port).Tell(new ClusterClient.Publish(topic, message));
+
+    /// <summary>Asks the operations actor through the node on <paramref name="port"/>; throws on timeout.</summary>
+    public Task<T> OperationsAsync<T>(int port, object message, TimeSpan timeout) =>
+        ClientFor(port).Ask<T>(new ClusterClient.Send(ServicePaths.Operations, message, localAffinity: true), timeout);
+
     /// <summary>Asks the node on <paramref name="port"/> for <see cref="GovernorStatus"/>; throws on timeout.</summary>
     public Task<GovernorStatus> StatusAsync(int port, TimeSpan timeout) =>
         ClientFor(port).Ask<GovernorStatus>(new ClusterClient.Send(ServicePaths.Monitor, GetGovernorStatus.Instance, localAffinity: true), timeout);

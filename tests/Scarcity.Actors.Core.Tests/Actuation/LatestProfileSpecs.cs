@@ -55,4 +55,25 @@ public sealed class LatestProfileSpecs
         Assert.True(latest.Accept(At(0.5)));
         Assert.Equal(2, latest.Skipped);
     }
+
+    [Fact]
+    public void A_profile_older_than_the_last_by_more_than_the_clock_step_tolerance_is_a_clock_step_and_is_evaluated()
+    {
+        // Field case clock-steps-back: the host's wall clock steps back 30 s; the profiles after it must be evaluated.
+        var latest = new LatestProfile();
+        Assert.True(latest.Accept(At(10)));
+        Assert.False(latest.Accept(At(9.5))); // within the tolerance (1 s): reordered, dropped
+        Assert.True(latest.Accept(At(-20)));  // 30 s back: a clock step
+        Assert.True(latest.Accept(At(-19.75)));
+        Assert.False(latest.Accept(At(-19.75)));
+        Assert.Equal(1, latest.ClockSteps);
+
+        // While catching up, the profile after the step replaces the one waiting from before it.
+        var catchingUp = new LatestProfile(TimeSpan.FromSeconds(2));
+        Assert.True(catchingUp.Offer(At(10)));
+        Assert.False(catchingUp.Offer(At(-20)));
+        Assert.False(catchingUp.Offer(At(-19.75)));
+        Assert.Equal(T0.AddSeconds(-19.75), catchingUp.Take()!.At);
+        Assert.True(catchingUp.Offer(At(-19.5)));
+    }
 }

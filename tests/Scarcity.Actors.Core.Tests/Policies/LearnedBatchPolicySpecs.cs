@@ -65,7 +65,8 @@ public sealed class LearnedBatchPolicySpecs
     [Fact]
     public void A_registration_with_no_report_since_the_last_is_cut_to_the_hard_limit_by_the_registration_itself()
     {
-        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        // Started at the full batch (no prior level), so that its first step can crash.
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnedInitialLevel = 1 });
         Assert.Empty(policy.Registered(Start));
 
         // It died in its first step and registers again 20 s later, having reported nothing.
@@ -79,7 +80,7 @@ public sealed class LearnedBatchPolicySpecs
     [Fact]
     public void A_registration_after_the_subsystem_has_reported_is_no_crash()
     {
-        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnedInitialLevel = 1 });
         var profiler = new HostProfiler(new ProfilerConfig());
         policy.Registered(Start);
         var at = Start.AddSeconds(1);
@@ -89,5 +90,28 @@ public sealed class LearnedBatchPolicySpecs
 
         Assert.Empty(policy.Registered(Start.AddSeconds(20)));
         Assert.Equal(1.0, policy.Levels[ActionNames.ReduceBatch]);
+    }
+
+    [Fact]
+    public void The_first_registration_before_any_report_carries_the_prior_level_and_names_it()
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnedInitialLevel = 0.4 });
+
+        var change = Assert.Single(policy.Registered(Start));
+
+        Assert.Equal((ActionNames.ReduceBatch, 1.0, 0.4), (change.Action, change.PreviousLevel, change.Level));
+        Assert.Equal(SubsystemPolicy.LoadSignal, change.Reason.Signal);
+        Assert.Contains("LearnedInitialLevel", change.Reason.Rule, StringComparison.Ordinal);
+        Assert.Equal(0.4, policy.Levels[ActionNames.ReduceBatch]); // what the registration reply carries
+    }
+
+    [Fact]
+    public void A_policy_restored_with_a_level_gets_no_prior_level_at_registration()
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        policy.Restore(ActionNames.ReduceBatch, new ActionState(0.8, Start.AddSeconds(-30)));
+
+        Assert.Empty(policy.Registered(Start));
+        Assert.Equal(0.8, policy.Levels[ActionNames.ReduceBatch]);
     }
 }

@@ -82,16 +82,17 @@ public sealed class PolicyConfigSpecs
         var config = new PolicyConfig
         {
             RecoveryInterval = TimeSpan.Zero, LearnedVramLimit = 95, LatencyObjective = TimeSpan.FromMilliseconds(-1),
-            LatencySetpoint = 0, IneffectiveAfterCuts = -1,
+            LatencySetpoint = 0, IneffectiveAfterCuts = -1, LearnedInitialLevel = 50,
         };
 
         var errors = config.Validate().ToList();
 
-        Assert.Equal(5, errors.Count);
+        Assert.Equal(6, errors.Count);
         Assert.Contains("Scarcity:Policy:RecoveryInterval must be positive, was 00:00:00", errors);
         Assert.Contains("Scarcity:Policy:LearnedVramLimit must be a fraction in (0, 1], was 95 (written in percent? 95 % is 0.95)", errors);
         Assert.Contains(errors, e => e.StartsWith("Scarcity:Policy:LatencyObjective must be positive", StringComparison.Ordinal));
         Assert.Contains("Scarcity:Policy:LatencySetpoint must be a fraction in (0, 1], was 0", errors);
         Assert.Contains("Scarcity:Policy:IneffectiveAfterCuts must not be negative, was -1", errors);
+        Assert.Contains("Scarcity:Policy:LearnedInitialLevel must be a fraction in (0, 1], was 50 (written in percent? 50 % is 0.5)", errors);
     }
 }

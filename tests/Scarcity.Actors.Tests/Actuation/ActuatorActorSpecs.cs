@@ -33,6 +33,8 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public ActuatorActorSpecs(ITestOutputHelper output) : base(Hocon, "actuator-specs", output)
     {
         _profilers = CreateTestProbe("profilers");
+        // What an actuator tells its host's profiler for priorities across subsystems: PriorityPipelineSpecs.
+        _profilers.IgnoreMessages<SubsystemPeerState>();
     }
 
     private static PolicyConfig Policy() => new()

@@ -85,6 +85,23 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_the_hosts_clock_steps_back_the_reading_after_the_step_is_acted_on()
+    {
+        // Field case clock-steps-back through the actors: vram 0.50 for 10 s, then the clock steps back 30 s and vram
+        // reads 0.97. The profiles after the step are older than the last one the actuator evaluated; it must not drop them.
+        var (host, kit) = await Start(RawVramRule());
+        var engine = kit.CreateTestProbe();
+        host.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+        for (var i = 0; i < 40; i++) host.Profilers.Tell(VramSample(0.50, i * 0.25));
+        for (var i = 0; i < 8; i++) host.Profilers.Tell(VramSample(0.97, -20 + i * 0.25));
+
+        var throttle = engine.ExpectMsg<Throttle>(Wait);
+        Assert.Equal((ActionNames.ReduceBatch, 0.5), (throttle.Action, throttle.Level));
+        Assert.Equal(T0.AddSeconds(-20), throttle.IssuedAt);
+    }
+
+    [Fact]
     public async Task The_sensor_replays_a_trace_at_its_own_timestamps_at_4_Hz()
     {
         var (host, kit) = await Start();

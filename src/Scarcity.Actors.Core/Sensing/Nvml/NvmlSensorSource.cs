@@ -24,12 +24,12 @@ namespace Scarcity.Actors.Sensing.Nvml;
 public sealed unsafe class NvmlSensorSource : IPendingCallSource
 {
     // Slots of the per-GPU series, in the order a sample reports them.
-    private const int VramUtil = 0, GpuUtil = 1, GpuMemUtil = 2, GpuPowerUtil = 3, GpuTempC = 4, GpuThrottled = 5,
-        GpuThrottleReasons = 6, GpuXidErrors = 7, SlotCount = 8;
+    private const int VramUtil = 0, GpuUtil = 1, GpuMemUtil = 2, GpuPowerUtil = 3, GpuPowerW = 4, GpuTempC = 5, GpuThrottled = 6,
+        GpuThrottleReasons = 7, GpuXidErrors = 8, SlotCount = 9;
 
     private static readonly string[] SlotMetrics =
     [
-        MetricNames.VramUtil, MetricNames.GpuUtil, MetricNames.GpuMemUtil, MetricNames.GpuPowerUtil,
+        MetricNames.VramUtil, MetricNames.GpuUtil, MetricNames.GpuMemUtil, MetricNames.GpuPowerUtil, MetricNames.GpuPowerW,
         MetricNames.GpuTempC, MetricNames.GpuThrottled, MetricNames.GpuThrottleReasons, MetricNames.GpuXidErrors,
     ];
 
@@ -40,7 +40,7 @@ public sealed unsafe class NvmlSensorSource : IPendingCallSource
 
     // The series of each query: [first slot, slot count).
     private static readonly (int First, int Count)[] QuerySlots =
-        [(VramUtil, 1), (GpuUtil, 2), (GpuPowerUtil, 1), (GpuTempC, 1), (GpuThrottled, 2)];
+        [(VramUtil, 1), (GpuUtil, 2), (GpuPowerUtil, 2), (GpuTempC, 1), (GpuThrottled, 2)];
 
     // The NVML calls a sample makes of each GPU; each GPU keeps "<call> on GPU i" for PendingCall, built once.
     private const int CallMemoryV2 = 0, CallMemory = 1, CallUtilisation = 2, CallPower = 3, CallPowerLimit = 4,
@@ -335,8 +335,14 @@ public sealed unsafe class NvmlSensorSource : IPendingCallSource
                 rc = nvml.DeviceGetEnforcedPowerLimit(h, &limitMw);
             }
             if (rc != NvmlReturn.Success) Failed(buffer, gpu, QueryPower, CallNames[powerCall], rc, now, ref call, ref error);
-            else if (limitMw > 0) Answered(buffer, gpu, QueryPower, (double)usageMw / limitMw);
-            else Unusable(buffer, gpu, QueryPower); // a division by zero is not a reading
+            else if (limitMw > 0) Answered(buffer, gpu, QueryPower, (double)usageMw / limitMw, usageMw / 1000.0);
+            else
+            {
+                // No limit to divide by: the fraction is not a reading, the draw in watts still is.
+                gpu.Queries[QueryPower].Retry.Succeeded();
+                Stale(buffer, gpu, GpuPowerUtil);
+                Report(buffer, gpu, GpuPowerW, usageMw / 1000.0);
+            }
         }
 
         if (Begin(buffer, gpu, QueryTemperature, now))
@@ -637,6 +643,7 @@ public sealed unsafe class NvmlSensorSource : IPendingCallSource
         _hostExpected[slot] = true;
         if (!_hostRead[slot]) _host[slot] = value;
         else if (slot == GpuThrottleReasons) _host[slot] = (ulong)_host[slot] | (ulong)value; // any GPU's reasons
+        else if (slot == GpuPowerW) _host[slot] += value; // the host's GPU power: what a rack's power budget adds up
         else _host[slot] = Math.Max(_host[slot], value);
         _hostRead[slot] = true;
     }

@@ -49,8 +49,8 @@ public sealed class NvmlCapabilitySpecs : NvmlFixture
         {
             ([Utilisation], [MetricNames.GpuUtil, MetricNames.GpuMemUtil]),
             (["nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo"], [MetricNames.VramUtil]),
-            (["nvmlDeviceGetPowerUsage"], [MetricNames.GpuPowerUtil]),
-            (["nvmlDeviceGetEnforcedPowerLimit"], [MetricNames.GpuPowerUtil]),
+            (["nvmlDeviceGetPowerUsage"], [MetricNames.GpuPowerUtil, MetricNames.GpuPowerW]),
+            (["nvmlDeviceGetEnforcedPowerLimit"], [MetricNames.GpuPowerUtil, MetricNames.GpuPowerW]),
             (["nvmlDeviceGetTemperature"], [MetricNames.GpuTempC]),
             (["nvmlDeviceGetCurrentClocksEventReasons"], [MetricNames.GpuThrottled, MetricNames.GpuThrottleReasons]),
         };
@@ -81,8 +81,8 @@ public sealed class NvmlCapabilitySpecs : NvmlFixture
                 Assert.NotNull(buffer.Find(Gpu(metric, 1)));
                 Assert.NotNull(buffer.Find(metric)); // the host series, from GPU 1
             }
-            // 8 series of GPU 1, the 8 host series, and GPU 0's less the dropped ones.
-            Assert.Equal(8 + 8 + 8 - metrics.Length, buffer.Count);
+            // 9 series of GPU 1, the 9 host series, and GPU 0's less the dropped ones.
+            Assert.Equal(9 + 9 + 9 - metrics.Length, buffer.Count);
         }
         Assert.True(Fake.Calls(calls[^1], 0) <= 1, $"{calls[^1]} was asked {Fake.Calls(calls[^1], 0)} times");
         Assert.Single(LogLines, l => l.Contains("GPU 0") && l.Contains("not asked again"));

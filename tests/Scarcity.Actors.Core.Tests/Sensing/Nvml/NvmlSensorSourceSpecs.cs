@@ -32,8 +32,8 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         Assert.Equal(0.75, Value(buffer, MetricNames.VramUtil), 9);
         Assert.Equal(81, Value(buffer, MetricNames.GpuTempC));
         Assert.Equal(0, buffer.StaleCount);
-        // 8 series per GPU and 8 host series.
-        Assert.Equal(3 * 8 + 8, buffer.Count);
+        // 9 series per GPU and 9 host series.
+        Assert.Equal(3 * 9 + 9, buffer.Count);
     }
 
     [Fact]
@@ -199,6 +199,21 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         Assert.Equal(0.75, Value(buffer, MetricNames.GpuPowerUtil), 9);
     }
 
+    [Fact]
+    public void Power_in_watts_is_read_per_gpu_even_without_a_limit_and_the_host_series_is_their_sum()
+    {
+        Fake.SetDeviceCount(2);
+        Fake.SetPower(0, 300_000, 400_000);
+        Fake.SetPower(1, 150_000, 0);
+        using var source = Open();
+
+        var buffer = Sample(source);
+
+        Assert.Equal(300, Value(buffer, Gpu(MetricNames.GpuPowerW, 0)), 9);
+        Assert.Equal(150, Value(buffer, Gpu(MetricNames.GpuPowerW, 1)), 9);
+        Assert.Equal(450, Value(buffer, MetricNames.GpuPowerW), 9); // what a rack's power budget adds up, not the worst GPU
+    }
+
     [Theory]
     [InlineData(0x0UL, 0)]   // none
     [InlineData(0x1UL, 0)]   // GpuIdle only: clocks are down because there is no work
@@ -253,7 +268,7 @@ public sealed class NvmlSensorSourceSpecs : NvmlFixture
         for (var i = 0; i < 1000; i++) { buffer.Clear(); source.Sample(buffer, Now); }
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(8 * 8 + 8, buffer.Count);
+        Assert.Equal(8 * 9 + 9, buffer.Count);
         Assert.Equal(0, allocated);
     }
 

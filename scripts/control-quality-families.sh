@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Control quality per family (docs/control-quality.md, "Families"): writes the unpublished scenarios of every family with
+# scripts/generate-scenario-families.py into a scratch folder, runs `scarcity simulate` on them and the published ones
+# (--delay 1 unless given), and prints per family: runs, OOMs (sum, max), seconds over the SLO (max, mean), good / oracle
+# (min, mean), and the runs that miss 0 OOMs or 0.90 of the oracle. Extra arguments go to `scarcity simulate`. Needs jq.
+#   scripts/control-quality-families.sh
+#   Scarcity__Policy__LearnedInitialLevel=0.5 scripts/control-quality-families.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+command -v jq >/dev/null 2>&1 || { echo "scripts/control-quality-families.sh: needs jq (apt-get install jq)" >&2; exit 2; }
+args=("$@")
+[[ " ${args[*]-} " == *" --delay "* ]] || args+=(--delay 1)
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+"$root/scripts/generate-scenario-families.py" "$scratch" >/dev/null
+
+"$root/scripts/scarcity" simulate --all "$root"/tests/scenarios/*.csv "$scratch"/*.csv --json "${args[@]}" | jq -r '
+  .scenarios[] | [(.scenario | split("/") | last | sub("\\.csv$"; "")), .ours.ooms, .ours.secondsOverSlo, .ours.goodOverOracle] | @tsv' |
+python3 -c '
+import collections, re, sys
+families = collections.OrderedDict()
+for line in sys.stdin:
+    name, ooms, over, ratio = line.rstrip("\n").split("\t")
+    family = re.sub(r"-(\d+|[xyz]|r\d)$", "", name)
+    families.setdefault(family, []).append((name, int(ooms), float(over), float(ratio)))
+print("| family | runs | OOMs (sum / max) | s over SLO (max / mean) | good / oracle (min / mean) | missing 0 OOMs or 0.90 |")
+print("|---|---|---|---|---|---|")
+for family, runs in families.items():
+    n = len(runs)
+    misses = ", ".join(f"{r[0]} {r[1]} / {r[3]:.3f}" for r in runs if r[1] or r[3] < 0.9) or "-"
+    print(f"| {family} | {n} | {sum(r[1] for r in runs)} / {max(r[1] for r in runs)} | {max(r[2] for r in runs):.1f} / {sum(r[2] for r in runs) / n:.1f}"
+          f" | {min(r[3] for r in runs):.3f} / {sum(r[3] for r in runs) / n:.3f} | {misses} |")
+'
