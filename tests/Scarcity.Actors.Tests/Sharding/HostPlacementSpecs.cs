@@ -74,9 +74,7 @@ public sealed class HostPlacementSpecs : IAsyncLifetime
         }, Wait);
 
         // The subsystem restarts on host-b: the old process is gone, the new one registers with the new host.
-        _kit.Watch(first.Ref);
-        first.Ref.Tell(PoisonPill.Instance);
-        _kit.ExpectTerminated(first.Ref, Wait);
+        Assert.True(await first.Ref.GracefulStop(Wait));
         var second = _kit.CreateTestProbe();
         SubsystemRegistered registered = null!;
         await _kit.AwaitAssertAsync(() =>
