@@ -18,6 +18,7 @@
 #   BENCH_TIMEOUT_S (300)         how long to wait for the BENCH line
 #   BENCH_BASE_PORT (4153)        node1's Akka port (node2, node3: +1, +2); not the 4053.. of cluster.sh
 #   SCARCITY_PG_PORT (55452)      the PostgreSQL of this benchmark (see postgres.sh); started when not running
+#   BENCH_DB_PREFIX (bench_cluster) the databases are PREFIX_N (dropped and created again): a unique prefix on a shared server
 #   BENCH_OUT (logs/bench-cluster) where the logs and results go
 #   SCARCITY_NO_BUILD=1           use tools/Scarcity.Actors.FleetBench as built
 #   SCARCITY_CONFIGURATION        (Release)
@@ -108,8 +109,9 @@ run_size() { # N
     port=$((BASE_PORT + i))
     port_open "$port" && die "port $port is in use (BENCH_BASE_PORT)"
   done
-  url=$(scripts/postgres.sh createdb "bench_cluster_$n") || die "createdb failed"
-  echo "== $n hosts: database bench_cluster_$n, logs in $dir"
+  local db="${BENCH_DB_PREFIX:-bench_cluster}_$n"
+  url=$(scripts/postgres.sh createdb "$db") || die "createdb failed"
+  echo "== $n hosts: database $db, logs in $dir"
   PIDS=()
   for ((i = 0; i < NODES; i++)); do
     hosts=$((n / NODES + (i < n % NODES ? 1 : 0)))

@@ -187,6 +187,7 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
                 ack = new ThrottleAck(_options.Name, throttle.Sequence, applied, detail);
                 break;
         }
+        ack = ack with { Host = throttle.Host }; // routes an ack through the front door to the actuator without a look-up
         _state.Applied(_sequencer.Levels, _sequencer.LastApplied);
         if (replyTo.IsNobody()) _client.Tell(new ClusterClient.Send(ServicePaths.Policy, ack));
         else replyTo.Tell(ack);

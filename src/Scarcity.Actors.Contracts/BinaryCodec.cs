@@ -6,9 +6,10 @@ using System.Text;
 namespace Scarcity.Actors.Contracts;
 
 /// <summary>
-/// A compact binary form of the messages sent once per sample (samples, profiles, telemetry and its digests): a fleet
-/// of 500 hosts at 4 Hz sends thousands a second, and JSON made each several times larger and slower to read. None of
-/// them is persisted. Layout: fixed-width little-endian numbers, strings as UTF-8 with a 7-bit length prefix, times as
+/// A compact binary form of the messages sent once per sample (samples and their per-node batches, profiles, telemetry
+/// and its digests) or per decision (Throttle, ThrottleAck) and of the stale notices: a fleet of 500 hosts at 4 Hz sends
+/// thousands a second, and JSON made each several times larger and slower to read. None of them is persisted (the
+/// persisted <see cref="Decision"/> keeps its JSON manifest, so a journal stays readable by every release). Layout: fixed-width little-endian numbers, strings as UTF-8 with a 7-bit length prefix, times as
 /// UTC ticks plus the offset in minutes, collections as a count then the items.
 /// </summary>
 internal static class BinaryCodec
@@ -18,6 +19,10 @@ internal static class BinaryCodec
     public const string TelemetryManifest = "telemetry.b1";
     public const string TelemetryDigestManifest = "telemetry-digest.b1";
     public const string EvaluateProfileManifest = "evaluate-profile.b1";
+    public const string SampleBatchManifest = "sample-batch.b1";
+    public const string ThrottleManifest = "throttle.b1";
+    public const string ThrottleAckManifest = "throttle-ack.b1";
+    public const string NodeStaleManifest = "node-stale.b1";
 
     public static readonly FrozenDictionary<Type, string> ManifestByType = new Dictionary<Type, string>
     {
@@ -26,6 +31,10 @@ internal static class BinaryCodec
         [typeof(TelemetryPublished)] = TelemetryManifest,
         [typeof(TelemetryDigest)] = TelemetryDigestManifest,
         [typeof(EvaluateProfile)] = EvaluateProfileManifest,
+        [typeof(SampleBatch)] = SampleBatchManifest,
+        [typeof(Throttle)] = ThrottleManifest,
+        [typeof(ThrottleAck)] = ThrottleAckManifest,
+        [typeof(NodeStale)] = NodeStaleManifest,
     }.ToFrozenDictionary();
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
@@ -38,17 +47,42 @@ internal static class BinaryCodec
             switch (message)
             {
                 case Sample s:
-                    w.Write(s.Host);
-                    WriteTime(w, s.At);
-                    w.Write(s.Values.Length);
-                    foreach (var v in s.Values)
-                    {
-                        w.Write(v.Metric);
-                        w.Write(v.Value);
-                    }
-                    w.Write(s.Stale.IsDefault ? 0 : s.Stale.Length);
-                    if (!s.Stale.IsDefault)
-                        foreach (var series in s.Stale) w.Write(series);
+                    WriteSample(w, s);
+                    break;
+                case SampleBatch b:
+                    w.Write(b.Samples.IsDefault ? 0 : b.Samples.Length);
+                    if (!b.Samples.IsDefault)
+                        foreach (var s in b.Samples) WriteSample(w, s);
+                    break;
+                case Throttle t:
+                    w.Write(t.Subsystem);
+                    w.Write(t.Action);
+                    w.Write(t.Level);
+                    w.Write(t.Sequence);
+                    w.Write(t.Reason.Rule);
+                    w.Write(t.Reason.Metric);
+                    w.Write(t.Reason.Signal);
+                    w.Write(t.Reason.Value);
+                    w.Write(t.Reason.Forecast);
+                    w.Write(t.Reason.Threshold);
+                    w.Write(t.Host);
+                    WriteTime(w, t.IssuedAt);
+                    break;
+                case ThrottleAck a:
+                    w.Write(a.Subsystem);
+                    w.Write(a.Sequence);
+                    w.Write(a.Applied);
+                    w.Write(a.Detail);
+                    w.Write(a.Host is not null);
+                    if (a.Host is not null) w.Write(a.Host);
+                    break;
+                case NodeStale n:
+                    w.Write(n.Host);
+                    w.Write(n.Stale);
+                    w.Write(n.Metrics.IsDefault ? 0 : n.Metrics.Length);
+                    if (!n.Metrics.IsDefault)
+                        foreach (var series in n.Metrics) w.Write(series);
+                    WriteTime(w, n.At);
                     break;
                 case HostProfile p:
                     WriteProfile(w, p);
@@ -85,6 +119,12 @@ internal static class BinaryCodec
                 TelemetryManifest => ReadTelemetry(r),
                 TelemetryDigestManifest => ReadDigest(r),
                 EvaluateProfileManifest => new EvaluateProfile(r.ReadString(), ReadProfile(r)),
+                SampleBatchManifest => ReadBatch(r),
+                ThrottleManifest => new Throttle(r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadInt64(),
+                    new ThrottleReason(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()),
+                    r.ReadString(), ReadTime(r)),
+                ThrottleAckManifest => new ThrottleAck(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString(), r.ReadBoolean() ? r.ReadString() : null),
+                NodeStaleManifest => new NodeStale(r.ReadString(), r.ReadBoolean(), ReadStrings(r), ReadTime(r)),
                 _ => throw new SerializationException($"Unknown binary manifest '{manifest}'."),
             };
             if (r.BaseStream.Position != bytes.Length)
@@ -97,15 +137,42 @@ internal static class BinaryCodec
         }
     }
 
+    private static void WriteSample(BinaryWriter w, Sample s)
+    {
+        w.Write(s.Host);
+        WriteTime(w, s.At);
+        w.Write(s.Values.Length);
+        foreach (var v in s.Values)
+        {
+            w.Write(v.Metric);
+            w.Write(v.Value);
+        }
+        w.Write(s.Stale.IsDefault ? 0 : s.Stale.Length);
+        if (!s.Stale.IsDefault)
+            foreach (var series in s.Stale) w.Write(series);
+    }
+
     private static Sample ReadSample(BinaryReader r)
     {
         var host = r.ReadString();
         var at = ReadTime(r);
         var values = ImmutableArray.CreateBuilder<MetricValue>(ReadCount(r));
         for (var i = values.Capacity; i > 0; i--) values.Add(new MetricValue(r.ReadString(), r.ReadDouble()));
-        var stale = ImmutableArray.CreateBuilder<string>(ReadCount(r));
-        for (var i = stale.Capacity; i > 0; i--) stale.Add(r.ReadString());
-        return new Sample(host, at, values.MoveToImmutable(), stale.MoveToImmutable());
+        return new Sample(host, at, values.MoveToImmutable(), ReadStrings(r));
+    }
+
+    private static ImmutableArray<string> ReadStrings(BinaryReader r)
+    {
+        var strings = ImmutableArray.CreateBuilder<string>(ReadCount(r));
+        for (var i = strings.Capacity; i > 0; i--) strings.Add(r.ReadString());
+        return strings.MoveToImmutable();
+    }
+
+    private static SampleBatch ReadBatch(BinaryReader r)
+    {
+        var samples = ImmutableArray.CreateBuilder<Sample>(ReadCount(r));
+        for (var i = samples.Capacity; i > 0; i--) samples.Add(ReadSample(r));
+        return new SampleBatch(samples.MoveToImmutable());
     }
 
     private static void WriteProfile(BinaryWriter w, HostProfile p)

@@ -67,7 +67,9 @@ public sealed record Throttle(string Subsystem, string Action, double Level, lon
 /// <param name="Sequence">The sequence of the Throttle acknowledged.</param>
 /// <param name="Applied">True when the level was applied; false when it was ignored (stale, duplicate, unknown action, handler failed).</param>
 /// <param name="Detail">Why, in words.</param>
-public sealed record ThrottleAck(string Subsystem, long Sequence, bool Applied, string Detail) : IScarcityMessage, IWithSubsystem;
+/// <param name="Host">The host of the Throttle acknowledged (<see cref="Throttle.Host"/>), so an ack sent through the front door
+/// finds the actuator without a directory look-up; null (older senders): the front door looks the host up.</param>
+public sealed record ThrottleAck(string Subsystem, long Sequence, bool Applied, string Detail, string? Host = null) : IScarcityMessage, IWithSubsystem;
 
 /// <summary>Registers a subsystem for governing; answered by <see cref="SubsystemRegistered"/> or <see cref="RegistrationRejected"/>.</summary>
 /// <param name="Name">Unique subsystem name, e.g. <c>inference_engine</c>.</param>
@@ -268,4 +270,5 @@ public sealed record GovernorStatus(
 
 /// <summary>Asks one subsystem's actuator for its <see cref="SubsystemStatus"/>.</summary>
 /// <param name="Subsystem">The subsystem.</param>
-public sealed record GetSubsystemStatus(string Subsystem) : IScarcityMessage, IWithSubsystem;
+/// <param name="Host">The host it is registered on, where the asker knows it; null: the front door looks it up.</param>
+public sealed record GetSubsystemStatus(string Subsystem, string? Host = null) : IScarcityMessage, IWithSubsystem;

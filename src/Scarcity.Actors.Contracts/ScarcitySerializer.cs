@@ -75,6 +75,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(DetachSubsystem)] = "detach-subsystem.v1",
         [typeof(ProfilerSnapshot)] = "profiler-snapshot.v1",
         [typeof(OperatorAction)] = "operator-action.v1",
+        [typeof(HandOverSubsystem)] = "hand-over-subsystem.v1",
+        [typeof(SampleBatch)] = "sample-batch.v1",
         [typeof(TelemetryRecord)] = "telemetry-record.v1",
         [typeof(GetRecording)] = "get-recording.v1",
         [typeof(RecordingPage)] = "recording-page.v1",

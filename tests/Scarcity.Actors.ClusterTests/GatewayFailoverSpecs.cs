@@ -18,7 +18,9 @@ namespace Scarcity.Actors.ClusterTests;
 /// </summary>
 public sealed class GatewayFailoverSpecs(PostgresFixture postgres, ITestOutputHelper output) : IClassFixture<PostgresFixture>
 {
-    private const int Subsystems = 20; // each lands on node2 with odds of about 1 in 3: 20 make a miss vanishingly rare
+    // Each on a host of its own: an actuator lives in its host's shard (issue 15), so each lands on node2 with odds of
+    // about 1 in 3, and 20 make a miss vanishingly rare (subsystems of one host would all share one node).
+    private const int Subsystems = 20;
     private static readonly TimeSpan Formation = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan Failover = TimeSpan.FromSeconds(90);
 
@@ -59,7 +61,7 @@ public sealed class GatewayFailoverSpecs(PostgresFixture postgres, ITestOutputHe
             {
                 var call = client.Govern();
                 streams.Add(call);
-                var register = new Register { Name = $"gw-y-{i}", Host = "gpu-node-1", Priority = 1 };
+                var register = new Register { Name = $"gw-y-{i}", Host = $"gw-host-{i}", Priority = 1 };
                 register.Actions.Add(["throttle", "reduce_batch"]);
                 await call.RequestStream.WriteAsync(new SubsystemMessage { Register = register });
                 var (seen, applied, gate) = (registrations[i], throttles[i], writing[i]);

@@ -32,6 +32,12 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new Sample("gpu-01", At, [new("vram_util", 0.5), new("cpu_util", double.NaN)], ["gpu_temp_c{gpu=\"1\"}"]);
         yield return new Throttle("engine", "reduce_batch", 0.5, 7, Reason, "gpu-01", At);
         yield return new ThrottleAck("engine", 7, false, "stale: already applied 8");
+        yield return new ThrottleAck("engine", 7, true, "", "gpu-01");
+        yield return new GetSubsystemStatus("engine", "gpu-01");
+        yield return new HandOverSubsystem("gpu-01", new RegisterSubsystem("engine", "gpu-02", 5, ["reduce_batch"], TestActor), 1);
+        yield return new SampleBatch([new Sample("gpu-01", At, [new("vram_util", 0.5)], []), new Sample("gpu-02", At, [], ["cpu_util"])]);
+        yield return new SampleBatch([]);
+        yield return new NodeStale("gpu-02", false, [], At);
         yield return new RegisterSubsystem("engine", "gpu-01", 5, ["reduce_batch", "flush_cache"], TestActor);
         yield return new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.25), 7);
         yield return new RegistrationRejected("", "the subsystem name is empty");
@@ -165,6 +171,52 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void The_messages_sent_per_tick_or_per_decision_travel_in_binary_smaller_than_json_and_their_json_form_is_still_read()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var samples = Enumerable.Range(0, 20).Select(h => new Sample($"gpu-node-1-sim-{h:000}", At,
+            [.. Enumerable.Range(0, 10).Select(i => new MetricValue($"metric_{i}_util", i / 10.0))], [])).ToImmutableArray();
+        foreach (var message in new object[]
+                 {
+                     new SampleBatch(samples),
+                     new Throttle("inference-engine", "reduce_batch", 0.5, 7, Reason, "gpu-node-1-sim-042", At),
+                     new ThrottleAck("inference-engine", 7, true, "applied"),
+                     new ThrottleAck("inference-engine", 7, true, "applied", "gpu-node-1-sim-042"),
+                     new NodeStale("gpu-node-1-sim-042", true, ["vram_util", "cpu_util"], At),
+                 })
+        {
+            var manifest = serializer.Manifest(message);
+            Assert.EndsWith(".b1", manifest);
+            var binary = serializer.ToBinary(message);
+            var (jsonManifest, jsonBytes) = OlderPeerJson(message);
+            _output?.WriteLine($"{manifest}: {binary.Length} bytes, JSON {jsonBytes.Length} bytes ({100.0 * binary.Length / jsonBytes.Length:0} %)");
+            Assert.True(binary.Length * 4 < jsonBytes.Length * 3, $"{manifest}: {binary.Length} bytes binary vs {jsonBytes.Length} JSON");
+            Assert.Equal(Json(message), Json(serializer.FromBinary(binary, manifest)));
+            Assert.Equal(Json(message), Json(serializer.FromBinary(jsonBytes, jsonManifest)));
+        }
+    }
+
+    [Theory]
+    [InlineData("throttle-ack.v1", """{"subsystem":"engine","sequence":7,"applied":true,"detail":"applied"}""")]
+    [InlineData("get-subsystem-status.v1", """{"subsystem":"engine"}""")]
+    public void An_ack_or_status_query_of_an_older_sender_without_a_host_still_reads_with_the_host_null(string manifest, string json)
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+
+        var back = serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json), manifest);
+
+        Assert.Null(back switch { ThrottleAck a => a.Host, GetSubsystemStatus q => q.Host, _ => "not read" });
+    }
+
+    [Fact]
+    public void The_persisted_decision_keeps_its_json_manifest()
+    {
+        var decision = new Decision("engine", "gpu-01", "reduce_batch", 1, 0.5, 7, Reason, At, ImmutableDictionary<string, double>.Empty, true, "");
+
+        Assert.Equal("decision.v1", ((ScarcitySerializer)Sys.Serialization.FindSerializerFor(decision)).Manifest(decision));
+    }
+
+    [Fact]
     public void A_truncated_binary_message_is_refused_naming_its_manifest()
     {
         var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
@@ -182,6 +234,8 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         {
             [typeof(Sample)] = "sample.v1", [typeof(HostProfile)] = "host-profile.v1", [typeof(TelemetryPublished)] = "telemetry.v1",
             [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
+            [typeof(SampleBatch)] = "sample-batch.v1", [typeof(Throttle)] = "throttle.v1", [typeof(ThrottleAck)] = "throttle-ack.v1",
+            [typeof(NodeStale)] = "node-stale.v1",
         };
         var options = new System.Text.Json.JsonSerializerOptions
         {

@@ -99,7 +99,7 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMe
     {
         akka.WithScarcityNode(config);
         akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, afterMembers, config.Host, hosts, config.Sensor.Interval,
-            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.Registration>()));
+            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.ProfilerRegion>(), registry.Get<GovernorActors.Registration>()));
         if (collectSeconds > 0)
             akka.WithActors((system, _) => system.ActorOf(
                 BenchCollector.Props(TimeSpan.FromSeconds(warmupSeconds), collectSeconds, config.Sensor.Interval), "bench-collector"));

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Sensing;
@@ -15,7 +16,8 @@ internal static class SimulatedFleet
     /// Starts the simulated hosts once <paramref name="members"/> cluster members are up, so that the profilers and actuators
     /// of a benchmark fleet spread over every governor from the first sample instead of being rebalanced under load.
     /// </summary>
-    public static void StartWhenMembersUp(ActorSystem system, int members, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef policy)
+    public static void StartWhenMembersUp(ActorSystem system, int members, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef region,
+        IActorRef policy)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         void Check()
@@ -24,14 +26,14 @@ internal static class SimulatedFleet
             if (up >= members)
             {
                 Console.WriteLine($"simulated fleet: {up} members up, starting {hosts} hosts");
-                Start(system, prefix, hosts, interval, profilers, policy);
+                Start(system, prefix, hosts, interval, profilers, region, policy);
             }
             else system.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(250), Check);
         }
         Check();
     }
 
-    public static void Start(ActorSystem system, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef policy)
+    public static void Start(ActorSystem system, string prefix, int hosts, TimeSpan interval, IActorRef profilers, IActorRef region, IActorRef policy)
     {
         var start = system.Scheduler.Now;
         var names = new string[hosts];
@@ -41,13 +43,15 @@ internal static class SimulatedFleet
             var subsystem = system.ActorOf(Props.Create(() => new AckingSubsystem()), $"sim-engine-{i:D3}");
             policy.Tell(new RegisterSubsystem($"{host}-engine", host, 1, [ActionNames.ReduceBatch], subsystem), subsystem);
         }
-        system.ActorOf(Props.Create(() => new FleetDriver(names, start, interval, profilers)), "sim-fleet");
+        // Issue 15: the samples of one slot go batched per node that holds their hosts' shards.
+        var router = system.ActorOf(SampleBatchRouter.Props(region, profilers), "sim-sample-router");
+        system.ActorOf(Props.Create(() => new FleetDriver(names, start, interval, router)), "sim-fleet");
     }
 
     /// <summary>
     /// Samples every simulated host of this node, each once per interval, at its own phase within the interval (hosts are
-    /// spread over ten slots, as independent machines would be), and sends each <see cref="Sample"/> to the profilers
-    /// exactly as a host's SensorActor does. One actor and one timer for the whole simulated fleet: on a real fleet every
+    /// spread over ten slots, as independent machines would be), and sends the samples of each slot as one
+    /// <see cref="SampleBatch"/> to the <see cref="SampleBatchRouter"/>, which splits it per node. One actor and one timer for the whole simulated fleet: on a real fleet every
     /// host runs its own SensorActor on its own machine, and 167 of them in one governor process would measure the
     /// simulation's overhead rather than the governor's.
     /// </summary>
@@ -88,12 +92,14 @@ internal static class SimulatedFleet
             var now = Context.System.Scheduler.Now;
             while (_nextSlotAt <= now)
             {
+                var samples = ImmutableArray.CreateBuilder<Sample>();
                 for (var i = _slot; i < _hosts.Length; i += Slots)
                 {
                     _buffer.Clear();
                     _sources[i].Sample(_buffer, now);
-                    _profilers.Tell(new Sample(_hosts[i], now, [.. _buffer.Values], [.. _buffer.Stale]));
+                    samples.Add(new Sample(_hosts[i], now, [.. _buffer.Values], [.. _buffer.Stale]));
                 }
+                if (samples.Count > 0) _profilers.Tell(new SampleBatch(samples.ToImmutable()));
                 _slot = (_slot + 1) % Slots;
                 _nextSlotAt += _slotLength;
             }
@@ -106,7 +112,7 @@ internal static class SimulatedFleet
         {
             Receive<SubsystemRegistered>(_ => { });
             Receive<RegistrationRejected>(r => Console.Error.WriteLine($"simulated subsystem rejected: {r.Reason}"));
-            Receive<Throttle>(t => Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied")));
+            Receive<Throttle>(t => Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied", t.Host)));
         }
     }
 }

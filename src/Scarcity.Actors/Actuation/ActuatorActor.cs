@@ -108,18 +108,23 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     /// <summary>
     /// Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard
-    /// region; <paramref name="persistence"/> bounds and paces its journal writes (the defaults when null).
+    /// region; <paramref name="persistence"/> bounds and paces its journal writes (the defaults when null);
+    /// <paramref name="entityHost"/> the host of its entity in the host region (<see cref="GovernorEntities.HostType"/>),
+    /// null outside it.
     /// </summary>
-    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null) =>
-        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers, persistence));
+    public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null,
+        string? entityHost = null) =>
+        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers, persistence, entityHost));
 
     /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
     public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
 
     /// <summary>Creates the actuator.</summary>
-    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null)
+    public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null,
+        string? entityHost = null)
     {
         _subsystem = subsystem;
+        _entityHost = entityHost;
         _persistence = persistence ?? new PersistenceConfig();
         _config = config;
         _profilers = profilers;
@@ -143,7 +148,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ActuatorType, _persistence, deleteOlderSnapshots: true), "journal");
             if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
             _recovered.Clear();
-            if (_registration is null) return;
+            if (_registration is null || RefusedAsMoved()) return;
+            RecordPlacement();
             // Resumed (a restart or a failover): govern the subsystem we knew until it proves dead, deciding on the newest
             // of the profiles that queued up meanwhile, not on each of them.
             _reachable = true;
@@ -225,6 +231,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _drainTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(HandOffDrainTimeout, Self, DrainTimedOut.Instance, Self);
         });
         Command<DrainTimedOut>(_ => Context.Stop(Self));
+        PlacementCommands();
     }
 
     /// <inheritdoc />
@@ -259,6 +266,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _retryTimer?.Cancel();
         _drainTimer?.Cancel();
         _catchUpTimer?.Cancel();
+        ForwardMoved();
         base.PostStop();
     }
 
@@ -299,6 +307,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
     {
+        if (MovesAway(previous, register)) return;
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
         if (previous is not null && previous.Host != register.Host)
         {
@@ -308,6 +317,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _registration = register;
         _host = register.Host;
         _reachable = true;
+        RecordPlacement();
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
         if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));

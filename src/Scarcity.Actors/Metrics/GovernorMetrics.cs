@@ -204,19 +204,24 @@ public sealed class GovernorMetrics : IExtension
     {
         if (!Cluster.Get(_system).SelfRoles.Contains(GovernorEntities.GovernorRole)) return;
         var sharding = ClusterSharding.Get(_system);
-        foreach (var type in new[] { GovernorEntities.ProfilerType, GovernorEntities.ActuatorType })
+        try
         {
-            try
+            // One region holds both kinds (issue 15): shards that hold any of a kind, and its entities, per kind.
+            var state = await sharding.ShardRegion(GovernorEntities.HostType)
+                .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, TimeSpan.FromSeconds(2), cancel).ConfigureAwait(false);
+            foreach (var (type, isKind) in new (string, Func<string, bool>)[]
+                     {
+                         (GovernorEntities.ProfilerType, id => GovernorEntities.ProfilerHostOf(id) is not null),
+                         (GovernorEntities.ActuatorType, id => GovernorEntities.TryParseActuator(id, out _, out _)),
+                     })
             {
-                var state = await sharding.ShardRegion(type)
-                    .Ask<CurrentShardRegionState>(GetShardRegionState.Instance, TimeSpan.FromSeconds(2), cancel).ConfigureAwait(false);
-                _shards.WithLabels(type).Set(state.Shards.Count);
-                _entities.WithLabels(type).Set(state.Shards.Sum(s => s.EntityIds.Count));
+                _shards.WithLabels(type).Set(state.Shards.Count(s => s.EntityIds.Any(isKind)));
+                _entities.WithLabels(type).Set(state.Shards.Sum(s => s.EntityIds.Count(isKind)));
             }
-            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ArgumentException or InvalidOperationException)
-            {
-                // The region is not started yet, or too busy to answer within a scrape: keep the previous values.
-            }
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or ArgumentException or InvalidOperationException)
+        {
+            // The region is not started yet, or too busy to answer within a scrape: keep the previous values.
         }
     }
 

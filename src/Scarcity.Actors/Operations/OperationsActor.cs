@@ -5,6 +5,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Hosting;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Policies;
 
@@ -18,8 +19,11 @@ namespace Scarcity.Actors.Operations;
 /// </summary>
 public sealed partial class OperationsActor : ReceiveActor
 {
-    /// <summary>The entity type names of the shard regions reported by <see cref="GetShardingState"/>.</summary>
-    public static readonly ImmutableArray<string> RegionTypeNames = ["profiler", "actuator"];
+    /// <summary>
+    /// The entity kinds reported by <see cref="GetShardingState"/>, as regions: since issue 15 both are entities of the one
+    /// host region (<see cref="GovernorEntities.HostType"/>), reported per kind with their plain ids (host, subsystem).
+    /// </summary>
+    public static readonly ImmutableArray<string> RegionTypeNames = [GovernorEntities.ProfilerType, GovernorEntities.ActuatorType];
 
     private readonly DRGConfig _config;
     private readonly IReadOnlyActorRegistry? _registry;
@@ -247,18 +251,12 @@ public sealed partial class OperationsActor : ReceiveActor
         return new GovernorStatus(hosts, subsystems, statuses.Sum(s => s.RejectedSamples));
     }
 
-    private IActorRef? Region(string typeName)
+    private IActorRef? Region()
     {
-        var fromRegistry = typeName switch
-        {
-            "profiler" when _registry?.TryGet<GovernorActors.ProfilerRegion>(out var r) == true => r,
-            "actuator" when _registry?.TryGet<GovernorActors.ActuatorRegion>(out var r) == true => r,
-            _ => null,
-        };
-        if (fromRegistry is not null) return fromRegistry;
+        if (_registry?.TryGet<GovernorActors.ProfilerRegion>(out var fromRegistry) == true) return fromRegistry;
         try
         {
-            return ClusterSharding.Get(_system).ShardRegion(typeName);
+            return ClusterSharding.Get(_system).ShardRegion(GovernorEntities.HostType);
         }
         catch (Exception)
         {
@@ -270,22 +268,25 @@ public sealed partial class OperationsActor : ReceiveActor
     {
         var self = _cluster.SelfAddress.ToString();
         var regions = ImmutableArray.CreateBuilder<ShardRegionState>();
-        foreach (var typeName in RegionTypeNames)
+        if (Region() is not { } region)
         {
-            if (Region(typeName) is not { } region)
-            {
+            foreach (var typeName in RegionTypeNames)
                 regions.Add(new ShardRegionState(self, typeName, ImmutableDictionary<string, ImmutableArray<string>>.Empty));
-                continue;
-            }
-            var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(_askTimeout), _askTimeout + _askTimeout);
-            if (stats.Regions.Count == 0)
+            return new ShardingState(regions.ToImmutable());
+        }
+        var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(_askTimeout), _askTimeout + _askTimeout);
+        if (stats.Regions.Count == 0)
+            foreach (var typeName in RegionTypeNames)
                 regions.Add(new ShardRegionState(self, typeName, ImmutableDictionary<string, ImmutableArray<string>>.Empty));
-            foreach (var (address, regionStats) in stats.Regions.OrderBy(r => r.Key.ToString(), StringComparer.Ordinal))
-            {
-                var shards = await EntitiesOn(address, typeName)
-                             ?? regionStats.Stats.Keys.ToImmutableDictionary(id => id, _ => ImmutableArray<string>.Empty);
-                regions.Add(new ShardRegionState(address.ToString(), typeName, shards));
-            }
+        foreach (var (address, regionStats) in stats.Regions.OrderBy(r => r.Key.ToString(), StringComparer.Ordinal))
+        {
+            var shards = await EntitiesOn(address, GovernorEntities.HostType)
+                         ?? regionStats.Stats.Keys.ToImmutableDictionary(id => id, _ => ImmutableArray<string>.Empty);
+            regions.Add(new ShardRegionState(address.ToString(), GovernorEntities.ProfilerType,
+                shards.ToImmutableDictionary(s => s.Key, s => s.Value.Select(GovernorEntities.ProfilerHostOf).OfType<string>().ToImmutableArray())));
+            regions.Add(new ShardRegionState(address.ToString(), GovernorEntities.ActuatorType,
+                shards.ToImmutableDictionary(s => s.Key, s => s.Value
+                    .Select(id => GovernorEntities.TryParseActuator(id, out _, out var subsystem) ? subsystem : null).OfType<string>().ToImmutableArray())));
         }
         return new ShardingState(regions.ToImmutable());
     }

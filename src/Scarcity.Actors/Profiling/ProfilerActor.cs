@@ -126,6 +126,8 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         });
 
         Command<Sample>(OnSample);
+        // The host region's hand-off stop message (an actuator drains its writes first; a profiler has none to wait for).
+        Command<Actuation.ActuatorActor.StopWhenWritten>(_ => Context.Stop(Self));
         Command<ReportMetrics>(OnReport);
         Command<EvaluateLatest>(_ =>
         {
@@ -363,6 +365,11 @@ public sealed class ProfilerGateway : ReceiveActor
     public ProfilerGateway(IActorRef profilerRegion)
     {
         Receive<Sample>(s => profilerRegion.Forward(s));
+        // A sensor node's samples of one tick for this node's shards (SampleBatchRouter): each to the local region.
+        Receive<SampleBatch>(b =>
+        {
+            foreach (var sample in b.Samples) profilerRegion.Tell(sample, Sender);
+        });
         Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }
 }

@@ -1,5 +1,6 @@
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Configuration;
 using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Sharding;
@@ -10,25 +11,33 @@ namespace Scarcity.Actors.Profiling;
 public static class ProfilingHosting
 {
     /// <summary>
-    /// The per-host <see cref="ProfilerActor"/> entities (on a <c>governor</c> node; a proxy elsewhere), this node's
-    /// <see cref="TelemetryDigestActor"/> that feeds every fleet view, and the <see cref="ProfilerGateway"/> at
-    /// <c>/user/profilers</c> (a ClusterClient service) that samples and app metrics enter by.
+    /// The region of the per-host entities (<see cref="GovernorEntities.HostType"/>, on a <c>governor</c> node; a proxy
+    /// elsewhere): each host's <see cref="ProfilerActor"/> and, in the same shard, the <see cref="ActuatorActor"/> of every
+    /// subsystem on the host; this node's <see cref="TelemetryDigestActor"/> that feeds every fleet view; and the
+    /// <see cref="ProfilerGateway"/> at <c>/user/profilers</c> (a ClusterClient service) that samples and app metrics enter by.
     /// </summary>
     public static AkkaConfigurationBuilder WithProfilers(this AkkaConfigurationBuilder builder, DRGConfig config)
     {
         if (config.Cluster.IsGovernor)
-            builder.WithShardRegion<GovernorActors.ProfilerRegion>(GovernorEntities.ProfilerType,
+            builder.WithShardRegion<GovernorActors.ProfilerRegion>(GovernorEntities.HostType,
                 (system, registry) =>
                 {
                     // Created with the region, so it exists before the first (remembered) profiler starts.
                     var digest = system.ActorOf(TelemetryDigestActor.Props(config.ViewInterval), "telemetry-digest");
-                    return host => ProfilerActor.Props(host, config.Profiler, config.Sensor.Interval,
-                        registry.Get<GovernorActors.ActuatorRegion>(), digest, config.Persistence);
+                    return entityId =>
+                    {
+                        // The region itself routes both ways (profile to actuator, attach to profiler): within a host's shard, a local hop.
+                        var region = registry.Get<GovernorActors.ProfilerRegion>();
+                        if (GovernorEntities.TryParseActuator(entityId, out var host, out var subsystem))
+                            return ActuatorActor.Props(subsystem, config.Policy, config.Actuator, region, config.Persistence, host);
+                        return ProfilerActor.Props(GovernorEntities.ProfilerHostOf(entityId) ?? entityId, config.Profiler, config.Sensor.Interval,
+                            region, digest, config.Persistence);
+                    };
                 },
-                new GovernorEntities.ProfilerExtractor(), GovernorEntities.RegionOptions());
+                new GovernorEntities.HostEntityExtractor(), HandingOffWhenWritten(GovernorEntities.RegionOptions()));
         else
-            builder.WithShardRegionProxy<GovernorActors.ProfilerRegion>(GovernorEntities.ProfilerType, GovernorEntities.GovernorRole,
-                new GovernorEntities.ProfilerExtractor());
+            builder.WithShardRegionProxy<GovernorActors.ProfilerRegion>(GovernorEntities.HostType, GovernorEntities.GovernorRole,
+                new GovernorEntities.HostEntityExtractor());
 
         return builder.WithActors((system, registry) =>
         {
@@ -36,5 +45,13 @@ public static class ProfilingHosting
             registry.Register<GovernorActors.Profilers>(profilers);
             Akka.Cluster.Tools.Client.ClusterClientReceptionist.Get(system).RegisterService(profilers);
         });
+    }
+
+    // On hand-off (rebalance, leave, shutdown) an actuator stops once its decisions are in the journal, not at once; a
+    // profiler stops at once, as with the default hand-off message.
+    private static ShardOptions HandingOffWhenWritten(ShardOptions options)
+    {
+        options.HandOffStopMessage = ActuatorActor.StopWhenWritten.Instance;
+        return options;
     }
 }

@@ -1,6 +1,8 @@
 using Akka.Actor;
+using Akka.DistributedData;
 using Akka.Event;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Registration;
 
@@ -13,6 +15,9 @@ namespace Scarcity.Actors.Registration;
 /// already has that many subsystems in the fleet view (<see cref="ServicePaths.Monitor"/>) is rejected. The view lags by
 /// up to a view interval, so the bound holds against a flood, give or take the registrations of the last second; when
 /// the view does not answer, the registration goes ahead.
+/// In a cluster it follows the <see cref="SubsystemDirectory"/>: an ack or status query that names no host gets the
+/// subsystem's host from it, and a registration on another host than the directory's goes to the actuator on the
+/// directory's host first (<see cref="HandOverSubsystem"/>), which holds the subsystem's state.
 /// </summary>
 public sealed class RegistrationActor : ReceiveActor
 {
@@ -36,6 +41,12 @@ public sealed class RegistrationActor : ReceiveActor
     /// <summary>Creates the registration front door.</summary>
     public RegistrationActor(IActorRef actuators, int maxSubsystemsPerHost)
     {
+        if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider)
+            SubsystemDirectory.Subscribe(Context.System, Self);
+        Receive<Changed>(changed =>
+        {
+            if (changed.Key.Equals(SubsystemDirectory.Key)) _hosts = changed.Get(SubsystemDirectory.Key);
+        });
         Receive<RegisterSubsystem>(register =>
         {
             var error = Validate(register);
@@ -46,7 +57,7 @@ public sealed class RegistrationActor : ReceiveActor
             }
             if (maxSubsystemsPerHost <= 0)
             {
-                actuators.Forward(register);
+                actuators.Tell(Routed(register), Sender);
                 return;
             }
             var sender = Sender;
@@ -63,11 +74,21 @@ public sealed class RegistrationActor : ReceiveActor
                     $"host '{counted.Register.Host}' already has {counted.OnHost} registered subsystems, the most one host may have " +
                     $"(Scarcity:Operations:MaxSubsystemsPerHost = {maxSubsystemsPerHost})");
             else
-                actuators.Tell(counted.Register, counted.Sender);
+                actuators.Tell(Routed(counted.Register), counted.Sender);
         });
-        Receive<ThrottleAck>(ack => actuators.Forward(ack));
-        Receive<GetSubsystemStatus>(query => actuators.Forward(query));
+        // Without a host in the message nor the directory (a subsystem of an older release not seen since): the actuator
+        // of no host ("a||name") answers from the journal, or passes it on to the host the journal names.
+        Receive<ThrottleAck>(ack => actuators.Forward(ack.Host is null ? ack with { Host = HostOf(ack.Subsystem) } : ack));
+        Receive<GetSubsystemStatus>(query => actuators.Forward(query.Host is null ? query with { Host = HostOf(query.Subsystem) } : query));
     }
+
+    private LWWDictionary<string, string> _hosts = LWWDictionary<string, string>.Empty;
+
+    private string HostOf(string subsystem) => _hosts.TryGetValue(subsystem, out var host) ? host : "";
+
+    // A registration on another host than the directory's goes to the actuator that holds the subsystem's state first.
+    private object Routed(RegisterSubsystem register) =>
+        _hosts.TryGetValue(register.Name, out var host) && host != register.Host ? new HandOverSubsystem(host, register) : register;
 
     private void Reject(RegisterSubsystem register, IActorRef sender, string error)
     {

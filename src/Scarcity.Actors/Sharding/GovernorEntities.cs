@@ -1,23 +1,40 @@
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Util;
 using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Sharding;
 
-/// <summary>The entity types of the governor, how messages find their entity, and how their regions are set up.</summary>
+/// <summary>
+/// The entity types of the governor, how messages find their entity, and how their region is set up.
+/// Issue 15: a host's profiler and the actuators of the subsystems registered on that host are entities of one region
+/// (<see cref="HostType"/>) in one shard, the shard of their host: they live on one node and move together on failover
+/// and rebalance, so a sample crosses nodes at most once (sensor to profiler) and the profile reaches its actuators as a
+/// local message, never serialized.
+/// </summary>
 public static class GovernorEntities
 {
-    /// <summary>Entity type of the per-host profilers.</summary>
+    /// <summary>Entity kind of the per-host profilers (their journal writer's and metrics' label).</summary>
     public const string ProfilerType = "profiler";
 
-    /// <summary>Entity type of the per-subsystem actuators.</summary>
+    /// <summary>Entity kind of the per-subsystem actuators (their journal writer's and metrics' label).</summary>
     public const string ActuatorType = "actuator";
+
+    /// <summary>
+    /// The one region type of the per-host entities: profiler <c>p|host</c> and actuators <c>a|host|subsystem</c>, all in
+    /// the shard of their host. (Releases before issue 15 had two region types, <c>profiler</c> and <c>actuator</c>; the
+    /// persistence ids did not change, so their state recovers; their remembered entities start again on the first sample.)
+    /// </summary>
+    public const string HostType = "host";
 
     /// <summary>The role of the nodes that host the entities and their persistence.</summary>
     public const string GovernorRole = "governor";
 
-    /// <summary>Shards per entity type; fixed once a cluster runs (a restart with another value strands state).</summary>
+    /// <summary>Shards of the region; fixed once a cluster runs (a restart with another value strands state).</summary>
     public const int MaxShards = 100;
+
+    private const string ProfilerPrefix = "p|";
+    private const string ActuatorPrefix = "a|";
 
     /// <summary>
     /// The regions' options: entities live on <see cref="GovernorRole"/> nodes; the coordinator's state in Distributed
@@ -32,17 +49,69 @@ public static class GovernorEntities
         RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
     };
 
-    /// <summary>Routes <see cref="IWithHost"/> messages to the profiler entity of their host.</summary>
-    public sealed class ProfilerExtractor() : HashCodeMessageExtractor(MaxShards)
+    /// <summary>The entity id of <paramref name="host"/>'s profiler: <c>p|host</c>.</summary>
+    public static string ProfilerEntityId(string host) => ProfilerPrefix + host;
+
+    /// <summary>
+    /// The entity id of <paramref name="subsystem"/>'s actuator on <paramref name="host"/>: <c>a|host|subsystem</c>
+    /// (a subsystem name never holds '|', a host name may: the subsystem is what follows the last '|').
+    /// </summary>
+    public static string ActuatorEntityId(string host, string subsystem) => ActuatorPrefix + host + "|" + subsystem;
+
+    /// <summary>The host of a profiler's entity id, or null when <paramref name="entityId"/> is not one.</summary>
+    public static string? ProfilerHostOf(string entityId) =>
+        entityId.StartsWith(ProfilerPrefix, StringComparison.Ordinal) ? entityId[ProfilerPrefix.Length..] : null;
+
+    /// <summary>The host and subsystem of an actuator's entity id; false when <paramref name="entityId"/> is not one.</summary>
+    public static bool TryParseActuator(string entityId, out string host, out string subsystem)
     {
-        /// <inheritdoc />
-        public override string? EntityId(object message) => message is IWithHost m ? m.Host : null;
+        host = subsystem = "";
+        var last = entityId.LastIndexOf('|');
+        if (!entityId.StartsWith(ActuatorPrefix, StringComparison.Ordinal) || last < ActuatorPrefix.Length || last == entityId.Length - 1) return false;
+        host = entityId[ActuatorPrefix.Length..last];
+        subsystem = entityId[(last + 1)..];
+        return true;
     }
 
-    /// <summary>Routes <see cref="IWithSubsystem"/> messages to the actuator entity of their subsystem.</summary>
-    public sealed class ActuatorExtractor() : HashCodeMessageExtractor(MaxShards)
+    /// <summary>The host an entity id belongs to (the part its shard is derived from); the whole id when it is neither kind.</summary>
+    public static string HostOf(string entityId) =>
+        ProfilerHostOf(entityId) ?? (TryParseActuator(entityId, out var host, out _) ? host : entityId);
+
+    /// <summary>The shard of everything of <paramref name="host"/>: a stable hash of the host name modulo <see cref="MaxShards"/>.</summary>
+    public static string ShardOf(string host) => (Math.Abs(MurmurHash.StringHash(host) % MaxShards)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Routes every message of a host to its entity in the host's shard: <see cref="IWithHost"/> messages (samples, app
+    /// metrics, attach/detach) to the profiler; <see cref="RegisterSubsystem"/>, <see cref="EvaluateProfile"/>,
+    /// <see cref="HandOverSubsystem"/> and the <see cref="ThrottleAck"/>/<see cref="GetSubsystemStatus"/> that name their
+    /// host to the subsystem's actuator. An ack or status query without a host is not routable here (null): the
+    /// registration front door gives it the host from the <see cref="SubsystemDirectory"/> first. (Akka handles
+    /// <c>ShardingEnvelope</c> and <c>StartEntity</c> itself, before the extractor.)
+    /// </summary>
+    public sealed class HostEntityExtractor : IMessageExtractor
     {
         /// <inheritdoc />
-        public override string? EntityId(object message) => message is IWithSubsystem m ? m.Subsystem : null;
+        public string? EntityId(object message) => message switch
+        {
+            RegisterSubsystem r => ActuatorEntityId(r.Host, r.Name),
+            EvaluateProfile e => ActuatorEntityId(e.Profile.Host, e.Subsystem),
+            HandOverSubsystem h => ActuatorEntityId(h.Host, h.Register.Name),
+            ThrottleAck { Host: { } host } a => ActuatorEntityId(host, a.Subsystem),
+            GetSubsystemStatus { Host: { } host } q => ActuatorEntityId(host, q.Subsystem),
+            HostPeers p => ActuatorEntityId(p.Host, p.Subsystem),
+            // A cap of an older owner names no host: the actuator of no host passes it on to the host its journal names.
+            ApplyBudgetCap c => ActuatorEntityId(c.Host, c.Subsystem),
+            IWithHost m => ProfilerEntityId(m.Host),
+            _ => null,
+        };
+
+        /// <inheritdoc />
+        public object? EntityMessage(object message) => message;
+
+        /// <inheritdoc />
+        public string? ShardId(object message) => EntityId(message) is { } id ? ShardId(id, message) : null;
+
+        /// <inheritdoc />
+        public string ShardId(string entityId, object? messageHint = null) => ShardOf(HostOf(entityId));
     }
 }

@@ -230,4 +230,53 @@ public sealed class MultiNodeSpecs : IAsyncLifetime
             Assert.Equal(["gpu-node-1", "gpu-node-2", "gpu-node-3"], profilers.Order());
         }, Wait);
     }
+
+    /// <summary>Per node address: the hosts of its profilers and the subsystems of its actuators (the operations view).</summary>
+    private static async Task<Dictionary<string, (HashSet<string> Profilers, HashSet<string> Actuators)>> Placement(IActorRef operations)
+    {
+        var sharding = await operations.Ask<ShardingState>(GetShardingState.Instance, Wait);
+        return sharding.Regions.GroupBy(r => r.Node).ToDictionary(g => g.Key, g => (
+            g.Where(r => r.Region == "profiler").SelectMany(r => r.Shards.Values.SelectMany(e => e)).ToHashSet(),
+            g.Where(r => r.Region == "actuator").SelectMany(r => r.Shards.Values.SelectMany(e => e)).ToHashSet()));
+    }
+
+    private static void AssertColocated(Dictionary<string, (HashSet<string> Profilers, HashSet<string> Actuators)> placement, int hosts)
+    {
+        for (var i = 0; i < hosts; i++)
+        {
+            var withProfiler = placement.Where(p => p.Value.Profilers.Contains($"place-host-{i}")).Select(p => p.Key).ToList();
+            var withActuator = placement.Where(p => p.Value.Actuators.Contains($"place-sub-{i}")).Select(p => p.Key).ToList();
+            Assert.Single(withProfiler);
+            Assert.Equal(withProfiler, withActuator);
+        }
+    }
+
+    [Fact]
+    // After a node leaves or dies the shards, profilers and actuators together, move as units: that runs with real processes
+    // and PostgreSQL in ClusterTests (FailoverSpecs kills the node holding a host's profiler and its subsystem's actuator).
+    public async Task A_hosts_profiler_and_its_subsystems_actuators_live_on_one_node()
+    {
+        const int hosts = 9;
+        var kit = new Akka.TestKit.Xunit2.TestKit(_nodes[0].System);
+        var engines = Enumerable.Range(0, hosts).Select(_ => kit.CreateTestProbe()).ToList();
+        static void RegisterAndSample(IReadOnlyList<GovernorHost> nodes, IReadOnlyList<Akka.TestKit.TestProbe> engines, double at, TimeSpan wait)
+        {
+            for (var i = 0; i < hosts; i++)
+            {
+                nodes[i % nodes.Count].Policy.Tell(new RegisterSubsystem($"place-sub-{i}", $"place-host-{i}", 5, [ActionNames.ReduceBatch], engines[i].Ref), engines[i].Ref);
+                nodes[(i + 1) % nodes.Count].Profilers.Tell(VramSample($"place-host-{i}", 0.5, at));
+            }
+            foreach (var engine in engines) engine.FishForMessage<SubsystemRegistered>(_ => true, wait);
+        }
+
+        RegisterAndSample(_nodes, engines, 1, Wait);
+        var operations = _nodes[0].Registry.Get<GovernorActors.Operations>();
+        await kit.AwaitAssertAsync(async () =>
+        {
+            var placement = await Placement(operations);
+            AssertColocated(placement, hosts);
+            Assert.True(placement.Count(p => p.Value.Profilers.Any(h => h.StartsWith("place-host-", StringComparison.Ordinal))) >= 2,
+                "the hosts spread over more than one node");
+        }, Wait);
+    }
 }

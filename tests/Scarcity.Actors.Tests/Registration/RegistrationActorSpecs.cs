@@ -134,8 +134,8 @@ public sealed class RegistrationActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Acks_and_status_queries_are_forwarded_to_the_actuators_with_their_sender()
     {
         var subsystem = CreateTestProbe("subsystem");
-        var ack = new ThrottleAck("engine", 3, true, "applied");
-        var query = new GetSubsystemStatus("engine");
+        var ack = new ThrottleAck("engine", 3, true, "applied", "gpu-01");
+        var query = new GetSubsystemStatus("engine", "gpu-01");
 
         _registration.Tell(ack, subsystem.Ref);
         Assert.Same(ack, _actuators.ExpectMsg<ThrottleAck>(Wait));
@@ -145,5 +145,16 @@ public sealed class RegistrationActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(TestActor, _actuators.LastSender);
         _actuators.Reply(new SubsystemStatus("engine", "gpu-01", 5, ImmutableDictionary<string, double>.Empty, 3, 3, true, []));
         Assert.Equal(3, ExpectMsg<SubsystemStatus>(Wait).LastAckedSequence); // the answer comes straight back to the asker
+    }
+
+    [Fact]
+    public void An_ack_or_status_query_that_names_no_host_and_is_not_in_the_directory_goes_to_the_actuator_of_no_host()
+    {
+        // Older senders name no host; without a directory entry the actuator "a||engine" answers from the journal or
+        // passes it on to the host the journal names (HostPlacementSpecs runs that path on a real node).
+        _registration.Tell(new ThrottleAck("engine", 3, true, "applied"), TestActor);
+        Assert.Equal(new ThrottleAck("engine", 3, true, "applied", ""), _actuators.ExpectMsg<ThrottleAck>(Wait));
+        _registration.Tell(new GetSubsystemStatus("engine"), TestActor);
+        Assert.Equal(new GetSubsystemStatus("engine", ""), _actuators.ExpectMsg<GetSubsystemStatus>(Wait));
     }
 }
