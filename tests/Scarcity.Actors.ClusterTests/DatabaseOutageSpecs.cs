@@ -66,8 +66,15 @@ public sealed partial class DatabaseOutageSpecs : Akka.TestKit.Xunit2.TestKit
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[i];
                 var subsystem = Sys.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), $"outage-y{i}");
-                probe.Send(port, ServicePaths.Policy, new RegisterSubsystem($"ct-db-{i}", $"ct-db-host-{i}", 1,
-                    [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem), subsystem);
+                var register = new RegisterSubsystem($"ct-db-{i}", $"ct-db-host-{i}", 1,
+                    [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem);
+                // Registers again every 2 s until answered, as the clients do (RegisterInterval): during an outage the
+                // actuator's start needs a remembered-entity write, and a shard whose write fails restarts without it.
+                _ = Task.Run(async () =>
+                {
+                    do probe.Send(port, ServicePaths.Policy, register, subsystem);
+                    while (await Task.WhenAny(registered.Task, Task.Delay(TimeSpan.FromSeconds(2))) != registered.Task);
+                });
                 return registered.Task;
             }
             for (var i = 0; i < Subsystems; i++) await Register(i).WaitAsync(TimeSpan.FromSeconds(60));
