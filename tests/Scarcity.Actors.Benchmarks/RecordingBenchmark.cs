@@ -9,7 +9,7 @@ namespace Scarcity.Actors.Benchmarks;
 /// <summary>
 /// <c>--recording [--hosts 500] [--seconds 60]</c>: the telemetry recording's core on real files: bytes per sample and
 /// write rate (10 series a host, 4 Hz, one frame a second as the recorder writes), paged reads (all hosts, one host),
-/// and a replay of it all under the default policy with one subsystem per host (docs/policies-replay.md).
+/// and a replay of it all under the default policy with one subsystem per host (docs/policies.md (Replay)).
 /// </summary>
 internal static class RecordingBenchmark
 {

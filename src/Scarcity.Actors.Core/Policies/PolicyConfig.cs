@@ -110,7 +110,7 @@ public sealed class PolicyConfig : IValidatedConfig
 
     /// <summary>
     /// Fleet budgets: aggregate rules over many hosts selected by their labels, whose caps go to the subsystems on those
-    /// hosts by priority (<see cref="FleetBudget"/>, docs/policies-budgets.md). Empty: none.
+    /// hosts by priority (<see cref="FleetBudget"/>, docs/policies.md (Fleet budgets)). Empty: none.
     /// </summary>
     public List<FleetBudget> Budgets { get; set; } = [];
 

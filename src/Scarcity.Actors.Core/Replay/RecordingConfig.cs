@@ -4,7 +4,7 @@ namespace Scarcity.Actors.Configuration;
 /// Telemetry recording (<c>Scarcity:Recording</c>): each governor node appends the samples, subsystem reports and
 /// registrations of the hosts it profiles to segment files in <see cref="Directory"/>, bounded by size and age (the
 /// oldest segments are deleted), so that <c>scarcity replay</c> can run them through a candidate policy. Off by default;
-/// off, the profilers make no call and no allocation for it. See docs/policies-replay.md.
+/// off, the profilers make no call and no allocation for it. See docs/policies.md (Replay).
 /// </summary>
 public sealed class RecordingConfig : IValidatedConfig
 {

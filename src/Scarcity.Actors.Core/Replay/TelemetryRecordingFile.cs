@@ -9,7 +9,7 @@ using Scarcity.Actors.Contracts;
 namespace Scarcity.Actors.Replay;
 
 /// <summary>
-/// The telemetry recording's file format (docs/policies-replay.md): a directory of append-only segment files
+/// The telemetry recording's file format (docs/policies.md (Replay)): a directory of append-only segment files
 /// <c>telemetry-&lt;10-digit sequence&gt;-&lt;start yyyyMMddTHHmmssfffZ&gt;.rec</c>, each an 8-byte header
 /// (<see cref="Magic"/>) and frames. A frame is <c>uint32 LE payload length, uint32 LE CRC-32 of the payload, payload</c>;
 /// the payload is <c>byte flags (1: holds registrations), int64 first and last record time (UTC ticks), 7-bit count</c>
