@@ -18,6 +18,8 @@
 #   FOOTPRINT_OUT (logs/bench-footprint)   logs, generated configs, the /proc samples and results.md
 #   SCARCITY_NO_BUILD=1            use src/Scarcity.Actors.Host as built
 #   SCARCITY_CONFIGURATION         (Release)
+#   FOOTPRINT_HOST_DLL             another build of the Host to measure (e.g. a `dotnet publish` output, ReadyToRun);
+#                                  implies SCARCITY_NO_BUILD=1
 #   FOOTPRINT_ARGS                 configuration keys for both nodes (e.g. --Scarcity:Gateway:Enabled=false)
 #   DOTNET_*                       passed to both nodes, to compare runtime settings (e.g. DOTNET_TieredCompilation=0)
 set -euo pipefail
@@ -27,14 +29,14 @@ SETTLE=${FOOTPRINT_SETTLE:-30}
 WINDOW=${FOOTPRINT_SECONDS:-60}
 CONFIGURATION=${SCARCITY_CONFIGURATION:-Release}
 OUT=${FOOTPRINT_OUT:-logs/bench-footprint}
-HOST_DLL=src/Scarcity.Actors.Host/bin/$CONFIGURATION/net10.0/Scarcity.Actors.Host.dll
+HOST_DLL=${FOOTPRINT_HOST_DLL:-src/Scarcity.Actors.Host/bin/$CONFIGURATION/net10.0/Scarcity.Actors.Host.dll}
 TICK=$(getconf CLK_TCK)
 
 die() { echo "bench-footprint.sh: $*" >&2; exit 1; }
 [[ "$SETTLE" =~ ^[0-9]+$ ]] || die "FOOTPRINT_SETTLE must be a whole number of seconds, was '$SETTLE'"
 [[ "$WINDOW" =~ ^[1-9][0-9]*$ ]] || die "FOOTPRINT_SECONDS must be a positive whole number of seconds, was '$WINDOW'"
 
-if [ "${SCARCITY_NO_BUILD:-}" != 1 ]; then
+if [ "${SCARCITY_NO_BUILD:-}" != 1 ] && [ -z "${FOOTPRINT_HOST_DLL:-}" ]; then
   dotnet build src/Scarcity.Actors.Host -c "$CONFIGURATION" -nologo -v q >/dev/null || die "the Host did not build"
 fi
 [ -f "$HOST_DLL" ] || die "$HOST_DLL is missing (build it, or unset SCARCITY_NO_BUILD)"
@@ -122,6 +124,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "Idle footprint, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) logical CPUs, $(uname -r), $(dotnet --version 2>/dev/null | sed 's/^/.NET SDK /')"
   echo "load average at the window's start: $load_before; at its end: $load_after"
+  echo "Host: $HOST_DLL"
   echo "DOTNET_ settings: $(env | grep '^DOTNET_' | grep -v '^DOTNET_CLI\|^DOTNET_NOLOGO\|^DOTNET_GENERATE' | tr '\n' ' ' || true); FOOTPRINT_ARGS: ${FOOTPRINT_ARGS:-none}"
   echo
   echo "| node | roles | start to Up | RSS at end | RSS max | CPU (% of one core) over ${WINDOW} s |"

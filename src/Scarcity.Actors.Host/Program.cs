@@ -125,7 +125,8 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, services) =>
     {
-        akka.WithScarcityLogging(services.GetRequiredService<ILoggerFactory>()).WithScarcityNode(config);
+        akka.WithScarcityLogging(services.GetRequiredService<ILoggerFactory>()).WithScarcityNode(config)
+            .WithSensorNodeSettings(config); // a sensor-only node: a coarser scheduler tick (fewer idle wake-ups)
         if (demo) akka.AddStartup((system, _) => StartDemoEngine(system, config.Host, config.Cluster.Tls.ToOptions()));
     });
     builder.Services.AddSingleton(config);
