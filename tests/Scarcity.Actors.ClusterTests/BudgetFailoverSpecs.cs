@@ -32,20 +32,6 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
         _output = output;
     }
 
-    private sealed class RecordingSubsystem : ReceiveActor
-    {
-        public RecordingSubsystem(ConcurrentQueue<Throttle> throttles, TaskCompletionSource registered)
-        {
-            Receive<SubsystemRegistered>(_ => registered.TrySetResult());
-            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
-            Receive<Throttle>(t =>
-            {
-                throttles.Enqueue(t);
-                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
-            });
-        }
-    }
-
     private static string[] BudgetArgs() =>
     [
         "--Scarcity:Sensor:Labels:rack=r12",
@@ -93,7 +79,7 @@ public sealed class BudgetFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFix
             {
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[subsystems[i].Name];
-                var actor = Sys.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), subsystems[i].Name);
+                var actor = Sys.ActorOf(AckingSubsystem<Throttle>.Props(queue, registered, (t, _) => t), subsystems[i].Name);
                 probe.Send(port[0], ServicePaths.Policy, new RegisterSubsystem(subsystems[i].Name, Hosts[i], subsystems[i].Priority, [ActionNames.ShedLoad], actor), actor);
                 await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));
             }

@@ -26,20 +26,6 @@ public sealed partial class DatabaseOutageSpecs : Akka.TestKit.Xunit2.TestKit
 
     public DatabaseOutageSpecs(ITestOutputHelper output) : base(GovernorProbe.Hocon, "outage-probe", output) => _output = output;
 
-    private sealed class RecordingSubsystem : ReceiveActor
-    {
-        public RecordingSubsystem(ConcurrentQueue<(DateTimeOffset At, Throttle Throttle)> throttles, TaskCompletionSource registered)
-        {
-            Receive<SubsystemRegistered>(_ => registered.TrySetResult());
-            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
-            Receive<Throttle>(t =>
-            {
-                throttles.Enqueue((DateTimeOffset.UtcNow, t));
-                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
-            });
-        }
-    }
-
     [Fact]
     public async Task Governing_survives_a_PostgreSQL_outage_and_the_journal_gets_every_decision_once_in_order_afterwards()
     {
@@ -65,7 +51,7 @@ public sealed partial class DatabaseOutageSpecs : Akka.TestKit.Xunit2.TestKit
             {
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[i];
-                var subsystem = Sys.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), $"outage-y{i}");
+                var subsystem = Sys.ActorOf(AckingSubsystem<(DateTimeOffset At, Throttle Throttle)>.Props(queue, registered, (t, _) => (DateTimeOffset.UtcNow, t)), $"outage-y{i}");
                 var register = new RegisterSubsystem($"ct-db-{i}", $"ct-db-host-{i}", 1,
                     [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem);
                 // Registers again every 2 s until answered, as the clients do (RegisterInterval): during an outage the

@@ -28,20 +28,6 @@ public sealed class FailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<P
         _output = output;
     }
 
-    private sealed class RecordingSubsystem : ReceiveActor
-    {
-        public RecordingSubsystem(ConcurrentQueue<Throttle> throttles, TaskCompletionSource registered)
-        {
-            Receive<SubsystemRegistered>(_ => registered.TrySetResult());
-            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
-            Receive<Throttle>(t =>
-            {
-                throttles.Enqueue(t);
-                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
-            });
-        }
-    }
-
     [Fact]
     public async Task Kill_9_of_the_node_hosting_a_profiler_and_an_actuator_moves_both_with_their_state_within_30_s()
     {
@@ -70,7 +56,7 @@ public sealed class FailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixture<P
             {
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[i];
-                var subsystem = Sys.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), $"y{i}");
+                var subsystem = Sys.ActorOf(AckingSubsystem<Throttle>.Props(queue, registered, (t, _) => t), $"y{i}");
                 probe.Send(port[0], ServicePaths.Policy, new RegisterSubsystem($"ct-y-{i}", $"ct-host-{i}", 1,
                     [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem), subsystem);
                 await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));

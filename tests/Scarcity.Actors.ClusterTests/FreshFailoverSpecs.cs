@@ -32,20 +32,6 @@ public sealed class FreshFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixt
 
     private sealed record Received(Throttle Throttle, DateTimeOffset At);
 
-    private sealed class RecordingSubsystem : ReceiveActor
-    {
-        public RecordingSubsystem(ConcurrentQueue<Received> throttles, TaskCompletionSource registered)
-        {
-            Receive<SubsystemRegistered>(_ => registered.TrySetResult());
-            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
-            Receive<Throttle>(t =>
-            {
-                throttles.Enqueue(new Received(t, DateTimeOffset.UtcNow));
-                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
-            });
-        }
-    }
-
     /// <summary>StableAfter and DownRemovalMargin of the shipped cluster-config/three-node/node1.json.</summary>
     private static (TimeSpan StableAfter, TimeSpan DownRemovalMargin) ShippedTiming()
     {
@@ -80,7 +66,7 @@ public sealed class FreshFailoverSpecs : Akka.TestKit.Xunit2.TestKit, IClassFixt
             {
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[i];
-                var subsystem = Sys.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), $"fresh-y{i}");
+                var subsystem = Sys.ActorOf(AckingSubsystem<Received>.Props(queue, registered, (t, _) => new Received(t, DateTimeOffset.UtcNow)), $"fresh-y{i}");
                 probe.Send(port[0], ServicePaths.Policy, new RegisterSubsystem($"fresh-y-{i}", $"fresh-host-{i}", 1,
                     [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem), subsystem);
                 await registered.Task.WaitAsync(TimeSpan.FromSeconds(60));

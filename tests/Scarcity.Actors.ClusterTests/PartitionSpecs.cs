@@ -35,20 +35,6 @@ public sealed class PartitionSpecs : IClassFixture<PostgresFixture>
 
     private sealed record Received(Throttle Throttle, string Sender, DateTimeOffset At);
 
-    private sealed class RecordingSubsystem : ReceiveActor
-    {
-        public RecordingSubsystem(ConcurrentQueue<Received> throttles, TaskCompletionSource registered)
-        {
-            Receive<SubsystemRegistered>(_ => registered.TrySetResult());
-            Receive<RegistrationRejected>(r => registered.TrySetException(new InvalidOperationException(r.Reason)));
-            Receive<Throttle>(t =>
-            {
-                throttles.Enqueue(new Received(t, Sender.Path.Address.ToString(), DateTimeOffset.UtcNow));
-                Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied"));
-            });
-        }
-    }
-
     [Fact]
     public async Task A_cut_off_node_is_downed_by_the_majority_no_subsystem_is_governed_from_both_sides_and_the_healed_cluster_continues()
     {
@@ -88,7 +74,7 @@ public sealed class PartitionSpecs : IClassFixture<PostgresFixture>
                 var i = count;
                 var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var queue = throttles[i];
-                var subsystem = system.ActorOf(Props.Create(() => new RecordingSubsystem(queue, registered)), $"part-y{i}");
+                var subsystem = system.ActorOf(AckingSubsystem<Received>.Props(queue, registered, (t, sender) => new Received(t, sender.Path.Address.ToString(), DateTimeOffset.UtcNow)), $"part-y{i}");
                 probe.Send(port[0], ServicePaths.Policy, new RegisterSubsystem($"part-y-{i}", $"part-host-{i}", 1,
                     [ActionNames.Throttle, ActionNames.ReduceBatch, ActionNames.ShedLoad], subsystem), subsystem);
                 await registered.Task.WaitAsync(TimeSpan.FromSeconds(90));
