@@ -75,13 +75,7 @@ public sealed partial class ActuatorActor
         {
             if (_announcedHolds.TryGetValue(action, out var announced) && announced == why) continue;
             _announcedHolds[action] = why;
-            // Like the effect check's verdict: an unsent decision on drg.signal.<action> and the decisions topic, not journalled.
-            var level = _policy.GetState(action).Level;
-            var notice = new Decision(_subsystem, profile.Host, action, level, level, 0,
-                new ThrottleReason(why, "", "priority", double.NaN, double.NaN, double.NaN), profile.At, ImmutableDictionary<string, double>.Empty,
-                false, why);
-            _mediator.Tell(new Publish(Topics.Signal(action), notice));
-            _mediator.Tell(new Publish(Topics.Decisions, notice));
+            PublishNotice(profile, action, "priority", why); // like the effect check's verdict: unsent, not journaled
             _log.Info("Subsystem {0}: {1} {2}", _subsystem, action, why);
         }
     }

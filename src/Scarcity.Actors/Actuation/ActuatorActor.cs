@@ -408,6 +408,20 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     // decisions topic as an unsent decision (not journalled: it changes no level), and stays in the status.
     private readonly HashSet<string> _announcedIneffective = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// A verdict that moves no level (the effect check's, a priority hold): an unsent, unjournaled decision at the current
+    /// level, published on <c>drg.signal.&lt;action&gt;</c> and the decisions topic with <paramref name="signal"/> as its signal.
+    /// </summary>
+    private void PublishNotice(HostProfile profile, string action, string signal, string why)
+    {
+        var level = _policy.GetState(action).Level;
+        var notice = new Decision(_subsystem, profile.Host, action, level, level, 0,
+            new ThrottleReason(why, "", signal, double.NaN, double.NaN, double.NaN), profile.At, ImmutableDictionary<string, double>.Empty,
+            false, why);
+        _mediator.Tell(new Publish(Topics.Signal(action), notice));
+        _mediator.Tell(new Publish(Topics.Decisions, notice));
+    }
+
     private void AnnounceIneffective(HostProfile profile)
     {
         var ineffective = _policy.Ineffective;
@@ -415,12 +429,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         foreach (var (action, why) in ineffective)
         {
             if (!_announcedIneffective.Add(action)) continue;
-            var level = _policy.GetState(action).Level;
-            var notice = new Decision(_subsystem, profile.Host, action, level, level, 0,
-                new ThrottleReason(why, "", "ineffective", double.NaN, double.NaN, double.NaN), profile.At, ImmutableDictionary<string, double>.Empty,
-                false, why);
-            _mediator.Tell(new Publish(Topics.Signal(action), notice));
-            _mediator.Tell(new Publish(Topics.Decisions, notice));
+            PublishNotice(profile, action, "ineffective", why);
             _log.Warning("Subsystem {0}: {1}", _subsystem, why);
             PublishStatus();
         }
