@@ -41,11 +41,7 @@ public sealed class OperationsMessagesSpecs() : Akka.TestKit.Xunit2.TestKit(Scar
     [MemberData(nameof(Messages))]
     public void Round_trips_by_its_manifest(object message)
     {
-        var serializer = Sys.Serialization.FindSerializerFor(message);
-        Assert.IsType<ScarcitySerializer>(serializer);
-        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
-
-        var back = Sys.Serialization.Deserialize(serializer.ToBinary(message), serializer.Identifier, manifest);
+        var (_, back) = ManifestRoundTrip.Of(Sys, message);
 
         Assert.Equal(message.GetType(), back.GetType());
         Assert.Equal(JsonSerializer.Serialize(message, message.GetType()), JsonSerializer.Serialize(back, back.GetType()));
