@@ -141,8 +141,14 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, bool demo, bool jsonLo
     try
     {
         // The actor system first, on its own: remoting binds here, and Akka.Hosting would log a failure and stop with 0.
-        host.Services.GetRequiredService<ActorSystem>();
+        var system = host.Services.GetRequiredService<ActorSystem>();
         await host.RunAsync();
+        // Akka may stop the node itself (an outbound TLS handshake that failed): the reason's exit code, and a line why.
+        if (StartupChecks.DescribeSelfShutdown(CoordinatedShutdown.Get(system).ShutdownReason, config) is var (code, why))
+        {
+            Console.Error.WriteLine(why);
+            return code;
+        }
     }
     catch (Exception e) when (StartupChecks.DescribeStartFailure(e, config) is { } line)
     {

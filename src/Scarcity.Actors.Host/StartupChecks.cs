@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Akka.Actor;
 using Microsoft.Data.Sqlite;
 using Scarcity.Actors.Configuration;
 
@@ -127,6 +128,25 @@ public static partial class StartupChecks
             ? $"an address of this node is already in use (remoting {config.Cluster.Hostname}:{config.Cluster.Port}, operator endpoint " +
               $"{config.Metrics.Address}:{config.Metrics.Port}): {error.GetBaseException().Message}"
             : null;
+
+    /// <summary>
+    /// The exit code and the one line for a node that Akka stopped on its own with a non-zero exit code, or null when it
+    /// stopped as asked (Ctrl+C, SIGTERM, <c>scarcity cluster leave</c>) or was downed (exit code 0). The case a fleet
+    /// meets: Akka.Remote (1.5.50 and later) stops a node whose outbound TLS handshake fails (exit code 79), so that a node
+    /// with a certificate its peers do not trust ends at once instead of retrying its join for ever.
+    /// </summary>
+    public static (int Code, string Line)? DescribeSelfShutdown(CoordinatedShutdown.Reason? reason, DRGConfig config)
+    {
+        if (reason is null || reason.ExitCode == 0) return null;
+        var tls = config.Cluster.Tls;
+        if (reason.GetType().Name == "TlsHandshakeFailureReason")
+            return (reason.ExitCode,
+                $"stopped: a TLS handshake with a peer failed ({reason}); Akka.Remote stops a node whose own connection fails its " +
+                $"TLS handshake. Check {TlsConfig.Section}: this node's certificate ('{tls.CertificatePath}') must be signed by the " +
+                $"CA its peers trust, and theirs by its CA ('{tls.CaCertificatePath}'); the peer's log names the certificate it refused " +
+                $"(exit code {reason.ExitCode})");
+        return (reason.ExitCode, $"stopped by Akka: {reason} (exit code {reason.ExitCode})");
+    }
 
     private static T? FindInner<T>(Exception error) where T : Exception
     {

@@ -97,6 +97,9 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>Whether it has exited.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Its exit code once it has exited (its output read to the end), else null.</summary>
+    public int? ExitCode => _process.HasExited && _process.WaitForExit(5_000) ? _process.ExitCode : null;
+
     /// <summary>Every line it printed so far, stdout and stderr interleaved as received.</summary>
     public IReadOnlyCollection<string> Lines => _lines;
 
