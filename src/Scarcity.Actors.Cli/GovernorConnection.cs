@@ -3,15 +3,19 @@ using System.Net;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Client;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Cli;
 
 /// <summary>
-/// The CLI's way into the governor: a small actor system (<c>provider = remote</c>, port 0, our serializer) with a
-/// <see cref="ClusterClient"/> whose initial contacts are the receptionists of the given nodes. It never joins the
-/// cluster, so it changes neither gossip, nor majorities, nor shard allocation.
+/// The CLI's way into the governor: a small actor system (<c>provider = remote</c>, port 0, our serializer) that asks
+/// the <c>ClusterClientReceptionist</c> of the first given node that answers, with the receptionist's own protocol (a
+/// DistributedPubSub <c>Send</c> with local affinity, the reply through the receptionist's response tunnel). So the node
+/// named with <c>--contact</c> is the node that answers: a <see cref="ClusterClient"/> would use whichever of the
+/// receptionists it learns of answered first (a node with other operator settings, say). It never joins the cluster,
+/// so it changes neither gossip, nor majorities, nor shard allocation.
 /// </summary>
 public sealed class GovernorConnection : IAsyncDisposable
 {
@@ -19,13 +23,13 @@ public sealed class GovernorConnection : IAsyncDisposable
     public const string GovernorSystemName = "scarcity";
 
     private readonly ActorSystem _system;
-    private readonly IActorRef _client;
+    private readonly IActorRef _receptionist;
     private readonly TimeSpan _timeout;
 
-    private GovernorConnection(ActorSystem system, IActorRef client, IReadOnlyList<string> contacts, TimeSpan timeout)
+    private GovernorConnection(ActorSystem system, IActorRef receptionist, IReadOnlyList<string> contacts, TimeSpan timeout)
     {
         _system = system;
-        _client = client;
+        _receptionist = receptionist;
         Contacts = contacts;
         _timeout = timeout;
     }
@@ -87,7 +91,7 @@ public sealed class GovernorConnection : IAsyncDisposable
                 {
                     var identity = await system.ActorSelection(a + "/system/receptionist")
                         .Ask<ActorIdentity>(new Identify(a), connectTimeout, cancellationToken);
-                    return identity.Subject is null ? null : a;
+                    return identity.Subject;
                 }
                 catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
                 {
@@ -95,16 +99,14 @@ public sealed class GovernorConnection : IAsyncDisposable
                 }
             }));
             cancellationToken.ThrowIfCancellationRequested();
-            var reachable = answers.OfType<string>().ToList();
-            if (reachable.Count == 0)
+            // The first contact in the order given whose receptionist answered.
+            var receptionist = answers.FirstOrDefault(r => r is not null);
+            if (receptionist is null)
                 throw new CliException(
                     $"cannot reach the governor at {string.Join(", ", addresses)}: no receptionist answered within {connectTimeout.TotalSeconds:0.#} s" +
                     (tls is null ? "" : " (with TLS: is the CLI's certificate from the governor's CA, and the governor's from --tls-ca?)"));
 
-            var settings = ClusterClientSettings.Create(system)
-                .WithInitialContacts(reachable.Select(a => ActorPath.Parse(a + "/system/receptionist")).ToImmutableHashSet());
-            var client = system.ActorOf(ClusterClient.Props(settings), "client");
-            return new GovernorConnection(system, client, addresses, timeout);
+            return new GovernorConnection(system, receptionist, addresses, timeout);
         }
         catch
         {
@@ -119,7 +121,7 @@ public sealed class GovernorConnection : IAsyncDisposable
         object answer;
         try
         {
-            answer = await _client.Ask<object>(new ClusterClient.Send(path, message, localAffinity: true), _timeout, cancellationToken);
+            answer = await _receptionist.Ask<object>(new Send(path, message, localAffinity: true), _timeout, cancellationToken);
         }
         catch (AskTimeoutException)
         {

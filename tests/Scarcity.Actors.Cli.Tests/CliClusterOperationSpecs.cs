@@ -110,6 +110,29 @@ public sealed class CliClusterOperationSpecs : IAsyncLifetime
         Assert.All(actions, a => Assert.StartsWith("akka.tcp://", a.Origin));
     }
 
+    [Fact]
+    public async Task A_command_received_by_the_sensor_only_node_is_journaled_by_a_governor_saying_which_node_received_it()
+    {
+        var sensor = _cluster.Nodes[2];
+        var sensorAddress = Akka.Cluster.Cluster.Get(sensor.System).SelfAddress.ToString();
+
+        var refused = await CliRun.Of("cluster", "down-unreachable", "--contact", sensor.Address, "--token", Token, "--operator", "bob@ops");
+        Assert.True(refused.ExitCode == 1, refused.ToString()); // gpu-c has no operator token configured
+
+        // The sensor node has no database: the oldest Up governor writes the record under its own operator-audit id.
+        OperatorAction? recorded = null;
+        await _cluster.WaitUntil(() =>
+        {
+            recorded = _cluster.Nodes.Take(2)
+                .SelectMany(n => ReadJournal(n, OperatorAuditActor.PersistenceIdFor(Akka.Cluster.Cluster.Get(n.System).SelfAddress)))
+                .FirstOrDefault(a => a.Operator == "bob@ops");
+            return recorded is not null;
+        });
+        Assert.Equal(("down-unreachable", false), (recorded!.Operation, recorded.Allowed));
+        Assert.EndsWith($" via {sensorAddress}", recorded.Origin);
+        Assert.Contains("none is configured on the governor nodes", recorded.Detail);
+    }
+
     private static List<OperatorAction> ReadJournal(CliCluster.Node node, string persistenceId)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DbPath};Mode=ReadOnly;Pooling=False");

@@ -62,6 +62,8 @@ public sealed partial class OperationsActor : ReceiveActor
         Receive<DownMember>(m => Operate("down", m, m.Address, () => Down(m.Address)));
         Receive<DownUnreachable>(m => Operate("down-unreachable", m, "every unreachable member", DownAllUnreachable));
         Receive<Terminated>(t => { if (t.ActorRef.Equals(_audit)) _audit = null; });
+        // A sensor-only node has no journal: it hands the record of a command it received to a governor (below).
+        Receive<OperatorAction>(RecordForwarded);
         ReceivePolicyVersions(); // GetPolicies, apply, rollback, history: OperationsActor.Policies.cs
         Receive<GetDecisions>(q => Answer(ReadDecisions(q), Sender, "decisions"));
         Receive<GetShardingState>(_ => Answer(CollectSharding(), Sender, "sharding"));
@@ -126,7 +128,6 @@ public sealed partial class OperationsActor : ReceiveActor
         var refused = Authorize(operation, command, target);
         var answer = refused ?? act();
         Sender.Tell(answer);
-        if (!_auditEnabled) return;
         var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
         var detail = answer switch
         {
@@ -134,13 +135,51 @@ public sealed partial class OperationsActor : ReceiveActor
             OperationFailed failed => failed.Reason,
             _ => "",
         };
+        var action = new OperatorAction(operation, target, identity, MessageOrigin.Of(Sender).ToString(), refused is null && answer is OperationDone, detail,
+            DateTimeOffset.UtcNow);
+        if (_auditEnabled) Journal(action);
+        else ForwardToGovernor(action);
+    }
+
+    private void Journal(OperatorAction action)
+    {
         if (_audit is null)
         {
             _audit = Context.ActorOf(OperatorAuditActor.Props(OperatorAuditActor.PersistenceIdFor(_cluster.SelfAddress)), "operator-audit");
             Context.Watch(_audit);
         }
-        _audit.Tell(new OperatorAction(operation, target, identity, MessageOrigin.Of(Sender).ToString(), refused is null && answer is OperationDone, detail,
-            DateTimeOffset.UtcNow));
+        _audit.Tell(action);
+    }
+
+    // A sensor-only node's command goes to the journal of the oldest Up governor, its origin saying which node received
+    // it (the governor writes it under its own operator-audit id: one writer per persistence id). With no governor Up it
+    // is in this node's log only, which says so.
+    private void ForwardToGovernor(OperatorAction action)
+    {
+        var governor = _cluster.State.Members
+            .Where(m => m.Status == MemberStatus.Up && m.HasRole(GovernorEntities.GovernorRole) && !_cluster.State.Unreachable.Contains(m))
+            .OrderBy(m => m, Member.AgeOrdering).FirstOrDefault();
+        if (governor is null)
+        {
+            _log.Warning("Operator command {0} of {1} by {2} is in this log only: this node has no journal and no governor is Up to write it",
+                action.Operation, action.Target, action.Operator);
+            return;
+        }
+        var forwarded = action with { Origin = $"{action.Origin} via {_cluster.SelfAddress}" };
+        _system.ActorSelection(new RootActorPath(governor.Address) / "user" / "operations").Tell(forwarded, Self);
+    }
+
+    // Only a member of this cluster may add to the record (a client reaching this actor through the receptionist may not).
+    private void RecordForwarded(OperatorAction action)
+    {
+        var from = Sender.Path.Address;
+        if (!_auditEnabled || !_cluster.State.Members.Any(m => m.Address == from && m.Status == MemberStatus.Up))
+        {
+            _log.Warning("Ignored an operator command record from {0}: {1}", from,
+                _auditEnabled ? "only a member of this cluster may hand one over" : "this node has no journal");
+            return;
+        }
+        Journal(action);
     }
 
     /// <summary>
