@@ -62,6 +62,10 @@ public sealed class GovernedSubsystem : IAsyncDisposable
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(contacts.ToImmutableHashSet());
             var state = new SubsystemState();
             var actor = system.ActorOf(SubsystemActor.Props(options, state, settings), "subsystem");
+            // Akka may stop the client's system itself (Akka.Remote stops a system whose outbound TLS handshake fails):
+            // then waiting for a registration fails at once with the reason instead of timing out.
+            var shutdown = CoordinatedShutdown.Get(system);
+            system.WhenTerminated.ContinueWith(_ => state.Stopped(StoppedReason(options, shutdown.ShutdownReason)), TaskScheduler.Default);
             return new GovernedSubsystem(options, system, state, actor, contacts);
         }
         catch
@@ -70,6 +74,13 @@ public sealed class GovernedSubsystem : IAsyncDisposable
             throw;
         }
     }
+
+    private static string StoppedReason(GovernedSubsystemOptions options, CoordinatedShutdown.Reason? reason) =>
+        reason?.GetType().Name == "TlsHandshakeFailureReason"
+            ? $"Subsystem {options.Name} stopped: a TLS handshake with the governor failed ({reason}); check " +
+              $"{nameof(GovernedSubsystemOptions)}.{nameof(GovernedSubsystemOptions.Tls)}: its certificate must be from the governor's CA, and its CA " +
+              "the one that signed the governor's certificate"
+            : $"Subsystem {options.Name} stopped ({(reason is null or CoordinatedShutdown.ClrExitReason ? "disposed" : reason.ToString())}); start a new one to be governed again";
 
     /// <summary>The HOCON of a subsystem's actor system: remote provider, the Scarcity serializer, cluster-client and pub-sub serializers.</summary>
     public static Config ClientConfig(GovernedSubsystemOptions options)
@@ -119,7 +130,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
     /// <summary>True while registered with a live actuator.</summary>
     public bool IsRegistered => _state.IsRegistered;
 
-    /// <summary>The newest problem (governor unreachable, registration rejected); null once registered.</summary>
+    /// <summary>The newest problem (governor unreachable, registration rejected, the client stopped); null once registered.</summary>
     public string? LastError => _state.LastError;
 
     /// <summary>
@@ -142,6 +153,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
     /// <summary>Waits until the subsystem is registered.</summary>
     /// <exception cref="RegistrationRejectedException">The governor rejected the registration.</exception>
     /// <exception cref="TimeoutException">No governor answered in time; the message names the contacts.</exception>
+    /// <exception cref="InvalidOperationException">The client stopped (disposed, or Akka stopped it after a failed TLS handshake: the message says which).</exception>
     public async Task WaitUntilRegisteredAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         try

@@ -288,6 +288,19 @@ internal sealed class SubsystemState
             if (_registered.Task.IsCompleted) _registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>The client's actor system stopped for good: waiting callers fail with <paramref name="reason"/>.</summary>
+    public void Stopped(string reason)
+    {
+        _isRegistered = false;
+        _lastError = reason;
+        lock (_gate)
+        {
+            if (_registered.Task.IsCompleted) _registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _registered.TrySetException(new InvalidOperationException(reason));
+            _ = _registered.Task.Exception; // observed: the reason is also on LastError
+        }
+    }
+
     public void Rejected(string reason)
     {
         _isRegistered = false;
