@@ -9,7 +9,7 @@ namespace Scarcity.Actors.Contracts;
 /// <summary>
 /// A compact binary form of the messages sent once per sample (samples and their per-node batches, a subsystem's
 /// <see cref="ReportMetrics"/>, profiles, telemetry and its digests) or per decision (<see cref="Decision"/>, Throttle,
-/// ThrottleAck) and of the stale notices: a fleet of 500 hosts at 4 Hz sends thousands a second, and JSON made each
+/// ThrottleAck, the <see cref="SubsystemStatus"/> published with each decision and ack) and of the stale notices: a fleet of 500 hosts at 4 Hz sends thousands a second, and JSON made each
 /// several times larger and slower to read. None of them is persisted in this form: the actuator journals a decision as
 /// a <see cref="PersistedDecision"/>, written under the JSON manifest <c>decision.v1</c>, so a journal stays readable by
 /// every release. Layout: fixed-width little-endian numbers, strings as UTF-8 with a 7-bit length prefix, times as UTC
@@ -30,9 +30,13 @@ internal static class BinaryCodec
     public const string NodeStaleManifest = "node-stale.b1";
     public const string DecisionManifest = "decision.b1";
     public const string ReportMetricsManifest = "report-metrics.b1";
+    public const string SubsystemStatusManifest = "subsystem-status.b1";
 
     // Decision's booleans, one bit each; a bit not named here is a field of a newer version and refused.
     private const byte DecisionSent = 1, DecisionDry = 2;
+
+    // Which of SubsystemStatus's optional fields follow, one bit each; a bit not named here is a field of a newer version.
+    private const byte HasJournalError = 1, HasModel = 2, HasIneffective = 4, HasDryLevels = 8, HasDryPolicyVersion = 16;
 
     public static readonly FrozenDictionary<Type, string> ManifestByType = new Dictionary<Type, string>
     {
@@ -47,6 +51,7 @@ internal static class BinaryCodec
         [typeof(NodeStale)] = NodeStaleManifest,
         [typeof(Decision)] = DecisionManifest,
         [typeof(ReportMetrics)] = ReportMetricsManifest,
+        [typeof(SubsystemStatus)] = SubsystemStatusManifest,
     }.ToFrozenDictionary();
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
@@ -115,6 +120,9 @@ internal static class BinaryCodec
                 case Decision d:
                     WriteDecision(w, d);
                     break;
+                case SubsystemStatus st:
+                    WriteStatus(w, st);
+                    break;
                 case ReportMetrics m:
                     w.Write(m.Subsystem);
                     w.Write(m.Host);
@@ -152,6 +160,7 @@ internal static class BinaryCodec
                 ThrottleAckManifest => new ThrottleAck(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString(), r.ReadBoolean() ? r.ReadString() : null),
                 NodeStaleManifest => new NodeStale(r.ReadString(), r.ReadBoolean(), ReadStrings(r), ReadTime(r)),
                 DecisionManifest => ReadDecision(r),
+                SubsystemStatusManifest => ReadStatus(r),
                 ReportMetricsManifest => new ReportMetrics(r.ReadString(), r.ReadString(), ReadValues(r), ReadTime(r),
                     r.ReadBoolean() ? resolve(r.ReadString()) : null),
                 _ => throw new SerializationException("no such binary manifest"),
@@ -198,6 +207,85 @@ internal static class BinaryCodec
             throw new SerializationException($"flags 0x{flags:x2} name a field this version does not know");
         return new Decision(subsystem, host, action, previous, level, sequence, reason, at, inputs,
             (flags & DecisionSent) != 0, r.ReadString(), (flags & DecisionDry) != 0);
+    }
+
+    private static void WriteStatus(BinaryWriter w, SubsystemStatus s)
+    {
+        w.Write(s.Name);
+        w.Write(s.Host);
+        w.Write(s.Priority);
+        WriteValues(w, s.Levels);
+        w.Write(s.LastSequence);
+        w.Write(s.LastAckedSequence);
+        w.Write(s.Reachable);
+        WriteStrings(w, s.Skipped);
+        w.Write(s.Unjournaled);
+        w.Write(s.JournalOverflowed);
+        w.Write(s.PolicyVersion);
+        w.Write((byte)((s.JournalError is null ? 0 : HasJournalError) | (s.Model is null ? 0 : HasModel) | (s.Ineffective is null ? 0 : HasIneffective)
+                       | (s.DryLevels is null ? 0 : HasDryLevels) | (s.DryPolicyVersion is null ? 0 : HasDryPolicyVersion)));
+        if (s.JournalError is not null) w.Write(s.JournalError);
+        if (s.Model is { } m)
+        {
+            w.Write(m.Action);
+            w.Write(m.Intercept);
+            w.Write(m.Slope);
+            w.Write(m.Residual);
+            w.Write(m.Confidence);
+            w.Write(m.Samples);
+            w.Write(m.Confident);
+            w.Write(m.Distrusted);
+            w.Write(m.ContextK);
+            w.Write(m.Prediction);
+            w.Write(m.Headroom);
+        }
+        if (s.Ineffective is not null)
+        {
+            w.Write(s.Ineffective.Count);
+            foreach (var (action, why) in s.Ineffective)
+            {
+                w.Write(action);
+                w.Write(why);
+            }
+        }
+        if (s.DryLevels is not null) WriteValues(w, s.DryLevels);
+        if (s.DryPolicyVersion is { } dryVersion) w.Write(dryVersion);
+    }
+
+    private static SubsystemStatus ReadStatus(BinaryReader r)
+    {
+        var (name, host, priority) = (r.ReadString(), r.ReadString(), r.ReadInt32());
+        var levels = ReadValues(r);
+        var (lastSequence, lastAcked, reachable) = (r.ReadInt64(), r.ReadInt64(), r.ReadBoolean());
+        var skipped = ReadStrings(r);
+        var (unjournaled, overflowed, policyVersion) = (r.ReadInt32(), r.ReadInt64(), r.ReadInt32());
+        var present = r.ReadByte();
+        if ((present & ~(HasJournalError | HasModel | HasIneffective | HasDryLevels | HasDryPolicyVersion)) != 0)
+            throw new SerializationException($"flags 0x{present:x2} name a field this version does not know");
+        var journalError = (present & HasJournalError) != 0 ? r.ReadString() : null;
+        var model = (present & HasModel) != 0
+            ? new LearnedModelStatus(r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadBoolean(),
+                r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble())
+            : null;
+        ImmutableDictionary<string, string>? ineffective = null;
+        if ((present & HasIneffective) != 0)
+        {
+            var count = ReadCount(r);
+            var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            for (var i = 0; i < count; i++) builder[r.ReadString()] = r.ReadString();
+            ineffective = builder.ToImmutable();
+        }
+        var dryLevels = (present & HasDryLevels) != 0 ? ReadValues(r) : null;
+        int? dryVersion = (present & HasDryPolicyVersion) != 0 ? r.ReadInt32() : null;
+        return new SubsystemStatus(name, host, priority, levels, lastSequence, lastAcked, reachable, skipped, unjournaled, journalError, overflowed,
+            model, ineffective, dryLevels, policyVersion, dryVersion);
+    }
+
+    private static void WriteStrings(BinaryWriter w, ImmutableArray<string> strings)
+    {
+        w.Write(strings.IsDefault ? 0 : strings.Length);
+        if (!strings.IsDefault)
+            foreach (var s in strings) w.Write(s);
     }
 
     private static void WriteValues(BinaryWriter w, ImmutableDictionary<string, double> values)

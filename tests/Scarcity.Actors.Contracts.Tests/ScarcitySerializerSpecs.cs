@@ -185,6 +185,13 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                      new NodeStale("gpu-node-1-sim-042", true, ["vram_util", "cpu_util"], At),
                      TypicalDecision(),
                      TypicalReport(TestActor),
+                     TypicalStatus(),
+                     TypicalStatus() with
+                     {
+                         Model = new LearnedModelStatus("reduce_batch", 0.4, 0.384, 0.002, 0.97, 40, true, 0, 2.2, 0.93, 0.05),
+                         Ineffective = ImmutableDictionary<string, string>.Empty.Add("throttle", "ineffective: 2 cuts of throttle by 'cpu_util ema > 0.9'"),
+                         DryLevels = ImmutableDictionary<string, double>.Empty.Add("throttle", 0.7), DryPolicyVersion = 3, JournalError = "disk full (since 05:00:00)",
+                     },
                  })
         {
             var manifest = serializer.Manifest(message);
@@ -228,11 +235,41 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(Json(decision), Json(back));
     }
 
+    // The binary forms list each field by hand: a field added to one of these records must be added to BinaryCodec (and
+    // its manifest's version bumped if peers of this version must still read it), then here.
+    [Fact]
+    public void Every_field_of_a_message_with_a_binary_form_is_one_the_binary_form_was_written_for()
+    {
+        var written = new Dictionary<Type, string>
+        {
+            [typeof(Sample)] = "Host At Values Stale", [typeof(MetricValue)] = "Metric Value", [typeof(SampleBatch)] = "Samples",
+            [typeof(HostProfile)] = "Host At Pressure Metrics",
+            [typeof(MetricEstimate)] = "Raw Ema Estimate Trend Forecast ForecastStdDev UpdatedAt Stale",
+            [typeof(TelemetryPublished)] = "Profile RejectedValues ValuesProfiled SamplesProfiled", [typeof(TelemetryDigest)] = "Node At Hosts",
+            [typeof(EvaluateProfile)] = "Subsystem Profile", [typeof(NodeStale)] = "Host Stale Metrics At",
+            [typeof(Throttle)] = "Subsystem Action Level Sequence Reason Host IssuedAt", [typeof(ThrottleReason)] = "Rule Metric Signal Value Forecast Threshold",
+            [typeof(ThrottleAck)] = "Subsystem Sequence Applied Detail Host",
+            [typeof(Decision)] = "Subsystem Host Action PreviousLevel Level Sequence Reason At Inputs Sent Detail Dry",
+            [typeof(ReportMetrics)] = "Subsystem Host Values At Reporter",
+            [typeof(SubsystemStatus)] = "Name Host Priority Levels LastSequence LastAckedSequence Reachable Skipped Unjournaled JournalError "
+                                        + "JournalOverflowed Model Ineffective DryLevels PolicyVersion DryPolicyVersion",
+            [typeof(LearnedModelStatus)] = "Action Intercept Slope Residual Confidence Samples Confident Distrusted ContextK Prediction Headroom",
+        };
+
+        foreach (var (type, fields) in written)
+        {
+            var parameters = type.GetConstructors().Single(c => c.GetParameters().Length > 0).GetParameters().Select(p => p.Name);
+            Assert.True(fields == string.Join(' ', parameters), $"{type.Name} has the fields {string.Join(' ', parameters)}; its binary form was written for {fields}");
+        }
+        var binary = ScarcitySerializer.Manifests.Where(kv => kv.Value.EndsWith(".b1", StringComparison.Ordinal)).Select(kv => kv.Key);
+        Assert.All(binary, t => Assert.True(written.ContainsKey(t), $"{t.Name} has a binary form but no line here"));
+    }
+
     [Fact]
     public void A_truncated_binary_message_is_refused_naming_its_manifest()
     {
         var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
-        foreach (var message in new object[] { new Sample("gpu-01", At, [new("vram_util", 0.5)], []), TypicalDecision(), TypicalReport(TestActor) })
+        foreach (var message in new object[] { new Sample("gpu-01", At, [new("vram_util", 0.5)], []), TypicalDecision(), TypicalReport(TestActor), TypicalStatus() })
         {
             var manifest = serializer.Manifest(message);
             var bytes = serializer.ToBinary(message);
@@ -291,6 +328,11 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             ImmutableDictionary<string, double>.Empty.Add("vram_util:forecast", 0.94).Add("vram_util:raw", 0.9123).Add("latency_ms:ema", 412.5),
             true, "");
 
+    // The status an actuator publishes with each decision and ack: two actions, one rule skipped.
+    private static SubsystemStatus TypicalStatus() =>
+        new("inference-engine", "gpu-node-1-sim-042", 5, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5).Add("throttle", 1),
+            7, 6, true, ["latency_ms ema > 500 -> throttle x0.8: metric 'latency_ms' is missing"], PolicyVersion: 2);
+
     // A report as the client library sends it: three application metrics and the registering actor.
     private static ReportMetrics TypicalReport(IActorRef? reporter) =>
         new("inference-engine", "gpu-node-1-sim-042", ImmutableDictionary.CreateRange(StringComparer.Ordinal,
@@ -305,6 +347,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
             [typeof(SampleBatch)] = "sample-batch.v1", [typeof(Throttle)] = "throttle.v1", [typeof(ThrottleAck)] = "throttle-ack.v1",
             [typeof(NodeStale)] = "node-stale.v1", [typeof(Decision)] = "decision.v1", [typeof(ReportMetrics)] = "report-metrics.v1",
+            [typeof(SubsystemStatus)] = "subsystem-status.v1",
         };
         var options = new System.Text.Json.JsonSerializerOptions
         {
