@@ -2,15 +2,20 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Runtime.Serialization;
 using System.Text;
+using Akka.Actor;
 
 namespace Scarcity.Actors.Contracts;
 
 /// <summary>
-/// A compact binary form of the messages sent once per sample (samples and their per-node batches, profiles, telemetry
-/// and its digests) or per decision (Throttle, ThrottleAck) and of the stale notices: a fleet of 500 hosts at 4 Hz sends
-/// thousands a second, and JSON made each several times larger and slower to read. None of them is persisted (the
-/// persisted <see cref="Decision"/> keeps its JSON manifest, so a journal stays readable by every release). Layout: fixed-width little-endian numbers, strings as UTF-8 with a 7-bit length prefix, times as
-/// UTC ticks plus the offset in minutes, collections as a count then the items.
+/// A compact binary form of the messages sent once per sample (samples and their per-node batches, a subsystem's
+/// <see cref="ReportMetrics"/>, profiles, telemetry and its digests) or per decision (<see cref="Decision"/>, Throttle,
+/// ThrottleAck, the <see cref="SubsystemStatus"/> published with each decision and ack) and of the stale notices: a fleet of 500 hosts at 4 Hz sends thousands a second, and JSON made each
+/// several times larger and slower to read. None of them is persisted in this form: the actuator journals a decision as
+/// a <see cref="PersistedDecision"/>, written under the JSON manifest <c>decision.v1</c>, so a journal stays readable by
+/// every release. Layout: fixed-width little-endian numbers, strings as UTF-8 with a 7-bit length prefix, times as UTC
+/// ticks plus the offset in minutes, collections as a count then the items, actor references as their full path. The
+/// manifest is the version: a form that changes gets a new manifest (<c>.b2</c>); bytes left over after the message,
+/// flags this version does not know or a truncated body are refused naming the manifest.
 /// </summary>
 internal static class BinaryCodec
 {
@@ -23,6 +28,15 @@ internal static class BinaryCodec
     public const string ThrottleManifest = "throttle.b1";
     public const string ThrottleAckManifest = "throttle-ack.b1";
     public const string NodeStaleManifest = "node-stale.b1";
+    public const string DecisionManifest = "decision.b1";
+    public const string ReportMetricsManifest = "report-metrics.b1";
+    public const string SubsystemStatusManifest = "subsystem-status.b1";
+
+    // Decision's booleans, one bit each; a bit not named here is a field of a newer version and refused.
+    private const byte DecisionSent = 1, DecisionDry = 2;
+
+    // Which of SubsystemStatus's optional fields follow, one bit each; a bit not named here is a field of a newer version.
+    private const byte HasJournalError = 1, HasModel = 2, HasIneffective = 4, HasDryLevels = 8, HasDryPolicyVersion = 16;
 
     public static readonly FrozenDictionary<Type, string> ManifestByType = new Dictionary<Type, string>
     {
@@ -35,6 +49,9 @@ internal static class BinaryCodec
         [typeof(Throttle)] = ThrottleManifest,
         [typeof(ThrottleAck)] = ThrottleAckManifest,
         [typeof(NodeStale)] = NodeStaleManifest,
+        [typeof(Decision)] = DecisionManifest,
+        [typeof(ReportMetrics)] = ReportMetricsManifest,
+        [typeof(SubsystemStatus)] = SubsystemStatusManifest,
     }.ToFrozenDictionary();
 
     private static readonly UTF8Encoding Utf8 = new(false, true);
@@ -100,6 +117,21 @@ internal static class BinaryCodec
                     w.Write(e.Subsystem);
                     WriteProfile(w, e.Profile);
                     break;
+                case Decision d:
+                    WriteDecision(w, d);
+                    break;
+                case SubsystemStatus st:
+                    WriteStatus(w, st);
+                    break;
+                case ReportMetrics m:
+                    w.Write(m.Subsystem);
+                    w.Write(m.Host);
+                    WriteValues(w, m.Values);
+                    WriteTime(w, m.At);
+                    w.Write(m.Reporter is not null);
+                    if (m.Reporter is not null)
+                        w.Write(ReferenceEquals(m.Reporter, ActorRefs.Nobody) ? "" : Akka.Serialization.Serialization.SerializedActorPath(m.Reporter));
+                    break;
                 default:
                     throw new ArgumentException($"{message.GetType()} has no binary form.");
             }
@@ -107,7 +139,9 @@ internal static class BinaryCodec
         return stream.ToArray();
     }
 
-    public static object Read(byte[] bytes, string manifest)
+    /// <summary>The message of <paramref name="manifest"/> in <paramref name="bytes"/>; <paramref name="resolve"/> turns an actor path into its reference.</summary>
+    /// <exception cref="SerializationException">An unknown manifest, or a body that is truncated, corrupt or longer than the message; the message names the manifest.</exception>
+    public static object Read(byte[] bytes, string manifest, Func<string, IActorRef> resolve)
     {
         try
         {
@@ -125,16 +159,152 @@ internal static class BinaryCodec
                     r.ReadString(), ReadTime(r)),
                 ThrottleAckManifest => new ThrottleAck(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString(), r.ReadBoolean() ? r.ReadString() : null),
                 NodeStaleManifest => new NodeStale(r.ReadString(), r.ReadBoolean(), ReadStrings(r), ReadTime(r)),
-                _ => throw new SerializationException($"Unknown binary manifest '{manifest}'."),
+                DecisionManifest => ReadDecision(r),
+                SubsystemStatusManifest => ReadStatus(r),
+                ReportMetricsManifest => new ReportMetrics(r.ReadString(), r.ReadString(), ReadValues(r), ReadTime(r),
+                    r.ReadBoolean() ? resolve(r.ReadString()) : null),
+                _ => throw new SerializationException("no such binary manifest"),
             };
             if (r.BaseStream.Position != bytes.Length)
-                throw new SerializationException($"'{manifest}': {bytes.Length - r.BaseStream.Position} bytes left over after the message.");
+                throw new SerializationException($"{bytes.Length - r.BaseStream.Position} bytes left over after the message");
             return result;
         }
-        catch (Exception e) when (e is EndOfStreamException or DecoderFallbackException or ArgumentOutOfRangeException or IOException)
+        catch (Exception e) when (e is EndOfStreamException or DecoderFallbackException or ArgumentOutOfRangeException or IOException or SerializationException)
         {
             throw new SerializationException($"'{manifest}': malformed message of {bytes.Length} bytes ({e.Message}).", e);
         }
+    }
+
+    private static void WriteDecision(BinaryWriter w, Decision d)
+    {
+        w.Write(d.Subsystem);
+        w.Write(d.Host);
+        w.Write(d.Action);
+        w.Write(d.PreviousLevel);
+        w.Write(d.Level);
+        w.Write(d.Sequence);
+        w.Write(d.Reason.Rule);
+        w.Write(d.Reason.Metric);
+        w.Write(d.Reason.Signal);
+        w.Write(d.Reason.Value);
+        w.Write(d.Reason.Forecast);
+        w.Write(d.Reason.Threshold);
+        WriteTime(w, d.At);
+        WriteValues(w, d.Inputs);
+        w.Write((byte)((d.Sent ? DecisionSent : 0) | (d.Dry ? DecisionDry : 0)));
+        w.Write(d.Detail);
+    }
+
+    private static Decision ReadDecision(BinaryReader r)
+    {
+        var (subsystem, host, action) = (r.ReadString(), r.ReadString(), r.ReadString());
+        var (previous, level, sequence) = (r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+        var reason = new ThrottleReason(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble());
+        var at = ReadTime(r);
+        var inputs = ReadValues(r);
+        var flags = r.ReadByte();
+        if ((flags & ~(DecisionSent | DecisionDry)) != 0)
+            throw new SerializationException($"flags 0x{flags:x2} name a field this version does not know");
+        return new Decision(subsystem, host, action, previous, level, sequence, reason, at, inputs,
+            (flags & DecisionSent) != 0, r.ReadString(), (flags & DecisionDry) != 0);
+    }
+
+    private static void WriteStatus(BinaryWriter w, SubsystemStatus s)
+    {
+        w.Write(s.Name);
+        w.Write(s.Host);
+        w.Write(s.Priority);
+        WriteValues(w, s.Levels);
+        w.Write(s.LastSequence);
+        w.Write(s.LastAckedSequence);
+        w.Write(s.Reachable);
+        WriteStrings(w, s.Skipped);
+        w.Write(s.Unjournaled);
+        w.Write(s.JournalOverflowed);
+        w.Write(s.PolicyVersion);
+        w.Write((byte)((s.JournalError is null ? 0 : HasJournalError) | (s.Model is null ? 0 : HasModel) | (s.Ineffective is null ? 0 : HasIneffective)
+                       | (s.DryLevels is null ? 0 : HasDryLevels) | (s.DryPolicyVersion is null ? 0 : HasDryPolicyVersion)));
+        if (s.JournalError is not null) w.Write(s.JournalError);
+        if (s.Model is { } m)
+        {
+            w.Write(m.Action);
+            w.Write(m.Intercept);
+            w.Write(m.Slope);
+            w.Write(m.Residual);
+            w.Write(m.Confidence);
+            w.Write(m.Samples);
+            w.Write(m.Confident);
+            w.Write(m.Distrusted);
+            w.Write(m.ContextK);
+            w.Write(m.Prediction);
+            w.Write(m.Headroom);
+        }
+        if (s.Ineffective is not null)
+        {
+            w.Write(s.Ineffective.Count);
+            foreach (var (action, why) in s.Ineffective)
+            {
+                w.Write(action);
+                w.Write(why);
+            }
+        }
+        if (s.DryLevels is not null) WriteValues(w, s.DryLevels);
+        if (s.DryPolicyVersion is { } dryVersion) w.Write(dryVersion);
+    }
+
+    private static SubsystemStatus ReadStatus(BinaryReader r)
+    {
+        var (name, host, priority) = (r.ReadString(), r.ReadString(), r.ReadInt32());
+        var levels = ReadValues(r);
+        var (lastSequence, lastAcked, reachable) = (r.ReadInt64(), r.ReadInt64(), r.ReadBoolean());
+        var skipped = ReadStrings(r);
+        var (unjournaled, overflowed, policyVersion) = (r.ReadInt32(), r.ReadInt64(), r.ReadInt32());
+        var present = r.ReadByte();
+        if ((present & ~(HasJournalError | HasModel | HasIneffective | HasDryLevels | HasDryPolicyVersion)) != 0)
+            throw new SerializationException($"flags 0x{present:x2} name a field this version does not know");
+        var journalError = (present & HasJournalError) != 0 ? r.ReadString() : null;
+        var model = (present & HasModel) != 0
+            ? new LearnedModelStatus(r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadBoolean(),
+                r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble())
+            : null;
+        ImmutableDictionary<string, string>? ineffective = null;
+        if ((present & HasIneffective) != 0)
+        {
+            var count = ReadCount(r);
+            var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            for (var i = 0; i < count; i++) builder[r.ReadString()] = r.ReadString();
+            ineffective = builder.ToImmutable();
+        }
+        var dryLevels = (present & HasDryLevels) != 0 ? ReadValues(r) : null;
+        int? dryVersion = (present & HasDryPolicyVersion) != 0 ? r.ReadInt32() : null;
+        return new SubsystemStatus(name, host, priority, levels, lastSequence, lastAcked, reachable, skipped, unjournaled, journalError, overflowed,
+            model, ineffective, dryLevels, policyVersion, dryVersion);
+    }
+
+    private static void WriteStrings(BinaryWriter w, ImmutableArray<string> strings)
+    {
+        w.Write(strings.IsDefault ? 0 : strings.Length);
+        if (!strings.IsDefault)
+            foreach (var s in strings) w.Write(s);
+    }
+
+    private static void WriteValues(BinaryWriter w, ImmutableDictionary<string, double> values)
+    {
+        w.Write(values.Count);
+        foreach (var (name, value) in values)
+        {
+            w.Write(name);
+            w.Write(value);
+        }
+    }
+
+    // Ordinal keys, as the client, the gateway and the governor build them.
+    private static ImmutableDictionary<string, double> ReadValues(BinaryReader r)
+    {
+        var count = ReadCount(r);
+        var values = ImmutableDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++) values[r.ReadString()] = r.ReadDouble();
+        return values.ToImmutable();
     }
 
     private static void WriteSample(BinaryWriter w, Sample s)

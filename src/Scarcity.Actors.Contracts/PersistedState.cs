@@ -50,6 +50,15 @@ public sealed record ProfilerSnapshot(
     ImmutableDictionary<string, string>? Holders = null)
     : IScarcityMessage;
 
+/// <summary>
+/// A <see cref="Decision"/> as the actuator entity journals it: written under the JSON manifest <c>decision.v1</c>, the
+/// form every release reads, while the <see cref="Decision"/> itself travels in its binary form (<c>decision.b1</c>).
+/// A <c>decision.v1</c> row reads back as a <see cref="Decision"/> (recovery, the CLI's <c>decisions</c>); a journal that
+/// keeps objects instead of bytes (the in-memory one of the specs) hands this record back.
+/// </summary>
+/// <param name="Decision">The decision journaled.</param>
+public sealed record PersistedDecision(Decision Decision) : IScarcityMessage;
+
 /// <summary>Snapshot of a subsystem's actuator entity: its levels and sequence. Decisions after it are replayed from the journal.</summary>
 /// <remarks>Manifest <c>actuator-snapshot.v1</c>.</remarks>
 /// <param name="Sequence">Newest sequence issued.</param>

@@ -10,9 +10,10 @@ namespace Scarcity.Actors.Contracts;
 /// <summary>
 /// The one serializer of every <see cref="IScarcityMessage"/>: System.Text.Json with a stable string manifest per type,
 /// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path. The
-/// messages sent once per sample (<see cref="Sample"/>, <see cref="HostProfile"/>, <see cref="TelemetryPublished"/>,
-/// <see cref="TelemetryDigest"/>, <see cref="EvaluateProfile"/>) travel in a compact binary form instead (manifests
-/// ending in <c>.b1</c>); their JSON manifests are still read. It reads only the manifests of its table: an unknown
+/// messages sent once per sample or per decision (<see cref="BinaryCodec"/>: <see cref="Sample"/>, <see cref="ReportMetrics"/>,
+/// <see cref="HostProfile"/>, <see cref="Decision"/>, ...) travel in a compact binary form instead (manifests ending in
+/// <c>.b1</c>); their JSON manifests are still read. A journaled decision (<see cref="PersistedDecision"/>) is written
+/// as the JSON <c>decision.v1</c> and reads back as a <see cref="Decision"/>. It reads only the manifests of its table: an unknown
 /// manifest, a payload over <see cref="MaximumPayloadSizeKey"/> or a body that does not parse is refused with a
 /// <see cref="SerializationException"/> and counted in <see cref="WireRefusals"/>; no type outside the table is ever created.
 /// </summary>
@@ -99,9 +100,10 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(HostPeers)] = "host-peers.v1",
     }.ToFrozenDictionary();
 
-    // What is written: the binary manifest where there is one, else the JSON one.
+    // What is written: the binary manifest where there is one, else the JSON one; a journaled decision keeps the JSON one.
     private static readonly FrozenDictionary<Type, string> WrittenByType =
         ManifestByType.Select(kv => BinaryCodec.ManifestByType.TryGetValue(kv.Key, out var binary) ? KeyValuePair.Create(kv.Key, binary) : kv)
+            .Append(KeyValuePair.Create(typeof(PersistedDecision), ManifestByType[typeof(Decision)]))
             .ToFrozenDictionary();
 
     // What is read: every JSON manifest (older peers) and every binary one.
@@ -146,9 +148,9 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
 
     /// <inheritdoc />
     public override byte[] ToBinary(object obj) =>
-        BinaryCodec.ManifestByType.ContainsKey(obj.GetType())
-            ? BinaryCodec.Write(obj)
-            : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
+        obj is PersistedDecision persisted ? JsonSerializer.SerializeToUtf8Bytes(persisted.Decision, _options)
+        : BinaryCodec.ManifestByType.ContainsKey(obj.GetType()) ? BinaryCodec.Write(obj)
+        : JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _options);
 
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
@@ -166,7 +168,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         }
         try
         {
-            if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest);
+            if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest, ResolveActorRef);
             return JsonSerializer.Deserialize(bytes, type, _options)
                    ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
         }
@@ -177,6 +179,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             throw e as SerializationException ?? new SerializationException($"A '{manifest}' payload does not parse: {e.Message}", e);
         }
     }
+
+    private IActorRef ResolveActorRef(string path) => string.IsNullOrEmpty(path) ? ActorRefs.Nobody : _system.Provider.ResolveActorRef(path);
 
     private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>
     {

@@ -183,6 +183,15 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                      new ThrottleAck("inference-engine", 7, true, "applied"),
                      new ThrottleAck("inference-engine", 7, true, "applied", "gpu-node-1-sim-042"),
                      new NodeStale("gpu-node-1-sim-042", true, ["vram_util", "cpu_util"], At),
+                     TypicalDecision(),
+                     TypicalReport(TestActor),
+                     TypicalStatus(),
+                     TypicalStatus() with
+                     {
+                         Model = new LearnedModelStatus("reduce_batch", 0.4, 0.384, 0.002, 0.97, 40, true, 0, 2.2, 0.93, 0.05),
+                         Ineffective = ImmutableDictionary<string, string>.Empty.Add("throttle", "ineffective: 2 cuts of throttle by 'cpu_util ema > 0.9'"),
+                         DryLevels = ImmutableDictionary<string, double>.Empty.Add("throttle", 0.7), DryPolicyVersion = 3, JournalError = "disk full (since 05:00:00)",
+                     },
                  })
         {
             var manifest = serializer.Manifest(message);
@@ -209,23 +218,125 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public void The_persisted_decision_keeps_its_json_manifest()
+    public void A_journaled_decision_keeps_the_json_manifest_and_form_of_the_previous_release_and_reads_back_as_a_decision()
     {
-        var decision = new Decision("engine", "gpu-01", "reduce_batch", 1, 0.5, 7, Reason, At, ImmutableDictionary<string, double>.Empty, true, "");
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var decision = TypicalDecision() with { Dry = true };
+        var (_, previousRelease) = OlderPeerJson(decision);
 
-        Assert.Equal("decision.v1", ((ScarcitySerializer)Sys.Serialization.FindSerializerFor(decision)).Manifest(decision));
+        var persisted = new PersistedDecision(decision);
+        var manifest = serializer.Manifest(persisted);
+        var bytes = serializer.ToBinary(persisted);
+
+        Assert.Equal("decision.v1", manifest);
+        Assert.Equal("decision.b1", serializer.Manifest(decision)); // published: the binary form
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(previousRelease), System.Text.Encoding.UTF8.GetString(bytes));
+        var back = Assert.IsType<Decision>(serializer.FromBinary(bytes, manifest));
+        Assert.Equal(Json(decision), Json(back));
+    }
+
+    // The binary forms list each field by hand: a field added to one of these records must be added to BinaryCodec (and
+    // its manifest's version bumped if peers of this version must still read it), then here.
+    [Fact]
+    public void Every_field_of_a_message_with_a_binary_form_is_one_the_binary_form_was_written_for()
+    {
+        var written = new Dictionary<Type, string>
+        {
+            [typeof(Sample)] = "Host At Values Stale", [typeof(MetricValue)] = "Metric Value", [typeof(SampleBatch)] = "Samples",
+            [typeof(HostProfile)] = "Host At Pressure Metrics",
+            [typeof(MetricEstimate)] = "Raw Ema Estimate Trend Forecast ForecastStdDev UpdatedAt Stale",
+            [typeof(TelemetryPublished)] = "Profile RejectedValues ValuesProfiled SamplesProfiled", [typeof(TelemetryDigest)] = "Node At Hosts",
+            [typeof(EvaluateProfile)] = "Subsystem Profile", [typeof(NodeStale)] = "Host Stale Metrics At",
+            [typeof(Throttle)] = "Subsystem Action Level Sequence Reason Host IssuedAt", [typeof(ThrottleReason)] = "Rule Metric Signal Value Forecast Threshold",
+            [typeof(ThrottleAck)] = "Subsystem Sequence Applied Detail Host",
+            [typeof(Decision)] = "Subsystem Host Action PreviousLevel Level Sequence Reason At Inputs Sent Detail Dry",
+            [typeof(ReportMetrics)] = "Subsystem Host Values At Reporter",
+            [typeof(SubsystemStatus)] = "Name Host Priority Levels LastSequence LastAckedSequence Reachable Skipped Unjournaled JournalError "
+                                        + "JournalOverflowed Model Ineffective DryLevels PolicyVersion DryPolicyVersion",
+            [typeof(LearnedModelStatus)] = "Action Intercept Slope Residual Confidence Samples Confident Distrusted ContextK Prediction Headroom",
+        };
+
+        foreach (var (type, fields) in written)
+        {
+            var parameters = type.GetConstructors().Single(c => c.GetParameters().Length > 0).GetParameters().Select(p => p.Name);
+            Assert.True(fields == string.Join(' ', parameters), $"{type.Name} has the fields {string.Join(' ', parameters)}; its binary form was written for {fields}");
+        }
+        var binary = ScarcitySerializer.Manifests.Where(kv => kv.Value.EndsWith(".b1", StringComparison.Ordinal)).Select(kv => kv.Key);
+        Assert.All(binary, t => Assert.True(written.ContainsKey(t), $"{t.Name} has a binary form but no line here"));
     }
 
     [Fact]
     public void A_truncated_binary_message_is_refused_naming_its_manifest()
     {
         var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
-        var bytes = serializer.ToBinary(new Sample("gpu-01", At, [new("vram_util", 0.5)], []));
+        foreach (var message in new object[] { new Sample("gpu-01", At, [new("vram_util", 0.5)], []), TypicalDecision(), TypicalReport(TestActor), TypicalStatus() })
+        {
+            var manifest = serializer.Manifest(message);
+            var bytes = serializer.ToBinary(message);
 
-        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes[..^3], "sample.b1"));
-
-        Assert.Contains("sample.b1", error.Message);
+            foreach (var cut in new[] { 1, 3, bytes.Length / 2, bytes.Length - 1 })
+            {
+                var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes[..^cut], manifest));
+                Assert.Contains(manifest, error.Message);
+            }
+        }
     }
+
+    [Fact]
+    public void A_corrupt_decision_or_report_is_refused_naming_its_manifest_and_what_is_wrong()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var decision = serializer.ToBinary(TypicalDecision() with { Detail = "" });
+        var report = serializer.ToBinary(TypicalReport(null));
+
+        // The flags byte is the second last (an empty detail is one length byte): a bit this version does not know is a newer form.
+        var newerFlags = (byte[])decision.Clone();
+        newerFlags[^2] |= 0x80;
+        var flagsError = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(newerFlags, "decision.b1"));
+        Assert.Contains("decision.b1", flagsError.Message);
+        Assert.Contains("flags 0x", flagsError.Message);
+
+        var longer = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary([.. report, 0], "report-metrics.b1"));
+        Assert.Contains("report-metrics.b1", longer.Message);
+        Assert.Contains("1 bytes left over", longer.Message);
+
+        // The values' count (after the subsystem and host, each a length byte and its UTF-8) made huge.
+        var hugeCount = (byte[])report.Clone();
+        var countAt = 1 + "inference-engine".Length + 1 + "gpu-node-1-sim-042".Length;
+        hugeCount[countAt + 3] = 0x7f;
+        var countError = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(hugeCount, "report-metrics.b1"));
+        Assert.Contains("report-metrics.b1", countError.Message);
+        Assert.Contains("does not fit", countError.Message);
+    }
+
+    [Fact]
+    public void A_report_reads_back_its_ordinal_values_and_a_reporter_of_nobody_as_nobody()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var report = TypicalReport(ActorRefs.Nobody);
+
+        var back = (ReportMetrics)serializer.FromBinary(serializer.ToBinary(report), serializer.Manifest(report));
+
+        Assert.Same(ActorRefs.Nobody, back.Reporter);
+        Assert.Same(StringComparer.Ordinal, back.Values.KeyComparer);
+        Assert.Equal(report.Values.OrderBy(v => v.Key), back.Values.OrderBy(v => v.Key));
+    }
+
+    // A decision as the actuator takes it: a forecast rule's reason and the inputs of a subsystem's two rules.
+    private static Decision TypicalDecision() =>
+        new("inference-engine", "gpu-node-1-sim-042", "reduce_batch", 1, 0.5, 7, Reason, At,
+            ImmutableDictionary<string, double>.Empty.Add("vram_util:forecast", 0.94).Add("vram_util:raw", 0.9123).Add("latency_ms:ema", 412.5),
+            true, "");
+
+    // The status an actuator publishes with each decision and ack: two actions, one rule skipped.
+    private static SubsystemStatus TypicalStatus() =>
+        new("inference-engine", "gpu-node-1-sim-042", 5, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5).Add("throttle", 1),
+            7, 6, true, ["latency_ms ema > 500 -> throttle x0.8: metric 'latency_ms' is missing"], PolicyVersion: 2);
+
+    // A report as the client library sends it: three application metrics and the registering actor.
+    private static ReportMetrics TypicalReport(IActorRef? reporter) =>
+        new("inference-engine", "gpu-node-1-sim-042", ImmutableDictionary.CreateRange(StringComparer.Ordinal,
+            [KeyValuePair.Create("latency_ms", 412.5), KeyValuePair.Create("queue_depth", 17.0), KeyValuePair.Create("tokens_per_s", 1893.25)]), At, reporter);
 
     // The JSON form a peer of an older version sends: the serializer's own options, the ".v1" manifests.
     private static (string Manifest, byte[] Bytes) OlderPeerJson(object message)
@@ -235,13 +346,14 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             [typeof(Sample)] = "sample.v1", [typeof(HostProfile)] = "host-profile.v1", [typeof(TelemetryPublished)] = "telemetry.v1",
             [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
             [typeof(SampleBatch)] = "sample-batch.v1", [typeof(Throttle)] = "throttle.v1", [typeof(ThrottleAck)] = "throttle-ack.v1",
-            [typeof(NodeStale)] = "node-stale.v1",
+            [typeof(NodeStale)] = "node-stale.v1", [typeof(Decision)] = "decision.v1", [typeof(ReportMetrics)] = "report-metrics.v1",
+            [typeof(SubsystemStatus)] = "subsystem-status.v1",
         };
         var options = new System.Text.Json.JsonSerializerOptions
         {
             NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
             PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
-            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+            Converters = { new RefAsSerializedPath(), new System.Text.Json.Serialization.JsonStringEnumConverter() },
         };
         return (manifests[message.GetType()], System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), options));
     }
@@ -263,8 +375,11 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         var serializer = Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
         var report = new ReportMetrics("engine", "gpu-01", ImmutableDictionary<string, double>.Empty.Add("latency_ms", 420), At, TestActor);
 
-        var back = (ReportMetrics)Sys.Serialization.Deserialize(serializer.ToBinary(report), serializer.Identifier, "report-metrics.v1");
+        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, report);
 
+        var back = (ReportMetrics)Sys.Serialization.Deserialize(serializer.ToBinary(report), serializer.Identifier, manifest);
+
+        Assert.Equal("report-metrics.b1", manifest);
         Assert.Equal(TestActor, back.Reporter);
     }
 
@@ -336,6 +451,15 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new RefAsPath() },
     };
+
+    // As the serializer writes a reference: its full path, with the address.
+    private sealed class RefAsSerializedPath : System.Text.Json.Serialization.JsonConverter<IActorRef>
+    {
+        public override IActorRef Read(ref System.Text.Json.Utf8JsonReader reader, Type t, System.Text.Json.JsonSerializerOptions o) => throw new NotSupportedException();
+        public override void Write(System.Text.Json.Utf8JsonWriter writer, IActorRef value, System.Text.Json.JsonSerializerOptions o) =>
+            writer.WriteStringValue(Akka.Serialization.Serialization.SerializedActorPath(value));
+        public override bool CanConvert(Type typeToConvert) => typeof(IActorRef).IsAssignableFrom(typeToConvert);
+    }
 
     private sealed class RefAsPath : System.Text.Json.Serialization.JsonConverter<IActorRef>
     {

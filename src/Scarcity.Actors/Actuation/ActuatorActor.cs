@@ -133,7 +133,8 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
         ArbitrateWithPeers(policy);
 
-        Recover<Decision>(ApplyRecovered);
+        Recover<Decision>(ApplyRecovered); // a decision.v1 row, however old
+        Recover<PersistedDecision>(p => ApplyRecovered(p.Decision)); // a journal that keeps objects (in-memory)
         Recover<ApplyBudgetCap>(RecoverBudgetCap);
         Recover<RegisterSubsystem>(r =>
         {
@@ -447,9 +448,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         return decision;
     }
 
+    // A decision is journaled as the JSON decision.v1 every release reads, not in its binary wire form.
     private long WriteToJournal(object @event)
     {
-        _writer.Tell(new JournalWriter.Append(@event));
+        _writer.Tell(new JournalWriter.Append(@event is Decision decision ? new PersistedDecision(decision) : @event));
         return ++_journalSequenceNr;
     }
 

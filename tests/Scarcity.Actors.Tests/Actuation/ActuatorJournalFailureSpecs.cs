@@ -113,7 +113,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         var events = await AwaitJournal(9);
         Assert.Equal(Enumerable.Range(1, 9).Select(i => (long)i), events.Select(e => e.SequenceNr)); // no gap, no duplicate
         Assert.IsType<RegisterSubsystem>(events[0].Payload);
-        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), events.Skip(1).Select(e => ((Decision)e.Payload).Sequence));
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence));
         await AwaitAssertAsync(async () =>
         {
             var status = await Status(actuator);
@@ -143,7 +143,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         var events = await AwaitJournal(6);
         Assert.Equal(1, failedOnce);
         Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), events.Select(e => e.SequenceNr));
-        Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i), events.Skip(1).Select(e => ((Decision)e.Payload).Sequence));
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i), events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence));
     }
 
     [Fact]
@@ -165,7 +165,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         var events = await AwaitJournal(1 + 7 - (int)dropped);
         Assert.True(dropped >= 4, $"{dropped} dropped of 7 with room for 3"); // the first may be in a write when the failure began
         Assert.Equal(status.JournalOverflowed, (long)dropped);
-        var decisions = events.Skip(1).Select(e => ((Decision)e.Payload).Sequence).ToList();
+        var decisions = events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence).ToList();
         Assert.Equal(decisions.Order(), decisions);
         Assert.Equal(7, decisions[^1]); // the newest decisions are kept, the oldest dropped
         Assert.Equal(events.Select(e => e.SequenceNr).Distinct().Count(), events.Count);
@@ -245,7 +245,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         await _journal.OnWrite.Pass();
         ExpectTerminated(actuator, Wait);
         var events = await ReadJournal();
-        Assert.Equal([1L, 2L, 3L], events.Skip(1).Select(e => ((Decision)e.Payload).Sequence));
+        Assert.Equal([1L, 2L, 3L], events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence));
     }
 
     [Fact]

@@ -250,6 +250,71 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Decision_rows_of_the_previous_release_recover_and_the_decision_journal_reads_them_beside_the_rows_written_now()
+    {
+        var db = Path.Combine(Path.GetTempPath(), $"scarcity-decision-rows-{Guid.NewGuid():N}.db");
+        var (first, kit) = await Start(RawVramRule(), db: db);
+        var engine = kit.CreateTestProbe();
+        first.Policy.Tell(Register(engine.Ref), engine.Ref);
+        engine.ExpectMsg<SubsystemRegistered>(Wait);
+        first.Profilers.Tell(VramSample(0.95, 0));
+        var throttle = engine.ExpectMsg<Throttle>(Wait);
+        // Published in binary, journaled as the JSON decision.v1 of every release.
+        await kit.AwaitAssertAsync(() => Assert.Equal(1, first.CountRows("journal", "manifest = 'decision.v1'")), Wait);
+        Assert.Equal(0, first.CountRows("journal", "manifest LIKE '%.b1'"));
+        await first.DisposeAsync();
+        _hosts.Remove(first);
+        // The next decision as the previous release journaled it: its JSON, written before dry-run existed.
+        AppendJournalRowLike(db, "actuator-engine", "decision.v1", """
+            {"subsystem":"engine","host":"spec-host","action":"reduce_batch","previousLevel":0.5,"level":0.25,"sequence":2,
+             "reason":{"rule":"an older rule","metric":"vram_util","signal":"raw","value":0.97,"forecast":0.97,"threshold":0.85},
+             "at":"2026-01-01T00:00:10+00:00","inputs":{"vram_util:raw":0.97},"sent":true,"detail":""}
+            """u8.ToArray());
+
+        var (second, kit2) = await Start(RawVramRule(), db: db);
+        var again = kit2.CreateTestProbe();
+        SubsystemRegistered? registered = null;
+        await kit2.AwaitAssertAsync(() =>
+        {
+            second.Policy.Tell(Register(again.Ref), again.Ref);
+            registered = Assert.IsType<SubsystemRegistered>(again.ExpectMsg<object>(Wait));
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        var read = await new Scarcity.Actors.Operations.DecisionJournal(second.Config.Persistence, second.System.Serialization)
+            .ReadAsync(new GetDecisions(null, "engine", 10));
+
+        Assert.Equal((0.25, 2L), (registered!.Levels[ActionNames.ReduceBatch], registered.LastSequence)); // recovered from the old row
+        Assert.Equal([1L, 2L], read.Select(j => j.Decision.Sequence));
+        Assert.Equal((throttle.Level, throttle.Reason.Rule, true), (read[0].Decision.Level, read[0].Decision.Reason.Rule, read[0].Decision.Inputs.ContainsKey("vram_util:raw")));
+        Assert.Equal((0.25, "an older rule", false), (read[1].Decision.Level, read[1].Decision.Reason.Rule, read[1].Decision.Dry));
+        Assert.All(read, j => Assert.Equal("actuator-engine", j.PersistenceId));
+    }
+
+    // A journal row after the newest of `persistenceId` with `manifest`, its other columns copied from that row.
+    private static void AppendJournalRowLike(string db, string persistenceId, string manifest, byte[] message)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False");
+        connection.Open();
+        var columns = new List<string>();
+        using (var info = connection.CreateCommand())
+        {
+            info.CommandText = "PRAGMA table_info(journal)";
+            using var reader = info.ExecuteReader();
+            while (reader.Read()) columns.Add(reader.GetString(1));
+        }
+        var copied = string.Join(", ", columns.Where(c => c is not ("ordering" or "sequence_number" or "message")));
+        using var insert = connection.CreateCommand();
+        insert.CommandText = $"""
+            INSERT INTO journal (sequence_number, message, {copied})
+            SELECT (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @pid) + 1, @message, {copied}
+            FROM journal WHERE persistence_id = @pid AND manifest = @manifest ORDER BY sequence_number DESC LIMIT 1
+            """;
+        insert.Parameters.AddWithValue("@pid", persistenceId);
+        insert.Parameters.AddWithValue("@manifest", manifest);
+        insert.Parameters.AddWithValue("@message", message);
+        Assert.Equal(1, insert.ExecuteNonQuery());
+    }
+
+    [Fact]
     public async Task A_hosts_Kalman_level_and_trend_continue_after_a_restart_instead_of_starting_over()
     {
         var db = Path.Combine(Path.GetTempPath(), $"scarcity-kalman-{Guid.NewGuid():N}.db");
