@@ -22,6 +22,11 @@
 #   BENCH_OUT (logs/bench-cluster) where the logs and results go
 #   SCARCITY_NO_BUILD=1           use tools/Scarcity.Actors.FleetBench as built
 #   SCARCITY_CONFIGURATION        (Release)
+#   BENCH_STARTUP (unset)         all | rolling: measure start-up instead (cold start, then a restart of the three
+#                                 governors with a fourth, sensor-only node still driving the fleet); see the start-up
+#                                 section below and docs/performance-cluster.md. Results in OUT/startup-results.md.
+#   BENCH_STARTUP_HOLD (30)       seconds every steady-state condition must hold (start-up mode)
+#   BENCH_STARTUP_LAG_MS (1000)   the largest sample-to-decision latency a steady second may have (start-up mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
