@@ -20,7 +20,10 @@ var configOption = new Option<FileInfo>("--config")
 {
     HelpName = "file", Description = "A JSON file with the Scarcity section (scripts/bench-cluster.sh writes one per node)",
 };
-var hostsOption = new Option<int>("--hosts") { HelpName = "n", Description = "Simulated hosts this node samples (4 Hz at the default interval, 10 series each)", Required = true };
+var hostsOption = new Option<int>("--hosts")
+{
+    HelpName = "n", Description = "Simulated hosts this node samples (4 Hz at the default interval, 10 series each; 0: none)", Required = true,
+};
 var afterMembersOption = new Option<int>("--start-after-members")
 {
     HelpName = "n", Description = "Start the simulated hosts once this many cluster members are up", DefaultValueFactory = _ => 1,
@@ -33,7 +36,11 @@ var warmupOption = new Option<int>("--warmup")
 {
     HelpName = "seconds", Description = "Seconds before the collector's window opens", DefaultValueFactory = _ => 20,
 };
-AtLeast(hostsOption, 1);
+var probeOption = new Option<bool>("--probe")
+{
+    Description = "Print a PROBE line every second: the host region's entities, fresh and stale hosts, decisions (the start-up mode of scripts/bench-cluster.sh)",
+};
+AtLeast(hostsOption, 0);
 AtLeast(afterMembersOption, 1);
 AtLeast(collectOption, 0);
 AtLeast(warmupOption, 0);
@@ -43,11 +50,11 @@ var root = new RootCommand(
     $"Any configuration key can be overridden on the command line, e.g. --Scarcity:Sensor:Interval=00:00:00.500, or in the environment. " +
     $"Unless configured, the node keeps its state in {DefaultDatabase["Data Source=".Length..]}.")
 {
-    configOption, hostsOption, afterMembersOption, collectOption, warmupOption,
+    configOption, hostsOption, afterMembersOption, collectOption, warmupOption, probeOption,
 };
 root.TreatUnmatchedTokensAsErrors = false; // the configuration keys, for Microsoft.Extensions.Configuration's command line
 root.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption), parse.GetValue(hostsOption), parse.GetValue(afterMembersOption),
-    parse.GetValue(collectOption), parse.GetValue(warmupOption), [.. parse.UnmatchedTokens]));
+    parse.GetValue(collectOption), parse.GetValue(warmupOption), parse.GetValue(probeOption), [.. parse.UnmatchedTokens]));
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
@@ -59,7 +66,7 @@ if (parsed.Errors.Count > 0)
 // Ctrl+C and SIGTERM belong to the generic host: a stopping node leaves the cluster.
 return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
-static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMembers, int collectSeconds, int warmupSeconds, string[] overrides)
+static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMembers, int collectSeconds, int warmupSeconds, bool probe, string[] overrides)
 {
     // No reload-on-change (a watcher costs CPU the measurement would include); nothing is read from the working directory.
     var bootstrap = new ConfigurationManager();
@@ -98,8 +105,12 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMe
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
     {
         akka.WithScarcityNode(config);
-        akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, afterMembers, config.Host, hosts, config.Sensor.Interval,
-            registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.ProfilerRegion>(), registry.Get<GovernorActors.Registration>()));
+        if (hosts > 0)
+            akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, afterMembers, config.Host, hosts, config.Sensor.Interval,
+                registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.ProfilerRegion>(), registry.Get<GovernorActors.Registration>()));
+        if (probe)
+            akka.WithActors((system, registry) => system.ActorOf(
+                StartupProbe.Props(registry.Get<GovernorActors.ProfilerRegion>(), config.ViewInterval), "startup-probe"));
         if (collectSeconds > 0)
             akka.WithActors((system, _) => system.ActorOf(
                 BenchCollector.Props(TimeSpan.FromSeconds(warmupSeconds), collectSeconds, config.Sensor.Interval), "bench-collector"));
