@@ -34,6 +34,25 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
             Assert.True(Run(scenario).Scores.Ooms == 0, scenario.Name);
     }
 
+    [Theory]
+    [InlineData("sawtooth.csv", 1.0)]
+    [InlineData("context-steps.csv", 1.0)]
+    [InlineData("context-steps.csv", 0.5)]
+    public void The_allocator_returning_memory_after_a_cut_or_a_fall_of_the_context_neither_distrusts_nor_misleads_the_model(string file, double initialLevel)
+    {
+        // The context falls at once (sawtooth's drops, context-steps' 2.4k -> 1.0k), or a raise is cut at once: VRAM reads
+        // what the allocator still holds, falling slowly. Those readings contradict no prediction and are not fitted; taken
+        // for the batch's own they distrusted a right model and handed the batch to the rules' x0.5 cuts, and (with the
+        // prior level) kept it from becoming confident, so the rules' recovery raised the batch until a step ran out of memory.
+        var governor = new PolicyGovernor(new DRGConfig { Policy = { LearnedInitialLevel = initialLevel } });
+        var run = Run(File(file), governor: governor);
+
+        Assert.Equal(0, run.Scores.Ooms);
+        Assert.Equal(0, governor.Policy.Model!.Distrusted);
+        Assert.DoesNotContain(governor.Decisions, d => d.Change.Action == ActionNames.ReduceBatch && d.Change.Reason.Rule.StartsWith("vram_util", StringComparison.Ordinal)
+                                                        && d.Seconds > 60);
+    }
+
     [Fact]
     public void A_sudden_step_of_the_context_under_light_load_runs_in_the_VRAM_the_load_left_free()
     {

@@ -100,7 +100,7 @@ public sealed class BatchResponseModel
     public void Observe(double level, double context, double value, bool fit = true)
     {
         if (!double.IsFinite(level) || !double.IsFinite(context) || !double.IsFinite(value) || context <= 0) return;
-        var falling = value < _lastY - 1e-6;
+        var falling = Falling(value);
         _lastY = value;
         if (falling || !fit) return;
         var x = level * context;
@@ -112,6 +112,12 @@ public sealed class BatchResponseModel
         if (_samples.Count > Window) _samples.Dequeue();
         Refit();
     }
+
+    /// <summary>
+    /// True when <paramref name="value"/> is below the last reading folded in: the allocator is still returning memory (after
+    /// a cut, or a fall of the context), so the reading tells what was held, not what the batch needs.
+    /// </summary>
+    public bool Falling(double value) => value < _lastY - 1e-6;
 
     /// <summary>The value predicted at <paramref name="level"/> and <paramref name="context"/>.</summary>
     public double Predict(double level, double context) => Intercept + Slope * level * context;

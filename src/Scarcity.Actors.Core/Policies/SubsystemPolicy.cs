@@ -527,7 +527,8 @@ public sealed class SubsystemPolicy
 
         // Readings right after a level change show the allocator, not the batch: they are neither fitted nor checked.
         var settled = group.LastChangeAt is not { } changed || now - changed >= SettleTime;
-        if (settled && model.Confident && vram!.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
+        // A reading still falling (the allocator returning memory after a cut or a fall of the context) contradicts nothing.
+        if (settled && model.Confident && !model.Falling(vram!.Raw) && vram.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
             model.Distrust();
         // An unsettled reading is not fitted, but the next is compared with it (whether the allocator is still releasing).
         model.Observe(group.Level, contextNow, vram!.Raw, fit: settled);
