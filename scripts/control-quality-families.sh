@@ -3,19 +3,28 @@
 # scripts/generate-scenario-families.py into a scratch folder, runs `scarcity simulate` on them and the published ones
 # (--delay 1 unless given), and prints per family: runs, OOMs (sum, max), seconds over the SLO (max, mean), good / oracle
 # (min, mean), and the runs that miss 0 OOMs or 0.90 of the oracle. Extra arguments go to `scarcity simulate`. Needs jq.
+# --seed-offset N (first): the holdout set of generate-scenario-families.py --seed-offset N instead, without the published files.
 #   scripts/control-quality-families.sh
+#   scripts/control-quality-families.sh --seed-offset 1
 #   Scarcity__Policy__LearnedInitialLevel=0.5 scripts/control-quality-families.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v jq >/dev/null 2>&1 || { echo "scripts/control-quality-families.sh: needs jq (apt-get install jq)" >&2; exit 2; }
+offset=0
+if [[ "${1-}" == "--seed-offset" ]]; then
+  [[ "${2-}" =~ ^[0-9]+$ ]] || { echo "scripts/control-quality-families.sh: --seed-offset needs a whole number, was '${2-}'" >&2; exit 2; }
+  offset="$2"; shift 2
+fi
 args=("$@")
 [[ " ${args[*]-} " == *" --delay "* ]] || args+=(--delay 1)
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-"$root/scripts/generate-scenario-families.py" "$scratch" >/dev/null
+"$root/scripts/generate-scenario-families.py" --seed-offset "$offset" "$scratch" >/dev/null
+published=("$root"/tests/scenarios/*.csv)
+[[ "$offset" == 0 ]] || published=()
 
-"$root/scripts/scarcity" simulate --all "$root"/tests/scenarios/*.csv "$scratch"/*.csv --json "${args[@]}" | jq -r '
+"$root/scripts/scarcity" simulate $([[ "$offset" == 0 ]] && echo --all) ${published[@]+"${published[@]}"} "$scratch"/*.csv --json "${args[@]}" | jq -r '
   .scenarios[] | [(.scenario | split("/") | last | sub("\\.csv$"; "")), .ours.ooms, .ours.secondsOverSlo, .ours.goodOverOracle] | @tsv' |
 python3 -c '
 import collections, re, sys

@@ -34,6 +34,47 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
             Assert.True(Run(scenario).Scores.Ooms == 0, scenario.Name);
     }
 
+    [Theory]
+    [InlineData("sawtooth.csv", 1.0)]
+    [InlineData("context-steps.csv", 1.0)]
+    [InlineData("context-steps.csv", 0.5)]
+    public void The_allocator_returning_memory_after_a_cut_or_a_fall_of_the_context_neither_distrusts_nor_misleads_the_model(string file, double initialLevel)
+    {
+        // The context falls at once (sawtooth's drops, context-steps' 2.4k -> 1.0k), or a raise is cut at once: VRAM reads
+        // what the allocator still holds, falling slowly. Those readings contradict no prediction and are not fitted; taken
+        // for the batch's own they distrusted a right model and handed the batch to the rules' x0.5 cuts, and (with the
+        // prior level) kept it from becoming confident, so the rules' recovery raised the batch until a step ran out of memory.
+        var governor = new PolicyGovernor(new DRGConfig { Policy = { LearnedInitialLevel = initialLevel } });
+        var run = Run(File(file), governor: governor);
+
+        Assert.Equal(0, run.Scores.Ooms);
+        Assert.Equal(0, governor.Policy.Model!.Distrusted);
+        Assert.DoesNotContain(governor.Decisions, d => d.Change.Action == ActionNames.ReduceBatch && d.Change.Reason.Rule.StartsWith("vram_util", StringComparison.Ordinal)
+                                                        && d.Seconds > 60);
+    }
+
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(0.5)]
+    public void A_step_somewhat_larger_than_any_seen_at_a_load_that_needs_all_that_fits_does_not_run_out_of_memory(double initialLevel)
+    {
+        // The steps family's y: 8 requests/s at 0.8k tokens, 2.0k at 30 s (a rise of 1.2k), 1.2k at 90 s with 12 requests/s
+        // (more than fits at 1.2k: admission rations, the batch runs at all that fits the plan), then 2.5k at 130 s, a
+        // rise of 1.3k, larger than the one seen. Planned at the rise seen, the batch ran out of memory in that step.
+        var scenario = new Scenario("steps-y", TimeSpan.FromSeconds(190), t => t switch
+        {
+            < 30 => new ScenarioInput(8, 0.8),
+            < 90 => new ScenarioInput(8, 2.0),
+            < 130 => new ScenarioInput(12, 1.2),
+            _ => new ScenarioInput(12, 2.5),
+        });
+
+        var run = Run(scenario, new DRGConfig { Policy = { LearnedInitialLevel = initialLevel } });
+
+        Assert.Equal(0, run.Scores.Ooms);
+        Assert.Contains(run.Steps, s => s.Seconds is >= 120 and < 130 && s.Levels.Throttle < 1); // the load needed all that fit
+    }
+
     [Fact]
     public void A_sudden_step_of_the_context_under_light_load_runs_in_the_VRAM_the_load_left_free()
     {

@@ -89,12 +89,20 @@ public sealed class BatchResponseModel
     public const double MinMargin = 0.02;
 
     /// <summary>Folds in one reading <paramref name="value"/> taken at <paramref name="level"/> and <paramref name="context"/>.</summary>
-    public void Observe(double level, double context, double value)
+    /// <param name="level">The level in effect, in (0, 1].</param>
+    /// <param name="context">The context length, in thousands of tokens (&gt; 0).</param>
+    /// <param name="value">The reading (a fraction of the card's memory).</param>
+    /// <param name="fit">
+    /// False for a reading that is not to be fitted (right after a level change it shows the allocator, not the batch): it
+    /// still counts as the reading the next one is compared with, so that the first fitted reading after a cut, still
+    /// falling towards what the smaller batch holds, is not taken for the batch's own (default true).
+    /// </param>
+    public void Observe(double level, double context, double value, bool fit = true)
     {
         if (!double.IsFinite(level) || !double.IsFinite(context) || !double.IsFinite(value) || context <= 0) return;
-        var falling = value < _lastY - 1e-6;
+        var falling = Falling(value);
         _lastY = value;
-        if (falling) return;
+        if (falling || !fit) return;
         var x = level * context;
         // A reading equal to the newest one adds nothing but weight, and a steady state would push out of the window the
         // readings that give the line its spread: it is not kept.
@@ -104,6 +112,12 @@ public sealed class BatchResponseModel
         if (_samples.Count > Window) _samples.Dequeue();
         Refit();
     }
+
+    /// <summary>
+    /// True when <paramref name="value"/> is below the last reading folded in: the allocator is still returning memory (after
+    /// a cut, or a fall of the context), so the reading tells what was held, not what the batch needs.
+    /// </summary>
+    public bool Falling(double value) => value < _lastY - 1e-6;
 
     /// <summary>The value predicted at <paramref name="level"/> and <paramref name="context"/>.</summary>
     public double Predict(double level, double context) => Intercept + Slope * level * context;

@@ -427,6 +427,21 @@ public sealed class SubsystemPolicy
             if (group.Level >= cap - Epsilon) return null;
             target = cap;
         }
+        // Before the learned model is confident, the rules' recovery is bounded by the context planned for (the headroom
+        // applies before the model decides): by the line fitted so far if it has a positive slope, else as if all the VRAM
+        // reserved grew with the level and the context.
+        if (group.Learning is { ContextKnown: true } lr && lr.Vram.LastValue is var reserved && double.IsFinite(reserved) && reserved > 0)
+        {
+            var planned = lr.PlannedContext(lr.LastContext);
+            var bound = lr.Model.Slope > 0 && lr.Model.Count >= 3
+                ? (lr.Vram.Rule.Threshold - lr.Model.Intercept) / (lr.Model.Slope * planned)
+                : group.Level * lr.Vram.Rule.Threshold / (reserved * planned / lr.LastContext);
+            if (target > bound)
+            {
+                if (group.Level >= bound - Epsilon) return null;
+                target = bound;
+            }
+        }
         if (group.Level < 1 && _arbitration?.Recover(group.Action, now) is { Hold: true }) return null;
         // The reason names the first rule that has a reading, not one whose metric this host never reported.
         var first = Array.Find(group.Rules, r => r.Seen) ?? group.Rules[0];
@@ -510,7 +525,8 @@ public sealed class SubsystemPolicy
         l.Remembered = l.RememberedRise(now);
         l.LastContext = contextNow;
         l.ContextKnown = true;
-        var contextAhead = contextNow + l.Headroom;
+        l.MaxContext = Math.Max(l.MaxContext, contextNow);
+        var contextAhead = l.PlannedContext(contextNow);
         if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
         {
             // A rising counter the silence did not already account for (an engine that survives its OOM).
@@ -527,12 +543,11 @@ public sealed class SubsystemPolicy
 
         // Readings right after a level change show the allocator, not the batch: they are neither fitted nor checked.
         var settled = group.LastChangeAt is not { } changed || now - changed >= SettleTime;
-        if (settled)
-        {
-            if (model.Confident && vram!.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
-                model.Distrust();
-            model.Observe(group.Level, contextNow, vram!.Raw);
-        }
+        // A reading still falling (the allocator returning memory after a cut or a fall of the context) contradicts nothing.
+        if (settled && model.Confident && !model.Falling(vram!.Raw) && vram.Raw > model.Predict(group.Level, contextNow) + 3 * model.Margin)
+            model.Distrust();
+        // An unsettled reading is not fitted, but the next is compared with it (whether the allocator is still releasing).
+        model.Observe(group.Level, contextNow, vram!.Raw, fit: settled);
 
         double target;
         ThrottleReason reason;
@@ -603,7 +618,7 @@ public sealed class SubsystemPolicy
             // Without a confident model, one step at a time, each shown in VRAM before the next, and no larger than if all of
             // the VRAM reserved grew with the batch and the context's planned rise (the weights do not: the bound is safe):
             // reserved x step x planned context / context <= the rule's threshold, so that the rule has no cause to cut it back.
-            var ahead = (l.LastContext + l.Headroom) / l.LastContext;
+            var ahead = l.PlannedContext(l.LastContext) / l.LastContext;
             target = Math.Min(l.LoadCutFrom, Math.Min(load.Level,
                 group.Level * Math.Min(BatchLoadSizing.Bump, l.Vram.Rule.Threshold / (Math.Max(vram, 1e-3) * ahead))));
             if (target < group.Level + LearnedStep) return false;
@@ -775,10 +790,18 @@ public sealed class SubsystemPolicy
         /// <summary>The largest sudden rise of context that crashed it (across the silence): a hard limit, kept.</summary>
         public double JumpHeadroom { get; set; }
         /// <summary>
-        /// The context rise planned for: <see cref="RiseFactor"/> times the largest rise of the last minute, the largest of its
-        /// history as remembered (<see cref="Remembered"/>), or a crash's, whichever is largest.
+        /// The context rise planned for: <see cref="RiseFactor"/> times the largest of the rises of the last minute, the largest
+        /// of its history as remembered (<see cref="Remembered"/>), and a crash's.
         /// </summary>
-        public double Headroom => Math.Max(Math.Max(JumpHeadroom, Remembered), RiseFactor * (Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise)));
+        public double Headroom => RiseFactor * Math.Max(Math.Max(JumpHeadroom, Remembered), Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise));
+        /// <summary>The largest context it has reported.</summary>
+        public double MaxContext { get; set; }
+        /// <summary>
+        /// The context planned for at <paramref name="contextNow"/>: now plus <see cref="Headroom"/>, but no further than
+        /// <see cref="CeilingShare"/> of it past the largest context it has reported.
+        /// </summary>
+        public double PlannedContext(double contextNow) =>
+            Math.Min(contextNow + Headroom, Math.Max(MaxContext, contextNow) + CeilingShare * Headroom);
         /// <summary>The largest rise between two reports it has seen (as remembered when it was seen).</summary>
         public double LargestRise { get; set; }
         /// <summary>When <see cref="LargestRise"/> was seen.</summary>
@@ -803,8 +826,16 @@ public sealed class SubsystemPolicy
         }
     }
 
-    /// <summary>The planned context rise per largest observed rise: the level decided now is in effect over two reports.</summary>
-    private const double RiseFactor = 1;
+    /// <summary>
+    /// The planned context rise per largest rise seen: the next step may be somewhat larger than any before it (steps y's 1.3k
+    /// after 1.2k, z's 1.1k after 0.9k ran out of memory when planned at the rise seen).
+    /// </summary>
+    private const double RiseFactor = 1.25;
+    /// <summary>
+    /// The share of <see cref="BatchLearning.Headroom"/> planned past the largest context reported: a step from near the
+    /// top of what the context has done needs less room than one from its bottom.
+    /// </summary>
+    private const double CeilingShare = 0.75;
 
     private sealed class ActionGroup(string action, RuleState[] rules)
     {

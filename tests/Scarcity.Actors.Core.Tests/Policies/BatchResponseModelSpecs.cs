@@ -39,6 +39,23 @@ public sealed class BatchResponseModelSpecs
     }
 
     [Fact]
+    public void A_reading_right_after_a_level_change_is_not_fitted_but_the_next_is_compared_with_it()
+    {
+        // A raise to 0.918, cut at once (not settled: not fitted), then the allocator releasing towards the smaller batch:
+        // 0.843 is above the last fitted reading (0.832) but below the one before it, so still falling, not the batch's own.
+        var model = new BatchResponseModel();
+        model.Observe(0.475, 2.4, 0.832);
+        model.Observe(0.575, 2.4, 0.918, fit: false);
+
+        model.Observe(0.287, 2.4, 0.843);
+
+        Assert.Equal(1, model.Count);
+        model.Observe(0.287, 2.4, 0.659);
+        model.Observe(0.287, 2.4, 0.659);
+        Assert.Equal(2, model.Count); // still falling, then no longer: the release's end is the smaller batch's own reading
+    }
+
+    [Fact]
     public void Without_a_spread_of_level_times_context_it_is_never_confident()
     {
         var model = new BatchResponseModel();
