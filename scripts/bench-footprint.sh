@@ -9,8 +9,10 @@
 # default) and govern nothing else: that is "idle". Once both are Up the script lets them settle (FOOTPRINT_SETTLE
 # seconds), then reads each process' VmRSS (/proc/PID/status) and utime+stime (/proc/PID/stat) once a second for
 # FOOTPRINT_SECONDS and prints one row per node: RSS at the end and the highest seen, CPU as % of one core over the
-# window, the load average beside it (the machine may be shared). Targets: sensor-only < 100 MB and < 1 % of a core,
-# one-node < 150 MB.
+# window, the load average beside it (the machine may be shared), and at the end the process' threads and the
+# assemblies it has mapped (distinct .dll files in /proc/PID/maps), two figures the load does not change; each node's
+# /proc/PID/smaps at the end goes to the run's directory (what the memory is). Targets: sensor-only < 100 MB and < 1 % of
+# a core, one-node < 150 MB.
 #
 # Environment:
 #   FOOTPRINT_SETTLE (30)          seconds between both nodes Up and the window (JIT, tiering, first snapshots)
@@ -104,6 +106,8 @@ echo "Both nodes Up (one-node pid ${PIDS[0]}, sensor-only pid ${PIDS[1]}); settl
 sleep "$SETTLE"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+threads() { ls "/proc/$1/task" | wc -l; }
+assemblies() { awk '$6 ~ /\.dll$/ { print $6 }' "/proc/$1/maps" | sort -u | wc -l; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A first_ticks max_rss
@@ -118,6 +122,7 @@ for ((i = 0; i < WINDOW; i++)); do
     [ "$rss" -gt "${max_rss[$pid]}" ] && max_rss[$pid]=$rss
   done
 done
+for idx in 0 1; do cp "/proc/${PIDS[$idx]}/smaps" "$run_dir/$( ((idx == 0)) && echo one-node || echo sensor-only).smaps"; done
 elapsed_s=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN { print (b - a) / 1e9 }')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -127,16 +132,16 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "Host: $HOST_DLL"
   echo "DOTNET_ settings: $(env | grep '^DOTNET_' | grep -v '^DOTNET_CLI\|^DOTNET_NOLOGO\|^DOTNET_GENERATE' | tr '\n' ' ' || true); FOOTPRINT_ARGS: ${FOOTPRINT_ARGS:-none}"
   echo
-  echo "| node | roles | start to Up | RSS at end | RSS max | CPU (% of one core) over ${WINDOW} s |"
-  echo "|---|---|---|---|---|---|"
+  echo "| node | roles | start to Up | RSS at end | RSS max | CPU (% of one core) over ${WINDOW} s | threads | assemblies |"
+  echo "|---|---|---|---|---|---|---|---|"
   names=(one-node sensor-only)
   roles=("governor, sensor (SQLite)" "sensor (no database, no shards)")
   for idx in 0 1; do
     pid=${PIDS[$idx]}
     ticks=$(($(cpu_ticks "$pid") - first_ticks[$pid]))
     awk -v n="${names[$idx]}" -v r="${roles[$idx]}" -v up="${UP_S[${names[$idx]}]}" -v rss="$(rss_kb "$pid")" -v max="${max_rss[$pid]}" \
-        -v t="$ticks" -v hz="$TICK" -v s="$elapsed_s" \
-        'BEGIN { printf "| %s | %s | %s s | %.1f MB | %.1f MB | %.2f %% |\n", n, r, up, rss / 1024, max / 1024, 100 * t / hz / s }'
+        -v t="$ticks" -v hz="$TICK" -v s="$elapsed_s" -v th="$(threads "$pid")" -v asm="$(assemblies "$pid")" \
+        'BEGIN { printf "| %s | %s | %s s | %.1f MB | %.1f MB | %.2f %% | %d | %d |\n", n, r, up, rss / 1024, max / 1024, 100 * t / hz / s, th, asm }'
   done
 } | tee -a "$run_dir/results.md"
 echo "Logs, configs and samples: $run_dir"
