@@ -33,6 +33,14 @@ public sealed class GovernedSubsystemOptions
     public double? LatencyObjectiveMs { get; set; }
 
     /// <summary>
+    /// The metrics this subsystem reports about itself with <see cref="GovernedSubsystem.Report"/> (<c>latency_ms</c>,
+    /// <c>queue_depth</c>, <c>context_k</c>, <c>oom_total</c>), said at registration. An engine that reports <c>context_k</c>
+    /// gets the governor's prior <c>reduce_batch</c> level (<c>Scarcity:Policy:LearnedInitialLevel</c>, 0.5) at its first
+    /// registration, before it has reported anything. Empty (the default): it does not say.
+    /// </summary>
+    public IReadOnlyList<string> Reports { get; set; } = [];
+
+    /// <summary>
     /// Governor nodes to connect through, as node addresses (<c>akka.tcp://scarcity@127.0.0.1:4053</c>) or full receptionist
     /// paths (<c>.../system/receptionist</c>). At least one is required. <value>Default: none.</value>
     /// </summary>

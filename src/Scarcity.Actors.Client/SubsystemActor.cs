@@ -105,7 +105,8 @@ internal sealed class SubsystemActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(ProbeTimer, new ContactProbeTimeout(_probe), ContactProbeTimeoutAfter);
         }
         _client.Tell(new ClusterClient.Send(ServicePaths.Policy,
-            new RegisterSubsystem(_options.Name, _options.Host, _options.Priority, [.. _options.Actions.Order(StringComparer.Ordinal)], Self, _options.LatencyObjectiveMs)));
+            new RegisterSubsystem(_options.Name, _options.Host, _options.Priority, [.. _options.Actions.Order(StringComparer.Ordinal)], Self, _options.LatencyObjectiveMs,
+                _options.Reports is { Count: > 0 } reports ? [.. reports] : null)));
     }
 
     private void OnContactAnswered(ActorIdentity identity)

@@ -81,7 +81,14 @@ public sealed record ThrottleAck(string Subsystem, long Sequence, bool Applied, 
 /// The subsystem's latency objective in milliseconds (what its <c>latency_ms</c> reports should stay under), or null
 /// for the governor's configured default. Absent in registrations of older clients (read as null).
 /// </param>
-public sealed record RegisterSubsystem(string Name, string Host, int Priority, ImmutableArray<string> Actions, IActorRef Ref, double? LatencyObjectiveMs = null)
+/// <param name="Reports">
+/// The metrics the subsystem says it reports about itself (<c>latency_ms</c>, <c>queue_depth</c>, <c>context_k</c>,
+/// <c>oom_total</c>...), or null when it does not say (older clients). One that reports <c>context_k</c> is an engine whose
+/// memory grows with its requests' context: its first registration gets <c>Scarcity:Policy:LearnedInitialLevel</c> on a
+/// learned <c>reduce_batch</c> (a full batch may not fit its first requests).
+/// </param>
+public sealed record RegisterSubsystem(string Name, string Host, int Priority, ImmutableArray<string> Actions, IActorRef Ref, double? LatencyObjectiveMs = null,
+    ImmutableArray<string>? Reports = null)
     : IScarcityMessage, IWithSubsystem
 {
     /// <inheritdoc />

@@ -51,6 +51,14 @@ public static partial class GatewayValidation
         }
         if (!double.IsFinite(register.LatencyObjectiveMs) || register.LatencyObjectiveMs < 0)
             return $"register.latency_objective_ms must be a finite number of milliseconds >= 0 (0: the governor's default), was {register.LatencyObjectiveMs.ToString(CultureInfo.InvariantCulture)}";
+        if (register.Reports.Count > MaxReportValues) return $"register.reports has {register.Reports.Count} metrics, at most {MaxReportValues}";
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < register.Reports.Count; i++)
+        {
+            if (!MetricName().IsMatch(register.Reports[i]))
+                return $"register.reports[{i}] '{Shorten(register.Reports[i])}' is not a metric name (lower-case letters, digits and '_', starting with a letter or '_', at most 128 characters)";
+            if (!reported.Add(register.Reports[i])) return $"register.reports[{i}] '{register.Reports[i]}' is named twice";
+        }
         return null;
     }
 

@@ -56,7 +56,8 @@ internal sealed class GovernorService(GatewayContext gateway, ILogger<GovernorSe
             });
             var registration = new RegisterSubsystem(register.Name, register.Host, register.Priority,
                 [.. register.Actions.Order(StringComparer.Ordinal)], ActorRefs.Nobody,
-                register.LatencyObjectiveMs > 0 ? register.LatencyObjectiveMs : null);
+                register.LatencyObjectiveMs > 0 ? register.LatencyObjectiveMs : null,
+                register.Reports.Count > 0 ? [.. register.Reports] : null);
             actor = gateway.System.ActorOf(
                 GovernStreamActor.Props(registration, gateway.Registration, gateway.Profilers, queue.Writer, metrics, gateway.Config.RegisterInterval, overflow),
                 $"gateway-{register.Name}-{Interlocked.Increment(ref _streams)}");

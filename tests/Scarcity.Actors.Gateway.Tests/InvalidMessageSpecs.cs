@@ -25,6 +25,8 @@ public sealed class InvalidMessageSpecs : IAsyncLifetime
         { "action twice", "register.actions[1] 'throttle' is declared twice" },
         { "NaN objective", "register.latency_objective_ms must be a finite number" },
         { "negative objective", "register.latency_objective_ms must be a finite number of milliseconds >= 0 (0: the governor's default), was -1" },
+        { "bad reported metric", "register.reports[1] 'Context K' is not a metric name" },
+        { "reported metric twice", "register.reports[1] 'context_k' is named twice" },
         { "empty message", "register: the first message of a Govern stream must be register, was a message without kind" },
     };
 
@@ -40,6 +42,8 @@ public sealed class InvalidMessageSpecs : IAsyncLifetime
         "action twice" => GatewayNode.Register("engine", "spec-host", "throttle", "throttle"),
         "NaN objective" => With(GatewayNode.Register(), r => r.LatencyObjectiveMs = double.NaN),
         "negative objective" => With(GatewayNode.Register(), r => r.LatencyObjectiveMs = -1),
+        "bad reported metric" => With(GatewayNode.Register(), r => r.Reports.Add(["latency_ms", "Context K"])),
+        "reported metric twice" => With(GatewayNode.Register(), r => r.Reports.Add(["context_k", "context_k"])),
         "empty message" => new SubsystemMessage(),
         _ => throw new ArgumentOutOfRangeException(nameof(@case)),
     };

@@ -68,13 +68,14 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
     [Fact]
     public void A_decision_takes_effect_delay_steps_later()
     {
-        // Arrange: the first cut of reduce_batch on the demo, without delay.
-        var governor = new PolicyGovernor(new DRGConfig());
+        // Arrange: the first cut of reduce_batch on the demo, without delay (from the full batch: the prior level of a
+        // first registration is carried by the registration reply itself, never delayed).
+        var governor = new PolicyGovernor(FullFirstBatch());
         var undelayed = ClosedLoopRunner.Run(Scenario.Demo, governor);
         var firstCut = undelayed.Steps.First(s => s.Levels.ReduceBatch < 1).Seconds;
 
         // Act
-        var delayed = ClosedLoopRunner.Run(Scenario.Demo, new PolicyGovernor(new DRGConfig()), delay: 3);
+        var delayed = ClosedLoopRunner.Run(Scenario.Demo, new PolicyGovernor(FullFirstBatch()), delay: 3);
 
         // Assert
         Assert.Equal(governor.Decisions[0].Seconds, firstCut);
@@ -114,6 +115,10 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
     private static DRGConfig Learning() => new();
 
     /// <summary>The rules alone, as before issue 11 (cluster-config/rules-only.json).</summary>
+    /// <summary>The default configuration but a full batch at the first registration (LearnedInitialLevel 1, the default before
+    /// session 6): for the specs of what happens when a first step does not fit, or of the first decision's timing.</summary>
+    internal static DRGConfig FullFirstBatch() => new() { Policy = { LearnedInitialLevel = 1 } };
+
     internal static DRGConfig RulesOnly() => new() { Policy = { LearnBatchResponse = false, LatencyAdmission = false, IneffectiveAfterCuts = 0, RecoveryDelaysEscalation = true } };
 
     [Fact]

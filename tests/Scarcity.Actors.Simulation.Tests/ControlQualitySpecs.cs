@@ -110,8 +110,8 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
         // Steps at 20 requests/s (more than any batch serves: the load needs all that fits, so none is left free): 1.0k ->
         // 1.9k at 60 s (the OOM that teaches a rise of 0.9k), 3.0k at 120 s (a rise of 1.1k that fits what was planned),
         // 1.1k at 180 s, 2.3k at 230 s: a rise of 1.2k, more than the crash's but within the 1.1k seen since. Forgetting
-        // that rise after a minute ran out of memory a second time.
-        var run = Run(StepsAfterACrash());
+        // that rise after a minute ran out of memory a second time. From a full first batch, so that the first step up crashes.
+        var run = Run(StepsAfterACrash(), ClosedLoopSpecs.FullFirstBatch());
 
         Assert.Equal(1, run.Scores.Ooms);
         Assert.Equal(60, run.Steps.First(s => s.Oom).Seconds);
@@ -129,13 +129,16 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     {
         // The batch of 64 does not fit 1.7k tokens (0.40 + 0.006 x 64 x 1.7 = 1.05): the first step runs out of memory
         // before anything is reported; its registration when it comes back is the crash signal, and the reply carries
-        // the hard limit, so the first step back already fits.
+        // the hard limit, so the first step back already fits. (With the default prior level, half the batch, the first
+        // step fits and nothing runs out of memory at all.)
         var scenario = ScenarioFile.FromSteps("too-long-from-the-start",
             Enumerable.Repeat(new ScenarioInput(10, 1.7), (int)(180 / InferenceEngineModel.Dt)).ToList());
 
-        var run = Run(scenario);
+        var run = Run(scenario, ClosedLoopSpecs.FullFirstBatch());
         var rulesOnly = Run(scenario, ClosedLoopSpecs.RulesOnly());
+        var byDefault = Run(scenario);
 
+        Assert.Equal(0, byDefault.Scores.Ooms);
         Assert.Equal(1, run.Scores.Ooms);
         Assert.True(rulesOnly.Scores.Ooms > 5, $"the rules alone: {rulesOnly.Scores.Ooms} OOMs");
         Assert.DoesNotContain(run.Steps.Where(s => s.Seconds >= 60), s => s.Down);
@@ -152,7 +155,7 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
             .Select(t => new ScenarioInput(12, t < 120 ? 1.63 + 0.87 * t / 120 : 2.5 - 1.5 * (t - 120) / 120))
             .ToList();
         var scenario = ScenarioFile.FromSteps("does-not-fit-from-the-start", steps);
-        var governor = new PolicyGovernor(new DRGConfig());
+        var governor = new PolicyGovernor(ClosedLoopSpecs.FullFirstBatch());
 
         var run = ClosedLoopRunner.Run(scenario, governor, delay: 2);
 
@@ -169,7 +172,7 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
         foreach (var scenario in new[] { StepsAfterACrash(), ScenarioFile.FromSteps("too-long",
                      Enumerable.Repeat(new ScenarioInput(10, 1.7), (int)(120 / InferenceEngineModel.Dt)).ToList()) })
         {
-            var governor = new PolicyGovernor(new DRGConfig());
+            var governor = new PolicyGovernor(ClosedLoopSpecs.FullFirstBatch()); // a full first batch: both runs crash
             var run = Run(scenario, governor: governor);
 
             // Every decision taken while the engine was down (it reports nothing then) lowers a level or holds it.
@@ -231,7 +234,7 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
             "^(model: vram_util = .* predicts .* margin .*|load needs level .*|first registration, .*|latency admission: predicted latency_ms .* vs target .*|.* -> .* x[0-9.]+|recovery|hard limit .*|silent since .*|registered again .*)$",
             d.Change.Reason.Rule));
         Assert.All(governor.Decisions.Where(d => d.Change.Reason.Signal == SubsystemPolicy.LoadSignal),
-            d => Assert.StartsWith("load needs level", d.Change.Reason.Rule, StringComparison.Ordinal));
+            d => Assert.Matches("^(load needs level|first registration, nothing reported yet: the prior level)", d.Change.Reason.Rule));
         Assert.Contains(governor.Decisions, d => d.Change.Action == ActionNames.ReduceBatch && d.Change.Reason.Signal == "model");
         Assert.Contains(governor.Decisions, d => d.Change.Action == ActionNames.Throttle && d.Change.Reason.Rule.StartsWith("latency admission", StringComparison.Ordinal));
     }

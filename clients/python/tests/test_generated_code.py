@@ -23,6 +23,6 @@ def test_the_generated_messages_carry_every_field_of_the_contract():
     assert pb.DESCRIPTOR.package == "scarcity.v1"
     assert set(pb.DESCRIPTOR.services_by_name["Governor"].methods_by_name) == {"Govern", "GetFleetStatus", "GetDecisions"}
     assert [f.name for f in pb.Register.DESCRIPTOR.fields] == [
-        "name", "host", "priority", "actions", "latency_objective_ms"]
+        "name", "host", "priority", "actions", "latency_objective_ms", "reports"]
     throttle = pb.Throttle(action="reduce_batch", level=0.5, sequence=3, reason="r", host="h")
     assert pb.Throttle.FromString(throttle.SerializeToString()) == throttle

@@ -46,7 +46,7 @@ async def test_registers_with_its_identity_and_applies_the_registered_levels_at_
     server.levels = {"reduce_batch": 0.5, "throttle": 1.0, "shed_load": 0.8}
     server.last_sequence = 7
     rec = Recorder()
-    client = await governed([server.target], rec, priority=3, latency_objective_ms=250)
+    client = await governed([server.target], rec, priority=3, latency_objective_ms=250, reports=["latency_ms", "context_k"])
     try:
         await client.wait_registered(WAIT)
         stream = await server.stream(0)
@@ -55,6 +55,7 @@ async def test_registers_with_its_identity_and_applies_the_registered_levels_at_
         assert stream.register.priority == 3
         assert list(stream.register.actions) == sorted(ACTIONS)
         assert stream.register.latency_objective_ms == 250
+        assert list(stream.register.reports) == ["latency_ms", "context_k"]
         # Levels that differ from 1 reach their handlers before the client counts as registered.
         assert sorted(rec.calls) == [("reduce_batch", 0.5, None), ("shed_load", 0.8, None)]
         assert client.levels == {"reduce_batch": 0.5, "shed_load": 0.8, "throttle": 1.0}
@@ -243,9 +244,9 @@ async def test_stop_ends_the_stream_so_the_governor_sees_the_subsystem_go():
 
 def test_invalid_arguments_are_named():
     with pytest.raises(ValueError) as e:
-        GovernedSubsystem("Bad Name", "", {}, [], latency_objective_ms=-1, token="a b")
+        GovernedSubsystem("Bad Name", "", {}, [], latency_objective_ms=-1, reports=["Latency ms"], token="a b")
     message = str(e.value)
-    for part in ("name 'Bad Name'", "host", "handlers", "targets", "latency_objective_ms", "token"):
+    for part in ("name 'Bad Name'", "host", "handlers", "targets", "latency_objective_ms", "reports", "token"):
         assert part in message
 
 

@@ -66,6 +66,16 @@ public sealed class SubsystemPolicy
     private double ObjectiveOrDefault(double? ms) =>
         ms is { } m && m > 0 && double.IsFinite(m) ? m : _config.LatencyObjective.TotalMilliseconds;
 
+    /// <summary>
+    /// What the subsystem's registration says it reports (<see cref="RegisterSubsystem.Reports"/>; null: it does not say).
+    /// Only one that reports <c>context_k</c> gets <see cref="PolicyConfig.LearnedInitialLevel"/> at its first registration:
+    /// a subsystem that says nothing of its context is not assumed to be an engine whose first batch may not fit.
+    /// </summary>
+    public void SetDeclaredReports(IReadOnlyCollection<string>? reports) =>
+        _reportsContext = reports?.Contains(MetricNames.ContextK) == true;
+
+    private bool _reportsContext;
+
     /// <summary>Sets the latency objective the subsystem registered (null: the configured default).</summary>
     public void SetLatencyObjective(double? latencyObjectiveMs)
     {
@@ -85,7 +95,7 @@ public sealed class SubsystemPolicy
     {
         if (Array.Find(_actions, a => a.Learning is not null) is not { Learning: { } l } group) return Array.Empty<LevelChange>();
         // The first registration, nothing reported yet, no level restored: the prior level, since nothing says what fits.
-        if (l.Registrations == 0 && !l.ContextSeen && group.LastChangeAt is null && _config.LearnedInitialLevel < group.Level)
+        if (_reportsContext && l.Registrations == 0 && !l.ContextSeen && group.LastChangeAt is null && _config.LearnedInitialLevel < group.Level)
         {
             l.Registrations++;
             l.RegisteredAt = now;
@@ -160,7 +170,7 @@ public sealed class SubsystemPolicy
     public SubsystemPolicy WithRules(IReadOnlyList<PolicyRule> rules, PolicyConfig config, DateTimeOffset now, string why,
         out IReadOnlyList<LevelChange> released)
     {
-        var next = new SubsystemPolicy(Subsystem, rules, config, LatencyObjectiveMs);
+        var next = new SubsystemPolicy(Subsystem, rules, config, LatencyObjectiveMs) { _reportsContext = _reportsContext };
         var changes = new List<LevelChange>();
         foreach (var group in _actions)
         {

@@ -41,6 +41,9 @@ public sealed class PolicyGovernor : IEngineGovernor
         Subsystem = subsystem;
         Profiler = new HostProfiler(config.Profiler);
         Policy = new SubsystemPolicy(subsystem, config.Policy.RulesFor(subsystem), config.Policy);
+        // The engine registers saying what it reports (ENGINE-MODEL.md, "What the governor sees"), as a governed engine's
+        // RegisterSubsystem.Reports does.
+        Policy.SetDeclaredReports([MetricNames.LatencyMs, MetricNames.QueueDepth, MetricNames.ContextK, MetricNames.OomTotal]);
         _latency = Own(MetricNames.LatencyMs);
         _queue = Own(MetricNames.QueueDepth);
         _context = Own(MetricNames.ContextK);

@@ -321,6 +321,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         RecordPlacement();
         // Issue 11: its latency objective, and a registration as a start (one with no report since the last is a crash).
         _policy.SetLatencyObjective(register.LatencyObjectiveMs);
+        _policy.SetDeclaredReports(register.Reports);
         if (previous is null || !previous.Ref.Equals(register.Ref)) _recorder?.Tell(TelemetryRecord.Of(register, Now));
         // A restart after a crash is cut to the hard limit at once: the reply below carries the level that fits, journalled first.
         var atRegistration = previous is null || !previous.Ref.Equals(register.Ref)

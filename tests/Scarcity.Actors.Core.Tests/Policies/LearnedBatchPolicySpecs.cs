@@ -96,6 +96,7 @@ public sealed class LearnedBatchPolicySpecs
     public void The_first_registration_before_any_report_carries_the_prior_level_and_names_it()
     {
         var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnedInitialLevel = 0.4 });
+        policy.SetDeclaredReports([MetricNames.LatencyMs, MetricNames.ContextK]); // an engine whose memory grows with its context
 
         var change = Assert.Single(policy.Registered(Start));
 
@@ -103,6 +104,18 @@ public sealed class LearnedBatchPolicySpecs
         Assert.Equal(SubsystemPolicy.LoadSignal, change.Reason.Signal);
         Assert.Contains("LearnedInitialLevel", change.Reason.Rule, StringComparison.Ordinal);
         Assert.Equal(0.4, policy.Levels[ActionNames.ReduceBatch]); // what the registration reply carries
+    }
+
+    [Fact]
+    public void A_first_registration_that_does_not_say_it_reports_context_k_keeps_the_full_batch()
+    {
+        var silent = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        var other = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        other.SetDeclaredReports([MetricNames.LatencyMs, MetricNames.QueueDepth]);
+
+        Assert.Empty(silent.Registered(Start));
+        Assert.Empty(other.Registered(Start));
+        Assert.Equal(1.0, other.Levels[ActionNames.ReduceBatch]);
     }
 
     [Fact]

@@ -16,6 +16,8 @@ public sealed class RecordedReplaySpecs
     {
         Policy = new PolicyConfig
         {
+            // From the full batch: these specs compare when the rule's threshold first cuts, not the prior level.
+            LearnedInitialLevel = 1,
             Policies = new Dictionary<string, List<PolicyRule>>
             {
                 ["*"] = [new PolicyRule(MetricNames.VramUtil, threshold, "reduce_batch", 0.5) { Signal = SignalKind.Raw }],

@@ -89,6 +89,21 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_first_registration_that_says_it_reports_context_k_gets_the_prior_reduce_batch_level()
+    {
+        // (One that says nothing of what it reports gets 1: the spec above.)
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+
+        actuator.Tell(Registration(holder.Ref) with { Reports = [MetricNames.LatencyMs, MetricNames.QueueDepth, MetricNames.ContextK] }, holder.Ref);
+        var registered = holder.ExpectMsg<SubsystemRegistered>(Wait);
+
+        Assert.Equal(new PolicyConfig().LearnedInitialLevel, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
+        Assert.Equal(1.0, registered.Levels[ActionNames.Throttle]);
+    }
+
+    [Fact]
     public void A_profile_over_a_rules_threshold_sends_the_holder_Throttles_with_increasing_sequence()
     {
         var actuator = Actuator();

@@ -146,6 +146,10 @@ class GovernedSubsystem:
         priority: higher is more important; lower priorities are acted on first (default 1, as the .NET client).
         latency_objective_ms: the latency objective of its ``latency_ms``, milliseconds; 0 leaves it to the
             governor's configuration (default 0).
+        reports: the metrics it reports about itself with :meth:`report` (``latency_ms``, ``queue_depth``,
+            ``context_k``, ``oom_total``), said at registration. An engine that reports ``context_k`` gets the
+            governor's prior ``reduce_batch`` level (``Scarcity:Policy:LearnedInitialLevel``, 0.5) at its first
+            registration, before it has reported anything. Empty (the default): it does not say.
         token: the bearer token sent as ``authorization: Bearer <token>`` on the stream; None sends none.
         tls: TLS options; None connects in cleartext (h2c), as a gateway without a certificate serves.
         backoff: reconnection delays (default :class:`Backoff`: 0.2 s doubling to 10 s, half of each random).
@@ -170,6 +174,7 @@ class GovernedSubsystem:
         *,
         priority: int = 1,
         latency_objective_ms: float = 0.0,
+        reports: Sequence[str] = (),
         token: Optional[str] = None,
         tls: Optional[TlsOptions] = None,
         backoff: Optional[Backoff] = None,
@@ -196,6 +201,10 @@ class GovernedSubsystem:
         if not (isinstance(latency_objective_ms, (int, float)) and math.isfinite(latency_objective_ms)
                 and latency_objective_ms >= 0):
             problems.append(f"latency_objective_ms must be finite and >= 0, was {latency_objective_ms}")
+        if isinstance(reports, str) or not all(isinstance(r, str) and _METRIC.match(r) for r in reports):
+            problems.append(f"reports must be a list of metric names (lower-case letters, digits and '_'), was {reports!r}")
+        elif len(set(reports)) != len(reports):
+            problems.append(f"reports names a metric twice: {list(reports)}")
         if token is not None and (not token or any(c.isspace() for c in token)):
             problems.append("token must be non-empty without white space (or None)")
         if not register_timeout_s > 0:
@@ -211,6 +220,7 @@ class GovernedSubsystem:
         self._targets = list(targets)
         self._priority = priority
         self._latency_objective_ms = float(latency_objective_ms)
+        self._reports = list(reports) if not isinstance(reports, str) else []
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._tls = tls
         self._credentials = tls.credentials() if tls is not None else None
@@ -394,7 +404,7 @@ class GovernedSubsystem:
             call = _wire.govern(channel)(metadata=self._metadata)
             await call.write(pb.SubsystemMessage(register=pb.Register(
                 name=self._name, host=self._host, priority=self._priority, actions=sorted(self._handlers),
-                latency_objective_ms=self._latency_objective_ms)))
+                latency_objective_ms=self._latency_objective_ms, reports=self._reports)))
             first = await asyncio.wait_for(call.read(), self._register_timeout_s)
             if first is grpc.aio.EOF:
                 await call  # raises the status when the stream failed

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ascarcity/v1/governor.proto\x12\x0bscarcity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x10SubsystemMessage\x12)\n\x08register\x18\x01 \x01(\x0b\x32\x15.scarcity.v1.RegisterH\x00\x12\'\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x18.scarcity.v1.ThrottleAckH\x00\x12+\n\x06report\x18\x03 \x01(\x0b\x32\x19.scarcity.v1.MetricReportH\x00\x42\x06\n\x04kind\"g\n\x08Register\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x0f\n\x07\x61\x63tions\x18\x04 \x03(\t\x12\x1c\n\x14latency_objective_ms\x18\x05 \x01(\x01\"@\n\x0bThrottleAck\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x9c\x01\n\x0cMetricReport\x12\x35\n\x06values\x18\x01 \x03(\x0b\x32%.scarcity.v1.MetricReport.ValuesEntry\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9e\x01\n\x0fGovernorMessage\x12-\n\nregistered\x18\x01 \x01(\x0b\x32\x17.scarcity.v1.RegisteredH\x00\x12)\n\x08rejected\x18\x02 \x01(\x0b\x32\x15.scarcity.v1.RejectedH\x00\x12)\n\x08throttle\x18\x03 \x01(\x0b\x32\x15.scarcity.v1.ThrottleH\x00\x42\x06\n\x04kind\"\x95\x01\n\nRegistered\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x06levels\x18\x02 \x03(\x0b\x32#.scarcity.v1.Registered.LevelsEntry\x12\x15\n\rlast_sequence\x18\x03 \x01(\x03\x1a-\n\x0bLevelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"(\n\x08Rejected\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x88\x01\n\x08Throttle\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x01\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x17\n\x15GetFleetStatusRequest\"g\n\x0b\x46leetStatus\x12&\n\x05hosts\x18\x01 \x03(\x0b\x32\x17.scarcity.v1.HostStatus\x12\x30\n\nsubsystems\x18\x02 \x03(\x0b\x32\x1c.scarcity.v1.SubsystemStatus\"\xca\x01\n\nHostStatus\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08pressure\x18\x02 \x01(\t\x12\x35\n\x07metrics\x18\x03 \x03(\x0b\x32$.scarcity.v1.HostStatus.MetricsEntry\x12\r\n\x05stale\x18\x04 \x03(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xef\x01\n\x0fSubsystemStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x38\n\x06levels\x18\x04 \x03(\x0b\x32(.scarcity.v1.SubsystemStatus.LevelsEntry\x12\x15\n\rlast_sequence\x18\x05 \x01(\x03\x12\x1b\n\x13last_acked_sequence\x18\x06 \x01(\x03\x12\x11\n\treachable\x18\x07 \x01(\x08\x1a-\n\x0bLevelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"7\n\x13GetDecisionsRequest\x12\x11\n\tsubsystem\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"@\n\x14GetDecisionsResponse\x12(\n\tdecisions\x18\x01 \x03(\x0b\x32\x15.scarcity.v1.Decision\"\xca\x01\n\x08\x44\x65\x63ision\x12\x11\n\tsubsystem\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x16\n\x0eprevious_level\x18\x04 \x01(\x01\x12\r\n\x05level\x18\x05 \x01(\x01\x12\x10\n\x08sequence\x18\x06 \x01(\x03\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04sent\x18\t \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\n \x01(\t2\xfa\x01\n\x08Governor\x12I\n\x06Govern\x12\x1d.scarcity.v1.SubsystemMessage\x1a\x1c.scarcity.v1.GovernorMessage(\x01\x30\x01\x12N\n\x0eGetFleetStatus\x12\".scarcity.v1.GetFleetStatusRequest\x1a\x18.scarcity.v1.FleetStatus\x12S\n\x0cGetDecisions\x12 .scarcity.v1.GetDecisionsRequest\x1a!.scarcity.v1.GetDecisionsResponseB\x1d\xaa\x02\x1aScarcity.Actors.Gateway.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ascarcity/v1/governor.proto\x12\x0bscarcity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x10SubsystemMessage\x12)\n\x08register\x18\x01 \x01(\x0b\x32\x15.scarcity.v1.RegisterH\x00\x12\'\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x18.scarcity.v1.ThrottleAckH\x00\x12+\n\x06report\x18\x03 \x01(\x0b\x32\x19.scarcity.v1.MetricReportH\x00\x42\x06\n\x04kind\"x\n\x08Register\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x0f\n\x07\x61\x63tions\x18\x04 \x03(\t\x12\x1c\n\x14latency_objective_ms\x18\x05 \x01(\x01\x12\x0f\n\x07reports\x18\x06 \x03(\t\"@\n\x0bThrottleAck\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x61pplied\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x9c\x01\n\x0cMetricReport\x12\x35\n\x06values\x18\x01 \x03(\x0b\x32%.scarcity.v1.MetricReport.ValuesEntry\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9e\x01\n\x0fGovernorMessage\x12-\n\nregistered\x18\x01 \x01(\x0b\x32\x17.scarcity.v1.RegisteredH\x00\x12)\n\x08rejected\x18\x02 \x01(\x0b\x32\x15.scarcity.v1.RejectedH\x00\x12)\n\x08throttle\x18\x03 \x01(\x0b\x32\x15.scarcity.v1.ThrottleH\x00\x42\x06\n\x04kind\"\x95\x01\n\nRegistered\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x06levels\x18\x02 \x03(\x0b\x32#.scarcity.v1.Registered.LevelsEntry\x12\x15\n\rlast_sequence\x18\x03 \x01(\x03\x1a-\n\x0bLevelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"(\n\x08Rejected\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x88\x01\n\x08Throttle\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x01\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x17\n\x15GetFleetStatusRequest\"g\n\x0b\x46leetStatus\x12&\n\x05hosts\x18\x01 \x03(\x0b\x32\x17.scarcity.v1.HostStatus\x12\x30\n\nsubsystems\x18\x02 \x03(\x0b\x32\x1c.scarcity.v1.SubsystemStatus\"\xca\x01\n\nHostStatus\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x10\n\x08pressure\x18\x02 \x01(\t\x12\x35\n\x07metrics\x18\x03 \x03(\x0b\x32$.scarcity.v1.HostStatus.MetricsEntry\x12\r\n\x05stale\x18\x04 \x03(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xef\x01\n\x0fSubsystemStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12\x38\n\x06levels\x18\x04 \x03(\x0b\x32(.scarcity.v1.SubsystemStatus.LevelsEntry\x12\x15\n\rlast_sequence\x18\x05 \x01(\x03\x12\x1b\n\x13last_acked_sequence\x18\x06 \x01(\x03\x12\x11\n\treachable\x18\x07 \x01(\x08\x1a-\n\x0bLevelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"7\n\x13GetDecisionsRequest\x12\x11\n\tsubsystem\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"@\n\x14GetDecisionsResponse\x12(\n\tdecisions\x18\x01 \x03(\x0b\x32\x15.scarcity.v1.Decision\"\xca\x01\n\x08\x44\x65\x63ision\x12\x11\n\tsubsystem\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x16\n\x0eprevious_level\x18\x04 \x01(\x01\x12\r\n\x05level\x18\x05 \x01(\x01\x12\x10\n\x08sequence\x18\x06 \x01(\x03\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04sent\x18\t \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\n \x01(\t2\xfa\x01\n\x08Governor\x12I\n\x06Govern\x12\x1d.scarcity.v1.SubsystemMessage\x1a\x1c.scarcity.v1.GovernorMessage(\x01\x30\x01\x12N\n\x0eGetFleetStatus\x12\".scarcity.v1.GetFleetStatusRequest\x1a\x18.scarcity.v1.FleetStatus\x12S\n\x0cGetDecisions\x12 .scarcity.v1.GetDecisionsRequest\x1a!.scarcity.v1.GetDecisionsResponseB\x1d\xaa\x02\x1aScarcity.Actors.Gateway.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'scarcity.v1.governor_pb2', globals())
@@ -33,41 +33,41 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SUBSYSTEMMESSAGE._serialized_start=77
   _SUBSYSTEMMESSAGE._serialized_end=232
   _REGISTER._serialized_start=234
-  _REGISTER._serialized_end=337
-  _THROTTLEACK._serialized_start=339
-  _THROTTLEACK._serialized_end=403
-  _METRICREPORT._serialized_start=406
-  _METRICREPORT._serialized_end=562
-  _METRICREPORT_VALUESENTRY._serialized_start=517
-  _METRICREPORT_VALUESENTRY._serialized_end=562
-  _GOVERNORMESSAGE._serialized_start=565
-  _GOVERNORMESSAGE._serialized_end=723
-  _REGISTERED._serialized_start=726
-  _REGISTERED._serialized_end=875
-  _REGISTERED_LEVELSENTRY._serialized_start=830
-  _REGISTERED_LEVELSENTRY._serialized_end=875
-  _REJECTED._serialized_start=877
-  _REJECTED._serialized_end=917
-  _THROTTLE._serialized_start=920
-  _THROTTLE._serialized_end=1056
-  _GETFLEETSTATUSREQUEST._serialized_start=1058
-  _GETFLEETSTATUSREQUEST._serialized_end=1081
-  _FLEETSTATUS._serialized_start=1083
-  _FLEETSTATUS._serialized_end=1186
-  _HOSTSTATUS._serialized_start=1189
-  _HOSTSTATUS._serialized_end=1391
-  _HOSTSTATUS_METRICSENTRY._serialized_start=1345
-  _HOSTSTATUS_METRICSENTRY._serialized_end=1391
-  _SUBSYSTEMSTATUS._serialized_start=1394
-  _SUBSYSTEMSTATUS._serialized_end=1633
-  _SUBSYSTEMSTATUS_LEVELSENTRY._serialized_start=830
-  _SUBSYSTEMSTATUS_LEVELSENTRY._serialized_end=875
-  _GETDECISIONSREQUEST._serialized_start=1635
-  _GETDECISIONSREQUEST._serialized_end=1690
-  _GETDECISIONSRESPONSE._serialized_start=1692
-  _GETDECISIONSRESPONSE._serialized_end=1756
-  _DECISION._serialized_start=1759
-  _DECISION._serialized_end=1961
-  _GOVERNOR._serialized_start=1964
-  _GOVERNOR._serialized_end=2214
+  _REGISTER._serialized_end=354
+  _THROTTLEACK._serialized_start=356
+  _THROTTLEACK._serialized_end=420
+  _METRICREPORT._serialized_start=423
+  _METRICREPORT._serialized_end=579
+  _METRICREPORT_VALUESENTRY._serialized_start=534
+  _METRICREPORT_VALUESENTRY._serialized_end=579
+  _GOVERNORMESSAGE._serialized_start=582
+  _GOVERNORMESSAGE._serialized_end=740
+  _REGISTERED._serialized_start=743
+  _REGISTERED._serialized_end=892
+  _REGISTERED_LEVELSENTRY._serialized_start=847
+  _REGISTERED_LEVELSENTRY._serialized_end=892
+  _REJECTED._serialized_start=894
+  _REJECTED._serialized_end=934
+  _THROTTLE._serialized_start=937
+  _THROTTLE._serialized_end=1073
+  _GETFLEETSTATUSREQUEST._serialized_start=1075
+  _GETFLEETSTATUSREQUEST._serialized_end=1098
+  _FLEETSTATUS._serialized_start=1100
+  _FLEETSTATUS._serialized_end=1203
+  _HOSTSTATUS._serialized_start=1206
+  _HOSTSTATUS._serialized_end=1408
+  _HOSTSTATUS_METRICSENTRY._serialized_start=1362
+  _HOSTSTATUS_METRICSENTRY._serialized_end=1408
+  _SUBSYSTEMSTATUS._serialized_start=1411
+  _SUBSYSTEMSTATUS._serialized_end=1650
+  _SUBSYSTEMSTATUS_LEVELSENTRY._serialized_start=847
+  _SUBSYSTEMSTATUS_LEVELSENTRY._serialized_end=892
+  _GETDECISIONSREQUEST._serialized_start=1652
+  _GETDECISIONSREQUEST._serialized_end=1707
+  _GETDECISIONSRESPONSE._serialized_start=1709
+  _GETDECISIONSRESPONSE._serialized_end=1773
+  _DECISION._serialized_start=1776
+  _DECISION._serialized_end=1978
+  _GOVERNOR._serialized_start=1981
+  _GOVERNOR._serialized_end=2231
 # @@protoc_insertion_point(module_scope)

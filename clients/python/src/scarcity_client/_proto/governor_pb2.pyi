@@ -103,18 +103,20 @@ class MetricReport(_message.Message):
     def __init__(self, values: _Optional[_Mapping[str, float]] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ["actions", "host", "latency_objective_ms", "name", "priority"]
+    __slots__ = ["actions", "host", "latency_objective_ms", "name", "priority", "reports"]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     LATENCY_OBJECTIVE_MS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
     actions: _containers.RepeatedScalarFieldContainer[str]
     host: str
     latency_objective_ms: float
     name: str
     priority: int
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., priority: _Optional[int] = ..., actions: _Optional[_Iterable[str]] = ..., latency_objective_ms: _Optional[float] = ...) -> None: ...
+    reports: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., priority: _Optional[int] = ..., actions: _Optional[_Iterable[str]] = ..., latency_objective_ms: _Optional[float] = ..., reports: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ["last_sequence", "levels", "name"]
