@@ -76,12 +76,7 @@ internal static class BinaryCodec
                     w.Write(t.Action);
                     w.Write(t.Level);
                     w.Write(t.Sequence);
-                    w.Write(t.Reason.Rule);
-                    w.Write(t.Reason.Metric);
-                    w.Write(t.Reason.Signal);
-                    w.Write(t.Reason.Value);
-                    w.Write(t.Reason.Forecast);
-                    w.Write(t.Reason.Threshold);
+                    WriteReason(w, t.Reason);
                     w.Write(t.Host);
                     WriteTime(w, t.IssuedAt);
                     break;
@@ -155,7 +150,7 @@ internal static class BinaryCodec
                 EvaluateProfileManifest => new EvaluateProfile(r.ReadString(), ReadProfile(r)),
                 SampleBatchManifest => ReadBatch(r),
                 ThrottleManifest => new Throttle(r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadInt64(),
-                    new ThrottleReason(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()),
+                    ReadReason(r),
                     r.ReadString(), ReadTime(r)),
                 ThrottleAckManifest => new ThrottleAck(r.ReadString(), r.ReadInt64(), r.ReadBoolean(), r.ReadString(), r.ReadBoolean() ? r.ReadString() : null),
                 NodeStaleManifest => new NodeStale(r.ReadString(), r.ReadBoolean(), ReadStrings(r), ReadTime(r)),
@@ -175,6 +170,20 @@ internal static class BinaryCodec
         }
     }
 
+    // A ThrottleReason: rule, metric, signal, value, forecast, threshold (ReadReason reads it back).
+    private static void WriteReason(BinaryWriter w, ThrottleReason reason)
+    {
+        w.Write(reason.Rule);
+        w.Write(reason.Metric);
+        w.Write(reason.Signal);
+        w.Write(reason.Value);
+        w.Write(reason.Forecast);
+        w.Write(reason.Threshold);
+    }
+
+    private static ThrottleReason ReadReason(BinaryReader r) =>
+        new(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble());
+
     private static void WriteDecision(BinaryWriter w, Decision d)
     {
         w.Write(d.Subsystem);
@@ -183,12 +192,7 @@ internal static class BinaryCodec
         w.Write(d.PreviousLevel);
         w.Write(d.Level);
         w.Write(d.Sequence);
-        w.Write(d.Reason.Rule);
-        w.Write(d.Reason.Metric);
-        w.Write(d.Reason.Signal);
-        w.Write(d.Reason.Value);
-        w.Write(d.Reason.Forecast);
-        w.Write(d.Reason.Threshold);
+        WriteReason(w, d.Reason);
         WriteTime(w, d.At);
         WriteValues(w, d.Inputs);
         w.Write((byte)((d.Sent ? DecisionSent : 0) | (d.Dry ? DecisionDry : 0)));
@@ -199,7 +203,7 @@ internal static class BinaryCodec
     {
         var (subsystem, host, action) = (r.ReadString(), r.ReadString(), r.ReadString());
         var (previous, level, sequence) = (r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
-        var reason = new ThrottleReason(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble());
+        var reason = ReadReason(r);
         var at = ReadTime(r);
         var inputs = ReadValues(r);
         var flags = r.ReadByte();

@@ -228,15 +228,7 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
 
         var (second, kit2) = await Start(RawVramRule(), db: db);
         var again = kit2.CreateTestProbe();
-        // As a client does: the recovered actuator presumes its previous holder (an actor of the stopped system) alive,
-        // rejects the first attempt and probes the holder; once the probe finds it gone, the next attempt takes over.
-        SubsystemRegistered? registered = null;
-        await kit2.AwaitAssertAsync(() =>
-        {
-            second.Policy.Tell(Register(again.Ref), again.Ref);
-            registered = Assert.IsType<SubsystemRegistered>(again.ExpectMsg<object>(Wait));
-        }, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
-        Assert.NotNull(registered);
+        var registered = await RegisterAgainAsync(second, kit2, again);
         Assert.Equal(0.5, registered.Levels[ActionNames.ReduceBatch]);
         Assert.Equal(1, registered.LastSequence);
 
@@ -247,6 +239,19 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
         Assert.True(persisted.Inputs.ContainsKey("vram_util:raw"));
         second.Profilers.Tell(VramSample(0.95, 10));
         Assert.Equal(2, again.ExpectMsg<Throttle>(Wait).Sequence);
+    }
+
+    // As a client does after a restart: the recovered actuator presumes its previous holder (an actor of the stopped system)
+    // alive, rejects the first attempt and probes the holder; once the probe finds it gone, the next attempt takes over.
+    private static async Task<SubsystemRegistered> RegisterAgainAsync(GovernorHost host, Akka.TestKit.Xunit2.TestKit kit, TestProbe holder)
+    {
+        SubsystemRegistered? registered = null;
+        await kit.AwaitAssertAsync(() =>
+        {
+            host.Policy.Tell(Register(holder.Ref), holder.Ref);
+            registered = Assert.IsType<SubsystemRegistered>(holder.ExpectMsg<object>(Wait));
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        return registered!;
     }
 
     [Fact]
@@ -273,16 +278,11 @@ public sealed class GovernorPipelineSpecs : IAsyncLifetime
 
         var (second, kit2) = await Start(RawVramRule(), db: db);
         var again = kit2.CreateTestProbe();
-        SubsystemRegistered? registered = null;
-        await kit2.AwaitAssertAsync(() =>
-        {
-            second.Policy.Tell(Register(again.Ref), again.Ref);
-            registered = Assert.IsType<SubsystemRegistered>(again.ExpectMsg<object>(Wait));
-        }, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        var registered = await RegisterAgainAsync(second, kit2, again);
         var read = await new Scarcity.Actors.Operations.DecisionJournal(second.Config.Persistence, second.System.Serialization)
             .ReadAsync(new GetDecisions(null, "engine", 10));
 
-        Assert.Equal((0.25, 2L), (registered!.Levels[ActionNames.ReduceBatch], registered.LastSequence)); // recovered from the old row
+        Assert.Equal((0.25, 2L), (registered.Levels[ActionNames.ReduceBatch], registered.LastSequence)); // recovered from the old row
         Assert.Equal([1L, 2L], read.Select(j => j.Decision.Sequence));
         Assert.Equal((throttle.Level, throttle.Reason.Rule, true), (read[0].Decision.Level, read[0].Decision.Reason.Rule, read[0].Decision.Inputs.ContainsKey("vram_util:raw")));
         Assert.Equal((0.25, "an older rule", false), (read[1].Decision.Level, read[1].Decision.Reason.Rule, read[1].Decision.Dry));
