@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
 using Akka.Actor.Setup;

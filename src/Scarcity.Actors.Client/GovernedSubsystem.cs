@@ -76,7 +76,7 @@ public sealed class GovernedSubsystem : IAsyncDisposable
     }
 
     private static string StoppedReason(GovernedSubsystemOptions options, CoordinatedShutdown.Reason? reason) =>
-        reason?.GetType().Name == "TlsHandshakeFailureReason"
+        RemotingTls.IsHandshakeFailure(reason)
             ? $"Subsystem {options.Name} stopped: a TLS handshake with the governor failed ({reason}); check " +
               $"{nameof(GovernedSubsystemOptions)}.{nameof(GovernedSubsystemOptions.Tls)}: its certificate must be from the governor's CA, and its CA " +
               "the one that signed the governor's certificate"

@@ -83,6 +83,13 @@ public static class RemotingTls
             options.ValidateHostname, validator);
     }
 
+    /// <summary>
+    /// Whether Akka stopped the actor system because a TLS handshake it started failed (Akka.Remote 1.5.50 and later run
+    /// CoordinatedShutdown with this reason, exit code 79).
+    /// </summary>
+    public static bool IsHandshakeFailure(Akka.Actor.CoordinatedShutdown.Reason? reason) =>
+        reason?.GetType().Name == "TlsHandshakeFailureReason"; // the type is internal to Akka.Remote
+
     /// <summary>The setup and HOCON of <paramref name="options"/> (null: plain TCP) added to <paramref name="setup"/>.</summary>
     public static ActorSystemSetup Apply(ActorSystemSetup setup, RemotingTlsOptions? options) =>
         options is null ? setup : setup.And(CreateSetup(options));

@@ -139,7 +139,7 @@ public static partial class StartupChecks
     {
         if (reason is null || reason.ExitCode == 0) return null;
         var tls = config.Cluster.Tls;
-        if (reason.GetType().Name == "TlsHandshakeFailureReason")
+        if (Scarcity.Actors.Contracts.RemotingTls.IsHandshakeFailure(reason))
             return (reason.ExitCode,
                 $"stopped: a TLS handshake with a peer failed ({reason}); Akka.Remote stops a node whose own connection fails its " +
                 $"TLS handshake. Check {TlsConfig.Section}: this node's certificate ('{tls.CertificatePath}') must be signed by the " +

@@ -79,7 +79,7 @@ public sealed partial class OperationsActor
     {
         _log.Warning("{0} of {1} by {2}: {3}", operation, target, _operator, detail);
         if (!_auditEnabled) return;
-        var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
+        var identity = IdentityOf(command);
         if (_audit is null)
         {
             _audit = Context.ActorOf(OperatorAuditActor.Props(OperatorAuditActor.PersistenceIdFor(_cluster.SelfAddress)), "operator-audit");

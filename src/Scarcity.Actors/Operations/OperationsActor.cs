@@ -128,7 +128,7 @@ public sealed partial class OperationsActor : ReceiveActor
         var refused = Authorize(operation, command, target);
         var answer = refused ?? act();
         Sender.Tell(answer);
-        var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
+        var identity = IdentityOf(command);
         var detail = answer switch
         {
             OperationDone done => done.Detail,
@@ -189,7 +189,7 @@ public sealed partial class OperationsActor : ReceiveActor
     private OperationFailed? Authorize(string operation, IOperatorCommand command, string target)
     {
         var origin = MessageOrigin.Of(Sender);
-        var identity = command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
+        var identity = IdentityOf(command);
         _operator = $"{identity} from {origin}";
         if (_operatorToken is null)
         {
@@ -207,6 +207,10 @@ public sealed partial class OperationsActor : ReceiveActor
         }
         return null;
     }
+
+    // Who the command says is asking, bounded for the log and the journal.
+    private static string IdentityOf(IOperatorCommand command) =>
+        command.Credential?.Identity is { Length: > 0 } id ? (id.Length > 100 ? id[..100] : id) : "(no identity)";
 
     private OperationFailed NotAMember(string operation, string address) =>
         new(operation, $"{address} is not a member of the cluster (members: {string.Join(", ", _cluster.State.Members.Select(m => m.Address))})");
