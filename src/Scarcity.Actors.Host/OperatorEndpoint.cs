@@ -33,7 +33,12 @@ public sealed class OperatorEndpoint(DRGConfig config, IServiceProvider services
         var metricsConfig = config.Metrics;
         if (!metricsConfig.Enabled) return;
         var system = services.GetRequiredService<ActorSystem>();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        // No reload-on-change (as the node's own host, Program.cs): WebApplication's default watches the content root,
+        // i.e. the program's directory and its subdirectories, with a thread and an inotify instance of its own.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k =>
         {
