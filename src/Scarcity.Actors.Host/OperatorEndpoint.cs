@@ -39,7 +39,9 @@ public sealed class OperatorEndpoint(DRGConfig config, IServiceProvider services
         {
             ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
         });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The node's own loggers (its format, --log-format json included, and its levels), not a console logger of its own.
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(services.GetRequiredService<ILoggerFactory>());
         builder.WebHost.ConfigureKestrel(k =>
         {
             if (metricsConfig.Address is "*" or "0.0.0.0") k.ListenAnyIP(metricsConfig.Port);
