@@ -65,7 +65,12 @@ public sealed class GatewayServer : IAsyncDisposable
             await registry.GetAsync<GovernorActors.Operations>(cancellationToken),
             config, new GatewayMetrics(GovernorMetrics.Get(system).Registry), stopping.Token);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        // No reload-on-change: WebApplication's default watches the content root (the program's directory, recursively)
+        // with a thread and an inotify instance of its own; the node reads its configuration once, at start.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         builder.WebHost.ConfigureKestrel(k =>

@@ -33,8 +33,15 @@ public sealed class OperatorEndpoint(DRGConfig config, IServiceProvider services
         var metricsConfig = config.Metrics;
         if (!metricsConfig.Enabled) return;
         var system = services.GetRequiredService<ActorSystem>();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // No reload-on-change (as the node's own host, Program.cs): WebApplication's default watches the content root,
+        // i.e. the program's directory and its subdirectories, with a thread and an inotify instance of its own.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
+        // The node's own loggers (its format, --log-format json included, and its levels), not a console logger of its own.
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(services.GetRequiredService<ILoggerFactory>());
         builder.WebHost.ConfigureKestrel(k =>
         {
             if (metricsConfig.Address is "*" or "0.0.0.0") k.ListenAnyIP(metricsConfig.Port);
