@@ -868,7 +868,8 @@ public sealed class SubsystemPolicy
         public double MinContext { get; set; } = double.PositiveInfinity;
         /// <summary>
         /// The context planned for at <paramref name="contextNow"/>: now plus <see cref="Headroom"/>, but no further than
-        /// <see cref="CeilingShare"/> of it past the largest context it has reported.
+        /// <see cref="CeilingShare"/> of it past the largest context it has reported; once the context has
+        /// <see cref="Stepped"/>, never less than that largest context.
         /// </summary>
         public double PlannedContext(double contextNow) => Math.Max(Stepped ? MaxContext : 0,
             Math.Min(contextNow + Headroom, Math.Max(MaxContext, contextNow) + CeilingShare * Headroom));
