@@ -76,6 +76,63 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_step_back_up_after_a_fall_of_that_size_does_not_run_out_of_memory()
+    {
+        // The steps family's r2: 2.9k tokens from the start, a fall to 1.6k at 33 s, then 2.3k at 16 requests/s at 73 s, more
+        // than any batch serves (the load needs all that fits). No rise was ever seen, so nothing was planned and the batch
+        // recovered to what fits 1.6k: out of memory at 73 s. The fall below all reported before is the evidence.
+        var run = Run(Steps("fall-then-step", 120, (0, 19, 2.9), (33, 7, 1.6), (73, 16, 2.3)));
+
+        Assert.Equal(0, run.Scores.Ooms);
+        Assert.Contains(run.Steps, s => s.Seconds >= 80 && s.Levels.Throttle < 1); // the load needed all that fit
+    }
+
+    [Fact]
+    public void Once_the_context_has_stepped_a_step_back_to_the_largest_context_reported_does_not_run_out_of_memory_however_long_ago()
+    {
+        // 2.9k tokens, then 1.1k for 210 s at a load that needs all that fits, then 2.6k: the fall was remembered as a rise
+        // of 1.8k halved every 300 s, planned at 2.2k by then, and the step back ran out of memory. A context that has
+        // stepped may step back to where it was.
+        var run = Run(Steps("back-to-the-top", 270, (0, 15, 2.9), (30, 14, 1.1), (240, 15, 2.6)));
+
+        Assert.Equal(0, run.Scores.Ooms);
+    }
+
+    [Fact]
+    public void A_planned_rise_is_cut_for_before_the_model_is_confident()
+    {
+        // 2.0k tokens at 18 requests/s (the rules' threshold and the load hold the batch, so the model sees one level and
+        // stays unconfident), 2.5k at 54 s, 2.8k at 109 s. The level fitted 2.5k, and nothing applied the rise seen at 54 s
+        // to it: out of memory at 109 s.
+        var governor = new PolicyGovernor(new DRGConfig());
+        var run = Run(Steps("unconfident-step", 150, (0, 18, 2.0), (54, 8, 2.5), (109, 11, 2.8)), governor: governor);
+
+        Assert.Equal(0, run.Scores.Ooms);
+        Assert.Contains(governor.Decisions, d => d.Seconds < 109 && d.Change.Action == ActionNames.ReduceBatch
+                                                 && d.Change.Reason.Signal == SubsystemPolicy.HeadroomSignal
+                                                 && d.Change.Reason.Rule.StartsWith("headroom for a step: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void After_a_crash_that_a_step_explains_the_batch_is_not_held_at_half_of_what_fitted_before_it()
+    {
+        // 16 requests/s (the load needs all that fits) at 1.6k, a first step to 2.3k at 60 s (the OOM nothing could size),
+        // then 1.3k from 120 s. The engine ran at about 62 of 64 before the step: that state fitted. Half of it at the
+        // planned context is a batch of about 23, and the rules' recovery and that limit alternated at 16 for the rest of the run.
+        var run = Run(Steps("explained-crash", 240, (0, 16, 1.6), (60, 16, 2.3), (120, 16, 1.3)));
+
+        Assert.Equal(1, run.Scores.Ooms);
+        Assert.Equal(60, run.Steps.First(s => s.Oom).Seconds);
+        Assert.All(run.Steps.Where(s => s.Seconds >= 200), s => Assert.True(s.Batch >= 30, $"batch {s.Batch} at {s.Seconds} s"));
+    }
+
+    private static Scenario Steps(string name, double seconds, params (double From, double Arrivals, double ContextK)[] changes) =>
+        ScenarioFile.FromSteps(name, Enumerable.Range(0, (int)(seconds / InferenceEngineModel.Dt))
+            .Select(i => changes.Last(c => c.From <= i * InferenceEngineModel.Dt))
+            .Select(c => new ScenarioInput(c.Arrivals, c.ContextK))
+            .ToList());
+
+    [Fact]
     public void A_sudden_step_of_the_context_under_light_load_runs_in_the_VRAM_the_load_left_free()
     {
         // context-steps: 9 requests/s at 1.0k tokens need a batch of about 30, not the 64 that fit; the context then jumps
@@ -231,7 +288,7 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
         Run(File("random-walk-b.csv"), governor: governor);
 
         Assert.All(governor.Decisions, d => Assert.Matches(
-            "^(model: vram_util = .* predicts .* margin .*|load needs level .*|first registration, .*|latency admission: predicted latency_ms .* vs target .*|.* -> .* x[0-9.]+|recovery|hard limit .*|silent since .*|registered again .*)$",
+            "^(model: vram_util = .* predicts .* margin .*|load needs level .*|first registration, .*|latency admission: predicted latency_ms .* vs target .*|.* -> .* x[0-9.]+|recovery|hard limit .*|silent since .*|registered again .*|headroom for a step: .* predicts .* margin .*)$",
             d.Change.Reason.Rule));
         Assert.All(governor.Decisions.Where(d => d.Change.Reason.Signal == SubsystemPolicy.LoadSignal),
             d => Assert.Matches("^(load needs level|first registration, nothing reported yet: the prior level)", d.Change.Reason.Rule));

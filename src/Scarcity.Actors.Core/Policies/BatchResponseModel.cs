@@ -30,8 +30,12 @@ public sealed class BatchResponseModel
     /// <summary>Readings after which one weighs half as much as the newest.</summary>
     public const int HalfLife = 120;
 
-    /// <summary>Readings needed before the model can be confident.</summary>
-    public const int MinSamples = 12;
+    /// <summary>
+    /// Readings needed before the model can be confident (and the count under which <see cref="Confidence"/> is scaled
+    /// down). 6: a context that moves in steps gives few distinct readings (one per level and context), and with 12 the
+    /// line stayed unconfident for minutes with a residual of 0.003, leaving the batch to the rules' ×0.5 cuts.
+    /// </summary>
+    public const int MinSamples = 6;
 
     /// <summary>The spread of <c>level × context</c> needed, relative to its mean, before a slope means anything.</summary>
     public const double MinSpread = 0.08;

@@ -489,6 +489,7 @@ public sealed class SubsystemPolicy
                 l.LoadCutFrom = double.NaN;
                 l.CrashLevel = group.Level;
                 l.CrashContext = l.LastContext;
+                l.CapBeforeCrash = l.CapX;
                 l.CapX = Math.Min(l.CapX ?? double.PositiveInfinity, 0.5 * group.Level * l.LastContext);
             }
             var capped = Math.Max(_config.MinLevel, Math.Min(1, l.CapX!.Value / l.LastContext));
@@ -516,7 +517,14 @@ public sealed class SubsystemPolicy
             l.ReturnedFromCrash = true;
             var crashContext = Math.Max(l.CrashContext, contextNow);
             l.CrashX = Math.Min(l.CrashX, l.CrashLevel * crashContext);
-            if (contextNow > l.CrashContext) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.CrashContext);
+            if (contextNow > l.CrashContext)
+            {
+                l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.CrashContext);
+                // The step explains the crash: the state it ran in before the step fitted, so the hard limit is that state
+                // (the step itself is planned for as headroom from now on), not half of it, which held the batch at a
+                // quarter of what fits for the rest of the run while the model had too little spread to become confident.
+                l.CapX = Math.Min(l.CapBeforeCrash ?? double.PositiveInfinity, l.CrashLevel * l.CrashContext);
+            }
             // A confident model that said the crash state fits is contradicted: distrusted until it has learned again.
             if (model.Confident && model.Predict(l.CrashLevel, crashContext) < 1) model.Distrust();
         }
@@ -526,16 +534,28 @@ public sealed class SubsystemPolicy
             l.Rises.Enqueue((now, contextNow - l.LastContext));
             // The largest rise of its history, remembered longer than the minute (it fades with RiseMemory's half-life).
             var rise = contextNow - l.LastContext;
+            if (contextNow >= StepRatio * l.LastContext) l.Stepped = true;
             if (rise >= l.RememberedRise(now)) (l.LargestRise, l.LargestRiseAt) = (rise, now);
             // Once a sudden rise has crashed it, its context is known to step: every rise seen since is kept as hard
             // headroom too, not forgotten after a minute (the next step up may come later, and as large).
             if (l.JumpHeadroom > 0) l.JumpHeadroom = Math.Max(l.JumpHeadroom, contextNow - l.LastContext);
+        }
+        // A fall below every context reported before: the context has never been seen climbing from here to where it
+        // fell from, so the fall is the only evidence of how it moves over that range, and a step back up may be as large
+        // (steps r2: 2.9k from the start, 1.6k at 33 s, 2.3k at 73 s). A fall within the range already reported adds
+        // nothing: the context was seen climbing over it (sawtooth's drops, after its ramp), and those rises are counted.
+        else if (l.ContextKnown && contextNow < l.MinContext)
+        {
+            var fall = Math.Min(l.LastContext, l.MinContext) - contextNow;
+            if (l.LastContext >= StepRatio * contextNow) l.Stepped = true;
+            if (fall >= l.RememberedRise(now)) (l.LargestRise, l.LargestRiseAt) = (fall, now);
         }
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.Remembered = l.RememberedRise(now);
         l.LastContext = contextNow;
         l.ContextKnown = true;
         l.MaxContext = Math.Max(l.MaxContext, contextNow);
+        l.MinContext = Math.Min(l.MinContext, contextNow);
         var contextAhead = l.PlannedContext(contextNow);
         if (metrics.TryGetValue(l.OomSeries, out var ooms) && !ooms.Stale)
         {
@@ -586,12 +606,14 @@ public sealed class SubsystemPolicy
         else if (l.CapX is { } capX)
         {
             var cap = Math.Clamp(capX / contextAhead, _config.MinLevel, 1);
-            if (group.Level <= cap + Epsilon) return LoadSized(group, l, vram!.Raw, now, metrics, out change); // else the rules decide, recovering no further than the cap
+            if (group.Level <= cap + Epsilon) return HeadroomCut(group, l, vram!.Raw, contextNow, contextAhead, now, metrics, out change)
+                                                   || LoadSized(group, l, vram!.Raw, now, metrics, out change); // else the rules decide, recovering no further than the cap
             target = cap;
             reason = new ThrottleReason(FormattableString.Invariant($"hard limit after a crash: level x context_k <= {capX:0.###}"),
                 l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
-        else return LoadSized(group, l, vram!.Raw, now, metrics, out change);
+        else return HeadroomCut(group, l, vram!.Raw, contextNow, contextAhead, now, metrics, out change)
+                    || LoadSized(group, l, vram!.Raw, now, metrics, out change);
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
         // Cuts at once; increases are paced by the recovery interval, except one the load asks for (a queue formed).
@@ -607,6 +629,37 @@ public sealed class SubsystemPolicy
             || !metrics.TryGetValue(l.QueueSeries, out var queue) || queue.Stale) return;
         var admittingAll = _actions.All(a => (a.Action != ActionNames.Throttle && a.Action != ActionNames.ShedLoad) || a.Level >= 1 - Epsilon);
         l.Load.Observe(level, contextK, latency.Raw, queue.Raw, admittingAll, at);
+    }
+
+    /// <summary>
+    /// While the model is not confident: a cut when the level in effect would not fit the planned context. The rules only
+    /// cut past their threshold, and in a context that moves in steps (few distinct readings, so the model stays under
+    /// <see cref="BatchResponseModel.MinSamples"/>) nothing else applies the planned rise: a batch raised to what fits one
+    /// step ran out of memory in the next. The level is the larger of two bounds, each under <see cref="PolicyConfig.LearnedVramLimit"/>
+    /// less the margin at the planned context: the line fitted so far (3 readings or more, a positive slope, a residual
+    /// under <see cref="BatchResponseModel.MaxResidual"/>), and the one that holds if all the VRAM reserved grew with the
+    /// level and the context (the weights do not: safe without any line). False when it does not cut.
+    /// </summary>
+    private bool HeadroomCut(ActionGroup group, BatchLearning l, double vram, double contextNow, double contextAhead, DateTimeOffset now,
+        IReadOnlyDictionary<string, MetricEstimate> metrics, out LevelChange? change)
+    {
+        change = null;
+        var model = l.Model;
+        if (!(contextAhead > contextNow) || !(vram > 0)) return false;
+        var limit = _config.LearnedVramLimit - model.Margin;
+        var proportional = group.Level * limit / (vram * contextAhead / contextNow);
+        var line = model.Count >= 3 && model.Slope > 0 && model.Residual <= BatchResponseModel.MaxResidual
+            ? model.LargestLevelUnder(_config.LearnedVramLimit, contextAhead, model.Margin)
+            : double.NegativeInfinity;
+        var target = Math.Max(_config.MinLevel, Math.Max(proportional, line));
+        if (group.Level <= target + LearnedStep) return false;
+        var by = double.IsFinite(line) && line >= proportional
+            ? FormattableString.Invariant($"the line fitted so far ({MetricNames.VramUtil} = {model.Intercept:0.###} + {model.Slope:0.###} x level x context_k, n={model.Count}, not yet confident) predicts {model.Predict(group.Level, contextAhead):0.###}")
+            : FormattableString.Invariant($"{MetricNames.VramUtil} {vram:0.###} growing with level x context_k predicts {vram * contextAhead / contextNow:0.###}");
+        change = Apply(group, target, new ThrottleReason(FormattableString.Invariant(
+                $"headroom for a step: {by} at context_k {contextAhead:0.##} (now {contextNow:0.##} + planned rise {l.Headroom:0.##}) > {_config.LearnedVramLimit} - margin {model.Margin:0.###}: level {target:0.###}"),
+            l.ContextSeries, HeadroomSignal, contextAhead, vram, limit), now, metrics);
+        return true;
     }
 
     /// <summary>
@@ -666,6 +719,9 @@ public sealed class SubsystemPolicy
 
     /// <summary>The reason's signal of a decision by the level the load needs (<see cref="BatchLoadSizing"/>).</summary>
     public const string LoadSignal = "load";
+
+    /// <summary>The reason's signal of a cut for the planned context rise before the model is confident.</summary>
+    public const string HeadroomSignal = "headroom";
 
     /// <summary>The reason's signal of a decision by a crash's hard limit.</summary>
     public const string CrashSignal = "crash";
@@ -794,6 +850,8 @@ public sealed class SubsystemPolicy
         public double LastContext { get; set; } = 1;
         public double CrashLevel { get; set; }
         public double CrashContext { get; set; }
+        /// <summary>The hard limit before the last crash (null: none).</summary>
+        public double? CapBeforeCrash { get; set; }
         public double? LastOoms { get; set; }
         /// <summary>The context's rises between two reports over the last minute.</summary>
         public Queue<(DateTimeOffset At, double Rise)> Rises { get; } = new();
@@ -806,12 +864,17 @@ public sealed class SubsystemPolicy
         public double Headroom => RiseFactor * Math.Max(Math.Max(JumpHeadroom, Remembered), Rises.Count == 0 ? 0 : Rises.Max(r => r.Rise));
         /// <summary>The largest context it has reported.</summary>
         public double MaxContext { get; set; }
+        /// <summary>The smallest context it has reported (+∞ before any).</summary>
+        public double MinContext { get; set; } = double.PositiveInfinity;
         /// <summary>
         /// The context planned for at <paramref name="contextNow"/>: now plus <see cref="Headroom"/>, but no further than
-        /// <see cref="CeilingShare"/> of it past the largest context it has reported.
+        /// <see cref="CeilingShare"/> of it past the largest context it has reported; once the context has
+        /// <see cref="Stepped"/>, never less than that largest context.
         /// </summary>
-        public double PlannedContext(double contextNow) =>
-            Math.Min(contextNow + Headroom, Math.Max(MaxContext, contextNow) + CeilingShare * Headroom);
+        public double PlannedContext(double contextNow) => Math.Max(Stepped ? MaxContext : 0,
+            Math.Min(contextNow + Headroom, Math.Max(MaxContext, contextNow) + CeilingShare * Headroom));
+        /// <summary>True once the context has stepped between two reports (see <see cref="StepRatio"/>).</summary>
+        public bool Stepped { get; set; }
         /// <summary>The largest rise between two reports it has seen (as remembered when it was seen).</summary>
         public double LargestRise { get; set; }
         /// <summary>When <see cref="LargestRise"/> was seen.</summary>
@@ -846,6 +909,11 @@ public sealed class SubsystemPolicy
     /// top of what the context has done needs less room than one from its bottom.
     /// </summary>
     private const double CeilingShare = 0.75;
+    /// <summary>
+    /// The ratio between two reports of the context that makes a step (a rise, or a fall below all reported before): once
+    /// the context has stepped, it may step back to the largest context it has reported at any time.
+    /// </summary>
+    private const double StepRatio = 1.5;
 
     private sealed class ActionGroup(string action, RuleState[] rules)
     {

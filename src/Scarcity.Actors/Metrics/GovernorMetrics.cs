@@ -36,7 +36,7 @@ public sealed class GovernorMetrics : IExtension
     public Counter ThrottlesRetried { get; }
     /// <summary>Pending Throttles replaced by a newer one of the same action before their ack, by subsystem and action.</summary>
     public Counter ThrottlesSuperseded { get; }
-    /// <summary>Decisions, by subsystem, action, rule and kind (escalation, recovery, model: a learned model's level, latency: latency admission, crash: a crash's hard limit).</summary>
+    /// <summary>Decisions, by subsystem, action, rule and kind (escalation, recovery, model: a learned model's level, the level the load needs or a cut for a step's headroom, latency: latency admission, crash: a crash's hard limit).</summary>
     public Counter Decisions { get; }
     /// <summary>Readings rejected by the profilers of this node, by host and reason.</summary>
     public Counter ReadingsRejected { get; }
@@ -155,6 +155,9 @@ public sealed class GovernorMetrics : IExtension
             // Latency admission and crash limits carry figures too: one label each.
             { Signal: SubsystemPolicy.AdmissionSignal } => (SubsystemPolicy.AdmissionSignal, "latency"),
             { Signal: SubsystemPolicy.CrashSignal } => (SubsystemPolicy.CrashSignal, "crash"),
+            // The learned batch's other decisions (the level the load needs, the headroom for a step) carry figures too.
+            { Signal: SubsystemPolicy.LoadSignal } => (SubsystemPolicy.LoadSignal, "model"),
+            { Signal: SubsystemPolicy.HeadroomSignal } => (SubsystemPolicy.HeadroomSignal, "model"),
             { Rule: "recovery" } => ("recovery", "recovery"),
             var r => (r.Rule, "escalation"),
         };

@@ -127,4 +127,40 @@ public sealed class LearnedBatchPolicySpecs
         Assert.Empty(policy.Registered(Start));
         Assert.Equal(0.8, policy.Levels[ActionNames.ReduceBatch]);
     }
+    /// <summary>The planned rise (<see cref="LearnedModelStatus.Headroom"/>) after the engine reports these contexts, one per 0.25 s.</summary>
+    private static double PlannedRiseAfter(IEnumerable<double> contexts)
+    {
+        var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig { LearnedInitialLevel = 0.5 });
+        var profiler = new HostProfiler(new ProfilerConfig());
+        var at = Start;
+        foreach (var context in contexts)
+        {
+            at += Interval;
+            var level = policy.Levels[ActionNames.ReduceBatch];
+            profiler.Update(MetricNames.VramUtil, 0.40 + 0.006 * Math.Floor(64 * level) * context, at);
+            profiler.Update(MetricNames.Labelled(MetricNames.ContextK, MetricNames.SubsystemLabel, Engine), context, at);
+            policy.Evaluate(profiler.Snapshot(at, Interval), at);
+        }
+        return policy.Model!.Headroom;
+    }
+
+    [Fact]
+    public void A_fall_below_every_context_reported_is_planned_for_as_a_rise_of_its_size()
+    {
+        // 2.9k from the start, then 1.6k: the context was never seen climbing from 1.6k to 2.9k, so a step back up may be as large.
+        var afterTheFall = PlannedRiseAfter(Enumerable.Repeat(2.9, 40).Concat(Enumerable.Repeat(1.6, 40)));
+
+        // 1.25 x the fall of 1.3k, faded by the 10 s since it was seen (half-life 300 s).
+        Assert.True(afterTheFall is > 1.25 * 1.3 * 0.95 and <= 1.25 * 1.3, $"planned rise {afterTheFall}");
+    }
+
+    [Fact]
+    public void A_fall_within_the_range_the_context_was_seen_climbing_is_not()
+    {
+        // A ramp 0.8k -> 2.6k over 45 s, then 0.8k at once (sawtooth): the climb was seen, its rises are what is planned.
+        var ramp = Enumerable.Range(0, 180).Select(i => 0.8 + 1.8 * i / 180.0);
+        var afterTheDrop = PlannedRiseAfter(ramp.Concat(Enumerable.Repeat(0.8, 20)));
+
+        Assert.True(afterTheDrop < 0.1, $"planned rise {afterTheDrop}");
+    }
 }

@@ -180,6 +180,22 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, metrics.JournalFailures.WithLabels("actuator").Value);
     }
 
+    [Theory]
+    [InlineData(SubsystemPolicy.LoadSignal, "load needs level 0.788 (probed down while idle; Little's law at the last queue: service 12.42/s, admitted 13/s)")]
+    [InlineData(SubsystemPolicy.HeadroomSignal, "headroom for a step: vram_util 0.955 growing with level x context_k predicts 1.134 at context_k 2.97 (now 2.5 + planned rise 0.63) > 0.95 - margin 0.02: level 0.479")]
+    public void A_learned_batch_decision_whose_reason_carries_figures_counts_under_its_signal_not_its_text(string signal, string text)
+    {
+        // Its text changes with every decision: as a label it would add a series per decision.
+        var metrics = GovernorMetrics.Get(Sys);
+        var decision = new Decision("metrics-engine", "h1", ActionNames.ReduceBatch, 0.6, 0.5, 1,
+            new ThrottleReason(text, "context_k", signal, 2.5, 2.5, 0.93), DateTimeOffset.UtcNow, ImmutableDictionary<string, double>.Empty, Sent: false, Detail: "");
+
+        metrics.RecordDecision(decision, superseded: false, DateTimeOffset.UtcNow);
+
+        Assert.Equal(1, metrics.Decisions.WithLabels("metrics-engine", ActionNames.ReduceBatch, signal, "model").Value);
+        Assert.Equal(0, metrics.Decisions.WithLabels("metrics-engine", ActionNames.ReduceBatch, text, "escalation").Value);
+    }
+
     [Fact]
     public async Task An_ack_stops_the_retries_and_is_the_status_last_acknowledged_sequence()
     {
