@@ -21,6 +21,8 @@
 #   BENCH_DB_PREFIX (bench_cluster) the databases are PREFIX_N (dropped and created again): a unique prefix on a shared server
 #   BENCH_OUT (logs/bench-cluster) where the logs and results go
 #   SCARCITY_NO_BUILD=1           use tools/Scarcity.Actors.FleetBench as built
+#   BENCH_NODE_DLL                another build of the node to run (implies no build), e.g. a ReadyToRun publish with the
+#                                 governors' profile (docs/performance-cluster.md, "Session 7"), for an A/B
 #   SCARCITY_CONFIGURATION        (Release)
 #   BENCH_STARTUP (unset)         all | rolling: measure start-up instead (cold start, then a restart of the three
 #                                 governors with a fourth, sensor-only node still driving the fleet); see the start-up
@@ -37,7 +39,7 @@ TIMEOUT_S=${BENCH_TIMEOUT_S:-300}
 BASE_PORT=${BENCH_BASE_PORT:-4153}
 export SCARCITY_PG_PORT=${SCARCITY_PG_PORT:-55452}
 CONFIGURATION=${SCARCITY_CONFIGURATION:-Release}
-NODE_DLL=tools/Scarcity.Actors.FleetBench/bin/$CONFIGURATION/net10.0/Scarcity.Actors.FleetBench.dll
+NODE_DLL=${BENCH_NODE_DLL:-tools/Scarcity.Actors.FleetBench/bin/$CONFIGURATION/net10.0/Scarcity.Actors.FleetBench.dll}
 OUT=${BENCH_OUT:-logs/bench-cluster}
 NODES=3
 TICK=$(getconf CLK_TCK)
@@ -65,7 +67,7 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$OUT"
 scripts/postgres.sh start >/dev/null || die "PostgreSQL did not start"
-if [ "${SCARCITY_NO_BUILD:-0}" != 1 ]; then
+if [ "${SCARCITY_NO_BUILD:-0}" != 1 ] && [ -z "${BENCH_NODE_DLL:-}" ]; then
   echo "building the benchmark node ($CONFIGURATION)"
   dotnet build tools/Scarcity.Actors.FleetBench -c "$CONFIGURATION" -nologo -v q >"$OUT/build.log" 2>&1 \
     || { grep -E "error" "$OUT/build.log" | head -n 20 >&2; die "build failed (see $OUT/build.log)"; }

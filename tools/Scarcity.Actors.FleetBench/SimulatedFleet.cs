@@ -40,8 +40,7 @@ internal static class SimulatedFleet
         for (var i = 0; i < hosts; i++)
         {
             var host = names[i] = $"{prefix}-sim-{i:D3}";
-            var subsystem = system.ActorOf(Props.Create(() => new AckingSubsystem()), $"sim-engine-{i:D3}");
-            policy.Tell(new RegisterSubsystem($"{host}-engine", host, 1, [ActionNames.ReduceBatch], subsystem), subsystem);
+            system.ActorOf(Props.Create(() => new AckingSubsystem(host, policy)), $"sim-engine-{i:D3}");
         }
         // Issue 15: the samples of one slot go batched per node that holds their hosts' shards.
         var router = system.ActorOf(SampleBatchRouter.Props(region, profilers), "sim-sample-router");
@@ -106,13 +105,38 @@ internal static class SimulatedFleet
         }
     }
 
-    private sealed class AckingSubsystem : ReceiveActor
+    /// <summary>
+    /// One simulated subsystem: registers as the client does (<c>GovernedSubsystemOptions.RegisterInterval</c>, 2 s: again
+    /// until the governor answers, since a registration can be lost while shards start) and acks every throttle.
+    /// </summary>
+    private sealed class AckingSubsystem : ReceiveActor, IWithTimers
     {
-        public AckingSubsystem()
+        private static readonly TimeSpan RegisterInterval = TimeSpan.FromSeconds(2);
+
+        private sealed class RegisterTick : INoSerializationVerificationNeeded
         {
-            Receive<SubsystemRegistered>(_ => { });
+            public static readonly RegisterTick Instance = new();
+        }
+
+        private readonly IActorRef _policy;
+        private readonly RegisterSubsystem _register;
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        public AckingSubsystem(string host, IActorRef policy)
+        {
+            _policy = policy;
+            _register = new RegisterSubsystem($"{host}-engine", host, 1, [ActionNames.ReduceBatch], Self);
+            Receive<RegisterTick>(_ => _policy.Tell(_register));
+            Receive<SubsystemRegistered>(_ => Timers.Cancel(RegisterTick.Instance));
             Receive<RegistrationRejected>(r => Console.Error.WriteLine($"simulated subsystem rejected: {r.Reason}"));
             Receive<Throttle>(t => Sender.Tell(new ThrottleAck(t.Subsystem, t.Sequence, true, "applied", t.Host)));
+        }
+
+        protected override void PreStart()
+        {
+            _policy.Tell(_register);
+            Timers.StartPeriodicTimer(RegisterTick.Instance, RegisterTick.Instance, RegisterInterval);
         }
     }
 }
