@@ -49,9 +49,6 @@ public sealed class ThrottleDelivery(ActuatorConfig config)
     /// <summary>True from the round that reported the subsystem silent until an ack or <see cref="Restart"/>.</summary>
     public bool IsSilent { get; private set; }
 
-    /// <summary>True while a Throttle waits for its ack (only then can <see cref="Retry"/> resend anything).</summary>
-    public bool HasPending => _pending.Count > 0;
-
     /// <summary>The Throttles waiting for an ack, at most one per action.</summary>
     public IReadOnlyList<PendingThrottle> Pending => [.. _pending.Values.Select(e => new PendingThrottle(e.Throttle, e.Attempts, e.DueAt))];
 

@@ -85,7 +85,6 @@ public sealed partial class ActuatorActor
         _movingTo = register;
         _movingSender = Sender;
         _retryTimer?.Cancel();
-        _retryTimer = null;
         Become(() =>
         {
             Command<JournalWriter.Written>(w =>

@@ -256,15 +256,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         base.PreStart();
         Context.System.EventStream.Subscribe(Self, typeof(PolicyChanged));
-    }
-
-    // The retry round runs only while a Throttle waits for its ack: a timer per actuator ticking four times a second
-    // whether or not anything was pending was two messages per host-sample across a fleet (docs/performance-cluster.md).
-    private void ArmRetries()
-    {
-        if (_retryTimer is not null || !_delivery.HasPending || _movingTo is not null) return;
-        var every = TimeSpan.FromMilliseconds(Math.Max(50, _config.AckTimeout.TotalMilliseconds / 4));
-        _retryTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(every, every, Self, RetryTick.Instance, Self);
+        _retryTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(
+            _config.AckTimeout, TimeSpan.FromMilliseconds(Math.Max(50, _config.AckTimeout.TotalMilliseconds / 4)),
+            Self, RetryTick.Instance, Self);
     }
 
     /// <inheritdoc />
@@ -475,7 +469,6 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
             superseded = _delivery.Track(throttle, Now); // supersedes any older one of the action
-            ArmRetries();
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
         _metrics.RecordDecision(decision, superseded, Now);
@@ -509,12 +502,6 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void Retry()
     {
-        if (!_delivery.HasPending)
-        {
-            _retryTimer?.Cancel();
-            _retryTimer = null;
-            return;
-        }
         if (_registration is null || !_reachable) return;
         var round = _delivery.Retry(Now);
         foreach (var throttle in round.Resend)
