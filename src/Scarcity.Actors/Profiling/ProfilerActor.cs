@@ -66,7 +66,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private bool _reportsPending;
     private bool _hostStale;
     private ICancelable? _staleTimer;
-    private long _checkDueAt; // when the next check is due, on the monotonic clock
     // Resumed with subsystems (a restart or a failover): the samples buffered while the shard moved all update the
     // filters, but only the newest profile among them goes to the actuators, as a decision on current data.
     private bool _catchingUp;
@@ -168,7 +167,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
                 Publish(_lastReportAt);
             }
             CheckStale();
-            ScheduleCheck();
         });
         ReceivePeerStates();
         Command<JournalWriter.Written>(_ => { });
@@ -196,7 +194,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     {
         base.PreStart();
         _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
-        ScheduleCheck();
+        _staleTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(_interval, _interval, Self, StaleCheck.Instance, Self);
     }
 
     /// <inheritdoc />
@@ -262,8 +260,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         // publishes and evaluates them, so a hundred reporting subsystems cost one profile per interval, not a hundred.
         _reportsPending = true;
         if (report.At > _lastReportAt) _lastReportAt = report.At;
-        if (_checkDueAt - System.Diagnostics.Stopwatch.GetTimestamp() > _interval.TotalSeconds * System.Diagnostics.Stopwatch.Frequency)
-            ScheduleCheck(_interval);
     }
 
     // Only the registered holder's reports count: a rejected duplicate of the name must not move the holder's metrics.
@@ -337,22 +333,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     // A subsystem's own series stays fresh while it reports, whatever the host's sensor does.
     private static bool IsAppMetric(string series) => series.Contains("subsystem=\"", StringComparison.Ordinal);
-
-    // The check (coalesced reports, staleness) runs once an interval while the host has no sensor, is stale or has reports
-    // waiting; while samples arrive it runs only when the host could first turn stale (its last sample plus
-    // StaleAfterIntervals), not every interval: a timer message per host-sample across a fleet is a cost of its own.
-    private void ScheduleCheck(TimeSpan? after = null)
-    {
-        var delay = after ?? _interval;
-        if (after is null && _hasSensor && !_hostStale && !_reportsPending)
-        {
-            var untilStale = _interval * _config.StaleAfterIntervals - System.Diagnostics.Stopwatch.GetElapsedTime(_lastSampleArrived);
-            if (untilStale > delay) delay = untilStale + TimeSpan.FromMilliseconds(1);
-        }
-        _staleTimer?.Cancel();
-        _checkDueAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        _staleTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(delay, Self, StaleCheck.Instance, Self);
-    }
 
     private void CheckStale()
     {
