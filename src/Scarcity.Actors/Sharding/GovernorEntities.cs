@@ -93,7 +93,7 @@ public static class GovernorEntities
         GetSubsystemStatus { Host: { } host } => host,
         HostPeers p => p.Host,
         ApplyBudgetCap c => c.Host ?? "",
-        IWithHost m => m.Host,
+        IWithHost m => m.Host ?? "", // as EntityId: a host-less message goes to the shard of ""
         _ => null,
     };
 
