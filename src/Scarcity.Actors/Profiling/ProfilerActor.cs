@@ -75,9 +75,15 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     /// Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region,
     /// <paramref name="digest"/> this node's <see cref="Monitoring.TelemetryDigestActor"/> (or <see cref="ActorRefs.Nobody"/>).
     /// </summary>
-    /// <remarks><paramref name="persistence"/> bounds and paces its journal writes (the defaults when null).</remarks>
-    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null) =>
-        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators, digest, persistence));
+    /// <remarks>
+    /// <paramref name="persistence"/> bounds and paces its journal writes (the defaults when null).
+    /// <paramref name="actuatorsInMyShard"/> (default false): the profiler is an entity of the host region, whose
+    /// actuators are entities of the same shard, so it hands their messages to its parent, the shard, instead of to
+    /// <paramref name="actuators"/> (the region): one actor hop fewer per sample and subsystem.
+    /// </remarks>
+    public static Props Props(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null,
+        bool actuatorsInMyShard = false) =>
+        Akka.Actor.Props.Create(() => new ProfilerActor(host, config, interval, actuators, digest, persistence, actuatorsInMyShard));
 
     /// <summary>The persistence id of a host's profiler; stable, so a restart or failover finds its snapshot.</summary>
     public static string PersistenceIdFor(string host) => "profiler-" + host;
@@ -91,14 +97,16 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         actor.Path.ToStringWithAddress(((ExtendedActorSystem)system).Provider.DefaultAddress);
 
     /// <summary>Creates the profiler.</summary>
-    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null)
+    public ProfilerActor(string host, ProfilerConfig config, TimeSpan interval, IActorRef actuators, IActorRef digest, PersistenceConfig? persistence = null,
+        bool actuatorsInMyShard = false)
     {
         _persistence = persistence ?? new PersistenceConfig();
         _digest = digest;
         _host = host;
         _config = config;
         _interval = interval;
-        _actuators = actuators;
+        // A shard delivers whatever its region's extractor routes to one of its entities, starting the entity if needed.
+        _actuators = actuatorsInMyShard ? Context.Parent : actuators;
         _profiler = new HostProfiler(config, notice => _log.Warning("Host {0}: {1}", host, notice));
         // Hosts that start together would otherwise all snapshot in the same instant, every SnapshotEverySamples
         // samples; a per-host offset spreads the writes evenly over the period.

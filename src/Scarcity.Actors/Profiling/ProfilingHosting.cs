@@ -31,7 +31,7 @@ public static class ProfilingHosting
                         if (GovernorEntities.TryParseActuator(entityId, out var host, out var subsystem))
                             return ActuatorActor.Props(subsystem, config.Policy, config.Actuator, region, config.Persistence, host);
                         return ProfilerActor.Props(GovernorEntities.ProfilerHostOf(entityId) ?? entityId, config.Profiler, config.Sensor.Interval,
-                            region, digest, config.Persistence);
+                            region, digest, config.Persistence, actuatorsInMyShard: true);
                     };
                 },
                 new GovernorEntities.HostEntityExtractor(), HandingOffWhenWritten(GovernorEntities.RegionOptions()));

@@ -78,7 +78,24 @@ public static class GovernorEntities
         ProfilerHostOf(entityId) ?? (TryParseActuator(entityId, out var host, out _) ? host : entityId);
 
     /// <summary>The shard of everything of <paramref name="host"/>: a stable hash of the host name modulo <see cref="MaxShards"/>.</summary>
-    public static string ShardOf(string host) => (Math.Abs(MurmurHash.StringHash(host) % MaxShards)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string ShardOf(string host) => ShardIds[Math.Abs(MurmurHash.StringHash(host) % MaxShards)];
+
+    // "0" to "99", made once: every message through a region or a shard asks for its shard id.
+    private static readonly string[] ShardIds = [.. Enumerable.Range(0, MaxShards).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
+    // The host of a routable message, without building its entity id; null when it is not routable.
+    private static string? HostOfMessage(object message) => message switch
+    {
+        RegisterSubsystem r => r.Host,
+        EvaluateProfile e => e.Profile.Host,
+        HandOverSubsystem h => h.Host,
+        ThrottleAck { Host: { } host } => host,
+        GetSubsystemStatus { Host: { } host } => host,
+        HostPeers p => p.Host,
+        ApplyBudgetCap c => c.Host ?? "",
+        IWithHost m => m.Host ?? "", // as EntityId: a host-less message goes to the shard of ""
+        _ => null,
+    };
 
     /// <summary>
     /// Routes every message of a host to its entity in the host's shard: <see cref="IWithHost"/> messages (samples, app
@@ -109,7 +126,7 @@ public static class GovernorEntities
         public object? EntityMessage(object message) => message;
 
         /// <inheritdoc />
-        public string? ShardId(object message) => EntityId(message) is { } id ? ShardId(id, message) : null;
+        public string? ShardId(object message) => HostOfMessage(message) is { } host ? ShardOf(host) : null;
 
         /// <inheritdoc />
         public string ShardId(string entityId, object? messageHint = null) => ShardOf(HostOf(entityId));
