@@ -47,8 +47,12 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     // Never retries within a spec unless the spec asks for it.
     private static ActuatorConfig Patient() => new() { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30) };
 
+    private int _started;
+
+    // A new name for every start: the guardian frees a stopped child's name only after the watcher's Terminated may have
+    // arrived, so reusing it at once can fail with "not unique". The persistence id is the subsystem's either way.
     private IActorRef Actuator(ActuatorConfig? config = null) =>
-        Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), config ?? Patient(), _profilers.Ref), "actuator-" + Subsystem);
+        Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), config ?? Patient(), _profilers.Ref), $"actuator-{Subsystem}-{++_started}");
 
     private static RegisterSubsystem Registration(IActorRef holder) =>
         new(Subsystem, Host, 5, [ActionNames.ReduceBatch, ActionNames.Throttle, ActionNames.ShedLoad], holder);

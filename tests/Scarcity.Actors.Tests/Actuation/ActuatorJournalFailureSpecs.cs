@@ -63,8 +63,12 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         WriteBuffer = writeBuffer, WriteRetryMin = TimeSpan.FromMilliseconds(100), WriteRetryMax = TimeSpan.FromMilliseconds(400),
     };
 
+    private int _started;
+
+    // A new name for every start: the guardian frees a stopped child's name only after the watcher's Terminated may have
+    // arrived, so reusing it at once can fail with "not unique". The persistence id is the subsystem's either way.
     private IActorRef Actuator(PersistenceConfig persistence) =>
-        Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), Config(), _profilers.Ref, persistence), "actuator-" + Subsystem);
+        Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), Config(), _profilers.Ref, persistence), $"actuator-{Subsystem}-{++_started}");
 
     private static EvaluateProfile Hot(double seconds) => new(Subsystem, new HostProfile(Host, T0.AddSeconds(seconds), PressureLevel.Red,
         ImmutableDictionary<string, MetricEstimate>.Empty.Add(MetricNames.VramUtil,
