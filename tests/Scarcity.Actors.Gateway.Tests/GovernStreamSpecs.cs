@@ -101,8 +101,12 @@ public sealed class GovernStreamSpecs : IAsyncLifetime
         report.Values["queue_depth"] = 7;
         await stream.SendAsync(new SubsystemMessage { Report = report });
 
+        // The host keeps sampling, as a sensor does: a host whose only utilisation series has gone stale (no sample for
+        // a few intervals) is GREEN by design, so a status read long after one lone sample would see GREEN.
+        var seconds = 0.0;
         await GatewayNode.Eventually(async () =>
         {
+            _node.Sample(0.95, seconds += 0.25);
             var fleet = await _node.Client.GetFleetStatusAsync(new GetFleetStatusRequest());
             var host = Assert.Single(fleet.Hosts, h => h.Host == "spec-host");
             Assert.Equal(180, host.Metrics["latency_ms{subsystem=\"engine\"}"]);
@@ -176,8 +180,12 @@ public sealed class GovernStreamSpecs : IAsyncLifetime
         });
         Assert.Empty((await _node.Client.GetDecisionsAsync(new GetDecisionsRequest { Subsystem = "other" })).Decisions);
 
+        // The host keeps sampling, as a sensor does: a host whose only utilisation series has gone stale (no sample for
+        // a few intervals) is GREEN by design, so a status read long after one lone sample would see GREEN.
+        var seconds = 0.0;
         await GatewayNode.Eventually(async () =>
         {
+            _node.Sample(0.95, seconds += 0.25);
             var fleet = await _node.Client.GetFleetStatusAsync(new GetFleetStatusRequest());
             var host = Assert.Single(fleet.Hosts);
             Assert.Equal("spec-host", host.Host);
