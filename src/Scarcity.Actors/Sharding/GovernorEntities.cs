@@ -83,20 +83,6 @@ public static class GovernorEntities
     // "0" to "99", made once: every message through a region or a shard asks for its shard id.
     private static readonly string[] ShardIds = [.. Enumerable.Range(0, MaxShards).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
-    // The host of a routable message, without building its entity id; null when it is not routable.
-    private static string? HostOfMessage(object message) => message switch
-    {
-        RegisterSubsystem r => r.Host,
-        EvaluateProfile e => e.Profile.Host,
-        HandOverSubsystem h => h.Host,
-        ThrottleAck { Host: { } host } => host,
-        GetSubsystemStatus { Host: { } host } => host,
-        HostPeers p => p.Host,
-        ApplyBudgetCap c => c.Host ?? "",
-        IWithHost m => m.Host ?? "", // as EntityId: a host-less message goes to the shard of ""
-        _ => null,
-    };
-
     /// <summary>
     /// Routes every message of a host to its entity in the host's shard: <see cref="IWithHost"/> messages (samples, app
     /// metrics, attach/detach) to the profiler; <see cref="RegisterSubsystem"/>, <see cref="EvaluateProfile"/>,
@@ -108,17 +94,26 @@ public static class GovernorEntities
     public sealed class HostEntityExtractor : IMessageExtractor
     {
         /// <inheritdoc />
-        public string? EntityId(object message) => message switch
+        public string? EntityId(object message) => Route(message) switch
         {
-            RegisterSubsystem r => ActuatorEntityId(r.Host, r.Name),
-            EvaluateProfile e => ActuatorEntityId(e.Profile.Host, e.Subsystem),
-            HandOverSubsystem h => ActuatorEntityId(h.Host, h.Register.Name),
-            ThrottleAck { Host: { } host } a => ActuatorEntityId(host, a.Subsystem),
-            GetSubsystemStatus { Host: { } host } q => ActuatorEntityId(host, q.Subsystem),
-            HostPeers p => ActuatorEntityId(p.Host, p.Subsystem),
+            ({ } host, { } subsystem) => ActuatorEntityId(host, subsystem),
+            ({ } host, null) => ProfilerEntityId(host),
+            _ => null,
+        };
+
+        // The host of a routable message and, for an actuator's, its subsystem (null for the profiler's); null when the
+        // message is not routable. The shard id needs only the host, so it is read without building the entity id.
+        private static (string Host, string? Subsystem)? Route(object message) => message switch
+        {
+            RegisterSubsystem r => (r.Host, r.Name),
+            EvaluateProfile e => (e.Profile.Host, e.Subsystem),
+            HandOverSubsystem h => (h.Host, h.Register.Name),
+            ThrottleAck { Host: { } host } a => (host, a.Subsystem),
+            GetSubsystemStatus { Host: { } host } q => (host, q.Subsystem),
+            HostPeers p => (p.Host, p.Subsystem),
             // A cap of an older owner names no host: the actuator of no host passes it on to the host its journal names.
-            ApplyBudgetCap c => ActuatorEntityId(c.Host, c.Subsystem),
-            IWithHost m => ProfilerEntityId(m.Host),
+            ApplyBudgetCap c => (c.Host ?? "", c.Subsystem),
+            IWithHost m => (m.Host ?? "", null), // a host-less message goes to the shard of ""
             _ => null,
         };
 
@@ -126,7 +121,7 @@ public static class GovernorEntities
         public object? EntityMessage(object message) => message;
 
         /// <inheritdoc />
-        public string? ShardId(object message) => HostOfMessage(message) is { } host ? ShardOf(host) : null;
+        public string? ShardId(object message) => Route(message) is { } route ? ShardOf(route.Host) : null;
 
         /// <inheritdoc />
         public string ShardId(string entityId, object? messageHint = null) => ShardOf(HostOf(entityId));
