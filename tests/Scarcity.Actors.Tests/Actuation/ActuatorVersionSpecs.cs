@@ -41,9 +41,13 @@ public sealed class ActuatorVersionSpecs : Akka.TestKit.Xunit2.TestKit
         LearnBatchResponse = false,
     };
 
+    private int _started;
+
+    // Every start gets its own actor name (the guardian frees a stopped child's name only when it handles the termination);
+    // recovery goes by the persistence id, the subsystem's.
     private IActorRef Actuator(PolicyConfig file, int snapshotEvery = 100) => Sys.ActorOf(ActuatorActor.Props(Subsystem, file,
         new ActuatorConfig { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30), SnapshotEvery = snapshotEvery }, _profilers.Ref),
-        "actuator-" + Subsystem);
+        $"actuator-{Subsystem}-{++_started}");
 
     private static EvaluateProfile Profile(double vram, double cpu, double seconds) => new(Subsystem, new HostProfile(Host, T0.AddSeconds(seconds),
         PressureLevel.Red, new Dictionary<string, double> { [MetricNames.VramUtil] = vram, [MetricNames.CpuUtil] = cpu }

@@ -37,10 +37,14 @@ public sealed class ProfilerReportSpecs : Akka.TestKit.Xunit2.TestKit
         _impostor = CreateTestProbe("impostor");
     }
 
-    // An hour's interval: nothing turns stale and nothing is published but by a sample, so each spec decides when.
+    private int _started;
+
+    // An hour's interval: nothing turns stale and nothing is published but by a sample, so each spec decides when. Every
+    // start gets its own actor name: the guardian frees a stopped child's name only when it handles the termination, which
+    // can come after ExpectTerminated; recovery goes by the persistence id, the host's.
     private IActorRef Profiler(int snapshotEverySamples = 40) =>
         Sys.ActorOf(ProfilerActor.Props(Host, new ProfilerConfig { SnapshotEverySamples = snapshotEverySamples }, TimeSpan.FromHours(1),
-            _actuators.Ref, _digest.Ref), "profiler-" + Host);
+            _actuators.Ref, _digest.Ref), $"profiler-{Host}-{++_started}");
 
     private AttachSubsystem Attach(TestProbe holder, string subsystem = "engine") =>
         new(Host, subsystem, ProfilerActor.HolderPathOf(holder.Ref, Sys));
