@@ -261,7 +261,19 @@ public sealed class OperatorEndpointSpecs(ITestOutputHelper output)
         {
             return (true, 0, ""); // Prometheus not listening yet: nothing to judge
         }
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        // Until its storage is open Prometheus answers 503 "Service Unavailable" in plain text (seen in a CI-like run):
+        // not ready yet, nothing to judge; the loop asks again.
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return (true, 0, "");
+        var text = await response.Content.ReadAsStringAsync();
+        JsonElement body;
+        try
+        {
+            body = JsonDocument.Parse(text).RootElement;
+        }
+        catch (JsonException)
+        {
+            return (false, 0, $"HTTP {(int)response.StatusCode}, not JSON: {text[..Math.Min(200, text.Length)]}");
+        }
         if (body.GetProperty("status").GetString() != "success") return (false, 0, body.GetProperty("error").GetString() ?? "");
         var data = body.GetProperty("data");
         var results = data.GetProperty("resultType").GetString() is "vector" or "matrix" ? data.GetProperty("result").GetArrayLength() : 1;

@@ -217,6 +217,25 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_Throttle_sent_after_the_retries_stopped_is_retried_again_until_acknowledged()
+    {
+        // Retries are per Throttle: one acknowledged and settled says nothing of the next, which waits for its own ack.
+        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        actuator.Tell(Hot(0));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(1)); // nothing pending: the retries stop
+
+        actuator.Tell(Hot(2)); // past the 1 s cooldown: a second cut
+        var second = holder.ExpectMsg<Throttle>(Wait);
+        var resent = holder.ExpectMsg<Throttle>(Wait);
+        Assert.Equal((2L, 2L), (second.Sequence, resent.Sequence));
+        holder.Reply(Ack(resent));
+        holder.ExpectNoMsg(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task An_ack_from_another_actor_system_than_the_holders_is_dropped_and_the_Throttle_is_still_retried()
     {
         var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(2) });

@@ -155,6 +155,36 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_host_that_keeps_sending_stays_fresh_and_turns_stale_again_at_its_next_silence()
+    {
+        // Samples that keep coming keep the host fresh however long it runs, and a host that was stale and came back is
+        // watched again: its next silence is reported too.
+        var interval = TimeSpan.FromMilliseconds(200);
+        var stale = CreateTestProbe();
+        var mediator = DistributedPubSub.Get(Sys).Mediator;
+        mediator.Tell(new Subscribe(Topics.NodeStale, stale.Ref), stale.Ref);
+        stale.ExpectMsg<SubscribeAck>(Wait);
+        var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 5 }, interval);
+
+        for (var round = 0; round < 2; round++)
+        {
+            // Two seconds of samples an interval apart: twice the stale threshold, and no stale call.
+            for (var i = 0; i < 10; i++)
+            {
+                profiler.Tell(At(DateTimeOffset.UtcNow, (MetricNames.VramUtil, 0.5)));
+                if (round == 1 && i == 0)
+                {
+                    var back = stale.ExpectMsg<NodeStale>(Wait); // samples resumed
+                    Assert.Equal((Host, false), (back.Host, back.Stale));
+                }
+                stale.ExpectNoMsg(interval);
+            }
+            var turned = stale.ExpectMsg<NodeStale>(Wait); // then silence
+            Assert.Equal((Host, true), (turned.Host, turned.Stale));
+        }
+    }
+
+    [Fact]
     public void A_stale_profile_is_stamped_on_the_hosts_clock_so_the_hosts_next_sample_is_evaluated_after_it()
     {
         // The host's clock runs an hour behind the governor's: its samples after the silence must still be newer than
