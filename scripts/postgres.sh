@@ -67,6 +67,15 @@ url_of() { echo "Host=127.0.0.1;Port=$PORT;Database=$1;Username=$USER_NAME;Passw
 
 valid_name() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "database name '$1' must match [a-z_][a-z0-9_]*"; }
 
+# Closes every descriptor above stderr in the current (sub)shell, but bash's own script descriptor (255).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start() {
   if [ -z "$BIN" ]; then install_postgres; BIN=$(find_bin || true); fi
   [ -n "$BIN" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
@@ -80,9 +89,12 @@ start() {
         --auth-local=trust --auth-host=scram-sha-256 >"$DATA.initdb.log" 2>&1 \
         || { cat "$DATA.initdb.log" >&2; die "initdb failed"; }
     fi
-    if ! as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
-        -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DATA -c max_connections=200 -c fsync=off" \
-        start >/dev/null; then
+    # The server outlives this script, so it must not inherit the caller's open files: a benchmark run under
+    # `flock /tmp/bench.lock` that started it would otherwise leave the lock held for as long as PostgreSQL runs.
+    if ! ( close_inherited_fds
+           as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
+             -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DATA -c max_connections=200 -c fsync=off" \
+             start >/dev/null ); then
       tail -n 20 "$DATA/server.log" >&2 || true
       die "the server did not start (port $PORT in use? see $DATA/server.log)"
     fi
