@@ -47,6 +47,9 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     // Never retries within a spec unless the spec asks for it.
     private static ActuatorConfig Patient() => new() { AckTimeout = TimeSpan.FromSeconds(30), MaxBackoff = TimeSpan.FromSeconds(30) };
 
+    // Retries within a spec: the first after 300 ms, at most every 2 s.
+    private static ActuatorConfig Eager() => new() { AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(2) };
+
     private int _started;
 
     // A new name for every start: the guardian frees a stopped child's name only after the watcher's Terminated may have
@@ -203,7 +206,7 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task An_ack_stops_the_retries_and_is_the_status_last_acknowledged_sequence()
     {
-        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var actuator = Actuator(Eager());
         var holder = CreateTestProbe("holder");
         Register(actuator, holder);
         actuator.Tell(Hot(0));
@@ -220,7 +223,7 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void A_Throttle_sent_after_the_retries_stopped_is_retried_again_until_acknowledged()
     {
         // Retries are per Throttle: one acknowledged and settled says nothing of the next, which waits for its own ack.
-        var actuator = Actuator(new ActuatorConfig { AckTimeout = TimeSpan.FromMilliseconds(300), MaxBackoff = TimeSpan.FromSeconds(2) });
+        var actuator = Actuator(Eager());
         var holder = CreateTestProbe("holder");
         Register(actuator, holder);
         actuator.Tell(Hot(0));

@@ -44,6 +44,15 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     private IActorRef StartProfiler(ProfilerConfig? config = null, TimeSpan? interval = null) =>
         Sys.ActorOf(ProfilerActor.Props(Host, config ?? new ProfilerConfig(), interval ?? SlowInterval, _actuators.Ref, _digest.Ref));
 
+    // A probe subscribed to the NodeStale topic, once the mediator has acknowledged it.
+    private TestProbe StaleWatcher()
+    {
+        var stale = CreateTestProbe();
+        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.NodeStale, stale.Ref), stale.Ref);
+        stale.ExpectMsg<SubscribeAck>(Wait);
+        return stale;
+    }
+
     private static Sample At(DateTimeOffset at, params (string Metric, double Value)[] values) =>
         new(Host, at, [.. values.Select(v => new MetricValue(v.Metric, v.Value))], []);
 
@@ -119,10 +128,7 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void When_samples_stop_the_host_turns_stale_after_StaleAfterIntervals_and_a_fresh_sample_clears_it()
     {
         var interval = TimeSpan.FromMilliseconds(200);
-        var stale = CreateTestProbe();
-        var mediator = DistributedPubSub.Get(Sys).Mediator;
-        mediator.Tell(new Subscribe(Topics.NodeStale, stale.Ref), stale.Ref);
-        stale.ExpectMsg<SubscribeAck>(Wait);
+        var stale = StaleWatcher();
         var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 3 }, interval);
         profiler.Tell(new AttachSubsystem(Host, "engine"));
 
@@ -160,16 +166,14 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         // Samples that keep coming keep the host fresh however long it runs, and a host that was stale and came back is
         // watched again: its next silence is reported too.
         var interval = TimeSpan.FromMilliseconds(200);
-        var stale = CreateTestProbe();
-        var mediator = DistributedPubSub.Get(Sys).Mediator;
-        mediator.Tell(new Subscribe(Topics.NodeStale, stale.Ref), stale.Ref);
-        stale.ExpectMsg<SubscribeAck>(Wait);
-        var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 5 }, interval);
+        var stale = StaleWatcher();
+        // A 2 s threshold against samples 200 ms apart: only a pause of 1.8 s on a loaded machine would fake a silence.
+        var profiler = StartProfiler(new ProfilerConfig { StaleAfterIntervals = 10 }, interval);
 
         for (var round = 0; round < 2; round++)
         {
-            // Two seconds of samples an interval apart: twice the stale threshold, and no stale call.
-            for (var i = 0; i < 10; i++)
+            // Three seconds of samples an interval apart: longer than the stale threshold, and no stale call.
+            for (var i = 0; i < 15; i++)
             {
                 profiler.Tell(At(DateTimeOffset.UtcNow, (MetricNames.VramUtil, 0.5)));
                 if (round == 1 && i == 0)
