@@ -176,6 +176,23 @@ public sealed record TelemetryPublished(HostProfile Profile, long RejectedValues
 /// <param name="Hosts">One entry per host, its newest profile.</param>
 public sealed record TelemetryDigest(string Node, DateTimeOffset At, ImmutableArray<TelemetryPublished> Hosts) : IScarcityMessage;
 
+/// <summary>
+/// Published on <see cref="Topics.SubsystemDigest"/> by each governor node when its actuators have something to say, at
+/// most once per linger (100 ms, or the view interval if shorter: <c>TelemetryDigestActor.EventLinger</c>): the newest
+/// <see cref="SubsystemStatus"/> of each subsystem whose state changed since the previous digest and every
+/// <see cref="Decision"/> (notices and the decisions an actuator replays from its journal when it starts included) in the
+/// order taken. What every node's fleet view and decision log and the budget owner follow, so that a decision costs
+/// each other node one share of a batch instead of a message per decision and per status; the per-event topics
+/// (<see cref="Topics.Decisions"/>, <see cref="Topics.Subsystems"/>, <see cref="Topics.Signal"/>) still carry each one
+/// for whoever subscribes to them. A busy node sends several digests per flush, each within the transport's frame size.
+/// </summary>
+/// <param name="Node">The address of the node whose actuators produced the entries.</param>
+/// <param name="At">When the digest was sent.</param>
+/// <param name="Statuses">The newest status of each subsystem that changed, one per subsystem.</param>
+/// <param name="Decisions">Decisions and notices, oldest first.</param>
+public sealed record SubsystemDigest(string Node, DateTimeOffset At, ImmutableArray<SubsystemStatus> Statuses, ImmutableArray<Decision> Decisions)
+    : IScarcityMessage;
+
 /// <summary>A host profile handed to one subsystem's actuator entity by the host's profiler entity (inside the governor).</summary>
 /// <param name="Subsystem">The subsystem to evaluate.</param>
 /// <param name="Profile">The profile of its host.</param>

@@ -192,6 +192,11 @@ public static class Topics
     /// instead of one per sample.
     /// </summary>
     public const string TelemetryDigest = "drg.telemetry.digest";
+    /// <summary>
+    /// Each governor node's subsystem events (<see cref="SubsystemDigest"/>: changed statuses and decisions), batched per
+    /// node and linger: what every node's fleet view and decision log and the budget owner follow.
+    /// </summary>
+    public const string SubsystemDigest = "drg.subsystems.digest";
     /// <summary>Host staleness changes (<see cref="NodeStale"/>).</summary>
     public const string NodeStale = "drg.node.stale";
     /// <summary>Every decision, whatever its action (<see cref="Decision"/>): what decision logs follow.</summary>

@@ -43,6 +43,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(HostProfile)] = "host-profile.v1",
         [typeof(TelemetryPublished)] = "telemetry.v1",
         [typeof(TelemetryDigest)] = "telemetry-digest.v1",
+        [typeof(SubsystemDigest)] = "subsystem-digest.v1",
         [typeof(NodeStale)] = "node-stale.v1",
         [typeof(Decision)] = "decision.v1",
         [typeof(GetRecentDecisions)] = "get-recent-decisions.v1",

@@ -54,6 +54,8 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return GetGovernorStatus.Instance;
         yield return status;
         yield return new GetSubsystemStatus("engine");
+        yield return new SubsystemDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [status, status with { Name = "indexer" }], [decision, decision with { Sequence = 8 }]);
+        yield return new SubsystemDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [], []);
         yield return new GovernorStatus(ImmutableDictionary<string, HostProfile>.Empty.Add("gpu-01", profile),
             ImmutableDictionary<string, SubsystemStatus>.Empty.Add("engine", status), 3);
         yield return new EvaluateProfile("engine", profile);
@@ -192,6 +194,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                          Ineffective = ImmutableDictionary<string, string>.Empty.Add("throttle", "ineffective: 2 cuts of throttle by 'cpu_util ema > 0.9'"),
                          DryLevels = ImmutableDictionary<string, double>.Empty.Add("throttle", 0.7), DryPolicyVersion = 3, JournalError = "disk full (since 05:00:00)",
                      },
+                     TypicalDigest(),
                  })
         {
             var manifest = serializer.Manifest(message);
@@ -253,6 +256,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             [typeof(ReportMetrics)] = "Subsystem Host Values At Reporter",
             [typeof(SubsystemStatus)] = "Name Host Priority Levels LastSequence LastAckedSequence Reachable Skipped Unjournaled JournalError "
                                         + "JournalOverflowed Model Ineffective DryLevels PolicyVersion DryPolicyVersion",
+            [typeof(SubsystemDigest)] = "Node At Statuses Decisions",
             [typeof(LearnedModelStatus)] = "Action Intercept Slope Residual Confidence Samples Confident Distrusted ContextK Prediction Headroom",
         };
 
@@ -269,7 +273,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
     public void A_truncated_binary_message_is_refused_naming_its_manifest()
     {
         var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
-        foreach (var message in new object[] { new Sample("gpu-01", At, [new("vram_util", 0.5)], []), TypicalDecision(), TypicalReport(TestActor), TypicalStatus() })
+        foreach (var message in new object[] { new Sample("gpu-01", At, [new("vram_util", 0.5)], []), TypicalDecision(), TypicalReport(TestActor), TypicalStatus(), TypicalDigest() })
         {
             var manifest = serializer.Manifest(message);
             var bytes = serializer.ToBinary(message);
@@ -333,6 +337,12 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         new("inference-engine", "gpu-node-1-sim-042", 5, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.5).Add("throttle", 1),
             7, 6, true, ["latency_ms ema > 500 -> throttle x0.8: metric 'latency_ms' is missing"], PolicyVersion: 2);
 
+    // A node's subsystem digest of one linger at 500 hosts: three statuses (a decision and an ack each) and two decisions.
+    private static SubsystemDigest TypicalDigest() =>
+        new("akka.tcp://scarcity@10.0.0.7:4053", At,
+            [TypicalStatus(), TypicalStatus() with { Name = "inference-engine-2", LastAckedSequence = 7 }, TypicalStatus() with { Name = "inference-engine-3" }],
+            [TypicalDecision(), TypicalDecision() with { Subsystem = "inference-engine-3", Sequence = 8 }]);
+
     // A report as the client library sends it: three application metrics and the registering actor.
     private static ReportMetrics TypicalReport(IActorRef? reporter) =>
         new("inference-engine", "gpu-node-1-sim-042", ImmutableDictionary.CreateRange(StringComparer.Ordinal,
@@ -347,7 +357,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             [typeof(TelemetryDigest)] = "telemetry-digest.v1", [typeof(EvaluateProfile)] = "evaluate-profile.v1",
             [typeof(SampleBatch)] = "sample-batch.v1", [typeof(Throttle)] = "throttle.v1", [typeof(ThrottleAck)] = "throttle-ack.v1",
             [typeof(NodeStale)] = "node-stale.v1", [typeof(Decision)] = "decision.v1", [typeof(ReportMetrics)] = "report-metrics.v1",
-            [typeof(SubsystemStatus)] = "subsystem-status.v1",
+            [typeof(SubsystemStatus)] = "subsystem-status.v1", [typeof(SubsystemDigest)] = "subsystem-digest.v1",
         };
         var options = new System.Text.Json.JsonSerializerOptions
         {

@@ -55,6 +55,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly ThrottleDelivery _delivery;
     private readonly IActorRef _mediator;
+    private readonly IActorRef? _events;
     private const int RecoveredToLog = 100;
     private readonly Queue<Decision> _recovered = new();
     private readonly LatestProfile _latest = new();
@@ -110,19 +111,21 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     /// Props of the actuator entity of <paramref name="subsystem"/>; <paramref name="profilers"/> is the profiler shard
     /// region; <paramref name="persistence"/> bounds and paces its journal writes (the defaults when null);
     /// <paramref name="entityHost"/> the host of its entity in the host region (<see cref="GovernorEntities.HostType"/>),
-    /// null outside it.
+    /// null outside it; <paramref name="events"/> this node's <see cref="Monitoring.TelemetryDigestActor"/>, which batches its
+    /// statuses and decisions into the node's <see cref="SubsystemDigest"/> (null: it publishes a digest of its own per event).
     /// </summary>
     public static Props Props(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null,
-        string? entityHost = null) =>
-        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers, persistence, entityHost));
+        string? entityHost = null, IActorRef? events = null) =>
+        Akka.Actor.Props.Create(() => new ActuatorActor(subsystem, policy, config, profilers, persistence, entityHost, events));
 
     /// <summary>The persistence id of a subsystem's actuator; stable, so a restart or failover finds its journal.</summary>
     public static string PersistenceIdFor(string subsystem) => "actuator-" + subsystem;
 
     /// <summary>Creates the actuator.</summary>
     public ActuatorActor(string subsystem, PolicyConfig policy, ActuatorConfig config, IActorRef profilers, PersistenceConfig? persistence = null,
-        string? entityHost = null)
+        string? entityHost = null, IActorRef? events = null)
     {
+        _events = events;
         _subsystem = subsystem;
         _entityHost = entityHost;
         _persistence = persistence ?? new PersistenceConfig();
@@ -147,7 +150,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _journalSequenceNr = LastSequenceNr;
             PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ActuatorType, _persistence, deleteOlderSnapshots: true), "journal");
-            if (_recovered.Count > 0) _mediator.Tell(new Publish(Topics.Decisions, new RecentDecisions([.. _recovered])));
+            if (_recovered.Count > 0)
+            {
+                var recovered = new RecentDecisions([.. _recovered]);
+                _mediator.Tell(new Publish(Topics.Decisions, recovered));
+                ToDigest(recovered);
+            }
             _recovered.Clear();
             if (_registration is null || RefusedAsMoved()) return;
             RecordPlacement();
@@ -422,6 +430,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             false, why);
         _mediator.Tell(new Publish(Topics.Signal(action), notice));
         _mediator.Tell(new Publish(Topics.Decisions, notice));
+        ToDigest(notice);
     }
 
     private void AnnounceIneffective(HostProfile profile)
@@ -474,6 +483,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _metrics.RecordDecision(decision, superseded, Now);
         _mediator.Tell(new Publish(Topics.Signal(decision.Action), decision));
         _mediator.Tell(new Publish(Topics.Decisions, decision));
+        ToDigest(decision);
         PublishStatus();
         if (_decisionLog is not null)
             LogDecision(_decisionLog, decision.Host, _subsystem, decision.Action, decision.PreviousLevel, decision.Level, decision.Sequence, decision.Reason,
@@ -516,8 +526,29 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void PublishStatus()
     {
-        _mediator.Tell(new Publish(Topics.Subsystems, Status()));
+        var status = Status();
+        _mediator.Tell(new Publish(Topics.Subsystems, status));
+        ToDigest(status);
         ReportToPeers();
+    }
+
+    // Statuses and decisions reach the fleet views, decision logs and the budget owner through the node's digest
+    // (drg.subsystems.digest), one batch per node and linger; the per-event topics above stay for their own subscribers.
+    private void ToDigest(object @event)
+    {
+        if (_events is not null)
+        {
+            _events.Tell(@event);
+            return;
+        }
+        var node = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
+        _mediator.Tell(new Publish(Topics.SubsystemDigest, @event switch
+        {
+            SubsystemStatus status => new SubsystemDigest(node, Now, [status], []),
+            Decision decision => new SubsystemDigest(node, Now, [], [decision]),
+            RecentDecisions recent => new SubsystemDigest(node, Now, [], recent.Decisions),
+            _ => throw new ArgumentException($"{@event.GetType()} is not a subsystem event", nameof(@event)),
+        }));
     }
 
     private SubsystemStatus Status() => WithPolicyVersions(new(

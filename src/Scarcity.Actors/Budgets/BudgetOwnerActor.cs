@@ -88,6 +88,10 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
             foreach (var t in d.Hosts) Offer(t.Profile);
         });
         Command<SubsystemStatus>(s => _subsystems[s.Name] = s);
+        Command<SubsystemDigest>(d =>
+        {
+            foreach (var s in d.Statuses) _subsystems[s.Name] = s;
+        });
         Command<GovernorStatus>(seed =>
         {
             foreach (var profile in seed.Hosts.Values) Offer(profile);
@@ -136,7 +140,7 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
         else _log.Info("Budget owner started on {0} ({1} budgets)", Cluster.Get(Context.System).SelfAddress, _budgets.Budgets.Count);
 
         var mediator = DistributedPubSub.Get(Context.System).Mediator;
-        foreach (var topic in new[] { BudgetTopics.HostLabels, Topics.TelemetryDigest, Topics.Subsystems })
+        foreach (var topic in new[] { BudgetTopics.HostLabels, Topics.TelemetryDigest, Topics.SubsystemDigest })
             mediator.Tell(new Subscribe(topic, Self));
         _monitor.Ask<GovernorStatus>(GetGovernorStatus.Instance, TimeSpan.FromSeconds(10)).PipeTo(Self);
         _tick = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(_interval, _interval, Self, Tick.Instance, Self);

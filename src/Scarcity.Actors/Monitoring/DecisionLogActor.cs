@@ -6,7 +6,8 @@ namespace Scarcity.Actors.Monitoring;
 
 /// <summary>
 /// Keeps the fleet's newest decisions in memory for fast queries (<see cref="GetRecentDecisions"/>), following
-/// <c>drg.decisions</c> on the event bus, so every node has every node's decisions. The journal stays the record: each
+/// <c>drg.subsystems.digest</c> on the event bus (each governor node's decisions, batched per linger), so every node has
+/// every node's decisions. The journal stays the record: each
 /// actuator entity publishes the decisions it replays from it when it starts (after a restart or a failover).
 /// </summary>
 public sealed class DecisionLogActor : ReceiveActor
@@ -27,6 +28,10 @@ public sealed class DecisionLogActor : ReceiveActor
         {
             foreach (var d in recovered.Decisions) Add(d);
         });
+        Receive<SubsystemDigest>(digest =>
+        {
+            foreach (var d in digest.Decisions) Add(d);
+        });
         Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
         Receive<GetRecentDecisions>(q =>
         {
@@ -39,7 +44,7 @@ public sealed class DecisionLogActor : ReceiveActor
     /// <inheritdoc />
     protected override void PreStart() =>
         Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator
-            .Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(Topics.Decisions, Self));
+            .Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(Topics.SubsystemDigest, Self));
 
     private void Add(Decision decision)
     {

@@ -8,8 +8,9 @@ namespace Scarcity.Actors.Monitoring;
 
 /// <summary>
 /// The fleet view, on every node: follows <c>drg.telemetry.digest</c> (each governor node's newest profiles, once per
-/// view interval), <c>drg.subsystems</c> and <c>drg.node.stale</c> on the event bus, so any node answers
-/// <see cref="GetGovernorStatus"/> for every host and every subsystem. A host whose profiles stopped arriving for
+/// view interval) and <c>drg.subsystems.digest</c> (each governor node's changed subsystem statuses, batched per linger)
+/// on the event bus, so any node answers <see cref="GetGovernorStatus"/> for every host and every subsystem; with debug
+/// logging on it also follows <c>drg.node.stale</c> to log staleness changes. A host whose profiles stopped arriving for
 /// the stale-after span shows stale even when nothing is left to say so (its node died).
 /// </summary>
 public sealed class MonitorActor : ReceiveActor
@@ -32,6 +33,10 @@ public sealed class MonitorActor : ReceiveActor
             foreach (var t in d.Hosts) Update(t, now);
         });
         Receive<SubsystemStatus>(s => _subsystems[s.Name] = s);
+        Receive<SubsystemDigest>(d =>
+        {
+            foreach (var s in d.Statuses) _subsystems[s.Name] = s;
+        });
         // The host's profiler logs the warning once, on its own node; every node's view repeating it would multiply it.
         Receive<NodeStale>(s =>
         {
@@ -66,7 +71,10 @@ public sealed class MonitorActor : ReceiveActor
     protected override void PreStart()
     {
         var mediator = DistributedPubSub.Get(Context.System).Mediator;
-        foreach (var topic in new[] { Topics.TelemetryDigest, Topics.Subsystems, Topics.NodeStale })
+        foreach (var topic in new[] { Topics.TelemetryDigest, Topics.SubsystemDigest })
             mediator.Tell(new Subscribe(topic, Self));
+        // Only for its debug lines: subscribed, every node would receive every stale notice of the fleet (thousands in a
+        // saturated cold start) to drop it.
+        if (_log.IsDebugEnabled) mediator.Tell(new Subscribe(Topics.NodeStale, Self));
     }
 }

@@ -11,6 +11,14 @@ namespace Scarcity.Actors.Monitoring;
 /// host profiled on this node and, once per view interval, publishes them on <c>drg.telemetry.digest</c>, which every
 /// node's fleet view follows. A fleet of 500 hosts sampled at 4 Hz then costs each node a handful of messages a second
 /// instead of 2,000 profiles; the per-sample <c>drg.telemetry</c> stays for whoever needs every profile.
+/// <para>
+/// It does the same for this node's actuators: the <see cref="SubsystemStatus"/>, <see cref="Decision"/> and
+/// <see cref="RecentDecisions"/> they hand it are published on <c>drg.subsystems.digest</c> (<see cref="SubsystemDigest"/>)
+/// <see cref="EventLinger"/> after the first of them (the newest status per subsystem, every decision in order), which
+/// every node's fleet view and decision log and the budget owner follow: at 500 hosts a decision had cost about eight
+/// remote messages (a decision to every node, a status at the decision and at the ack to every node), now each other
+/// node gets one batch per linger.
+/// </para>
 /// </summary>
 public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
 {
@@ -20,10 +28,33 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
     /// </summary>
     public const int MaxSeriesPerDigest = 300;
 
+    /// <summary>
+    /// Entries (statuses and decisions) per subsystem digest message: a status or decision takes 100-400 bytes on the wire,
+    /// so one message stays well under the transport's frame size (128 kB by default).
+    /// </summary>
+    public const int MaxEventsPerDigest = 200;
+
+    /// <summary>
+    /// How long the first subsystem event waits for others before its digest leaves: 100 ms, or the view interval if that is
+    /// shorter. It bounds how much later than the event itself a fleet view or decision log on any node shows it.
+    /// </summary>
+    public static TimeSpan EventLinger(TimeSpan viewInterval) => viewInterval < TimeSpan.FromMilliseconds(100) ? viewInterval : TimeSpan.FromMilliseconds(100);
+
     private sealed class Flush : INoSerializationVerificationNeeded
     {
         public static readonly Flush Instance = new();
     }
+
+    private sealed class FlushEvents : INoSerializationVerificationNeeded
+    {
+        public static readonly FlushEvents Instance = new();
+    }
+
+    // Insertion-ordered by first change since the last flush; the newest status of each subsystem.
+    private readonly Dictionary<string, SubsystemStatus> _statuses = new(StringComparer.Ordinal);
+    private readonly List<Decision> _decisions = [];
+    private readonly TimeSpan _linger;
+    private bool _eventsDue;
 
     private readonly Dictionary<string, TelemetryPublished> _latest = new(StringComparer.Ordinal);
     private readonly TimeSpan _interval;
@@ -40,6 +71,7 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
     public TelemetryDigestActor(TimeSpan interval)
     {
         _interval = interval;
+        _linger = EventLinger(interval);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
         _node = Cluster.Get(Context.System).SelfAddress.ToString();
         Receive<TelemetryPublished>(t =>
@@ -48,6 +80,48 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
             if (!_latest.TryGetValue(t.Profile.Host, out var known) || known.Profile.At <= t.Profile.At) _latest[t.Profile.Host] = t;
         });
         Receive<Flush>(_ => Publish());
+        Receive<SubsystemStatus>(s =>
+        {
+            _statuses[s.Name] = s;
+            EventsDue();
+        });
+        Receive<Decision>(d =>
+        {
+            _decisions.Add(d);
+            EventsDue();
+        });
+        Receive<RecentDecisions>(r =>
+        {
+            _decisions.AddRange(r.Decisions);
+            EventsDue();
+        });
+        Receive<FlushEvents>(_ => PublishEvents());
+    }
+
+    private void EventsDue()
+    {
+        if (_eventsDue) return;
+        _eventsDue = true;
+        Timers.StartSingleTimer("events", FlushEvents.Instance, _linger);
+    }
+
+    private void PublishEvents()
+    {
+        _eventsDue = false;
+        var at = Context.System.Scheduler.Now;
+        var statuses = _statuses.Values.ToList();
+        var (s, d) = (0, 0);
+        while (s < statuses.Count || d < _decisions.Count)
+        {
+            var takeStatuses = Math.Min(statuses.Count - s, MaxEventsPerDigest);
+            var takeDecisions = Math.Min(_decisions.Count - d, MaxEventsPerDigest - takeStatuses);
+            _mediator.Tell(new Publish(Topics.SubsystemDigest, new SubsystemDigest(_node, at,
+                [.. statuses.GetRange(s, takeStatuses)], [.. _decisions.GetRange(d, takeDecisions)])));
+            s += takeStatuses;
+            d += takeDecisions;
+        }
+        _statuses.Clear();
+        _decisions.Clear();
     }
 
     /// <inheritdoc />

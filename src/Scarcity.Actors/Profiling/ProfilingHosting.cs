@@ -29,7 +29,7 @@ public static class ProfilingHosting
                         // The region itself routes both ways (profile to actuator, attach to profiler): within a host's shard, a local hop.
                         var region = registry.Get<GovernorActors.ProfilerRegion>();
                         if (GovernorEntities.TryParseActuator(entityId, out var host, out var subsystem))
-                            return ActuatorActor.Props(subsystem, config.Policy, config.Actuator, region, config.Persistence, host);
+                            return ActuatorActor.Props(subsystem, config.Policy, config.Actuator, region, config.Persistence, host, digest);
                         return ProfilerActor.Props(GovernorEntities.ProfilerHostOf(entityId) ?? entityId, config.Profiler, config.Sensor.Interval,
                             region, digest, config.Persistence, actuatorsInMyShard: true);
                     };

@@ -129,6 +129,39 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("vram_util", first.Reason.Rule);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_decision_and_the_statuses_at_the_decision_and_its_ack_reach_every_fleet_view_through_the_subsystem_digest(bool nodeDigest)
+    {
+        var digests = CreateTestProbe();
+        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.SubsystemDigest, digests.Ref), digests.Ref);
+        digests.ExpectMsg<SubscribeAck>(Wait);
+        // The node's digest as the host region gives it to its actuators, or none: then each event leaves in a digest of its own.
+        var events = nodeDigest ? Sys.ActorOf(Scarcity.Actors.Monitoring.TelemetryDigestActor.Props(TimeSpan.FromSeconds(1)), $"digest-{++_started}") : null;
+        var actuator = Sys.ActorOf(ActuatorActor.Props(Subsystem, Policy(), Patient(), _profilers.Ref, events: events), $"actuator-{Subsystem}-{++_started}");
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+        digests.FishForMessage<SubsystemDigest>(d => d.Statuses.Any(s => s.Name == Subsystem), Wait); // the registration's status
+
+        actuator.Tell(Hot(0));
+        holder.Reply(Ack(holder.ExpectMsg<Throttle>(Wait)));
+
+        var statuses = new List<SubsystemStatus>();
+        var decisions = new List<Decision>();
+        while (!statuses.Any(s => s.LastAckedSequence == 1))
+        {
+            var digest = digests.ExpectMsg<SubsystemDigest>(Wait);
+            statuses.AddRange(digest.Statuses);
+            decisions.AddRange(digest.Decisions);
+        }
+        var decision = Assert.Single(decisions);
+        Assert.Equal((ActionNames.ReduceBatch, 0.5, 1L), (decision.Action, decision.Level, decision.Sequence));
+        Assert.All(statuses, s => Assert.Equal((Subsystem, 0.5), (s.Name, s.Levels[ActionNames.ReduceBatch])));
+        // Through the node's digest the status at the decision is replaced by the one at the ack when both fall in one linger.
+        if (!nodeDigest) Assert.Equal([0L, 1L], statuses.Select(s => s.LastAckedSequence));
+    }
+
     [Fact]
     public async Task An_unacknowledged_Throttle_is_resent_with_growing_waits_and_the_subsystem_turns_silent_until_it_acks()
     {

@@ -73,25 +73,26 @@ public sealed class DecisionLogActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public async Task Decisions_published_on_drg_decisions_reach_it_without_anyone_sending_them_to_it()
+    public async Task Decisions_in_a_nodes_subsystem_digest_reach_it_without_anyone_sending_them_to_it()
     {
         var log = Sys.ActorOf(DecisionLogActor.Props(capacity: 10));
         Assert.Empty(Query(log, 10)); // answered: its PreStart, which subscribes it, has run
         // The mediator handles subscriptions in order: once this probe's is acknowledged, the log's is in place too.
         var mediator = DistributedPubSub.Get(Sys).Mediator;
         var witness = CreateTestProbe();
-        mediator.Tell(new Subscribe(Topics.Decisions, witness.Ref), witness.Ref);
+        mediator.Tell(new Subscribe(Topics.SubsystemDigest, witness.Ref), witness.Ref);
         witness.ExpectMsg<SubscribeAck>(Wait);
 
-        mediator.Tell(new Publish(Topics.Decisions, D("engine", 7, 7)));
-        witness.ExpectMsg<Decision>(Wait);
+        var status = new SubsystemStatus("engine", "gpu-01", 0, ImmutableDictionary<string, double>.Empty, 8, 7, true, []);
+        mediator.Tell(new Publish(Topics.SubsystemDigest, new SubsystemDigest("node-a", T0, [status], [D("engine", 7, 7), D("engine", 8, 8)])));
+        witness.ExpectMsg<SubsystemDigest>(Wait);
 
         await AwaitAssertAsync(async () =>
         {
             var recent = await log.Ask<RecentDecisions>(new GetRecentDecisions(10), Wait);
-            Assert.Equal([("engine", 7L)], recent.Decisions.Select(d => (d.Subsystem, d.Sequence)));
+            Assert.Equal([("engine", 7L), ("engine", 8L)], recent.Decisions.Select(d => (d.Subsystem, d.Sequence)));
         }, Wait);
-        var kept = (await log.Ask<RecentDecisions>(new GetRecentDecisions(1), Wait)).Decisions.Single();
+        var kept = (await log.Ask<RecentDecisions>(new GetRecentDecisions(2), Wait)).Decisions.First();
         Assert.Equal(T0.AddSeconds(7), kept.At);
         Assert.Equal(0.9, kept.Inputs[MetricNames.VramUtil]);
     }

@@ -11,7 +11,8 @@ namespace Scarcity.Actors.Tests.Monitoring;
 /// <summary>
 /// The fleet view follows each governor node's telemetry digest: every host profiled on the node reaches every view once
 /// per view interval, in messages that stay within the transport's frame size, and an older profile never replaces a
-/// newer one.
+/// newer one. Its actuators' statuses and decisions reach every fleet view and decision log through the node's subsystem
+/// digest: batched per linger, the newest status of each subsystem, every decision in order.
 /// </summary>
 public sealed class FleetViewSpecs : IAsyncLifetime
 {
@@ -85,5 +86,79 @@ public sealed class FleetViewSpecs : IAsyncLifetime
         var after = await _host.Monitor.Ask<GovernorStatus>(GetGovernorStatus.Instance, Wait);
         Assert.Equal(T0.AddSeconds(5), after.Hosts["gpu-late"].At);
         Assert.Equal(10, after.Hosts["gpu-late"].Metrics.Count);
+    }
+    private static SubsystemStatus Status(string subsystem, long sequence) =>
+        new(subsystem, "gpu-01", 0, ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 1.0 / sequence), sequence, sequence - 1, true, []);
+
+    private static Decision Decided(string subsystem, long sequence) =>
+        new(subsystem, "gpu-01", "reduce_batch", 1.0 / (sequence - 1), 1.0 / sequence, sequence, new ThrottleReason("vram", "vram_util", "forecast", 0.9, 0.95, 0.9),
+            T0.AddSeconds(sequence), ImmutableDictionary<string, double>.Empty, true, "");
+
+    [Fact]
+    public async Task A_burst_of_statuses_and_decisions_leaves_as_one_digest_with_the_newest_status_of_each_subsystem_and_every_decision()
+    {
+        var kit = new Akka.TestKit.Xunit2.TestKit(_host.System);
+        var digests = kit.CreateTestProbe();
+        DistributedPubSub.Get(_host.System).Mediator.Tell(new Subscribe(Topics.SubsystemDigest, digests.Ref), digests.Ref);
+        digests.ExpectMsg<SubscribeAck>(Wait);
+        var digest = await _host.System.ActorSelection("/user/telemetry-digest").ResolveOne(Wait);
+
+        // Ten subsystems, each a decision then its status at the decision and at the ack, within one linger.
+        foreach (var sequence in new long[] { 2, 3 })
+            for (var i = 0; i < 10; i++)
+            {
+                digest.Tell(Decided($"engine-{i}", sequence));
+                digest.Tell(Status($"engine-{i}", sequence));
+                digest.Tell(Status($"engine-{i}", sequence) with { LastAckedSequence = sequence });
+            }
+
+        var batch = digests.ExpectMsg<SubsystemDigest>(Wait);
+        Assert.Equal(10, batch.Statuses.Length);
+        Assert.All(batch.Statuses, s => Assert.Equal((3L, 3L), (s.LastSequence, s.LastAckedSequence)));
+        Assert.Equal(20, batch.Decisions.Length);
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => ($"engine-{i}", 2L)), .. Enumerable.Range(0, 10).Select(i => ($"engine-{i}", 3L))],
+            batch.Decisions.Select(d => (d.Subsystem, d.Sequence)));
+        Assert.Equal(Akka.Cluster.Cluster.Get(_host.System).SelfAddress.ToString(), batch.Node);
+        digests.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // one message for the 60 events
+
+        await kit.AwaitAssertAsync(async () =>
+        {
+            var view = await _host.Monitor.Ask<GovernorStatus>(GetGovernorStatus.Instance, Wait);
+            Assert.All(Enumerable.Range(0, 10), i => Assert.Equal(3L, view.Subsystems[$"engine-{i}"].LastAckedSequence));
+            var log = await _host.DecisionLog.Ask<RecentDecisions>(new GetRecentDecisions(100), Wait);
+            Assert.Equal(20, log.Decisions.Length);
+        }, Wait);
+    }
+
+    [Fact]
+    public async Task More_subsystem_events_than_one_message_holds_are_split_and_none_is_lost()
+    {
+        var kit = new Akka.TestKit.Xunit2.TestKit(_host.System);
+        var digests = kit.CreateTestProbe();
+        DistributedPubSub.Get(_host.System).Mediator.Tell(new Subscribe(Topics.SubsystemDigest, digests.Ref), digests.Ref);
+        digests.ExpectMsg<SubscribeAck>(Wait);
+        var digest = await _host.System.ActorSelection("/user/telemetry-digest").ResolveOne(Wait);
+
+        const int subsystems = 150;
+        for (var i = 0; i < subsystems; i++)
+        {
+            digest.Tell(Status($"engine-{i:D3}", 2));
+            digest.Tell(Decided($"engine-{i:D3}", 2));
+        }
+
+        var statuses = new List<SubsystemStatus>();
+        var decisions = new List<Decision>();
+        var messages = 0;
+        while (statuses.Count < subsystems || decisions.Count < subsystems)
+        {
+            var batch = digests.ExpectMsg<SubsystemDigest>(Wait);
+            messages++;
+            Assert.InRange(batch.Statuses.Length + batch.Decisions.Length, 1, TelemetryDigestActor.MaxEventsPerDigest);
+            statuses.AddRange(batch.Statuses);
+            decisions.AddRange(batch.Decisions);
+        }
+        Assert.Equal(2, messages);
+        Assert.Equal(subsystems, statuses.Select(s => s.Name).Distinct().Count());
+        Assert.Equal([.. Enumerable.Range(0, subsystems).Select(i => $"engine-{i:D3}")], decisions.Select(d => d.Subsystem));
     }
 }
