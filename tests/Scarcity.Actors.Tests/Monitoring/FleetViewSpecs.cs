@@ -94,14 +94,20 @@ public sealed class FleetViewSpecs : IAsyncLifetime
         new(subsystem, "gpu-01", "reduce_batch", 1.0 / (sequence - 1), 1.0 / sequence, sequence, new ThrottleReason("vram", "vram_util", "forecast", 0.9, 0.95, 0.9),
             T0.AddSeconds(sequence), ImmutableDictionary<string, double>.Empty, true, "");
 
-    [Fact]
-    public async Task A_burst_of_statuses_and_decisions_leaves_as_one_digest_with_the_newest_status_of_each_subsystem_and_every_decision()
+    // A probe on drg.subsystems.digest, subscribed, and the node's digest actor that the actuators hand their events to.
+    private async Task<(Akka.TestKit.Xunit2.TestKit Kit, Akka.TestKit.TestProbe Digests, IActorRef Digest)> FollowSubsystemDigests()
     {
         var kit = new Akka.TestKit.Xunit2.TestKit(_host.System);
         var digests = kit.CreateTestProbe();
         DistributedPubSub.Get(_host.System).Mediator.Tell(new Subscribe(Topics.SubsystemDigest, digests.Ref), digests.Ref);
         digests.ExpectMsg<SubscribeAck>(Wait);
-        var digest = await _host.System.ActorSelection("/user/telemetry-digest").ResolveOne(Wait);
+        return (kit, digests, await _host.System.ActorSelection("/user/telemetry-digest").ResolveOne(Wait));
+    }
+
+    [Fact]
+    public async Task A_burst_of_statuses_and_decisions_leaves_as_one_digest_with_the_newest_status_of_each_subsystem_and_every_decision()
+    {
+        var (kit, digests, digest) = await FollowSubsystemDigests();
 
         // Ten subsystems, each a decision then its status at the decision and at the ack, within one linger.
         foreach (var sequence in new long[] { 2, 3 })
@@ -133,11 +139,7 @@ public sealed class FleetViewSpecs : IAsyncLifetime
     [Fact]
     public async Task More_subsystem_events_than_one_message_holds_are_split_and_none_is_lost()
     {
-        var kit = new Akka.TestKit.Xunit2.TestKit(_host.System);
-        var digests = kit.CreateTestProbe();
-        DistributedPubSub.Get(_host.System).Mediator.Tell(new Subscribe(Topics.SubsystemDigest, digests.Ref), digests.Ref);
-        digests.ExpectMsg<SubscribeAck>(Wait);
-        var digest = await _host.System.ActorSelection("/user/telemetry-digest").ResolveOne(Wait);
+        var (_, digests, digest) = await FollowSubsystemDigests();
 
         const int subsystems = 150;
         for (var i = 0; i < subsystems; i++)
