@@ -217,7 +217,8 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         if (_hostStale)
         {
             _hostStale = false;
-            _log.Info("Host {0}: samples resumed; its metrics are fresh again", _host);
+            var verdict = HostStaleLog.Get(Context.System).Fresh.Take(Context.System.Scheduler.Now);
+            if (verdict.Log) _log.Info("Host {0}: samples resumed; its metrics are fresh again{1}", _host, HostStaleLog.Note(verdict, "turned fresh again"));
             _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, false, [], sample.At)));
         }
         Publish(sample.At);
@@ -345,8 +346,10 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         // would make every later sample's profile look old and stop the host's governing until the clocks met.
         var now = _lastSampleAt + silentFor;
         var profile = Profile(now);
-        _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold",
-            _host, silentFor.TotalSeconds);
+        var verdict = HostStaleLog.Get(Context.System).Stale.Take(Context.System.Scheduler.Now);
+        if (verdict.Log)
+            _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold{2}",
+                _host, silentFor.TotalSeconds, HostStaleLog.Note(verdict, "turned stale"));
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
         PublishTelemetry(profile);
         foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));

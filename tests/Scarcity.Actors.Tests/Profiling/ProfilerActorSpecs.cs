@@ -161,6 +161,33 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void When_thirty_hosts_turn_stale_at_once_every_one_is_published_but_the_node_logs_twenty_lines_and_says_the_rest_are_counted()
+    {
+        var warnings = CreateTestProbe();
+        Sys.EventStream.Subscribe(warnings.Ref, typeof(Akka.Event.Warning));
+        var stale = StaleWatcher();
+        const int hosts = 30;
+        for (var i = 0; i < hosts; i++)
+        {
+            var host = $"gpu-storm-{i:D2}";
+            Sys.ActorOf(ProfilerActor.Props(host, new ProfilerConfig(), TimeSpan.FromMilliseconds(100), _actuators.Ref, _digest.Ref))
+                .Tell(new Sample(host, T0, [new MetricValue(MetricNames.VramUtil, 0.5)], []));
+        }
+
+        var published = Enumerable.Range(0, hosts).Select(_ => stale.ExpectMsg<NodeStale>(Wait)).ToList();
+        Assert.All(published, n => Assert.True(n.Stale));
+        Assert.Equal(hosts, published.Select(n => n.Host).Distinct().Count());
+
+        // Each profiler logs before it publishes: every line it was going to write is already here.
+        var lines = new List<string>();
+        while (warnings.HasMessages)
+            if (warnings.ReceiveOne(TimeSpan.Zero) is Akka.Event.Warning w && w.Message.ToString()!.Contains("no sample for")) lines.Add(w.Message.ToString()!);
+        Assert.Equal(HostStaleLog.LinesPerWindow, lines.Count);
+        Assert.Contains("counted, not logged", lines[^1]);
+        Assert.DoesNotContain(lines[..^1], l => l.Contains("counted", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_host_that_keeps_sending_stays_fresh_and_turns_stale_again_at_its_next_silence()
     {
         // Samples that keep coming keep the host fresh however long it runs, and a host that was stale and came back is
