@@ -29,10 +29,29 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
     public const int MaxSeriesPerDigest = 300;
 
     /// <summary>
-    /// Entries (statuses and decisions) per subsystem digest message: a status or decision takes 100-400 bytes on the wire,
-    /// so one message stays well under the transport's frame size (128 kB by default).
+    /// Entries (statuses and decisions) per subsystem digest message at most; a typical status or decision takes 100-400
+    /// bytes on the wire.
     /// </summary>
     public const int MaxEventsPerDigest = 200;
+
+    /// <summary>
+    /// The estimated wire size of one subsystem digest message at most (<see cref="EstimatedBytes(SubsystemStatus)"/>):
+    /// half the transport's frame (128,000 bytes), so that statuses with many skipped rules or decisions with many inputs
+    /// still travel, in more messages, rather than being refused as oversized.
+    /// </summary>
+    public const int MaxEstimatedBytesPerDigest = 64_000;
+
+    /// <summary>An upper estimate of a status's binary form: its strings (UTF-8, at most 3 bytes a character) and fixed fields.</summary>
+    public static int EstimatedBytes(SubsystemStatus s) =>
+        96 + 3 * (s.Name.Length + s.Host.Length + (s.JournalError?.Length ?? 0))
+        + s.Levels.Sum(l => 16 + 3 * l.Key.Length) + s.Skipped.Sum(k => 8 + 3 * k.Length)
+        + (s.Ineffective?.Sum(i => 16 + 3 * (i.Key.Length + i.Value.Length)) ?? 0)
+        + (s.DryLevels?.Sum(l => 16 + 3 * l.Key.Length) ?? 0) + (s.Model is null ? 0 : 128 + 3 * s.Model.Action.Length);
+
+    /// <summary>An upper estimate of a decision's binary form.</summary>
+    public static int EstimatedBytes(Decision d) =>
+        96 + 3 * (d.Subsystem.Length + d.Host.Length + d.Action.Length + d.Detail.Length + d.Reason.Rule.Length + d.Reason.Metric.Length + d.Reason.Signal.Length)
+        + d.Inputs.Sum(i => 16 + 3 * i.Key.Length);
 
     /// <summary>
     /// How long the first subsystem event waits for others before its digest leaves: 100 ms, or the view interval if that is
@@ -50,7 +69,7 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
         public static readonly FlushEvents Instance = new();
     }
 
-    // Insertion-ordered by first change since the last flush; the newest status of each subsystem.
+    // The newest status of each subsystem that changed since the last flush.
     private readonly Dictionary<string, SubsystemStatus> _statuses = new(StringComparer.Ordinal);
     private readonly List<Decision> _decisions = [];
     private readonly TimeSpan _linger;
@@ -109,17 +128,34 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
     {
         _eventsDue = false;
         var at = Context.System.Scheduler.Now;
-        var statuses = _statuses.Values.ToList();
-        var (s, d) = (0, 0);
-        while (s < statuses.Count || d < _decisions.Count)
+        var statuses = ImmutableArray.CreateBuilder<SubsystemStatus>();
+        var decisions = ImmutableArray.CreateBuilder<Decision>();
+        var bytes = 0;
+        void Add(int size)
         {
-            var takeStatuses = Math.Min(statuses.Count - s, MaxEventsPerDigest);
-            var takeDecisions = Math.Min(_decisions.Count - d, MaxEventsPerDigest - takeStatuses);
-            _mediator.Tell(new Publish(Topics.SubsystemDigest, new SubsystemDigest(_node, at,
-                [.. statuses.GetRange(s, takeStatuses)], [.. _decisions.GetRange(d, takeDecisions)])));
-            s += takeStatuses;
-            d += takeDecisions;
+            // A single entry over the bound travels alone (the serializer's payload limit is the last word on it).
+            if (statuses.Count + decisions.Count > 0 && (bytes + size > MaxEstimatedBytesPerDigest || statuses.Count + decisions.Count >= MaxEventsPerDigest))
+                Send();
+            bytes += size;
         }
+        void Send()
+        {
+            _mediator.Tell(new Publish(Topics.SubsystemDigest, new SubsystemDigest(_node, at, statuses.ToImmutable(), decisions.ToImmutable())));
+            statuses.Clear();
+            decisions.Clear();
+            bytes = 0;
+        }
+        foreach (var status in _statuses.Values)
+        {
+            Add(EstimatedBytes(status));
+            statuses.Add(status);
+        }
+        foreach (var decision in _decisions)
+        {
+            Add(EstimatedBytes(decision));
+            decisions.Add(decision);
+        }
+        if (statuses.Count + decisions.Count > 0) Send();
         _statuses.Clear();
         _decisions.Clear();
     }

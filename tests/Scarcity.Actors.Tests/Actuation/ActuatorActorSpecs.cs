@@ -505,6 +505,14 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.NotNull(before);
         Assert.True(before.Confident, $"confidence {before.Confidence}");
         Assert.True(level < 1, "the model never cut, so no snapshot holds it");
+        // The snapshot of its last decision is written (a stop drops what its journal writer still holds).
+        await AwaitAssertAsync(async () =>
+        {
+            var loaded = await Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null).Ask<Akka.Persistence.LoadSnapshotResult>(
+                new Akka.Persistence.LoadSnapshot(ActuatorActor.PersistenceIdFor(Subsystem), Akka.Persistence.SnapshotSelectionCriteria.Latest, long.MaxValue), Wait);
+            var saved = Assert.IsType<ActuatorSnapshot>(loaded.Snapshot?.Snapshot);
+            Assert.Equal(level, saved.Levels[ActionNames.ReduceBatch]);
+        }, Wait);
 
         // Act
         Watch(first);

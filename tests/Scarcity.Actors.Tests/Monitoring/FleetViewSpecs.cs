@@ -137,30 +137,31 @@ public sealed class FleetViewSpecs : IAsyncLifetime
     }
 
     [Fact]
-    public async Task More_subsystem_events_than_one_message_holds_are_split_and_none_is_lost()
+    public async Task More_subsystem_events_than_one_message_holds_are_split_within_the_frame_and_none_is_lost()
     {
         var (_, digests, digest) = await FollowSubsystemDigests();
-
+        // Statuses of about 2 kB each (twenty skipped rules), 300 kB in all: more than one frame of the transport.
+        var skipped = Enumerable.Range(0, 20).Select(r => $"rule {r}: latency_ms ema > 500 -> throttle x0.8: metric 'latency_ms' is missing from this host").ToImmutableArray();
         const int subsystems = 150;
         for (var i = 0; i < subsystems; i++)
         {
-            digest.Tell(Status($"engine-{i:D3}", 2));
+            digest.Tell(Status($"engine-{i:D3}", 2) with { Skipped = skipped });
             digest.Tell(Decided($"engine-{i:D3}", 2));
         }
 
         var statuses = new List<SubsystemStatus>();
         var decisions = new List<Decision>();
-        var messages = 0;
+        var serializer = _host.System.Serialization.FindSerializerForType(typeof(SubsystemDigest));
         while (statuses.Count < subsystems || decisions.Count < subsystems)
         {
             var batch = digests.ExpectMsg<SubsystemDigest>(Wait);
-            messages++;
             Assert.InRange(batch.Statuses.Length + batch.Decisions.Length, 1, TelemetryDigestActor.MaxEventsPerDigest);
+            Assert.InRange(serializer.ToBinary(batch).Length, 1, ScarcitySerialization.MaximumFrameSize / 2);
             statuses.AddRange(batch.Statuses);
             decisions.AddRange(batch.Decisions);
         }
-        Assert.Equal(2, messages);
         Assert.Equal(subsystems, statuses.Select(s => s.Name).Distinct().Count());
+        Assert.All(statuses, s => Assert.Equal(20, s.Skipped.Length));
         Assert.Equal([.. Enumerable.Range(0, subsystems).Select(i => $"engine-{i:D3}")], decisions.Select(d => d.Subsystem));
     }
 }
