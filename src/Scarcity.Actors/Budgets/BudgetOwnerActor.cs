@@ -87,7 +87,6 @@ public sealed class BudgetOwnerActor : ReceivePersistentActor
         {
             foreach (var t in d.Hosts) Offer(t.Profile);
         });
-        Command<SubsystemStatus>(s => _subsystems[s.Name] = s);
         Command<SubsystemDigest>(d =>
         {
             foreach (var s in d.Statuses) _subsystems[s.Name] = s;

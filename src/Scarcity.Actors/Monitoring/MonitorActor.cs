@@ -32,7 +32,6 @@ public sealed class MonitorActor : ReceiveActor
             var now = Context.System.Scheduler.Now;
             foreach (var t in d.Hosts) Update(t, now);
         });
-        Receive<SubsystemStatus>(s => _subsystems[s.Name] = s);
         Receive<SubsystemDigest>(d =>
         {
             foreach (var s in d.Statuses) _subsystems[s.Name] = s;

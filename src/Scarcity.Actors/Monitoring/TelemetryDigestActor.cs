@@ -130,12 +130,13 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
         var at = Context.System.Scheduler.Now;
         var statuses = ImmutableArray.CreateBuilder<SubsystemStatus>();
         var decisions = ImmutableArray.CreateBuilder<Decision>();
-        var bytes = 0;
-        void Add(int size)
+        var (entries, bytes) = (0, 0);
+        // Makes room for one more entry of `size`: a message that would grow past a bound leaves first (a single entry
+        // over the bound travels alone; the serializer's payload limit is the last word on it).
+        void Room(int size)
         {
-            // A single entry over the bound travels alone (the serializer's payload limit is the last word on it).
-            if (statuses.Count + decisions.Count > 0 && (bytes + size > MaxEstimatedBytesPerDigest || statuses.Count + decisions.Count >= MaxEventsPerDigest))
-                Send();
+            if (entries > 0 && (bytes + size > MaxEstimatedBytesPerDigest || entries >= MaxEventsPerDigest)) Send();
+            entries++;
             bytes += size;
         }
         void Send()
@@ -143,19 +144,19 @@ public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
             _mediator.Tell(new Publish(Topics.SubsystemDigest, new SubsystemDigest(_node, at, statuses.ToImmutable(), decisions.ToImmutable())));
             statuses.Clear();
             decisions.Clear();
-            bytes = 0;
+            (entries, bytes) = (0, 0);
         }
         foreach (var status in _statuses.Values)
         {
-            Add(EstimatedBytes(status));
+            Room(EstimatedBytes(status));
             statuses.Add(status);
         }
         foreach (var decision in _decisions)
         {
-            Add(EstimatedBytes(decision));
+            Room(EstimatedBytes(decision));
             decisions.Add(decision);
         }
-        if (statuses.Count + decisions.Count > 0) Send();
+        if (entries > 0) Send();
         _statuses.Clear();
         _decisions.Clear();
     }

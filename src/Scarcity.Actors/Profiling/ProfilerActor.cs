@@ -44,6 +44,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private readonly IActorRef _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GovernorMetrics _metrics = GovernorMetrics.Get(Context.System);
+    private readonly HostStaleLog _staleLog = HostStaleLog.Get(Context.System);
     private readonly IActorRef? _recorder = Recording.TelemetryRecording.RecorderOf(Context.System); // null: recording off
     private readonly HashSet<string> _subsystems = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _holders = new(StringComparer.Ordinal);
@@ -217,7 +218,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         if (_hostStale)
         {
             _hostStale = false;
-            var verdict = HostStaleLog.Get(Context.System).Fresh.Take(Context.System.Scheduler.Now);
+            var verdict = _staleLog.Fresh.Take(Context.System.Scheduler.Now);
             if (verdict.Log) _log.Info("Host {0}: samples resumed; its metrics are fresh again{1}", _host, HostStaleLog.Note(verdict, "turned fresh again"));
             _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, false, [], sample.At)));
         }
@@ -346,7 +347,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         // would make every later sample's profile look old and stop the host's governing until the clocks met.
         var now = _lastSampleAt + silentFor;
         var profile = Profile(now);
-        var verdict = HostStaleLog.Get(Context.System).Stale.Take(Context.System.Scheduler.Now);
+        var verdict = _staleLog.Stale.Take(Context.System.Scheduler.Now);
         if (verdict.Log)
             _log.Warning("Host {0}: no sample for {1:0.0} s; its metrics are stale, rules on them are skipped and levels hold{2}",
                 _host, silentFor.TotalSeconds, HostStaleLog.Note(verdict, "turned stale"));
