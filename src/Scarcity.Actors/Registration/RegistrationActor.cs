@@ -45,7 +45,7 @@ public sealed class RegistrationActor : ReceiveActor
             SubsystemDirectory.Subscribe(Context.System, Self);
         Receive<Changed>(changed =>
         {
-            if (changed.Key.Equals(SubsystemDirectory.Key)) _hosts = changed.Get(SubsystemDirectory.Key);
+            if (changed.Key.Equals(SubsystemDirectory.Key)) _hosts = SubsystemDirectory.HostsOf(changed.Get(SubsystemDirectory.Key));
         });
         Receive<RegisterSubsystem>(register =>
         {
@@ -82,7 +82,7 @@ public sealed class RegistrationActor : ReceiveActor
         Receive<GetSubsystemStatus>(query => actuators.Forward(query.Host is null ? query with { Host = HostOf(query.Subsystem) } : query));
     }
 
-    private LWWDictionary<string, string> _hosts = LWWDictionary<string, string>.Empty;
+    private System.Collections.Immutable.ImmutableDictionary<string, string> _hosts = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
 
     private string HostOf(string subsystem) => _hosts.TryGetValue(subsystem, out var host) ? host : "";
 
