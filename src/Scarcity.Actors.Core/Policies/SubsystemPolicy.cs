@@ -134,6 +134,12 @@ public sealed class SubsystemPolicy
         _actions.Where(a => a.IneffectiveReason is not null)
             .ToImmutableDictionary(a => a.Action, a => a.IneffectiveReason!, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Rises whenever <see cref="Ineffective"/> changes (an action found ineffective, or its rule released), so a caller
+    /// that evaluates on every sample builds <see cref="Ineffective"/> only when it moved. 0 for a new policy.
+    /// </summary>
+    public int IneffectiveVersion { get; private set; }
+
     /// <summary>The learned <c>reduce_batch</c> model as it stands (null when none is learned), for display.</summary>
     public LearnedModelStatus? Model => Array.Find(_actions, a => a.Learning is not null) is { Learning: { } l } g
         ? new LearnedModelStatus(g.Action, l.Model.Intercept, l.Model.Slope, l.Model.Residual, l.Model.Confidence, l.Model.Count,
@@ -291,6 +297,7 @@ public sealed class SubsystemPolicy
                 group.IneffectiveRule = null;
                 group.IneffectiveReason = null;
                 group.CutsWithoutEffect = 0;
+                IneffectiveVersion++;
             }
             if (group.Learning is { } learning && Learned(group, learning, metrics, now, out var learned))
             {
@@ -356,6 +363,7 @@ public sealed class SubsystemPolicy
             if (group.CutsWithoutEffect >= _config.IneffectiveAfterCuts)
             {
                 group.IneffectiveRule = rule;
+                IneffectiveVersion++;
                 group.IneffectiveReason = FormattableString.Invariant(
                     $"ineffective: {group.CutsWithoutEffect} cuts of {group.Action} by '{rule.Rule}' left {rule.LastSeries} {Lower(rule.Rule.Signal)} at {rule.LastValue:0.###} (was {group.LastCutValue:0.###} at the last cut); holding at {group.Level:0.###}");
                 return true;

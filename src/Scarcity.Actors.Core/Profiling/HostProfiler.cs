@@ -104,11 +104,24 @@ public sealed class HostProfiler
     }
 
     /// <summary>Every series at <paramref name="now"/>; a series with no reading for StaleAfterIntervals × <paramref name="interval"/> is marked stale.</summary>
-    public ImmutableDictionary<string, MetricEstimate> Snapshot(DateTimeOffset now, TimeSpan interval)
+    public ImmutableDictionary<string, MetricEstimate> Snapshot(DateTimeOffset now, TimeSpan interval) => Snapshot(now, interval, out _);
+
+    /// <summary>
+    /// <see cref="Snapshot(DateTimeOffset, TimeSpan)"/> and, from the same estimates, the host's pressure as
+    /// <see cref="PressureLevels.Of"/> gives it for them (one pass instead of enumerating the immutable dictionary again).
+    /// </summary>
+    public ImmutableDictionary<string, MetricEstimate> Snapshot(DateTimeOffset now, TimeSpan interval, out PressureLevel pressure)
     {
         var builder = ImmutableDictionary.CreateBuilder<string, MetricEstimate>(StringComparer.Ordinal);
+        var worst = double.NaN;
         foreach (var (series, profile) in _series)
-            if (profile.Count > 0) builder.Add(series, profile.ToEstimate(now, interval));
+        {
+            if (profile.Count == 0) continue;
+            var estimate = profile.ToEstimate(now, interval);
+            builder.Add(series, estimate);
+            if (profile.IsUtilisation && !estimate.Stale) worst = PressureLevels.Max(worst, PressureLevels.Signal(estimate.Estimate, estimate.Forecast));
+        }
+        pressure = PressureLevels.From(worst);
         return builder.ToImmutable();
     }
 

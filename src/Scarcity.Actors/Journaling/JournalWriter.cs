@@ -46,6 +46,13 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
     /// <param name="UpTo">The highest sequence number written; events are numbered in the order they were appended, from the entity's <c>LastSequenceNr</c> + 1.</param>
     public sealed record Written(long UpTo) : INoSerializationVerificationNeeded;
 
+    /// <summary>
+    /// Told to the entity when the snapshot store has answered for <paramref name="Snapshot"/> (the object handed in
+    /// <see cref="SaveSnapshotOf"/>, compared by reference): <paramref name="Saved"/> false when the store failed it. A
+    /// snapshot replaced by a newer one before its turn gets no answer; while the database is unreachable none does.
+    /// </summary>
+    public sealed record SnapshotWritten(object Snapshot, bool Saved) : INoSerializationVerificationNeeded;
+
     private sealed class RetryDue : INoSerializationVerificationNeeded
     {
         public static readonly RetryDue Instance = new();
@@ -76,6 +83,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
     private object? _pendingSnapshot;
     private long _snapshotSequenceNr;
     private bool _snapshotting;
+    private object? _savingSnapshot;
     private WriterState _told = WriterState.Healthy;
 
     /// <summary>Props of the writer of <paramref name="persistenceId"/>, whose journal ends at <paramref name="lastSequenceNr"/>.</summary>
@@ -136,6 +144,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
         Receive<SaveSnapshotSuccess>(s =>
         {
             _snapshotting = false;
+            if (_savingSnapshot is { } saved) Context.Parent.Tell(new SnapshotWritten(saved, true), Self);
             if (_deleteOlderSnapshots && s.Metadata.SequenceNr > 1)
                 _snapshotStore.Tell(new DeleteSnapshots(_persistenceId, new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)), Self);
             SaveNextSnapshot();
@@ -143,6 +152,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
         Receive<SaveSnapshotFailure>(f =>
         {
             _snapshotting = false;
+            if (_savingSnapshot is { } failed) Context.Parent.Tell(new SnapshotWritten(failed, false), Self);
             _metrics.SnapshotFailures.WithLabels(_entityType).Inc();
             LogLimited("snapshot", f.Cause, $"snapshot of {_persistenceId} at seq {f.Metadata.SequenceNr} failed; the next one is taken as usual");
             SaveNextSnapshot();
@@ -262,6 +272,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
         if (_snapshotting || _pendingSnapshot is null || _failingSince is not null) return;
         var snapshot = _pendingSnapshot;
         _pendingSnapshot = null;
+        _savingSnapshot = snapshot;
         _snapshotting = true;
         _snapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(_persistenceId, _snapshotSequenceNr, Now.UtcDateTime), snapshot), Self);
     }

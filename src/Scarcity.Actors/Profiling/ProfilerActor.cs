@@ -17,7 +17,8 @@ namespace Scarcity.Actors.Profiling;
 /// and every report from an actor other than the subsystem's holder (as its actuator named it in <see cref="AttachSubsystem"/>),
 /// publishes the profile on <c>drg.telemetry</c> (and to its node's telemetry digest, which feeds every fleet view) and
 /// hands it to the actuator entity of every subsystem on the host.
-/// Its filters are snapshotted every few samples, so when it moves to another node the Kalman level and trend continue.
+/// Its filters are snapshotted every <see cref="ProfilerConfig.SnapshotEverySamples"/> samples and when sharding hands it
+/// off (a rebalance, its node leaving), so when it moves to another node the Kalman level and trend continue.
 /// When the host's samples stop for three intervals its sensor series turn stale (rules on them are skipped, levels
 /// hold) and <c>drg.node.stale</c> says so; fresh samples clear it. App metrics (<see cref="ReportMetrics"/>) stay fresh
 /// while their subsystem reports, and are coalesced: published and evaluated once per sample or interval.
@@ -33,6 +34,11 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private sealed class EvaluateLatest : INoSerializationVerificationNeeded
     {
         public static readonly EvaluateLatest Instance = new();
+    }
+
+    private sealed class HandOffTimedOut : INoSerializationVerificationNeeded
+    {
+        public static readonly HandOffTimedOut Instance = new();
     }
 
     private readonly string _host;
@@ -71,6 +77,10 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     // filters, but only the newest profile among them goes to the actuators, as a decision on current data.
     private bool _catchingUp;
     private HostProfile? _latestForActuators;
+    // Samples or rejected readings since the last snapshot taken; the hand-off snapshot and when it times out.
+    private bool _changedSinceSnapshot;
+    private ProfilerSnapshot? _handOffSnapshot;
+    private ICancelable? _handOffTimer;
 
     /// <summary>
     /// Props of the profiler entity of <paramref name="host"/>; <paramref name="actuators"/> is the actuator shard region,
@@ -135,8 +145,15 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         });
 
         Command<Sample>(OnSample);
-        // The host region's hand-off stop message (an actuator drains its writes first; a profiler has none to wait for).
-        Command<Actuation.ActuatorActor.StopWhenWritten>(_ => Context.Stop(Self));
+        // The host region's hand-off stop message (a rebalance, a node leaving): the filters as they are now go to the
+        // snapshot store first, so the entity that starts on the next node continues from here, not from the last
+        // periodic snapshot (up to SnapshotEverySamples old). At most HandOffDrainTimeout when the store does not answer.
+        Command<Actuation.ActuatorActor.StopWhenWritten>(_ => StopWhenSnapshotted());
+        Command<JournalWriter.SnapshotWritten>(w =>
+        {
+            if (_handOffSnapshot is not null && ReferenceEquals(w.Snapshot, _handOffSnapshot)) Context.Stop(Self);
+        });
+        Command<HandOffTimedOut>(_ => Context.Stop(Self));
         Command<ReportMetrics>(OnReport);
         Command<EvaluateLatest>(_ =>
         {
@@ -202,6 +219,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     protected override void PostStop()
     {
         _staleTimer?.Cancel();
+        _handOffTimer?.Cancel();
         base.PostStop();
     }
 
@@ -226,8 +244,27 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         if (++_samplesSinceSnapshot >= _config.SnapshotEverySamples)
         {
             _samplesSinceSnapshot = 0;
-            _writer.Tell(new JournalWriter.SaveSnapshotOf(new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected, _holders.ToImmutableDictionary(StringComparer.Ordinal))));
+            _writer.Tell(new JournalWriter.SaveSnapshotOf(TakeSnapshot()));
         }
+    }
+
+    private ProfilerSnapshot TakeSnapshot()
+    {
+        _changedSinceSnapshot = false;
+        return new ProfilerSnapshot(_profiler.Export(), [.. _subsystems], _rejected, _holders.ToImmutableDictionary(StringComparer.Ordinal));
+    }
+
+    private void StopWhenSnapshotted()
+    {
+        if (_handOffSnapshot is not null) return;
+        if (!_changedSinceSnapshot)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        _handOffSnapshot = TakeSnapshot();
+        _writer.Tell(new JournalWriter.SaveSnapshotOf(_handOffSnapshot));
+        _handOffTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(Actuation.ActuatorActor.HandOffDrainTimeout, Self, HandOffTimedOut.Instance, Self);
     }
 
     private void Attach(AttachSubsystem attach)
@@ -277,6 +314,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     private void Feed(string series, double value, DateTimeOffset at)
     {
+        _changedSinceSnapshot = true;
         if (!double.IsFinite(value))
         {
             _rejected++;
@@ -315,15 +353,16 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     private HostProfile Profile(DateTimeOffset at)
     {
-        var metrics = _profiler.Snapshot(at, _interval);
+        var metrics = _profiler.Snapshot(at, _interval, out var pressure);
         if (_reportedStale.Count > 0 || _hostStale)
         {
             var builder = metrics.ToBuilder();
             foreach (var (series, estimate) in metrics)
                 if ((_hostStale && !IsAppMetric(series)) || _reportedStale.Contains(series)) builder[series] = estimate with { Stale = true };
             metrics = builder.ToImmutable();
+            pressure = PressureLevels.Of(metrics); // without the series just marked stale
         }
-        return new HostProfile(_host, at, PressureLevels.Of(metrics), metrics);
+        return new HostProfile(_host, at, pressure, metrics);
     }
 
     private static uint StableHash(string s)

@@ -58,13 +58,17 @@ public sealed class ControlPolicySpecs
     public void The_ineffective_verdict_ends_when_its_rule_releases()
     {
         var policy = new SubsystemPolicy(Engine, PolicyRule.Defaults, new PolicyConfig());
+        Assert.Equal(0, policy.IneffectiveVersion);
         var t = 0.0;
         for (; t <= 30; t += 0.25) policy.Evaluate(Metrics(T0.AddSeconds(t), (MetricNames.CpuUtil, 0.98)), T0.AddSeconds(t));
         Assert.NotEmpty(policy.Ineffective);
+        // The version moved once, with the verdict; holding does not move it (an actuator rebuilds the set only then).
+        Assert.Equal(1, policy.IneffectiveVersion);
 
         policy.Evaluate(Metrics(T0.AddSeconds(t), (MetricNames.CpuUtil, 0.5)), T0.AddSeconds(t));
 
         Assert.Empty(policy.Ineffective);
+        Assert.Equal(2, policy.IneffectiveVersion);
     }
 
     [Fact]

@@ -32,6 +32,24 @@ public sealed class HostProfilerSpecs
     }
 
     [Fact]
+    public void The_snapshots_pressure_is_the_worst_fresh_utilisation_of_its_estimates()
+    {
+        var profiler = NewProfiler();
+        profiler.Update(MetricNames.VramUtil, 0.97, Trace.At(0)); // stale by 1.0 s: does not count
+        profiler.Update(MetricNames.CpuUtil, 0.72, Trace.At(1.0));
+        profiler.Update(Gpu3, 0.88, Trace.At(1.0)); // a labelled utilisation counts
+        profiler.Update(MetricNames.DiskReadMb, 950, Trace.At(1.0)); // not a utilisation
+
+        var snapshot = profiler.Snapshot(Trace.At(1.0), Interval, out var pressure);
+
+        Assert.Equal(PressureLevel.Orange, pressure);
+        Assert.Equal(PressureLevels.Of(snapshot), pressure);
+        Assert.True(snapshot[MetricNames.VramUtil].Stale);
+        profiler.Snapshot(Trace.At(2.0), Interval, out var allStale);
+        Assert.Equal(PressureLevel.Green, allStale);
+    }
+
+    [Fact]
     public void A_series_without_readings_for_three_intervals_is_stale_not_zero()
     {
         var profiler = NewProfiler();

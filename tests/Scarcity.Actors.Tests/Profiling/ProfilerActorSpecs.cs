@@ -294,6 +294,45 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(1, telemetry.SamplesProfiled); // counted since this incarnation started
     }
 
+    [Fact]
+    public async Task Handed_off_it_snapshots_its_filters_before_it_stops_so_the_next_node_continues_from_its_last_sample()
+    {
+        // No periodic snapshot within the spec: only the hand-off writes one.
+        var config = new ProfilerConfig { SnapshotEverySamples = 1_000 };
+        var reference = new HostProfiler(config);
+        var ramp = Enumerable.Range(0, 10).Select(i => (At: T0.AddSeconds(0.25 * i), Vram: 0.5 + 0.02 * i)).ToList();
+
+        var first = StartProfiler(config);
+        foreach (var (at, vram) in ramp.Take(9))
+        {
+            first.Tell(At(at, (MetricNames.VramUtil, vram)));
+            reference.Update(MetricNames.VramUtil, vram, at);
+        }
+        _digest.ReceiveN(9, Wait);
+        Watch(first);
+        first.Tell(ActuatorActor.StopWhenWritten.Instance); // what the host region sends on a rebalance or a node leaving
+        ExpectTerminated(first, Wait);
+        var snapshot = await LatestSnapshot(ProfilerActor.PersistenceIdFor(Host));
+        Assert.Equal(ramp[8].At, snapshot.Series[MetricNames.VramUtil].Kalman.LastAt);
+
+        var second = StartProfiler(config);
+        second.Tell(At(ramp[9].At, (MetricNames.VramUtil, ramp[9].Vram)));
+        reference.Update(MetricNames.VramUtil, ramp[9].Vram, ramp[9].At);
+        var resumed = _digest.ExpectMsg<TelemetryPublished>(Wait).Profile.Metrics[MetricNames.VramUtil];
+        var expected = reference.Snapshot(ramp[9].At, SlowInterval)[MetricNames.VramUtil];
+        Assert.Equal(expected.Estimate, resumed.Estimate, 12);
+        Assert.Equal(expected.Trend, resumed.Trend, 12);
+
+        // A profiler that took no reading since it recovered has nothing newer than its snapshot: it stops at once.
+        Watch(second);
+        second.Tell(PoisonPill.Instance);
+        ExpectTerminated(second, Wait);
+        var third = StartProfiler(config);
+        Watch(third);
+        third.Tell(ActuatorActor.StopWhenWritten.Instance);
+        ExpectTerminated(third, Wait);
+    }
+
     private async Task<ProfilerSnapshot> LatestSnapshot(string persistenceId)
     {
         var store = Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
