@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -55,6 +56,33 @@ public sealed class SubsystemDirectorySpecs
 
         var settled = SubsystemDirectory.Placed(merged1, Node1, "engine", "gpu-09");
         Assert.Equal(["engine|gpu-09"], settled.Elements);
+    }
+
+    [Fact]
+    public async Task Two_processes_serialize_the_same_directory_to_the_same_bytes_so_the_replicator_stops_gossiping_it()
+    {
+        // The replicator sends a key's whole value to a node whose digest (SHA-1 of the serialized value) differs. Each
+        // process seeds its string hashes at random, so a form in hash order (Akka.NET's LWWDictionary: three processes,
+        // three digests) would be gossiped in full every round, forever.
+        var first = await DigestInAnotherProcess();
+        var second = await DigestInAnotherProcess();
+
+        Assert.Equal(first, second);
+        Assert.EndsWith(" 300", first, StringComparison.Ordinal); // one placement per subsystem after the moves
+    }
+
+    private static async Task<string> DigestInAnotherProcess()
+    {
+        var assembly = typeof(DirectoryDigestProgram).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { assembly, DirectoryDigestProgram.Command }) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await errors}");
+        return (await output).Trim();
     }
 
     [Fact]
