@@ -119,7 +119,7 @@ public sealed class HostProfiler
             if (profile.Count == 0) continue;
             var estimate = profile.ToEstimate(now, interval);
             builder.Add(series, estimate);
-            if (profile.IsUtilisation && !estimate.Stale) worst = PressureLevels.Max(worst, PressureLevels.Signal(estimate.Estimate, estimate.Forecast));
+            if (profile.IsUtilisation) worst = PressureLevels.Worse(worst, estimate);
         }
         pressure = PressureLevels.From(worst);
         return builder.ToImmutable();

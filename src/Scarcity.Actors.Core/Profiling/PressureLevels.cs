@@ -33,10 +33,7 @@ public static class PressureLevels
     {
         var worst = double.NaN;
         foreach (var (series, estimate) in metrics)
-        {
-            if (estimate.Stale || !IsUtilisation(series)) continue;
-            worst = Max(worst, Signal(estimate.Estimate, estimate.Forecast));
-        }
+            if (IsUtilisation(series)) worst = Worse(worst, estimate);
 
         return From(worst);
     }
@@ -49,6 +46,10 @@ public static class PressureLevels
     }
 
     internal static double Signal(double estimate, double forecast) => Max(estimate, forecast);
+
+    // The worse of `worst` and a utilisation's estimate (the larger of its level and forecast); a stale one does not count.
+    internal static double Worse(double worst, MetricEstimate estimate) =>
+        estimate.Stale ? worst : Max(worst, Signal(estimate.Estimate, estimate.Forecast));
 
     // Math.Max propagates NaN; here NaN means "nothing yet" and loses to any number.
     internal static double Max(double a, double b) => double.IsNaN(a) || b > a ? b : a;

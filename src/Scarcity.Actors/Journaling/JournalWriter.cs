@@ -82,7 +82,7 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
     private DateTimeOffset? _failingSince;
     private object? _pendingSnapshot;
     private long _snapshotSequenceNr;
-    private bool _snapshotting;
+    // The snapshot the store has not answered for yet; null while none is being saved.
     private object? _savingSnapshot;
     private WriterState _told = WriterState.Healthy;
 
@@ -143,16 +143,16 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
         Receive<ReplayedMessage>(_ => { }); // none asked for (to = 0)
         Receive<SaveSnapshotSuccess>(s =>
         {
-            _snapshotting = false;
             if (_savingSnapshot is { } saved) Context.Parent.Tell(new SnapshotWritten(saved, true), Self);
+            _savingSnapshot = null;
             if (_deleteOlderSnapshots && s.Metadata.SequenceNr > 1)
                 _snapshotStore.Tell(new DeleteSnapshots(_persistenceId, new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)), Self);
             SaveNextSnapshot();
         });
         Receive<SaveSnapshotFailure>(f =>
         {
-            _snapshotting = false;
             if (_savingSnapshot is { } failed) Context.Parent.Tell(new SnapshotWritten(failed, false), Self);
+            _savingSnapshot = null;
             _metrics.SnapshotFailures.WithLabels(_entityType).Inc();
             LogLimited("snapshot", f.Cause, $"snapshot of {_persistenceId} at seq {f.Metadata.SequenceNr} failed; the next one is taken as usual");
             SaveNextSnapshot();
@@ -269,11 +269,10 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
 
     private void SaveNextSnapshot()
     {
-        if (_snapshotting || _pendingSnapshot is null || _failingSince is not null) return;
+        if (_savingSnapshot is not null || _pendingSnapshot is null || _failingSince is not null) return;
         var snapshot = _pendingSnapshot;
         _pendingSnapshot = null;
         _savingSnapshot = snapshot;
-        _snapshotting = true;
         _snapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(_persistenceId, _snapshotSequenceNr, Now.UtcDateTime), snapshot), Self);
     }
 

@@ -151,7 +151,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         Command<Actuation.ActuatorActor.StopWhenWritten>(_ => StopWhenSnapshotted());
         Command<JournalWriter.SnapshotWritten>(w =>
         {
-            if (_handOffSnapshot is not null && ReferenceEquals(w.Snapshot, _handOffSnapshot)) Context.Stop(Self);
+            if (ReferenceEquals(w.Snapshot, _handOffSnapshot)) Context.Stop(Self);
         });
         Command<HandOffTimedOut>(_ => Context.Stop(Self));
         Command<ReportMetrics>(OnReport);
