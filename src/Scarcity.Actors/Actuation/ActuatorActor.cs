@@ -75,6 +75,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private readonly PersistenceConfig _persistence;
     private IActorRef _writer = ActorRefs.Nobody;
     private long _journalSequenceNr;
+    // The last of this entity's events the writer has confirmed in the journal: what is above it and up to
+    // _journalSequenceNr is still in the writer's hands (its own WriterState is told only on larger moves).
+    private long _journalWrittenUpTo;
     private JournalWriter.WriterState _journal = JournalWriter.WriterState.Healthy;
     private readonly Queue<(long JournalSequenceNr, Decision Decision)> _held = new();
     private bool _stopping;
@@ -148,6 +151,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         Recover<RecoveryCompleted>(_ =>
         {
             _journalSequenceNr = LastSequenceNr;
+            _journalWrittenUpTo = LastSequenceNr;
             PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ActuatorType, _persistence, deleteOlderSnapshots: true), "journal");
             if (_recovered.Count > 0)
@@ -220,7 +224,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _probing = false;
             if (!_holderAnswered) HolderGone($"it did not answer within {HolderProbeWait.TotalSeconds:0} s");
         });
-        Command<JournalWriter.Written>(w => ReleaseHeld(w.UpTo));
+        Command<JournalWriter.Written>(w =>
+        {
+            _journalWrittenUpTo = Math.Max(_journalWrittenUpTo, w.UpTo);
+            ReleaseHeld(w.UpTo);
+            if (_stopping && Unjournaled == 0) Context.Stop(Self);
+        });
         Command<JournalWriter.SnapshotWritten>(_ => { });
         Command<JournalWriter.WriterState>(state =>
         {
@@ -228,11 +237,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
             _journal = state;
             if (state.Error is not null) ReleaseHeld(long.MaxValue); // the database is down: govern without waiting for it
             if (changed) PublishStatus();
-            if (_stopping && state.Waiting == 0) Context.Stop(Self);
         });
         Command<StopWhenWritten>(_ =>
         {
-            if (_journal.Waiting == 0)
+            if (Unjournaled == 0)
             {
                 Context.Stop(Self);
                 return;
@@ -471,6 +479,10 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         return ++_journalSequenceNr;
     }
 
+    // Events handed to the writer and not yet confirmed written; the writer keeps at most its buffer's newest ones (the
+    // older were dropped for room and counted in JournalOverflowed).
+    private int Unjournaled => (int)Math.Min(Math.Max(0, _journalSequenceNr - _journalWrittenUpTo), _persistence.WriteBuffer);
+
     private void ReleaseHeld(long writtenUpTo)
     {
         while (_held.TryPeek(out var held) && held.JournalSequenceNr <= writtenUpTo)
@@ -561,7 +573,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         _subsystem, _host, _registration?.Priority ?? 0,
         (_registration?.Actions ?? []).ToImmutableDictionary(a => a, _ => 1.0, StringComparer.Ordinal).SetItems(WithBudgetCaps(_policy.Levels)),
         _sequence, _delivery.LastAcked, _reachable && !_delivery.IsSilent, [.. _policy.Skipped, .. PeerHolds()],
-        _journal.Waiting, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
+        Unjournaled, _journal.Error is null ? null : $"{_journal.Error} (since {_journal.FailingSince:HH:mm:ss} UTC)", _journal.Overflowed,
         _policy.Model, _policy.Ineffective));
 
     [LoggerMessage(EventId = 1, Level = Microsoft.Extensions.Logging.LogLevel.Information,

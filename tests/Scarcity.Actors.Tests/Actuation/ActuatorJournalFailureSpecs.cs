@@ -262,6 +262,28 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         ExpectTerminated(actuator, ActuatorActor.HandOffDrainTimeout + Wait); // a hand-off never waits for ever on a dead database
     }
 
+    [Fact]
+    public async Task Handed_off_right_after_a_decision_a_healthy_but_slow_journal_is_waited_for_and_the_decision_is_sent_and_kept()
+    {
+        var actuator = Actuator(Journaling());
+        var holder = CreateTestProbe("holder");
+        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
+        holder.ExpectMsg<SubsystemRegistered>(Wait);
+        await AwaitJournal(1);
+        await _journal.OnWrite.PassWithDelay(TimeSpan.FromSeconds(1)); // a busy database: every write takes a second, none fails
+        Watch(actuator);
+
+        // Act: the hand-off arrives while the decision's write is on its way (no failure told, nothing reported waiting yet).
+        actuator.Tell(Hot(0));
+        actuator.Tell(ActuatorActor.StopWhenWritten.Instance);
+
+        ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // not stopped: its decision is not in the journal yet
+        var throttle = holder.ExpectMsg<Throttle>(Wait); // sent once written (PersistBeforeSend), before the stop
+        ExpectTerminated(actuator, Wait);
+        var events = await ReadJournal();
+        Assert.Equal([throttle.Sequence], events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence));
+    }
+
     // A registered, watched actuator that took `decisions` decisions the failing journal has not taken yet.
     private async Task<IActorRef> DecidingWhileTheJournalFails(int decisions)
     {

@@ -183,8 +183,9 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         while (warnings.HasMessages)
             if (warnings.ReceiveOne(TimeSpan.Zero) is Akka.Event.Warning w && w.Message.ToString()!.Contains("no sample for")) lines.Add(w.Message.ToString()!);
         Assert.Equal(HostStaleLog.LinesPerWindow, lines.Count);
-        Assert.Contains("counted, not logged", lines[^1]);
-        Assert.DoesNotContain(lines[..^1], l => l.Contains("counted", StringComparison.Ordinal));
+        // One of them (the budget's last; profilers on different threads may publish their lines in another order than
+        // they took the budget) says the rest are counted.
+        Assert.Contains("counted, not logged", Assert.Single(lines, l => l.Contains("counted", StringComparison.Ordinal)));
     }
 
     [Fact]
