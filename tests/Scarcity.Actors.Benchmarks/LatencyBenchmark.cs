@@ -39,6 +39,10 @@ public static class LatencyBenchmark
         var warmup = IntArg(args, "--warmup", 200);
         var journal = StringArg(args, "--journal", "sqlite");
         var extraHocon = StringArg(args, "--akka", "");
+        // --steady: after --warmup samples, go on warming up until the JIT has compiled nothing for 2 s (at most
+        // --steady-max-seconds), so that what is measured is the node's steady state, not tiered compilation at work.
+        var steady = args.Contains("--steady");
+        var steadyMax = TimeSpan.FromSeconds(IntArg(args, "--steady-max-seconds", 180));
         if (journal is not ("sqlite" or "sqlite-wal" or "memory"))
             throw new ArgumentException($"--journal must be sqlite, sqlite-wal or memory, was '{journal}'");
         if (samples <= warmup) throw new ArgumentException($"--samples ({samples}) must exceed --warmup ({warmup})");
@@ -115,28 +119,49 @@ public static class LatencyBenchmark
             using var tail = new TailAttribution();
             var wrong = 0;
             RuntimeCounters? before = null;
-            for (var i = 0; i < samples; i++)
+            var warming = Stopwatch.StartNew();
+            var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount();
+            var jitQuiet = Stopwatch.StartNew();
+            var measuredFrom = -1;
+            for (var i = 0; measuredFrom < 0 || i - measuredFrom < latencies.Length; i++)
             {
-                if (i == warmup) before = RuntimeCounters.Read();
+                if (measuredFrom < 0 && i >= warmup)
+                {
+                    if (System.Runtime.JitInfo.GetCompiledMethodCount() is var compiled && compiled != jitMethods)
+                    {
+                        jitMethods = compiled;
+                        jitQuiet.Restart();
+                    }
+                    var quiet = jitQuiet.Elapsed >= TimeSpan.FromSeconds(2);
+                    if (!steady || quiet || warming.Elapsed >= steadyMax)
+                    {
+                        measuredFrom = i;
+                        before = RuntimeCounters.Read();
+                        if (steady)
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Warm-up: {i} samples in {warming.Elapsed.TotalSeconds:0.0} s, ") +
+                                (quiet ? "until the JIT had compiled nothing for 2 s" : "ended by --steady-max-seconds with the JIT still compiling"));
+                    }
+                }
+                var slot = measuredFrom < 0 ? -1 : i - measuredFrom;
                 var hot = i % 2 == 0;
                 var sample = new Sample(HostName, T0.AddMilliseconds(250.0 * i),
                     [new MetricValue(MetricNames.VramUtil, hot ? 0.95 : 0.30)], []);
-                if (i >= warmup) sentAt[i - warmup] = DateTime.UtcNow;
+                if (slot >= 0) sentAt[slot] = DateTime.UtcNow;
                 var sent = Stopwatch.GetTimestamp();
                 profilers.Tell(sample);
                 var (at, throttle) = await received.Reader.ReadAsync().AsTask().WaitAsync(Wait);
                 if (throttle.Level != (hot ? 0.5 : 1.0) || throttle.Sequence != i + 1) wrong++;
-                if (i >= warmup) latencies[i - warmup] = Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds;
+                if (slot >= 0) latencies[slot] = Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds;
             }
             var during = RuntimeCounters.Read() - before!;
             await Task.Delay(100);
             if (received.Reader.TryRead(out var extra))
                 Console.WriteLine($"WARNING: an extra Throttle arrived after the run: seq {extra.Throttle.Sequence}");
 
-            var explained = tail.Explain(sentAt, latencies, warmup, 1.0, config.Profiler.SnapshotEverySamples, config.Actuator.SnapshotEvery);
+            var explained = tail.Explain(sentAt, latencies, measuredFrom, 1.0, config.Profiler.SnapshotEverySamples, config.Actuator.SnapshotEvery);
             Array.Sort(latencies);
             Console.WriteLine();
-            Console.WriteLine($"Sample -> Throttle received ({journal} journal), {samples} samples, first {warmup} discarded as warm-up");
+            Console.WriteLine($"Sample -> Throttle received ({journal} journal), {latencies.Length} measured after {measuredFrom} warm-up samples");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"count={latencies.Length}  p50={Pct(latencies, 50):0.000} ms  p90={Pct(latencies, 90):0.000} ms  " +
                 $"p99={Pct(latencies, 99):0.000} ms  max={latencies[^1]:0.000} ms  mean={latencies.Average():0.000} ms"));

@@ -19,15 +19,16 @@ namespace Scarcity.Actors.Benchmarks;
 /// <param name="Cpu">User and system CPU time of the process.</param>
 /// <param name="Allocated">Bytes allocated by all threads.</param>
 internal sealed record RuntimeCounters(int Gen0, int Gen1, int Gen2, TimeSpan GcPause, long LockContentions, int PoolThreads,
-    long WorkItems, TimeSpan Cpu, long Allocated)
+    long WorkItems, TimeSpan Cpu, long Allocated, long JitMethods, TimeSpan JitTime)
 {
     public static RuntimeCounters Read() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
         GC.GetTotalPauseDuration(), Monitor.LockContentionCount, ThreadPool.ThreadCount, ThreadPool.CompletedWorkItemCount,
-        Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes());
+        Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(),
+        System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
 
     public static RuntimeCounters operator -(RuntimeCounters a, RuntimeCounters b) => new(a.Gen0 - b.Gen0, a.Gen1 - b.Gen1,
         a.Gen2 - b.Gen2, a.GcPause - b.GcPause, a.LockContentions - b.LockContentions, a.PoolThreads - b.PoolThreads,
-        a.WorkItems - b.WorkItems, a.Cpu - b.Cpu, a.Allocated - b.Allocated);
+        a.WorkItems - b.WorkItems, a.Cpu - b.Cpu, a.Allocated - b.Allocated, a.JitMethods - b.JitMethods, a.JitTime - b.JitTime);
 
     /// <summary>The GC and thread settings the process runs with (from runtimeconfig.json or DOTNET_ variables).</summary>
     public static string Settings()
@@ -41,5 +42,6 @@ internal sealed record RuntimeCounters(int Gen0, int Gen1, int Gen2, TimeSpan Gc
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"GCs gen0={Gen0} gen1={Gen1} gen2={Gen2}, GC pause {GcPause.TotalMilliseconds:0.0} ms, allocated {Allocated / 1024.0 / 1024:0.0} MiB, " +
-        $"lock contentions {LockContentions}, thread-pool threads +{PoolThreads}, work items {WorkItems}, CPU {Cpu.TotalMilliseconds:0} ms");
+        $"lock contentions {LockContentions}, thread-pool threads +{PoolThreads}, work items {WorkItems}, CPU {Cpu.TotalMilliseconds:0} ms, " +
+        $"JIT {JitMethods} methods compiled ({JitTime.TotalMilliseconds:0} ms)");
 }
