@@ -35,23 +35,23 @@ public sealed class SensorActorCoarseTickSpecs : Akka.TestKit.Xunit2.TestKit
         const int gaps = 16;
         var at = Enumerable.Range(0, gaps + 1).Select(_ => profiler.ExpectMsg<Sample>(TimeSpan.FromSeconds(10)).At).ToList();
 
-        // Each read belongs to a slot of the schedule (its offset from the first read, in intervals, rounded). A loaded
-        // machine may delay one read (it keeps its slot) or skip a tick while a read is still running (the sensor counts
-        // it, and the next read takes the slot after): neither is drift. A tick-rounding drift (each read scheduled 250 ms
-        // after the last one ran, rounded up to the 50 ms tick: every 300 ms) puts the reads 0, 50, 100, -100, -50 ms
-        // off their slots, over and over.
+        // Each read belongs to the slot of the schedule nearest to it (its offset from the first read, in intervals,
+        // rounded). The 50 ms tick puts a read on its slot or up to a tick after it; a loaded machine may delay a read
+        // more (the reads after it keep the schedule) or skip a tick while a read is still running (the sensor counts
+        // it). A drift (each read scheduled 250 ms after the last one ran, rounded up to the tick: every 300 ms) puts
+        // the reads 0, 50, 100, -100, -50 ms off their nearest slots, over and over: at most 3 in 5 within a tick of
+        // one another.
         var tick = SensorNodeSettings.SchedulerTick.TotalMilliseconds;
         var ms = at.Select(t => (t - at[0]).TotalMilliseconds).ToArray();
         var slots = ms.Select(m => (int)Math.Round(m / Interval.TotalMilliseconds)).ToArray();
-        Assert.True(slots.Zip(slots.Skip(1), (a, b) => b > a).All(x => x), $"two reads in one slot: {string.Join(", ", ms)}");
+        var reads = string.Join(", ", ms.Select(m => $"{m:0}"));
         var skipped = slots[^1] - gaps;
-        Assert.True(skipped <= gaps / 4, $"{skipped} of {slots[^1]} slots skipped: {string.Join(", ", ms)}");
-        var offsets = ms.Select((m, i) => m - slots[i] * Interval.TotalMilliseconds).OrderBy(o => o).ToArray();
-        var typical = offsets[offsets.Length / 2];
-        var onSchedule = offsets.Count(o => Math.Abs(o - typical) <= tick / 2);
-        Assert.True(onSchedule * 3 >= offsets.Length * 2,
-            $"only {onSchedule} of {offsets.Length} reads within {tick / 2} ms of their slot: {string.Join(", ", ms)}");
-        // No drift: the least-squares slope of the read times against their slots is the interval.
+        Assert.True(skipped <= gaps / 4, $"{skipped} of {slots[^1]} slots skipped: {reads}");
+        var offsets = ms.Select((m, i) => m - slots[i] * Interval.TotalMilliseconds).ToArray();
+        var typical = offsets.Order().ElementAt(offsets.Length / 2);
+        var onSchedule = offsets.Count(o => Math.Abs(o - typical) <= tick + 5);
+        Assert.True(onSchedule * 4 >= offsets.Length * 3, $"only {onSchedule} of {offsets.Length} reads within a tick of their slot: {reads}");
+        // The pace: the least-squares slope of the read times against their slots is the interval.
         var meanSlot = slots.Average();
         var meanMs = ms.Average();
         var slope = ms.Select((m, i) => (slots[i] - meanSlot) * (m - meanMs)).Sum() / slots.Sum(k => (k - meanSlot) * (k - meanSlot));
