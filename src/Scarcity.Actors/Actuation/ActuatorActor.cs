@@ -455,7 +455,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             if (!_announcedIneffective.Add(action)) continue;
             PublishNotice(profile, action, "ineffective", why);
-            _log.Warning("Subsystem {0}: {1}", _subsystem, why);
+            GovernorMetrics.Get(Context.System).IneffectiveVerdicts.WithLabels(_subsystem, action).Inc();
+            var verdict = IneffectiveLog.Get(Context.System).Budget.Take(Context.System.Scheduler.Now);
+            if (verdict.Log) _log.Warning("Subsystem {0}: {1}{2}", _subsystem, why, IneffectiveLog.Note(verdict));
             PublishStatus();
         }
     }

@@ -62,6 +62,8 @@ public sealed class GovernorMetrics : IExtension
     public Counter RecoveryFailures { get; }
     /// <summary>Dry-run decisions: what a policy, subsystem or rule marked dry-run would have done, never sent; labels as <c>scarcity_decisions_total</c>.</summary>
     public Counter DryDecisions { get; }
+    /// <summary>Verdicts of the effect check: an action cut twice without a measurable effect is held, by subsystem and action.</summary>
+    public Counter IneffectiveVerdicts { get; }
     /// <summary>Failed scrapes of a subsystem's Prometheus endpoint (refused, HTTP error, timeout, not an exposition), by target URL and subsystem.</summary>
     public Counter ScrapeErrors { get; }
     /// <summary>Messages refused on the wire or in the journal, by reason (read from <see cref="WireRefusals"/> at scrape time).</summary>
@@ -81,6 +83,8 @@ public sealed class GovernorMetrics : IExtension
         ThrottlesRetried = f.CreateCounter("scarcity_throttles_retried_total", "Throttles resent because no ack came within the backoff.", subsystemAction);
         ThrottlesSuperseded = f.CreateCounter("scarcity_throttles_superseded_total", "Unacked Throttles replaced by a newer one of the same action.", subsystemAction);
         Decisions = f.CreateCounter("scarcity_decisions_total", "Level changes decided, by rule and kind (escalation, recovery, model, latency, crash).", ["subsystem", "action", "rule", "kind"]);
+        IneffectiveVerdicts = f.CreateCounter("scarcity_ineffective_verdicts_total",
+            "Actions the effect check found ineffective (cut twice without a measurable effect on their metric; held, not cut further).", subsystemAction);
         DryDecisions = f.CreateCounter("scarcity_dry_decisions_total", "Dry-run decisions (journaled and published, never sent), by rule and kind.", ["subsystem", "action", "rule", "kind"]);
         ReadingsRejected = f.CreateCounter("scarcity_readings_rejected_total", "Readings rejected by this node's profilers (non_finite, out_of_order, not_holder).", ["host", "reason"]);
         SamplingDuration = f.CreateHistogram("scarcity_sampling_duration_seconds", "Time one sensor read of this node took.", new HistogramConfiguration { Buckets = SecondsBuckets });

@@ -542,6 +542,8 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var signals = CreateTestProbe("signals");
         DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
         signals.ExpectMsg<SubscribeAck>(Wait);
+        var warnings = CreateTestProbe("warnings");
+        Sys.EventStream.Subscribe(warnings.Ref, typeof(Akka.Event.Warning));
         var actuator = Actuator();
         var holder = CreateTestProbe("holder");
         Register(actuator, holder);
@@ -563,5 +565,41 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.NotNull(status.Ineffective);
         Assert.True(status.Ineffective.ContainsKey(ActionNames.ReduceBatch));
         Assert.Equal(0.25, status.Levels[ActionNames.ReduceBatch]);
+        warnings.FishForMessage<Akka.Event.Warning>(w => w.Message.ToString()!.Contains("ineffective: 2 cuts of reduce_batch", StringComparison.Ordinal), Wait);
+    }
+
+    [Fact]
+    public async Task With_the_nodes_warning_budget_spent_an_ineffective_verdict_is_still_published_and_counted_but_not_logged()
+    {
+        var signals = CreateTestProbe("signals");
+        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
+        signals.ExpectMsg<SubscribeAck>(Wait);
+        var warnings = CreateTestProbe("warnings");
+        Sys.EventStream.Subscribe(warnings.Ref, typeof(Akka.Event.Warning));
+        // Twenty other subsystems of this node were found ineffective this minute.
+        var budget = IneffectiveLog.Get(Sys).Budget;
+        while (budget.Take(Sys.Scheduler.Now).Log)
+        {
+        }
+        var verdicts = GovernorMetrics.Get(Sys).IneffectiveVerdicts.WithLabels(Subsystem, ActionNames.ReduceBatch);
+        var before = verdicts.Value;
+        var actuator = Actuator();
+        var holder = CreateTestProbe("holder");
+        Register(actuator, holder);
+
+        actuator.Tell(Hot(0));
+        actuator.Tell(Hot(2));
+        actuator.Tell(Hot(4));
+
+        signals.ExpectMsg<Decision>(Wait);
+        signals.ExpectMsg<Decision>(Wait);
+        Assert.Equal("ineffective", signals.ExpectMsg<Decision>(Wait).Reason.Signal);
+        Assert.True((await Status(actuator)).Ineffective?.ContainsKey(ActionNames.ReduceBatch));
+        Assert.Equal(before + 1, verdicts.Value);
+        // The actor logs before it answers the status query: a warning would be here by now.
+        var lines = new List<string>();
+        while (warnings.HasMessages)
+            if (warnings.ReceiveOne(TimeSpan.Zero) is Akka.Event.Warning w) lines.Add(w.Message.ToString()!);
+        Assert.DoesNotContain(lines, l => l.Contains("ineffective", StringComparison.Ordinal));
     }
 }
