@@ -536,8 +536,9 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.True(after.Samples >= BatchResponseModel.MinSamples);
     }
 
-    [Fact]
-    public async Task An_action_cut_twice_without_effect_holds_and_drg_signal_and_the_status_say_it_is_ineffective()
+    // Probes on drg.signal.reduce_batch and on the node's warnings, then a registered actuator fed VRAM at 0.95 whatever
+    // the level (another process holds it) `profiles` times, 2 s apart: two cuts, then the third is held.
+    private (TestProbe Signals, TestProbe Warnings, IActorRef Actuator, TestProbe Holder) HotWhateverTheLevel(int profiles)
     {
         var signals = CreateTestProbe("signals");
         DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
@@ -547,12 +548,14 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var actuator = Actuator();
         var holder = CreateTestProbe("holder");
         Register(actuator, holder);
+        for (var i = 0; i < profiles; i++) actuator.Tell(Hot(2 * i));
+        return (signals, warnings, actuator, holder);
+    }
 
-        // VRAM stays at 0.95 whatever the level (another process holds it): two cuts, then the third is held.
-        actuator.Tell(Hot(0));
-        actuator.Tell(Hot(2));
-        actuator.Tell(Hot(4));
-        actuator.Tell(Hot(6));
+    [Fact]
+    public async Task An_action_cut_twice_without_effect_holds_and_drg_signal_and_the_status_say_it_is_ineffective()
+    {
+        var (signals, warnings, actuator, holder) = HotWhateverTheLevel(4);
 
         Assert.Equal([0.5, 0.25], new[] { holder.ExpectMsg<Throttle>(Wait).Level, holder.ExpectMsg<Throttle>(Wait).Level });
         Assert.Equal([0.5, 0.25], new[] { signals.ExpectMsg<Decision>(Wait).Level, signals.ExpectMsg<Decision>(Wait).Level });
@@ -571,11 +574,6 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task With_the_nodes_warning_budget_spent_an_ineffective_verdict_is_still_published_and_counted_but_not_logged()
     {
-        var signals = CreateTestProbe("signals");
-        DistributedPubSub.Get(Sys).Mediator.Tell(new Subscribe(Topics.Signal(ActionNames.ReduceBatch), signals.Ref), signals.Ref);
-        signals.ExpectMsg<SubscribeAck>(Wait);
-        var warnings = CreateTestProbe("warnings");
-        Sys.EventStream.Subscribe(warnings.Ref, typeof(Akka.Event.Warning));
         // Twenty other subsystems of this node were found ineffective this minute.
         var budget = IneffectiveLog.Get(Sys).Budget;
         while (budget.Take(Sys.Scheduler.Now).Log)
@@ -583,13 +581,8 @@ public sealed class ActuatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         }
         var verdicts = GovernorMetrics.Get(Sys).IneffectiveVerdicts.WithLabels(Subsystem, ActionNames.ReduceBatch);
         var before = verdicts.Value;
-        var actuator = Actuator();
-        var holder = CreateTestProbe("holder");
-        Register(actuator, holder);
 
-        actuator.Tell(Hot(0));
-        actuator.Tell(Hot(2));
-        actuator.Tell(Hot(4));
+        var (signals, warnings, actuator, _) = HotWhateverTheLevel(3);
 
         signals.ExpectMsg<Decision>(Wait);
         signals.ExpectMsg<Decision>(Wait);

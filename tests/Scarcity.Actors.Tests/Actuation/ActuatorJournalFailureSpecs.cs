@@ -92,11 +92,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Throttles_keep_flowing_while_the_journal_fails_and_each_decision_is_written_once_in_order_when_it_returns()
     {
-        var actuator = Actuator(Journaling());
-        var holder = CreateTestProbe("holder");
-        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
-        holder.ExpectMsg<SubsystemRegistered>(Wait);
-        await AwaitJournal(1);
+        var (actuator, holder) = await RegisteredAndJournaled();
 
         await _journal.OnWrite.Fail();
         var during = Govern(actuator, holder, 0, 6);
@@ -129,11 +125,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task A_write_that_stored_part_of_a_batch_before_failing_is_completed_without_writing_any_event_twice()
     {
-        var actuator = Actuator(Journaling());
-        var holder = CreateTestProbe("holder");
-        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
-        holder.ExpectMsg<SubsystemRegistered>(Wait);
-        await AwaitJournal(1);
+        var (actuator, holder) = await RegisteredAndJournaled();
 
         // The test journal stores a batch event by event: failing at journal sequence 4 once stores 2 and 3 of a batch
         // [2, 3, 4, ...] and reports the whole batch failed, as a connection lost in the middle of a write can.
@@ -265,11 +257,7 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task Handed_off_right_after_a_decision_a_healthy_but_slow_journal_is_waited_for_and_the_decision_is_sent_and_kept()
     {
-        var actuator = Actuator(Journaling());
-        var holder = CreateTestProbe("holder");
-        actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
-        holder.ExpectMsg<SubsystemRegistered>(Wait);
-        await AwaitJournal(1);
+        var (actuator, holder) = await RegisteredAndJournaled();
         await _journal.OnWrite.PassWithDelay(TimeSpan.FromSeconds(1)); // a busy database: every write takes a second, none fails
         Watch(actuator);
 
@@ -284,14 +272,21 @@ public sealed class ActuatorJournalFailureSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([throttle.Sequence], events.Skip(1).Select(e => ((PersistedDecision)e.Payload).Decision.Sequence));
     }
 
-    // A registered, watched actuator that took `decisions` decisions the failing journal has not taken yet.
-    private async Task<IActorRef> DecidingWhileTheJournalFails(int decisions)
+    // An actuator whose subsystem registered, the registration in the journal.
+    private async Task<(IActorRef Actuator, TestProbe Holder)> RegisteredAndJournaled()
     {
         var actuator = Actuator(Journaling());
         var holder = CreateTestProbe("holder");
         actuator.Tell(new RegisterSubsystem(Subsystem, Host, 5, [ActionNames.ReduceBatch], holder.Ref), holder.Ref);
         holder.ExpectMsg<SubsystemRegistered>(Wait);
         await AwaitJournal(1);
+        return (actuator, holder);
+    }
+
+    // A registered, watched actuator that took `decisions` decisions the failing journal has not taken yet.
+    private async Task<IActorRef> DecidingWhileTheJournalFails(int decisions)
+    {
+        var (actuator, holder) = await RegisteredAndJournaled();
         await _journal.OnWrite.Fail();
         Govern(actuator, holder, 0, decisions);
         await AwaitAssertAsync(async () => Assert.True((await Status(actuator)).Unjournaled > 0), Wait);
