@@ -31,15 +31,17 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
     /// <param name="SequenceNr">The journal sequence number it covers; null: the newest event appended so far.</param>
     public sealed record SaveSnapshotOf(object Snapshot, long? SequenceNr = null) : INoSerializationVerificationNeeded;
 
-    /// <summary>What the writer tells its entity whenever it changes.</summary>
-    /// <param name="Waiting">Events not yet in the journal.</param>
+    /// <summary>
+    /// What the writer tells its entity whenever it changes. How many events still wait is not in it: the entity counts
+    /// that itself, from what it appended and the <see cref="Written"/> marks.
+    /// </summary>
     /// <param name="Overflowed">Events dropped for room since the entity started.</param>
     /// <param name="Error">The last write error while writes fail; null once a write succeeded.</param>
     /// <param name="FailingSince">When writes started failing; null while they succeed.</param>
-    public sealed record WriterState(int Waiting, long Overflowed, string? Error, DateTimeOffset? FailingSince) : INoSerializationVerificationNeeded
+    public sealed record WriterState(long Overflowed, string? Error, DateTimeOffset? FailingSince) : INoSerializationVerificationNeeded
     {
-        /// <summary>A writer that has nothing waiting and no error.</summary>
-        public static readonly WriterState Healthy = new(0, 0, null, null);
+        /// <summary>A writer that has dropped nothing and has no error.</summary>
+        public static readonly WriterState Healthy = new(0, null, null);
     }
 
     /// <summary>Told to the entity: every event up to <paramref name="UpTo"/> (a journal sequence number) is in the journal.</summary>
@@ -285,9 +287,8 @@ public sealed class JournalWriter : ReceiveActor, IWithTimers
 
     private void TellState()
     {
-        var state = new WriterState(_backlog.Count, _backlog.Overflowed, _failingSince is null ? null : _lastError?.Message, _failingSince);
-        if (state.Error == _told.Error && state.Overflowed == _told.Overflowed && state.FailingSince == _told.FailingSince &&
-            Math.Abs(state.Waiting - _told.Waiting) < 10 && (state.Waiting == 0) == (_told.Waiting == 0)) return;
+        var state = new WriterState(_backlog.Overflowed, _failingSince is null ? null : _lastError?.Message, _failingSince);
+        if (state == _told) return;
         _told = state;
         Context.Parent.Tell(state, Self);
     }

@@ -54,6 +54,10 @@ public sealed class ActuatorBudgetCapSpecs : Akka.TestKit.Xunit2.TestKit
     private static EvaluateProfile Hot(double seconds) => new(Subsystem, new HostProfile(Host, T0.AddSeconds(seconds), PressureLevel.Red,
         ImmutableDictionary<string, MetricEstimate>.Empty.Add(MetricNames.VramUtil, new MetricEstimate(0.95, 0.95, 0.95, 0, 0.95, 0, T0.AddSeconds(seconds), false))));
 
+    // The actuator's decisions are all in the journal (a stop drops what its writer still holds).
+    private async Task AwaitJournaled(IActorRef actuator) =>
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await actuator.Ask<SubsystemStatus>(new GetSubsystemStatus(Subsystem), Wait)).Unjournaled), Wait);
+
     private Throttle Applied(TestProbe holder)
     {
         var throttle = holder.ExpectMsg<Throttle>(Wait);
@@ -118,7 +122,7 @@ public sealed class ActuatorBudgetCapSpecs : Akka.TestKit.Xunit2.TestKit
         Applied(holder);
         first.Tell(Hot(1)); // a policy decision too, so the snapshot (every decision at 1) is written after the cap
         Applied(holder);
-        await AwaitAssertAsync(async () => Assert.Equal(0, (await first.Ask<SubsystemStatus>(new GetSubsystemStatus(Subsystem), Wait)).Unjournaled), Wait);
+        await AwaitJournaled(first);
 
         Watch(first);
         Sys.Stop(first);
@@ -143,7 +147,7 @@ public sealed class ActuatorBudgetCapSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0.25, Applied(holder).Level);
         // The Throttle leaves before its journal write (PersistBeforeSend off here); a stop drops what the writer still
         // holds, so the restart below would find no cap (failed once in a clean-clone run).
-        await AwaitAssertAsync(async () => Assert.Equal(0, (await first.Ask<SubsystemStatus>(new GetSubsystemStatus(Subsystem), Wait)).Unjournaled), Wait);
+        await AwaitJournaled(first);
 
         Watch(first);
         Sys.Stop(first);
