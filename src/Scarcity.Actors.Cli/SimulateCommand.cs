@@ -26,8 +26,13 @@ public sealed record SimulationScoresDto(int Ooms, double RequestsLost, double S
 /// <param name="Oracle">Perfect foresight (shared/ENGINE-MODEL.md).</param>
 /// <param name="Decisions">Level changes the governor made.</param>
 /// <param name="Plot">The PNG written, or null.</param>
+/// <param name="StepSafe">
+/// The step-safe bound (<see cref="StepSafeOracleGovernor"/>): the oracle held to the batch that fits the scenario's largest
+/// context, the most a governor that cannot see a step coming serves with no OOM where any step may reach that context.
+/// </param>
 public sealed record SimulationDto(
-    string Scenario, double Seconds, SimulationScoresDto NoGovernor, SimulationScoresDto Ours, SimulationScoresDto Oracle, int Decisions, string? Plot);
+    string Scenario, double Seconds, SimulationScoresDto NoGovernor, SimulationScoresDto Ours, SimulationScoresDto Oracle, int Decisions, string? Plot,
+    SimulationScoresDto StepSafe);
 
 /// <summary>What <c>scarcity simulate --json</c> prints.</summary>
 /// <param name="Config">The configuration file, or <c>defaults</c>.</param>
@@ -72,7 +77,7 @@ internal static class SimulateCommand
         {
             Description = "The subsystem name the engine is governed as (rules are looked up by it)", DefaultValueFactory = _ => PolicyGovernor.DefaultSubsystem,
         };
-        var command = new Command("simulate", "Offline: run the governor's policy core in closed loop with the engine model; scores of no governor, ours and the oracle")
+        var command = new Command("simulate", "Offline: run the governor's policy core in closed loop with the engine model; scores of no governor, ours, the oracle and the step-safe bound (the oracle held to the batch that fits the largest context)")
         {
             scenarios, all, config, delay, plot, subsystem,
         };
@@ -94,6 +99,7 @@ internal static class SimulateCommand
         {
             var none = ClosedLoopRunner.Run(scenario, Ungoverned.Instance);
             var oracle = ClosedLoopRunner.Run(scenario, OracleGovernor.Instance);
+            var stepSafe = ClosedLoopRunner.Run(scenario, new StepSafeOracleGovernor(scenario));
             var governor = new PolicyGovernor(config, subsystem);
             var ours = ClosedLoopRunner.Run(scenario, governor, delay);
             string? picture = null;
@@ -111,7 +117,7 @@ internal static class SimulateCommand
             }
             var best = oracle.Scores.GoodRequests;
             results.Add(new SimulationDto(scenario.Name, scenario.Duration.TotalSeconds, Scores(none, best), Scores(ours, best), Scores(oracle, best),
-                governor.Decisions.Count, picture));
+                governor.Decisions.Count, picture, Scores(stepSafe, best)));
         }
 
         var report = new SimulationReportDto(configFile ?? "defaults", subsystem, delay, results);
@@ -189,6 +195,7 @@ internal static class SimulateCommand
             Row("no governor", r.NoGovernor);
             Row("ours", r.Ours);
             Row("oracle", r.Oracle);
+            Row("step-safe", r.StepSafe);
         }
 
         void Row(string name, SimulationScoresDto s) => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -81,7 +81,7 @@ public sealed class CliSimulateSpecs : IDisposable
         var a = fromFile.Json.GetProperty("scenarios")[0];
         var b = builtIn.Json.GetProperty("scenarios")[0];
         Assert.Equal("burst", a.GetProperty("scenario").GetString());
-        foreach (var who in new[] { "noGovernor", "ours", "oracle" })
+        foreach (var who in new[] { "noGovernor", "ours", "oracle", "stepSafe" })
             Assert.Equal(b.GetProperty(who).ToString(), a.GetProperty(who).ToString());
     }
 

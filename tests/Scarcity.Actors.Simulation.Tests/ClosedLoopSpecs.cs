@@ -122,6 +122,25 @@ public sealed class ClosedLoopSpecs(ITestOutputHelper output)
     internal static DRGConfig RulesOnly() => new() { Policy = { LearnBatchResponse = false, LatencyAdmission = false, IneffectiveAfterCuts = 0, RecoveryDelaysEscalation = true } };
 
     [Fact]
+    public void The_step_safe_bound_is_the_oracle_held_to_the_batch_that_fits_the_largest_context()
+    {
+        // traffic-burst's context never moves: the bound is the oracle. context-steps' reaches 2.8k (a batch of 35): the bound
+        // runs no batch over 35, never runs out of memory, and serves less than the oracle, which runs 64 at 1.0k.
+        var burst = Scenario.TrafficBurst;
+        Assert.Equal(ClosedLoopRunner.Run(burst, OracleGovernor.Instance).Scores, ClosedLoopRunner.Run(burst, new StepSafeOracleGovernor(burst)).Scores);
+
+        var steps = ScenarioFile.Load(Path.Combine(ScenarioFolder(), "context-steps.csv"));
+        var oracle = ClosedLoopRunner.Run(steps, OracleGovernor.Instance);
+        var bound = ClosedLoopRunner.Run(steps, new StepSafeOracleGovernor(steps));
+        output.WriteLine($"oracle {oracle.Scores}; step-safe {bound.Scores}");
+        Assert.Equal(35, Oracle.Batch(2.8));
+        Assert.All(bound.Steps, s => Assert.True(s.Batch <= 35, $"batch {s.Batch} at {s.Seconds} s"));
+        Assert.Contains(oracle.Steps, s => s.Batch == 64);
+        Assert.Equal(0, bound.Scores.Ooms);
+        Assert.InRange(bound.Scores.GoodRequests, 0.9 * oracle.Scores.GoodRequests, oracle.Scores.GoodRequests - 1);
+    }
+
+    [Fact]
     public void Learning_the_batch_response_ends_the_crash_loop_of_sudden_context_steps()
     {
         var scenario = ScenarioFile.Load(Path.Combine(ScenarioFolder(), "context-steps.csv"));

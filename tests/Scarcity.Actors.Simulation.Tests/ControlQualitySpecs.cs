@@ -99,6 +99,26 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_more_levels_the_context_has_stepped_between_the_less_is_planned_past_the_largest_reported()
+    {
+        // At 16 requests/s (the load needs all that fits) the context steps 2.5k -> 1.2k (a fall of 1.3k: a step back up
+        // may be as large), then to 2.2k. After that one step, 2.2k is planned three quarters of the rise past 2.5k (3.7k);
+        // after five steps between 2.5k and 1.2k, 2.5k bounds where the next one goes better and less is planned past it:
+        // a larger batch at 2.2k than after one step, which still fits 2.5k.
+        var once = Run(Steps("one-step", 180, (0, 16, 2.5), (40, 16, 1.2), (80, 16, 2.2)));
+        var often = Run(Steps("five-steps", 340, (0, 16, 2.5), (40, 16, 1.2), (80, 16, 2.5), (120, 16, 1.2), (160, 16, 2.5), (200, 16, 1.2), (240, 16, 2.2)));
+
+        static double MeanBatch(SimulatedRun r, double from) => r.Steps.Where(s => s.Seconds >= from + 20 && s.Seconds < from + 100).Average(s => s.Batch);
+        var afterOne = MeanBatch(once, 80);
+        var afterFive = MeanBatch(often, 240);
+        output.WriteLine($"mean batch at 2.2k: after one step {afterOne:0.0}, after five {afterFive:0.0}");
+        Assert.Equal(0, once.Scores.Ooms);
+        Assert.Equal(0, often.Scores.Ooms);
+        Assert.True(afterFive >= 1.1 * afterOne, $"after five steps the batch at 2.2k was {afterFive:0.0}, after one {afterOne:0.0}");
+        Assert.True(InferenceEngineModel.Weights + InferenceEngineModel.Kv * afterFive * 2.5 <= 1, $"a batch of {afterFive:0.0} does not fit 2.5k");
+    }
+
+    [Fact]
     public void A_planned_rise_is_cut_for_before_the_model_is_confident()
     {
         // 2.0k tokens at 18 requests/s (the rules' threshold and the load hold the batch, so the model sees one level and

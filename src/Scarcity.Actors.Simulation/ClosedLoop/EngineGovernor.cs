@@ -61,3 +61,27 @@ public sealed class OracleGovernor : IEngineGovernor
     /// <inheritdoc />
     public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next) => Oracle.Levels(next);
 }
+
+/// <summary>
+/// The step-safe bound (<see cref="Oracle.StepSafeLevels"/>): the oracle held to the batch that fits the scenario's largest
+/// context. On a scenario whose context steps between levels at random (the steps family of docs/control-quality.md) it is
+/// the most a governor that cannot see a step coming serves with no OOM; on one whose context ramps (context-surge) it is
+/// pessimistic, since a ramp is seen coming.
+/// </summary>
+public sealed class StepSafeOracleGovernor : IEngineGovernor
+{
+    private readonly double _largestContextK;
+
+    /// <summary>The bound for <paramref name="scenario"/>: its largest context is read from every step.</summary>
+    public StepSafeOracleGovernor(Scenario scenario)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        _largestContextK = Enumerable.Range(0, scenario.Steps).Max(i => scenario.At(i * InferenceEngineModel.Dt).ContextK);
+    }
+
+    /// <inheritdoc />
+    public string Name => "step-safe";
+
+    /// <inheritdoc />
+    public EngineLevels Decide(InferenceEngineModel engine, ScenarioInput next) => Oracle.StepSafeLevels(next, _largestContextK);
+}
