@@ -119,6 +119,30 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_forecast_over_the_threshold_that_the_governors_own_raise_explains_does_not_cut_while_the_reading_stays_under_it()
+    {
+        // 15 requests/s at 1.4k tokens from the start: more than the prior half batch serves, so the load raises the batch
+        // step by step while the model is not confident yet. The allocator grows to each new batch within a reading and
+        // stays under the rule's 0.85, but the Kalman forecast extrapolates the growth past it: taken as evidence, the
+        // rule halved the batch half a second after each raise. It now waits until the raise has settled (2 s), and cuts
+        // only if the forecast is still over the threshold then.
+        var governor = new PolicyGovernor(new DRGConfig());
+        var run = Run(Steps("start-at-load", 30, (0, 15, 1.4)), governor: governor);
+
+        var batchDecisions = governor.Decisions.Where(d => d.Change.Action == ActionNames.ReduceBatch).ToList();
+        var ruleCuts = batchDecisions.Where(d => d.Change.Reason.Rule.StartsWith(MetricNames.VramUtil + " forecast", StringComparison.Ordinal)).ToList();
+        foreach (var cut in ruleCuts)
+        {
+            var raise = batchDecisions.LastOrDefault(d => d.Seconds < cut.Seconds && d.Change.Level > d.Change.PreviousLevel);
+            var reading = run.Steps.Last(s => s.Seconds < cut.Seconds).Reserved; // what the governor read when it cut
+            output.WriteLine($"rule cut at {cut.Seconds} s, {cut.Seconds - raise?.Seconds} s after a raise, VRAM read {reading:0.###}");
+            Assert.True(raise is null || cut.Seconds - raise.Seconds >= 2 || reading > 0.85,
+                $"the rule cut at {cut.Seconds} s, {cut.Seconds - raise!.Seconds} s after the raise, with VRAM at {reading:0.###}");
+        }
+        Assert.Equal(0, run.Scores.Ooms);
+    }
+
+    [Fact]
     public void A_planned_rise_is_cut_for_before_the_model_is_confident()
     {
         // 2.0k tokens at 18 requests/s (the rules' threshold and the load hold the batch, so the model sees one level and

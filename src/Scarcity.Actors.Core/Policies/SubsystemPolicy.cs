@@ -624,7 +624,8 @@ public sealed class SubsystemPolicy
                 l.ContextSeries, CrashSignal, contextNow, contextAhead, capX);
         }
         else return HeadroomCut(group, l, vram!.Raw, contextNow, contextAhead, now, metrics, out change)
-                    || LoadSized(group, l, vram!.Raw, now, metrics, out change);
+                    || LoadSized(group, l, vram!.Raw, now, metrics, out change)
+                    || RaiseOvershoot(group, l, vram!.Raw, now);
 
         if (Math.Abs(target - group.Level) < LearnedStep) return true;
         // Cuts at once; increases are paced by the recovery interval, except one the load asks for (a queue formed).
@@ -672,6 +673,30 @@ public sealed class SubsystemPolicy
             l.ContextSeries, HeadroomSignal, contextAhead, vram, limit), now, metrics);
         return true;
     }
+
+    /// <summary>
+    /// While the model is not confident: the VRAM rule's forecast over its threshold right after this policy raised the
+    /// level is the raise's own doing (the allocator grows to the new batch within a reading and stops there, while the
+    /// Kalman trend extrapolates that growth for seconds), not evidence of a rising need: while the reading stays under the
+    /// threshold the level holds for <see cref="RaiseSettleTime"/> after the raise, and after it as long as the forecast
+    /// is back under the threshold (the rule is only active by its hysteresis, the release being lower). True: hold (the
+    /// rules do not decide now). The load's raises are bounded so that the VRAM reserved times the step stays under the
+    /// rule's threshold (<see cref="LoadSized"/>); the rules halved the batch one or two readings after such a raise, then
+    /// the load raised it again, three to four times in a run's first 15-20 s at full load. With the hold the cut, where the
+    /// forecast is still over the threshold once the raise has settled, comes 2 s after the raise: steps family 0.849 ->
+    /// 0.854 and 32 -> 30 OOMs over ten seed sets, walk-a, walk-b, surge and burst a little higher (docs/control-quality.md,
+    /// session 12); holding 4 or 8 s did worse on the steps family (0.851 with 32 OOMs).
+    /// </summary>
+    private static bool RaiseOvershoot(ActionGroup group, BatchLearning l, double vram, DateTimeOffset now)
+    {
+        var rule = l.Vram;
+        if (!rule.Active || group.LastRaiseAt is not { } raised || group.LastChangeAt != raised) return false;
+        if (vram > rule.Rule.Threshold) return false;
+        return now - raised < RaiseSettleTime || rule.LastValue <= rule.Rule.Threshold;
+    }
+
+    /// <summary>How long after a raise a forecast over the VRAM rule's threshold is taken as the raise's own (<see cref="RaiseOvershoot"/>).</summary>
+    private static readonly TimeSpan RaiseSettleTime = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// While the model is not confident (the rules decide): a cut to the level the load needs when that is lower (always
@@ -751,6 +776,7 @@ public sealed class SubsystemPolicy
         var previous = group.Level;
         group.Level = target;
         group.LastChangeAt = now;
+        if (target > previous) group.LastRaiseAt = now;
         _arbitration?.Changed(group.Action, previous, target, now);
         return new LevelChange(group.Action, previous, target, reason, Inputs(metrics));
     }
@@ -955,6 +981,8 @@ public sealed class SubsystemPolicy
         public RuleState[] Rules { get; } = rules;
         public double Level { get; set; } = 1;
         public DateTimeOffset? LastChangeAt { get; set; }
+        /// <summary>When the level was last raised (null: never); a raise and no change since: <see cref="LastChangeAt"/> equals it.</summary>
+        public DateTimeOffset? LastRaiseAt { get; set; }
         public DateTimeOffset? ReleasedSince { get; set; }
     }
 }
