@@ -18,7 +18,7 @@ namespace Scarcity.Actors.Cli;
 /// <param name="GoodOverOracle">Good requests as a fraction of the oracle's.</param>
 public sealed record SimulationScoresDto(int Ooms, double RequestsLost, double SecondsOverSlo, double GoodRequests, double RequestsRejected, double GoodOverOracle);
 
-/// <summary>One scenario side by side: no governor, ours, the oracle.</summary>
+/// <summary>One scenario side by side: no governor, ours, the oracle, the step-safe bound.</summary>
 /// <param name="Scenario">Its name (a file's name without extension).</param>
 /// <param name="Seconds">Its length.</param>
 /// <param name="NoGovernor">Every level at 1.</param>
@@ -28,7 +28,8 @@ public sealed record SimulationScoresDto(int Ooms, double RequestsLost, double S
 /// <param name="Plot">The PNG written, or null.</param>
 /// <param name="StepSafe">
 /// The step-safe bound (<see cref="StepSafeOracleGovernor"/>): the oracle held to the batch that fits the scenario's largest
-/// context, the most a governor that cannot see a step coming serves with no OOM where any step may reach that context.
+/// context, a batch safe at every step (what a governor that cannot see a step coming must keep to run out of memory
+/// never where any step may reach that context; not a strict upper bound).
 /// </param>
 public sealed record SimulationDto(
     string Scenario, double Seconds, SimulationScoresDto NoGovernor, SimulationScoresDto Ours, SimulationScoresDto Oracle, int Decisions, string? Plot,
@@ -43,7 +44,7 @@ public sealed record SimulationReportDto(string Config, string Subsystem, int De
 
 /// <summary>
 /// <c>scarcity simulate</c>: the governor's policy core (the Host's classes and configuration loading) in closed loop with
-/// the engine model of shared/ENGINE-MODEL.md, offline, scored against no governor and the oracle.
+/// the engine model of shared/ENGINE-MODEL.md, offline, scored against no governor, the oracle and the step-safe bound.
 /// </summary>
 internal static class SimulateCommand
 {

@@ -35,11 +35,12 @@ public static class Oracle
     /// The step-safe bound's levels for a step with <paramref name="input"/>: the oracle's, with the batch no larger than
     /// what fits <paramref name="largestContextK"/> (the largest context of the whole scenario) as well. A governor sees a
     /// step of the context only after it has come; where any step may reach the largest context, a batch that does not fit
-    /// it runs out of memory when one does, so no governor without foresight of the next step serves more with no OOM.
+    /// it runs out of memory when one does: a governor without foresight of the next step that never runs out of memory
+    /// keeps such a batch (see <see cref="ClosedLoop.StepSafeOracleGovernor"/> for what the bound does and does not bound).
     /// </summary>
     public static EngineLevels StepSafeLevels(ScenarioInput input, double largestContextK)
     {
-        var batch = Math.Min(Batch(input.ContextK), Batch(Math.Max(input.ContextK, largestContextK)));
+        var batch = Batch(Math.Max(input.ContextK, largestContextK)); // Batch falls as the context grows
         var throttle = input.Arrivals > 0
             ? Math.Min(1, AdmissionShare * InferenceEngineModel.Throughput(batch, input.ContextK) / input.Arrivals)
             : 1;

@@ -102,20 +102,22 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
     public void The_more_levels_the_context_has_stepped_between_the_less_is_planned_past_the_largest_reported()
     {
         // At 16 requests/s (the load needs all that fits) the context steps 2.5k -> 1.2k (a fall of 1.3k: a step back up
-        // may be as large), then to 2.2k. After that one step, 2.2k is planned three quarters of the rise past 2.5k (3.7k);
-        // after five steps between 2.5k and 1.2k, 2.5k bounds where the next one goes better and less is planned past it:
-        // a larger batch at 2.2k than after one step, which still fits 2.5k.
+        // may be as large, planned at 1.25 x 1.3k), then to 2.2k. After those two changes 2.2k is planned half that rise
+        // past 2.5k (3.3k; before session 12 three quarters, 3.7k); after six changes between 2.5k and 1.2k, 2.5k bounds
+        // where the next one goes better and less is planned past it (2.85k): a larger batch at 2.2k, which still fits 2.5k.
         var once = Run(Steps("one-step", 180, (0, 16, 2.5), (40, 16, 1.2), (80, 16, 2.2)));
         var often = Run(Steps("five-steps", 340, (0, 16, 2.5), (40, 16, 1.2), (80, 16, 2.5), (120, 16, 1.2), (160, 16, 2.5), (200, 16, 1.2), (240, 16, 2.2)));
 
-        static double MeanBatch(SimulatedRun r, double from) => r.Steps.Where(s => s.Seconds >= from + 20 && s.Seconds < from + 100).Average(s => s.Batch);
+        static IEnumerable<int> Batches(SimulatedRun r, double from) => r.Steps.Where(s => s.Seconds >= from + 20 && s.Seconds < from + 100).Select(s => s.Batch);
+        static double MeanBatch(SimulatedRun r, double from) => Batches(r, from).Average();
         var afterOne = MeanBatch(once, 80);
         var afterFive = MeanBatch(often, 240);
         output.WriteLine($"mean batch at 2.2k: after one step {afterOne:0.0}, after five {afterFive:0.0}");
         Assert.Equal(0, once.Scores.Ooms);
         Assert.Equal(0, often.Scores.Ooms);
         Assert.True(afterFive >= 1.1 * afterOne, $"after five steps the batch at 2.2k was {afterFive:0.0}, after one {afterOne:0.0}");
-        Assert.True(InferenceEngineModel.Weights + InferenceEngineModel.Kv * afterFive * 2.5 <= 1, $"a batch of {afterFive:0.0} does not fit 2.5k");
+        var largest = Batches(often, 240).Max();
+        Assert.True(InferenceEngineModel.Weights + InferenceEngineModel.Kv * largest * 2.5 <= 1, $"a batch of {largest} does not fit 2.5k");
     }
 
     [Fact]
@@ -130,14 +132,17 @@ public sealed class ControlQualitySpecs(ITestOutputHelper output)
         var run = Run(Steps("start-at-load", 30, (0, 15, 1.4)), governor: governor);
 
         var batchDecisions = governor.Decisions.Where(d => d.Change.Action == ActionNames.ReduceBatch).ToList();
+        Assert.Contains(batchDecisions, d => d.Change.Level > d.Change.PreviousLevel); // the load raised the batch
         var ruleCuts = batchDecisions.Where(d => d.Change.Reason.Rule.StartsWith(MetricNames.VramUtil + " forecast", StringComparison.Ordinal)).ToList();
         foreach (var cut in ruleCuts)
         {
-            var raise = batchDecisions.LastOrDefault(d => d.Seconds < cut.Seconds && d.Change.Level > d.Change.PreviousLevel);
+            // The hold applies while the raise is the last change: the decision on reduce_batch right before the cut.
+            var before = batchDecisions.LastOrDefault(d => d.Seconds < cut.Seconds);
+            if (before is null || before.Change.Level <= before.Change.PreviousLevel) continue;
             var reading = run.Steps.Last(s => s.Seconds < cut.Seconds).Reserved; // what the governor read when it cut
-            output.WriteLine($"rule cut at {cut.Seconds} s, {cut.Seconds - raise?.Seconds} s after a raise, VRAM read {reading:0.###}");
-            Assert.True(raise is null || cut.Seconds - raise.Seconds >= 2 || reading > 0.85,
-                $"the rule cut at {cut.Seconds} s, {cut.Seconds - raise!.Seconds} s after the raise, with VRAM at {reading:0.###}");
+            output.WriteLine($"rule cut at {cut.Seconds} s, {cut.Seconds - before.Seconds} s after a raise, VRAM read {reading:0.###}");
+            Assert.True(cut.Seconds - before.Seconds >= 2 || reading > 0.85,
+                $"the rule cut at {cut.Seconds} s, {cut.Seconds - before.Seconds} s after the raise, with VRAM at {reading:0.###}");
         }
         Assert.Equal(0, run.Scores.Ooms);
     }

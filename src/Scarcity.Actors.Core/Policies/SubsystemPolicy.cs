@@ -185,6 +185,7 @@ public sealed class SubsystemPolicy
                 kept.Level = group.Level;
                 kept.LastChangeAt = group.LastChangeAt;
                 kept.LastEscalationAt = group.LastEscalationAt;
+                kept.LastRaiseAt = group.LastRaiseAt;
                 continue;
             }
             if (Math.Abs(group.Level - 1) < Epsilon) continue;
@@ -258,6 +259,7 @@ public sealed class SubsystemPolicy
         {
             // The wall clock stepped back (NTP): times ahead of now are re-anchored on it, so a cooldown or the recovery
             // delay waits its own length from here, not the step's length as well.
+            if (group.LastRaiseAt > now && group.LastRaiseAt == group.LastChangeAt) group.LastRaiseAt = now;
             if (group.LastChangeAt > now) group.LastChangeAt = now;
             if (group.LastEscalationAt > now) group.LastEscalationAt = now;
             if (group.ReleasedSince > now) group.ReleasedSince = now;
@@ -560,7 +562,7 @@ public sealed class SubsystemPolicy
         }
         // Every change of a fifth or more between two reports is one more level the context has been seen at: the more of
         // them, the better the largest one reported bounds where the next step goes (PlannedContext).
-        if (l.ContextKnown && Math.Abs(contextNow - l.LastContext) >= StepCountRatio * l.LastContext) l.Steps++;
+        if (l.ContextKnown && l.LastContext > 0 && Math.Abs(contextNow - l.LastContext) > StepCountRatio * l.LastContext) l.Steps++;
         while (l.Rises.Count > 0 && now - l.Rises.Peek().At > RiseWindow) l.Rises.Dequeue();
         l.Remembered = l.RememberedRise(now);
         l.LastContext = contextNow;
@@ -675,12 +677,12 @@ public sealed class SubsystemPolicy
     }
 
     /// <summary>
-    /// While the model is not confident: the VRAM rule's forecast over its threshold right after this policy raised the
+    /// While the model is not confident and no crash's hard limit applies: the VRAM rule's forecast over its threshold right after this policy raised the
     /// level is the raise's own doing (the allocator grows to the new batch within a reading and stops there, while the
     /// Kalman trend extrapolates that growth for seconds), not evidence of a rising need: while the reading stays under the
-    /// threshold the level holds for <see cref="RaiseSettleTime"/> after the raise, and after it as long as the forecast
-    /// is back under the threshold (the rule is only active by its hysteresis, the release being lower). True: hold (the
-    /// rules do not decide now). The load's raises are bounded so that the VRAM reserved times the step stays under the
+    /// threshold and no other rule on the action is active, the level holds for <see cref="RaiseSettleTime"/> after the
+    /// raise, and after it as long as the forecast is back under the threshold (the rule is only active by its hysteresis,
+    /// the release being lower). True: hold (the rules do not decide now). The load's raises are bounded so that the VRAM reserved times the step stays under the
     /// rule's threshold (<see cref="LoadSized"/>); the rules halved the batch one or two readings after such a raise, then
     /// the load raised it again, three to four times in a run's first 15-20 s at full load. With the hold the cut, where the
     /// forecast is still over the threshold once the raise has settled, comes 2 s after the raise: steps family 0.849 ->
@@ -691,7 +693,8 @@ public sealed class SubsystemPolicy
     {
         var rule = l.Vram;
         if (!rule.Active || group.LastRaiseAt is not { } raised || group.LastChangeAt != raised) return false;
-        if (vram > rule.Rule.Threshold) return false;
+        // Another active rule on the action is evidence of its own: the rules decide.
+        if (vram > rule.Rule.Threshold || group.Rules.Any(r => r.Active && !ReferenceEquals(r, rule))) return false;
         return now - raised < RaiseSettleTime || rule.LastValue <= rule.Rule.Threshold;
     }
 
@@ -914,13 +917,15 @@ public sealed class SubsystemPolicy
         public int Steps { get; set; }
         /// <summary>
         /// The share of <see cref="Headroom"/> planned past the largest context reported: <see cref="CeilingShare"/>, and
-        /// once the context has <see cref="Stepped"/>, that share times <c>2 / (1 + steps)</c> (at most 1): of a context that
-        /// moves between levels, the largest of n levels seen is passed by the next one less often, and by less, the larger
-        /// n is (for levels drawn alike, one time in n + 1). With it the steps family's mean good / oracle rose 0.842 -> 0.849
-        /// over ten seeds of every family, the same 32 OOMs, context-steps 0.910 -> 0.934, every other family unchanged
+        /// once the context has <see cref="Stepped"/>, that share times <c>2 / (1 + changes)</c> (at most 1, at least
+        /// <see cref="MinPastMaxFactor"/>): of a context that moves between levels, the largest of the levels seen is passed
+        /// by the next one less often, and by less, the more levels it has been seen at (for levels drawn alike, one time in
+        /// k + 1 after k levels). The floor keeps a noisy context, whose every report may count as a change, from planning
+        /// nothing past its largest. With it the steps family's mean good / oracle rose 0.842 -> 0.849 over ten seed sets
+        /// of every family, the same 32 OOMs, context-steps 0.910 -> 0.934, every other family unchanged
         /// (docs/control-quality.md, session 12).
         /// </summary>
-        public double PastMaxShare => Stepped ? CeilingShare * Math.Min(1, 2.0 / (1 + Steps)) : CeilingShare;
+        public double PastMaxShare => Stepped ? CeilingShare * Math.Clamp(2.0 / (1 + Steps), MinPastMaxFactor, 1) : CeilingShare;
         /// <summary>True once the context has stepped between two reports (see <see cref="StepRatio"/>).</summary>
         public bool Stepped { get; set; }
         /// <summary>The largest rise between two reports it has seen (as remembered when it was seen).</summary>
@@ -964,6 +969,8 @@ public sealed class SubsystemPolicy
     private const double StepRatio = 1.5;
     /// <summary>The relative change of the context between two reports that counts as one step (<see cref="BatchLearning.Steps"/>).</summary>
     private const double StepCountRatio = 0.2;
+    /// <summary>The smallest factor of <see cref="CeilingShare"/> planned past the largest context reported (<see cref="BatchLearning.PastMaxShare"/>): a quarter, after seven changes.</summary>
+    private const double MinPastMaxFactor = 0.25;
 
     private sealed class ActionGroup(string action, RuleState[] rules)
     {
