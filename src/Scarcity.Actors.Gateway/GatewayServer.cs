@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using Akka;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -17,7 +18,9 @@ namespace Scarcity.Actors.Gateway;
 /// <summary>
 /// The gateway of one node: Kestrel on <c>Scarcity:Gateway:Address</c>:<c>Port</c>, HTTP/2 only (h2c without a
 /// certificate, h2 with one), serving <c>scarcity.v1.Governor</c> in front of the node's actor system. Stopping it
-/// first ends every open Govern stream with <c>UNAVAILABLE</c> (so clients reconnect elsewhere at once), then Kestrel.
+/// first ends every open Govern stream with <c>UNAVAILABLE</c> (so clients reconnect elsewhere at once), then Kestrel; the
+/// node's coordinated shutdown ends the streams too, in its first phase, when the node starts leaving before the server
+/// is stopped (a SIGTERM may start both at once).
 /// </summary>
 public sealed class GatewayServer : IAsyncDisposable
 {
@@ -117,7 +120,37 @@ public sealed class GatewayServer : IAsyncDisposable
         loggerFactory.CreateLogger<GatewayServer>().LogInformation(
             "Gateway: scarcity.v1.Governor on {Address} ({Protocol}, {Auth})", $"{config.Address}:{config.Port}",
             certificate is null ? "h2c, cleartext" : "h2, TLS", token is null ? "no token required" : "bearer token required");
-        return new GatewayServer(app, stopping, gateway, config);
+        var server = new GatewayServer(app, stopping, gateway, config);
+        // The node may start leaving before the host stops this server (Akka's coordinated shutdown runs on its own
+        // triggers too): its first phase ends the streams, while the actors and Kestrel still serve their UNAVAILABLE.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "gateway-end-streams", async () =>
+        {
+            await server.EndStreamsAsync(ShutdownDrainTimeout, CancellationToken.None);
+            return Done.Instance;
+        });
+        return server;
+    }
+
+    /// <summary>How long the coordinated shutdown's task waits for the streams to end: under the phase's 5 s timeout.</summary>
+    private static readonly TimeSpan ShutdownDrainTimeout = TimeSpan.FromSeconds(4);
+
+    /// <summary>Ends every open stream with <c>UNAVAILABLE</c> and waits, at most <paramref name="limit"/>, for their handlers to finish.</summary>
+    private async Task EndStreamsAsync(TimeSpan limit, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0) return;
+        try
+        {
+            if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // disposed meanwhile: its streams have ended
+        }
+        // The handlers write their UNAVAILABLE status before Kestrel closes the connections (or a client would see a
+        // bare connection close, INTERNAL); a few seconds at most.
+        var draining = System.Diagnostics.Stopwatch.StartNew();
+        while (_gateway.OpenStreams > 0 && draining.Elapsed < limit && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(20, CancellationToken.None);
     }
 
     private static X509Certificate2 LoadCertificate(GatewayConfig config)
@@ -142,12 +175,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Ends every open stream with <c>UNAVAILABLE</c>, then stops Kestrel.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync();
-        // The handlers write their UNAVAILABLE status before Kestrel closes the connections (or a client would see a
-        // bare connection close, INTERNAL); a few seconds at most.
-        var draining = System.Diagnostics.Stopwatch.StartNew();
-        while (_gateway.OpenStreams > 0 && draining.Elapsed < DrainTimeout && !cancellationToken.IsCancellationRequested)
-            await Task.Delay(20, CancellationToken.None);
+        await EndStreamsAsync(DrainTimeout, cancellationToken);
         await _app.StopAsync(cancellationToken);
     }
 
@@ -156,8 +184,10 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         await StopAsync();
         await _app.DisposeAsync();
-        _stopping.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _stopping.Dispose();
     }
+
+    private int _disposed;
 }
 
 /// <summary>The Host's gateway: a <see cref="GatewayServer"/> started and stopped with the generic host, on <c>Scarcity:Gateway</c>.</summary>
