@@ -3,7 +3,7 @@
 # scripts/generate-scenario-families.py into a scratch folder, runs `scarcity simulate` on them and the published ones
 # (--delay 1 unless given), and prints per family: runs, OOMs (sum, max), seconds over the SLO (max, mean), good / oracle
 # (min, mean), the step-safe bound's good / oracle (mean, and its runs under 0.90: the oracle held to the batch that fits the
-# scenario's largest context, the most a governor that cannot see a step coming serves with no OOM), and the runs that miss
+# scenario's largest context, a batch safe at every step; not a strict upper bound), and the runs that miss
 # 0 OOMs or 0.90 of the oracle. Extra arguments go to `scarcity simulate`. Needs jq.
 # --seed-offset N (first): the holdout set of generate-scenario-families.py --seed-offset N instead, without the published files.
 #   scripts/control-quality-families.sh

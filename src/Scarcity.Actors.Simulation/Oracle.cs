@@ -21,15 +21,7 @@ public static class Oracle
     /// The oracle's levels for a step with <paramref name="input"/>: <c>reduce_batch = (batch + 0.5) / B_MAX</c>,
     /// <c>throttle = min(1, 0.95 × mu(batch, L) / arrivals)</c> (1 with no arrivals), <c>shed_load = 1</c>.
     /// </summary>
-    public static EngineLevels Levels(ScenarioInput input)
-    {
-        var batch = Batch(input.ContextK);
-        var reduceBatch = (batch + 0.5) / InferenceEngineModel.BMax;
-        var throttle = input.Arrivals > 0
-            ? Math.Min(1, AdmissionShare * InferenceEngineModel.Throughput(batch, input.ContextK) / input.Arrivals)
-            : 1;
-        return new EngineLevels(Math.Min(1, reduceBatch), throttle, 1);
-    }
+    public static EngineLevels Levels(ScenarioInput input) => LevelsAt(Batch(input.ContextK), input);
 
     /// <summary>
     /// The step-safe bound's levels for a step with <paramref name="input"/>: the oracle's, with the batch no larger than
@@ -38,9 +30,12 @@ public static class Oracle
     /// it runs out of memory when one does: a governor without foresight of the next step that never runs out of memory
     /// keeps such a batch (see <see cref="ClosedLoop.StepSafeOracleGovernor"/> for what the bound does and does not bound).
     /// </summary>
-    public static EngineLevels StepSafeLevels(ScenarioInput input, double largestContextK)
+    public static EngineLevels StepSafeLevels(ScenarioInput input, double largestContextK) =>
+        LevelsAt(Batch(Math.Max(input.ContextK, largestContextK)), input); // Batch falls as the context grows
+
+    /// <summary>The levels that run <paramref name="batch"/> and admit 95 % of its throughput at <paramref name="input"/>'s context.</summary>
+    private static EngineLevels LevelsAt(int batch, ScenarioInput input)
     {
-        var batch = Batch(Math.Max(input.ContextK, largestContextK)); // Batch falls as the context grows
         var throttle = input.Arrivals > 0
             ? Math.Min(1, AdmissionShare * InferenceEngineModel.Throughput(batch, input.ContextK) / input.Arrivals)
             : 1;
