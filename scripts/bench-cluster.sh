@@ -24,6 +24,8 @@
 #   BENCH_NODE_DLL                another build of the node to run (implies no build), e.g. a ReadyToRun publish with the
 #                                 governors' profile (docs/performance-cluster.md, "Session 7"), for an A/B
 #   SCARCITY_CONFIGURATION        (Release)
+#   BENCH_HOCON (unset)           Akka HOCON every node puts in front of its own (the nodes read it from their environment),
+#                                 e.g. another dispatcher executor for an A/B (docs/performance-cluster.md, "Session 13")
 #   BENCH_STARTUP (unset)         all | rolling: measure start-up instead (cold start, then a restart of the three
 #                                 governors with a fourth, sensor-only node still driving the fleet); see the start-up
 #                                 section below and docs/performance-cluster.md. Results in OUT/startup-results.md.

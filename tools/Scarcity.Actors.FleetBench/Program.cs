@@ -105,6 +105,8 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMe
     builder.Services.AddAkka(GovernorHostingExtensions.SystemName, (akka, _) =>
     {
         akka.WithScarcityNode(config);
+        // For A/B runs of Akka settings (dispatchers, remoting): HOCON in front of everything the node composes.
+        if (Environment.GetEnvironmentVariable("BENCH_HOCON") is { Length: > 0 } hocon) akka.AddHocon(hocon, HoconAddMode.Prepend);
         if (hosts > 0)
             akka.WithActors((system, registry) => SimulatedFleet.StartWhenMembersUp(system, afterMembers, config.Host, hosts, config.Sensor.Interval,
                 registry.Get<GovernorActors.Profilers>(), registry.Get<GovernorActors.ProfilerRegion>(), registry.Get<GovernorActors.Registration>()));
