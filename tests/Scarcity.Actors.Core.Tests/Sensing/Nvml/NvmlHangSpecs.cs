@@ -32,10 +32,12 @@ public sealed class NvmlHangSpecs : NvmlFixture
         var gpuSeries = new[] { Gpu(MetricNames.GpuUtil, 0), Gpu(MetricNames.VramUtil, 0), MetricNames.GpuTempC };
 
         Fake.SetDelay(Utilisation, 0, TimeSpan.FromSeconds(3), times: 1);
-        var ticks = new List<(TimeSpan Took, bool HostFresh, bool GpuStale, bool GpuFresh)>();
+        var ticks = new List<(TimeSpan At, TimeSpan Took, bool HostFresh, bool GpuStale, bool GpuFresh)>();
         var clock = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(Interval);
-        for (var tick = 1; tick <= 20 && await timer.WaitForNextTickAsync(); tick++) // 5 s
+        // 20 ticks (5 s), and at least 5.5 s of them: a busy machine delays ticks, and a PeriodicTimer folds the ticks it
+        // missed into one, so a tick count alone does not say how long the call hung.
+        for (var tick = 1; (tick <= 20 || clock.Elapsed < TimeSpan.FromSeconds(5.5)) && await timer.WaitForNextTickAsync(); tick++)
         {
             tree.Stat(user: 100 + 10UL * (ulong)tick, system: 50, idle: 800 + 30UL * (ulong)tick, iowait: 50); // the CPU works on
             buffer.Clear();
@@ -43,7 +45,7 @@ public sealed class NvmlHangSpecs : NvmlFixture
             sensor.Sample(buffer, start + tick * Interval);
             var took = clock.Elapsed - before;
             var stale = buffer.Stale.ToArray();
-            ticks.Add((took,
+            ticks.Add((before, took,
                 hostSeries.All(s => buffer.Find(s) is not null) && !stale.Any(hostSeries.Contains),
                 gpuSeries.All(stale.Contains),
                 gpuSeries.All(s => buffer.Find(s) is not null)));
@@ -52,10 +54,14 @@ public sealed class NvmlHangSpecs : NvmlFixture
         // Every tick ends within the interval with fresh host readings: the SensorActor skips none.
         Assert.All(ticks, t => Assert.True(t.Took < Interval, $"a sample took {t.Took.TotalMilliseconds:0} ms"));
         Assert.All(ticks, t => Assert.True(t.HostFresh, "the host series should be fresh in every sample"));
-        // The GPU series go stale from the first tick (the hung call) until it returns about 3 s later, then come back.
+        // The GPU series go stale from the first tick (the hung call) until it returns 3 s later, then come back: timed by
+        // the clock, not by counting ticks.
         Assert.True(ticks[0].GpuStale);
         var hungTicks = ticks.TakeWhile(t => t.GpuStale).Count();
-        Assert.InRange(hungTicks, 10, 16); // 3 s of 250 ms ticks, with room for a slow machine
+        Assert.True(hungTicks < ticks.Count, $"the GPU series were still stale {(ticks[^1].At - ticks[0].At).TotalSeconds:0.00} s after the call hung");
+        var staleFor = ticks[hungTicks].At - ticks[0].At; // from the hung call to the first sample with the GPU back
+        Assert.True(staleFor >= TimeSpan.FromSeconds(2.75), $"the GPU series came back {staleFor.TotalSeconds:0.00} s after a 3 s hang");
+        Assert.True(staleFor <= TimeSpan.FromSeconds(4.5), $"the GPU series came back only {staleFor.TotalSeconds:0.00} s after a 3 s hang");
         Assert.All(ticks.Skip(hungTicks), t => Assert.True(t.GpuFresh, "the GPU series should be fresh again"));
         // Reported once, naming the call; the call was never made again while it hung.
         var hang = Assert.Single(warnings);
