@@ -28,6 +28,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping;
 
     private readonly GatewayContext _gateway;
+    private int _disposed; // 1 once disposed: the coordinated shutdown's task then has nothing to end
 
     private GatewayServer(WebApplication app, CancellationTokenSource stopping, GatewayContext gateway, GatewayConfig config)
     {
@@ -187,7 +188,6 @@ public sealed class GatewayServer : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0) _stopping.Dispose();
     }
 
-    private int _disposed;
 }
 
 /// <summary>The Host's gateway: a <see cref="GatewayServer"/> started and stopped with the generic host, on <c>Scarcity:Gateway</c>.</summary>

@@ -185,7 +185,7 @@ public sealed class SubsystemPolicy
                 kept.Level = group.Level;
                 kept.LastChangeAt = group.LastChangeAt;
                 kept.LastEscalationAt = group.LastEscalationAt;
-                kept.LastRaiseAt = group.LastRaiseAt;
+                kept.LastChangeRaised = group.LastChangeRaised;
                 continue;
             }
             if (Math.Abs(group.Level - 1) < Epsilon) continue;
@@ -259,7 +259,6 @@ public sealed class SubsystemPolicy
         {
             // The wall clock stepped back (NTP): times ahead of now are re-anchored on it, so a cooldown or the recovery
             // delay waits its own length from here, not the step's length as well.
-            if (group.LastRaiseAt > now && group.LastRaiseAt == group.LastChangeAt) group.LastRaiseAt = now;
             if (group.LastChangeAt > now) group.LastChangeAt = now;
             if (group.LastEscalationAt > now) group.LastEscalationAt = now;
             if (group.ReleasedSince > now) group.ReleasedSince = now;
@@ -692,9 +691,10 @@ public sealed class SubsystemPolicy
     private static bool RaiseOvershoot(ActionGroup group, BatchLearning l, double vram, DateTimeOffset now)
     {
         var rule = l.Vram;
-        if (!rule.Active || group.LastRaiseAt is not { } raised || group.LastChangeAt != raised) return false;
+        if (!rule.Active || !group.LastChangeRaised || group.LastChangeAt is not { } raised || vram > rule.Rule.Threshold) return false;
         // Another active rule on the action is evidence of its own: the rules decide.
-        if (vram > rule.Rule.Threshold || group.Rules.Any(r => r.Active && !ReferenceEquals(r, rule))) return false;
+        foreach (var other in group.Rules)
+            if (other.Active && !ReferenceEquals(other, rule)) return false;
         return now - raised < RaiseSettleTime || rule.LastValue <= rule.Rule.Threshold;
     }
 
@@ -779,7 +779,7 @@ public sealed class SubsystemPolicy
         var previous = group.Level;
         group.Level = target;
         group.LastChangeAt = now;
-        if (target > previous) group.LastRaiseAt = now;
+        group.LastChangeRaised = target > previous;
         _arbitration?.Changed(group.Action, previous, target, now);
         return new LevelChange(group.Action, previous, target, reason, Inputs(metrics));
     }
@@ -988,8 +988,8 @@ public sealed class SubsystemPolicy
         public RuleState[] Rules { get; } = rules;
         public double Level { get; set; } = 1;
         public DateTimeOffset? LastChangeAt { get; set; }
-        /// <summary>When the level was last raised (null: never); a raise and no change since: <see cref="LastChangeAt"/> equals it.</summary>
-        public DateTimeOffset? LastRaiseAt { get; set; }
+        /// <summary>True when the change at <see cref="LastChangeAt"/> raised the level.</summary>
+        public bool LastChangeRaised { get; set; }
         public DateTimeOffset? ReleasedSince { get; set; }
     }
 }
