@@ -25,6 +25,9 @@ public sealed class ScrapeSpecs(ITestOutputHelper output)
         var metricsPort = RepoPaths.FreePort();
         const string rule = "--Scarcity:Policy:Policies:demo_engine:0:";
         const string target = "--Scarcity:Scrape:Targets:0:";
+        const string vramRule = "--Scarcity:Policy:Policies:demo_engine:1:";
+        // The endpoint answers the exposition before any node scrapes it.
+        Assert.Contains("vllm:gpu_cache_usage_perc", await Http.GetStringAsync(endpoint.Url));
         await using var node = NodeProcess.Start(new NodeOptions(
             "scrape-node", "scrape-host", port, [], "Data Source=./data/scarcity.db", MetricsPort: metricsPort, Provider: "Sqlite",
             ExtraArgs:
@@ -33,15 +36,18 @@ public sealed class ScrapeSpecs(ITestOutputHelper output)
                 $"{target}Url={endpoint.Url}", $"{target}Subsystem=demo_engine", $"{target}Interval=00:00:02", $"{target}Timeout=00:00:02",
                 $"{target}MaxBackoff=00:00:04",
                 $"{target}Metrics:0:Series=kv_cache_util", $"{target}Metrics:0:Metric=vllm:gpu_cache_usage_perc",
-                // The engine's only rule: its own reports (vram, latency) move nothing here.
+                // The only rule on throttle: the engine's own latency moves it only through latency admission.
                 $"{rule}Metric=kv_cache_util", $"{rule}Threshold=0.8", $"{rule}Release=0.7", $"{rule}Signal=Raw",
                 $"{rule}Action=throttle", $"{rule}Factor=0.5",
+                // The demo engine, ungoverned, runs out of VRAM at about 20 s; its restart would set throttle to the least
+                // (latency admission: a down subsystem) and a late first scrape would find nothing left to cut.
+                $"{vramRule}Metric=vram_util", $"{vramRule}Threshold=0.75", $"{vramRule}Release=0.6", $"{vramRule}Action=reduce_batch",
+                $"{vramRule}Factor=0.5",
             ]));
 
         // vllm-1.txt: vllm:gpu_cache_usage_perc 0.87. The engine applies the rule's cut, whatever level it cuts from: the
         // rule halves the throttle from 1 when the first scrape comes in before anything else moved it, but a scrape that
-        // comes in late (a cold start on a busy machine) finds the level set by latency admission, or by the engine's
-        // out-of-memory restart (the demo engine, ungoverned, runs out of VRAM at about 20 s).
+        // comes in late (a cold start on a busy machine) may find the level latency admission set.
         var applied = await WaitForAsync(node,
             @"demo_engine applied seq=(?<seq>\d+) action=throttle level=(?<level>[0-9.]+) .*kv_cache_util raw > 0\.8 -> throttle x0\.5 \(kv_cache_util\{subsystem=""demo_engine""\} raw=0\.87");
         output.WriteLine(applied.Value);

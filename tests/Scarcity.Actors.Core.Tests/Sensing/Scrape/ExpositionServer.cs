@@ -54,9 +54,13 @@ internal sealed class ExpositionServer : IDisposable
             {
                 context = await listener.GetContextAsync();
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception) when (!listener.IsListening)
             {
                 return;
+            }
+            catch (Exception)
+            {
+                continue; // one failed accept (a client gone mid-request) never stops the endpoint
             }
             _ = Answer(context);
         }
@@ -74,9 +78,11 @@ internal sealed class ExpositionServer : IDisposable
             await context.Response.OutputStream.WriteAsync(body);
             context.Response.Close();
         }
-        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception)
         {
-            // The scraper gave up (timeout) or the server stopped.
+            // The scraper gave up (timeout, connection reset) or the server stopped.
+            try { context.Response.Abort(); }
+            catch (Exception) { /* already closed */ }
         }
     }
 
