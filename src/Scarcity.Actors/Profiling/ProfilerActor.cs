@@ -45,6 +45,14 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private readonly ProfilerConfig _config;
     private readonly TimeSpan _interval;
     private readonly IActorRef _actuators;
+    // Sharded (an entity of the host region): the region, for the samples that reach a profiler handing off; this node's
+    // directory entry, through which /user/profilers sends samples straight; the actuators of this shard that attached,
+    // which get their profiles straight too (a profile is evaluated only when newer than the last, so the two paths need
+    // no order between them).
+    private readonly IActorRef? _region;
+    private LocalProfilers.Entry? _entry;
+    private bool _handingOff;
+    private readonly Dictionary<string, IActorRef> _actuatorRefs = new(StringComparer.Ordinal);
     private readonly IActorRef _digest;
     private readonly HostProfiler _profiler;
     private readonly IActorRef _mediator;
@@ -118,6 +126,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         _interval = interval;
         // A shard delivers whatever its region's extractor routes to one of its entities, starting the entity if needed.
         _actuators = actuatorsInMyShard ? Context.Parent : actuators;
+        _region = actuatorsInMyShard ? actuators : null;
         _profiler = new HostProfiler(config, notice => _log.Warning("Host {0}: {1}", host, notice));
         // Hosts that start together would otherwise all snapshot in the same instant, every SnapshotEverySamples
         // samples; a per-host offset spreads the writes evenly over the period.
@@ -140,6 +149,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
             // Attachments and snapshots are written through a child that survives an unreachable database.
             PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ProfilerType, _persistence, deleteOlderSnapshots: false), "journal");
+            if (_region is not null) _entry = LocalProfilers.Get(Context.System).Enter(_host, Self);
             if (_profiler.Count > 0)
                 _log.Info("Profiler of {0} resumed {1} series and {2} subsystems from its snapshot", _host, _profiler.Count, _subsystems.Count);
         });
@@ -163,6 +173,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         });
         Command<AttachSubsystem>(a =>
         {
+            Adopt(a.Subsystem, Sender);
             // An attach without a holder (an older actuator) never forgets a known one.
             var known = _subsystems.Contains(a.Subsystem) && (a.Holder is null || (_holders.TryGetValue(a.Subsystem, out var holder) && holder == a.Holder));
             if (known) return;
@@ -175,6 +186,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
             _writer.Tell(new JournalWriter.Append(d));
             Detach(d);
             ForgetPeer(d.Subsystem);
+            if (_actuatorRefs.Remove(d.Subsystem, out var actuator)) Context.Unwatch(actuator);
         });
         Command<StaleCheck>(_ =>
         {
@@ -185,6 +197,11 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
                 Publish(_lastReportAt);
             }
             CheckStale();
+        });
+        Command<Terminated>(t =>
+        {
+            foreach (var (subsystem, actuator) in _actuatorRefs.ToList())
+                if (actuator.Equals(t.ActorRef)) _actuatorRefs.Remove(subsystem);
         });
         ReceivePeerStates();
         Command<JournalWriter.Written>(_ => { });
@@ -218,6 +235,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     /// <inheritdoc />
     protected override void PostStop()
     {
+        LeaveDirectory();
         _staleTimer?.Cancel();
         _handOffTimer?.Cancel();
         base.PostStop();
@@ -225,12 +243,19 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     private void OnSample(Sample sample)
     {
+        if (_handingOff)
+        {
+            // Sent straight just before this profiler left the directory: the region holds it for the shard's next home.
+            _region!.Tell(sample, Sender);
+            return;
+        }
         _recorder?.Tell(sample);
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
         _lastSampleArrived = System.Diagnostics.Stopwatch.GetTimestamp();
         if (sample.At > _lastSampleAt) _lastSampleAt = sample.At;
         _samples++;
+        _entry?.Handled(sample.At);
         _hasSensor = true;
         _reportsPending = false;
         if (_hostStale)
@@ -248,6 +273,25 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         }
     }
 
+    private void LeaveDirectory()
+    {
+        if (_entry is null) return;
+        LocalProfilers.Get(Context.System).Leave(_host, _entry);
+        _entry = null;
+    }
+
+    // An actuator of this shard that attached (the sender of its AttachSubsystem, a sibling entity) gets messages straight.
+    private void Adopt(string subsystem, IActorRef actuator)
+    {
+        if (_region is null || actuator.IsNobody() || !actuator.Path.Parent.Equals(Self.Path.Parent)) return;
+        if (_actuatorRefs.TryGetValue(subsystem, out var known) && known.Equals(actuator)) return;
+        if (known is not null) Context.Unwatch(known);
+        _actuatorRefs[subsystem] = actuator;
+        Context.Watch(actuator);
+    }
+
+    private IActorRef ActuatorOf(string subsystem) => _actuatorRefs.TryGetValue(subsystem, out var actuator) ? actuator : _actuators;
+
     private ProfilerSnapshot TakeSnapshot()
     {
         _changedSinceSnapshot = false;
@@ -257,6 +301,8 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private void StopWhenSnapshotted()
     {
         if (_handOffSnapshot is not null) return;
+        LeaveDirectory();
+        _handingOff = _region is not null;
         if (!_changedSinceSnapshot)
         {
             Context.Stop(Self);
@@ -348,7 +394,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     private void Evaluate(HostProfile profile)
     {
-        foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
+        foreach (var subsystem in _subsystems) ActuatorOf(subsystem).Tell(new EvaluateProfile(subsystem, profile));
     }
 
     private HostProfile Profile(DateTimeOffset at)
@@ -392,7 +438,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
                 _host, silentFor.TotalSeconds, HostStaleLog.Note(verdict, "turned stale"));
         _mediator.Tell(new Publish(Topics.NodeStale, new NodeStale(_host, true, [.. profile.Metrics.Keys.Order()], now)));
         PublishTelemetry(profile);
-        foreach (var subsystem in _subsystems) _actuators.Tell(new EvaluateProfile(subsystem, profile));
+        foreach (var subsystem in _subsystems) ActuatorOf(subsystem).Tell(new EvaluateProfile(subsystem, profile));
     }
 
     private void PublishTelemetry(HostProfile profile)
@@ -405,7 +451,8 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
 /// <summary>
 /// The node-local entry for samples and app metrics (<c>/user/profilers</c>, also a ClusterClient service): forwards each
-/// to the profiler entity of its host, wherever in the cluster that entity lives.
+/// to the profiler entity of its host, wherever in the cluster that entity lives; a sample of a host whose profiler runs
+/// on this node goes to it straight (<see cref="LocalProfilers"/>), not through the region and its shard.
 /// </summary>
 public sealed class ProfilerGateway : ReceiveActor
 {
@@ -415,11 +462,13 @@ public sealed class ProfilerGateway : ReceiveActor
     /// <summary>Creates the gateway.</summary>
     public ProfilerGateway(IActorRef profilerRegion)
     {
-        Receive<Sample>(s => profilerRegion.Forward(s));
-        // A sensor node's samples of one tick for this node's shards (SampleBatchRouter): each to the local region.
+        // Straight to the host's profiler when it runs on this node (LocalProfilers), else through the region.
+        var local = LocalProfilers.Get(Context.System);
+        Receive<Sample>(s => (local.DirectTo(s.Host, s.At) ?? profilerRegion).Forward(s));
+        // A sensor node's samples of one tick for this node's shards (SampleBatchRouter): each to its profiler here.
         Receive<SampleBatch>(b =>
         {
-            foreach (var sample in b.Samples) profilerRegion.Tell(sample, Sender);
+            foreach (var sample in b.Samples) (local.DirectTo(sample.Host, sample.At) ?? profilerRegion).Tell(sample, Sender);
         });
         Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }

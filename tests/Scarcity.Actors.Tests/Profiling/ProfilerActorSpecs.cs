@@ -9,6 +9,7 @@ using Scarcity.Actors.Actuation;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Profiling;
 using Scarcity.Actors.Testing;
+using Scarcity.Actors.Sharding;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -332,6 +333,26 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
         Watch(third);
         third.Tell(ActuatorActor.StopWhenWritten.Instance);
         ExpectTerminated(third, Wait);
+    }
+
+    [Fact]
+    public void As_an_entity_it_is_in_the_nodes_directory_until_it_hands_off_and_a_sample_that_still_reaches_it_goes_to_the_region()
+    {
+        var region = CreateTestProbe();
+        var directory = LocalProfilers.Get(Sys);
+        var entity = Sys.ActorOf(ProfilerActor.Props(Host, new ProfilerConfig { SnapshotEverySamples = 1_000 }, SlowInterval, region.Ref, _digest.Ref,
+            actuatorsInMyShard: true));
+        entity.Tell(At(T0, (MetricNames.VramUtil, 0.5)));
+        _digest.ExpectMsg<TelemetryPublished>(Wait);
+        Assert.True(directory.Contains(Host));
+
+        Watch(entity);
+        entity.Tell(ActuatorActor.StopWhenWritten.Instance); // the host region's hand-off stop message
+        entity.Tell(At(T0.AddSeconds(1), (MetricNames.VramUtil, 0.6))); // sent straight just before it left
+        Assert.Equal(T0.AddSeconds(1), region.ExpectMsg<Sample>(Wait).At);
+        ExpectTerminated(entity, Wait);
+        Assert.False(directory.Contains(Host));
+        _digest.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // not profiled here: the shard's next home profiles it
     }
 
     private async Task<ProfilerSnapshot> LatestSnapshot(string persistenceId)

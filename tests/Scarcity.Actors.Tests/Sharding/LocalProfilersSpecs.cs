@@ -1,0 +1,108 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Sharding;
+using Scarcity.Actors.Testing;
+using Xunit;
+
+namespace Scarcity.Actors.Tests.Sharding;
+
+/// <summary>
+/// Issue 15: a sample of a host whose profiler runs on the node goes to it straight, not through the region and its
+/// shard, and never overtakes one still on its way through them.
+/// </summary>
+public sealed class LocalProfilersSpecs : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private GovernorHost _host = null!;
+    private Akka.TestKit.Xunit2.TestKit _kit = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await GovernorHost.StartAsync(GovernorHost.SpecConfig());
+        _kit = new Akka.TestKit.Xunit2.TestKit(_host.System);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        _host.DeleteDatabase();
+    }
+
+    [Fact]
+    public void An_entry_routes_through_the_region_until_the_profiler_handled_the_newest_sample_sent_that_way()
+    {
+        var directory = new LocalProfilers();
+        var profiler = _kit.CreateTestProbe().Ref;
+        var entry = directory.Enter("h", profiler);
+
+        // A sample the profiler handles that went through the region before the entry existed says nothing of the path.
+        entry.Handled(T0);
+        Assert.Null(directory.DirectTo("h", T0.AddSeconds(1)));
+        Assert.Null(directory.DirectTo("h", T0.AddSeconds(2)));
+        entry.Handled(T0.AddSeconds(1)); // the second one is still on its way
+        Assert.False(directory.IsDirect("h"));
+        Assert.Null(directory.DirectTo("h", T0.AddSeconds(3)));
+        entry.Handled(T0.AddSeconds(2));
+        Assert.False(directory.IsDirect("h"));
+        entry.Handled(T0.AddSeconds(3)); // the newest sent through the region: the path is drained
+        Assert.True(directory.IsDirect("h"));
+        Assert.Same(profiler, directory.DirectTo("h", T0.AddSeconds(4)));
+        Assert.Null(directory.DirectTo("another-host", T0));
+    }
+
+    [Fact]
+    public void A_profiler_that_leaves_takes_only_its_own_entry_out()
+    {
+        var directory = new LocalProfilers();
+        var old = directory.Enter("h", _kit.CreateTestProbe().Ref);
+        var newer = directory.Enter("h", _kit.CreateTestProbe().Ref);
+
+        directory.Leave("h", old); // the old incarnation's PostStop, after the new one entered
+        Assert.True(directory.Contains("h"));
+        directory.Leave("h", newer);
+        Assert.False(directory.Contains("h"));
+        Assert.Equal(0, directory.Count);
+    }
+
+    [Fact]
+    public void Samples_sent_back_to_back_while_the_profiler_starts_are_all_profiled_in_order_and_then_go_straight()
+    {
+        const string host = "direct-host";
+        var telemetry = _kit.CreateTestProbe();
+        var mediator = DistributedPubSub.Get(_host.System).Mediator;
+        mediator.Tell(new Subscribe(Topics.Telemetry, telemetry.Ref), telemetry.Ref);
+        telemetry.ExpectMsg<SubscribeAck>(Wait);
+
+        // The first starts the entity (remembered, then recovered) while the stream goes on back to back: those after it
+        // queue in the gateway, the region and the shard meanwhile, and the gateway finds the profiler in the directory
+        // with hundreds of them still on their way through the region.
+        var directory = LocalProfilers.Get(_host.System);
+        var samples = 0;
+        while (!directory.Contains(host) && samples < 20_000) _host.Profilers.Tell(Sample(host, samples++));
+        for (var k = 0; k < 500; k++) _host.Profilers.Tell(Sample(host, samples++));
+        var last = Profiled(telemetry, host, samples);
+        Assert.Equal(0, last.RejectedValues); // none overtook another: a reading older than the last is rejected
+        Assert.Equal(T0.AddMilliseconds(10 * (samples - 1)), last.Profile.At);
+
+        // At the latest, the first sample through the region after the profiler entered the directory drains that path.
+        _host.Profilers.Tell(Sample(host, samples));
+        _host.Profilers.Tell(Sample(host, samples + 1));
+        Assert.Equal(0, Profiled(telemetry, host, samples + 2).RejectedValues);
+        Assert.True(LocalProfilers.Get(_host.System).IsDirect(host), "the host's samples should go straight to its profiler by now");
+    }
+
+    private static Sample Sample(string host, int i) =>
+        new(host, T0.AddMilliseconds(10 * i), [new MetricValue(MetricNames.VramUtil, 0.5 + i * 1e-4)], []);
+
+    // The host's telemetry once it has profiled `count` samples (or rejected a reading: the spec fails on it).
+    private static TelemetryPublished Profiled(Akka.TestKit.TestProbe telemetry, string host, int count)
+    {
+        TelemetryPublished last;
+        do last = telemetry.ExpectMsg<TelemetryPublished>(t => t.Profile.Host == host, Wait);
+        while (last.SamplesProfiled < count && last.RejectedValues == 0);
+        Assert.Equal(count, last.SamplesProfiled);
+        return last;
+    }
+}
