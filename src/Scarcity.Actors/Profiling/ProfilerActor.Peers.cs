@@ -36,6 +36,6 @@ public sealed partial class ProfilerActor
         if (states.Count < 2 && !_peersShared) return;
         _peersShared = true;
         foreach (var subsystem in _subsystems)
-            ActuatorOf(subsystem).Tell(new HostPeers(subsystem, _host, [.. states.Where(s => s.Subsystem != subsystem)]));
+            _actuators.Tell(new HostPeers(subsystem, _host, [.. states.Where(s => s.Subsystem != subsystem)]));
     }
 }

@@ -41,17 +41,22 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         public static readonly HandOffTimedOut Instance = new();
     }
 
+    // Behind every sample sent straight before the profiler left the node's directory at a hand-off.
+    private sealed class HandOffDrained : INoSerializationVerificationNeeded
+    {
+        public static readonly HandOffDrained Instance = new();
+    }
+
     private readonly string _host;
     private readonly ProfilerConfig _config;
     private readonly TimeSpan _interval;
     private readonly IActorRef _actuators;
-    // Sharded (an entity of the host region): the region, for the samples that reach a profiler handing off; this node's
-    // directory entry, through which /user/profilers sends samples straight; the actuators of this shard that attached,
-    // which get their profiles straight too (a profile is evaluated only when newer than the last, so the two paths need
-    // no order between them).
-    private readonly IActorRef? _region;
+    // Sharded (an entity of the host region): this node's directory entry, through which /user/profilers sends samples
+    // straight; the actuators of this shard that attached, which get their profiles straight too (an actuator evaluates a
+    // profile only when it is newer than the last, so the two paths need no order between them; HostPeers, which replace
+    // what an actuator knows, keep to the shard).
+    private readonly bool _sharded;
     private LocalProfilers.Entry? _entry;
-    private bool _handingOff;
     private readonly Dictionary<string, IActorRef> _actuatorRefs = new(StringComparer.Ordinal);
     private readonly IActorRef _digest;
     private readonly HostProfiler _profiler;
@@ -126,7 +131,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         _interval = interval;
         // A shard delivers whatever its region's extractor routes to one of its entities, starting the entity if needed.
         _actuators = actuatorsInMyShard ? Context.Parent : actuators;
-        _region = actuatorsInMyShard ? actuators : null;
+        _sharded = actuatorsInMyShard;
         _profiler = new HostProfiler(config, notice => _log.Warning("Host {0}: {1}", host, notice));
         // Hosts that start together would otherwise all snapshot in the same instant, every SnapshotEverySamples
         // samples; a per-host offset spreads the writes evenly over the period.
@@ -149,7 +154,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
             // Attachments and snapshots are written through a child that survives an unreachable database.
             PersistenceHealth.Get(Context.System).Succeeding(PersistenceId);
             _writer = Context.ActorOf(JournalWriter.Props(PersistenceId, LastSequenceNr, GovernorEntities.ProfilerType, _persistence, deleteOlderSnapshots: false), "journal");
-            if (_region is not null) _entry = LocalProfilers.Get(Context.System).Enter(_host, Self);
+            if (_sharded) _entry = LocalProfilers.Get(Context.System).Enter(_host, Self);
             if (_profiler.Count > 0)
                 _log.Info("Profiler of {0} resumed {1} series and {2} subsystems from its snapshot", _host, _profiler.Count, _subsystems.Count);
         });
@@ -158,7 +163,14 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         // The host region's hand-off stop message (a rebalance, a node leaving): the filters as they are now go to the
         // snapshot store first, so the entity that starts on the next node continues from here, not from the last
         // periodic snapshot (up to SnapshotEverySamples old). At most HandOffDrainTimeout when the store does not answer.
-        Command<Actuation.ActuatorActor.StopWhenWritten>(_ => StopWhenSnapshotted());
+        // It leaves the node's directory first (no sample comes straight after that) and profiles what came straight
+        // before, up to a marker behind them; samples sent after it go to the region, which holds them for the next home.
+        Command<Actuation.ActuatorActor.StopWhenWritten>(_ =>
+        {
+            LeaveDirectory();
+            Self.Tell(HandOffDrained.Instance);
+        });
+        Command<HandOffDrained>(_ => StopWhenSnapshotted());
         Command<JournalWriter.SnapshotWritten>(w =>
         {
             if (ReferenceEquals(w.Snapshot, _handOffSnapshot)) Context.Stop(Self);
@@ -243,12 +255,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
 
     private void OnSample(Sample sample)
     {
-        if (_handingOff)
-        {
-            // Sent straight just before this profiler left the directory: the region holds it for the shard's next home.
-            _region!.Tell(sample, Sender);
-            return;
-        }
         _recorder?.Tell(sample);
         foreach (var value in sample.Values) Feed(value.Metric, value.Value, sample.At);
         foreach (var series in sample.Stale) _reportedStale.Add(series);
@@ -283,7 +289,7 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     // An actuator of this shard that attached (the sender of its AttachSubsystem, a sibling entity) gets messages straight.
     private void Adopt(string subsystem, IActorRef actuator)
     {
-        if (_region is null || actuator.IsNobody() || !actuator.Path.Parent.Equals(Self.Path.Parent)) return;
+        if (!_sharded || actuator.IsNobody() || !actuator.Path.Parent.Equals(Self.Path.Parent)) return;
         if (_actuatorRefs.TryGetValue(subsystem, out var known) && known.Equals(actuator)) return;
         if (known is not null) Context.Unwatch(known);
         _actuatorRefs[subsystem] = actuator;
@@ -301,8 +307,6 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
     private void StopWhenSnapshotted()
     {
         if (_handOffSnapshot is not null) return;
-        LeaveDirectory();
-        _handingOff = _region is not null;
         if (!_changedSinceSnapshot)
         {
             Context.Stop(Self);
@@ -464,11 +468,11 @@ public sealed class ProfilerGateway : ReceiveActor
     {
         // Straight to the host's profiler when it runs on this node (LocalProfilers), else through the region.
         var local = LocalProfilers.Get(Context.System);
-        Receive<Sample>(s => (local.DirectTo(s.Host, s.At) ?? profilerRegion).Forward(s));
+        Receive<Sample>(s => local.Send(s, Sender, profilerRegion));
         // A sensor node's samples of one tick for this node's shards (SampleBatchRouter): each to its profiler here.
         Receive<SampleBatch>(b =>
         {
-            foreach (var sample in b.Samples) (local.DirectTo(sample.Host, sample.At) ?? profilerRegion).Tell(sample, Sender);
+            foreach (var sample in b.Samples) local.Send(sample, Sender, profilerRegion);
         });
         Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }

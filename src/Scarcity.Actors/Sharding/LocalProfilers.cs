@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Scarcity.Actors.Contracts;
 
 namespace Scarcity.Actors.Sharding;
 
@@ -13,13 +14,16 @@ namespace Scarcity.Actors.Sharding;
 /// <para>
 /// Order: a sample sent straight must not overtake one still on its way through the region (the profiler counts a
 /// reading older than the last as rejected). So a new entry starts routed through the region, and turns direct only once
-/// the profiler has handled a sample the gateway sent through the region after the entry existed: the region's path keeps
-/// its order, so by then every earlier sample of that path is through. The gateway's choice and the profiler's switch are
-/// made under the entry's lock, so no sample goes through the region after the profiler judged that path drained.
+/// the profiler has handled the very sample (by its time) the gateway last sent through the region after the entry
+/// existed: the region's path keeps its order, so by then every earlier sample of that path is through. Each send, and the
+/// profiler's switch, happen under the entry's lock, so no sample goes through the region after the profiler judged that
+/// path drained.
 /// </para>
 /// <para>
-/// Hand-off: a profiler that receives its hand-off stop message leaves the directory first, and passes a sample that
-/// still reaches it straight (sent just before it left) to the region, which holds it for the shard's next home.
+/// Hand-off: a profiler that receives its hand-off stop message closes its entry (under the same lock: no straight send
+/// follows), so every sample sent straight is already in its mailbox, ahead of a marker it then sends itself; it profiles
+/// them until the marker, then snapshots and stops. Samples after the close go through the region, which holds them for
+/// the shard's next home: none lost, none out of order.
 /// </para>
 /// </remarks>
 public sealed class LocalProfilers : IExtension
@@ -33,15 +37,17 @@ public sealed class LocalProfilers : IExtension
     public int Count => _entries.Count;
 
     /// <summary>
-    /// A profiler's place in the directory (held by the profiler, which reports on it with
-    /// <see cref="Handled"/> and leaves with <see cref="Leave"/>).
+    /// A profiler's place in the directory (held by the profiler, which reports on it with <see cref="Handled"/> and
+    /// leaves with <see cref="Leave"/>).
     /// </summary>
     public sealed class Entry
     {
         private readonly object _gate = new();
-        private volatile bool _direct;
-        // The time of the last sample the gateway sent through the region since the entry exists; MaxValue: none yet.
-        private DateTimeOffset _pendingAt = DateTimeOffset.MaxValue;
+        private bool _direct;
+        private bool _closed;
+        private bool _pending;
+        // The time of the last sample the gateway sent through the region since the entry exists (when _pending).
+        private DateTimeOffset _pendingAt;
 
         internal Entry(IActorRef profiler) => Profiler = profiler;
 
@@ -49,31 +55,46 @@ public sealed class LocalProfilers : IExtension
         public IActorRef Profiler { get; }
 
         /// <summary>Whether samples go straight to the profiler.</summary>
-        public bool Direct => _direct;
-
-        // The gateway: straight (true) or through the region, remembering it was sent that way.
-        internal bool Route(DateTimeOffset at)
+        public bool Direct
         {
-            if (_direct) return true;
+            get { lock (_gate) return _direct && !_closed; }
+        }
+
+        // The gateway's send: straight when the region's path is drained, else through the region, remembering it.
+        internal void Send(Sample sample, IActorRef? sender, IActorRef region)
+        {
             lock (_gate)
             {
-                if (_direct) return true;
-                _pendingAt = at;
-                return false;
+                if (_direct && !_closed)
+                {
+                    Profiler.Tell(sample, sender);
+                    return;
+                }
+                if (!_closed)
+                {
+                    _pending = true;
+                    _pendingAt = sample.At;
+                }
+                region.Tell(sample, sender);
             }
         }
 
         /// <summary>
-        /// The profiler handled a sample of <paramref name="at"/>: when it is the newest one the gateway sent through the
+        /// The profiler handled a sample of <paramref name="at"/>: when it is the one the gateway last sent through the
         /// region since the entry exists, that path is drained and the samples after it go straight.
         /// </summary>
         public void Handled(DateTimeOffset at)
         {
-            if (_direct) return;
             lock (_gate)
             {
-                if (at >= _pendingAt) _direct = true;
+                if (!_direct && _pending && at == _pendingAt) _direct = true;
             }
+        }
+
+        // No straight send after this returns.
+        internal void Close()
+        {
+            lock (_gate) _closed = true;
         }
     }
 
@@ -88,8 +109,15 @@ public sealed class LocalProfilers : IExtension
         return entry;
     }
 
-    /// <summary>Takes <paramref name="entry"/> out (nothing when a newer entry of the host replaced it).</summary>
-    public void Leave(string host, Entry entry) => _entries.TryRemove(KeyValuePair.Create(host, entry));
+    /// <summary>
+    /// Closes <paramref name="entry"/> (once this returns, nothing is sent to its profiler straight) and takes it out
+    /// (unless a newer entry of the host replaced it).
+    /// </summary>
+    public void Leave(string host, Entry entry)
+    {
+        entry.Close();
+        _entries.TryRemove(KeyValuePair.Create(host, entry));
+    }
 
     /// <summary>Whether a profiler of <paramref name="host"/> runs on this node (is in the directory).</summary>
     public bool Contains(string host) => _entries.ContainsKey(host);
@@ -98,11 +126,14 @@ public sealed class LocalProfilers : IExtension
     public bool IsDirect(string host) => _entries.TryGetValue(host, out var entry) && entry.Direct;
 
     /// <summary>
-    /// The profiler to send <paramref name="host"/>'s sample of <paramref name="at"/> to straight, or null: through the
-    /// region (no entry here, or its region path is not drained yet). Called by the node's gateway only.
+    /// Sends <paramref name="sample"/> (from <paramref name="sender"/>) straight to its host's profiler when it runs here
+    /// and the region's path to it is drained, else through <paramref name="region"/>. Called by the node's gateway only.
     /// </summary>
-    public IActorRef? DirectTo(string host, DateTimeOffset at) =>
-        _entries.TryGetValue(host, out var entry) && entry.Route(at) ? entry.Profiler : null;
+    public void Send(Sample sample, IActorRef? sender, IActorRef region)
+    {
+        if (_entries.TryGetValue(sample.Host, out var entry)) entry.Send(sample, sender, region);
+        else region.Tell(sample, sender);
+    }
 }
 
 /// <summary>Creates <see cref="LocalProfilers"/>.</summary>

@@ -336,7 +336,7 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public void As_an_entity_it_is_in_the_nodes_directory_until_it_hands_off_and_a_sample_that_still_reaches_it_goes_to_the_region()
+    public async Task As_an_entity_it_is_in_the_nodes_directory_until_it_hands_off_and_profiles_what_came_straight_before_it_left()
     {
         var region = CreateTestProbe();
         var directory = LocalProfilers.Get(Sys);
@@ -348,11 +348,14 @@ public sealed class ProfilerActorSpecs : Akka.TestKit.Xunit2.TestKit
 
         Watch(entity);
         entity.Tell(ActuatorActor.StopWhenWritten.Instance); // the host region's hand-off stop message
-        entity.Tell(At(T0.AddSeconds(1), (MetricNames.VramUtil, 0.6))); // sent straight just before it left
-        Assert.Equal(T0.AddSeconds(1), region.ExpectMsg<Sample>(Wait).At);
+        entity.Tell(At(T0.AddSeconds(1), (MetricNames.VramUtil, 0.6))); // as a sample sent straight just before it left
+        Assert.Equal(T0.AddSeconds(1), _digest.ExpectMsg<TelemetryPublished>(Wait).Profile.At);
         ExpectTerminated(entity, Wait);
         Assert.False(directory.Contains(Host));
-        _digest.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // not profiled here: the shard's next home profiles it
+        // ... and in the hand-off snapshot, where the shard's next home continues from it.
+        Assert.Equal(T0.AddSeconds(1), (await LatestSnapshot(ProfilerActor.PersistenceIdFor(Host))).Series[MetricNames.VramUtil].Kalman.LastAt);
+        directory.Send(At(T0.AddSeconds(2), (MetricNames.VramUtil, 0.7)), ActorRefs.NoSender, region.Ref);
+        Assert.Equal(T0.AddSeconds(2), region.ExpectMsg<Sample>(Wait).At); // after it left: through the region
     }
 
     private async Task<ProfilerSnapshot> LatestSnapshot(string persistenceId)

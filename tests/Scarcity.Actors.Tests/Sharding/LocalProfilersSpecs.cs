@@ -31,25 +31,51 @@ public sealed class LocalProfilersSpecs : IAsyncLifetime
     }
 
     [Fact]
-    public void An_entry_routes_through_the_region_until_the_profiler_handled_the_newest_sample_sent_that_way()
+    public void An_entry_routes_through_the_region_until_the_profiler_handled_the_sample_last_sent_that_way()
     {
         var directory = new LocalProfilers();
-        var profiler = _kit.CreateTestProbe().Ref;
-        var entry = directory.Enter("h", profiler);
+        var profiler = _kit.CreateTestProbe();
+        var region = _kit.CreateTestProbe();
+        var entry = directory.Enter("h", profiler.Ref);
+        void Send(int second) => directory.Send(Sample("h", 100 * second), ActorRefs.NoSender, region.Ref);
+        DateTimeOffset Through(Akka.TestKit.TestProbe probe) => probe.ExpectMsg<Sample>(TimeSpan.FromSeconds(5)).At;
 
         // A sample the profiler handles that went through the region before the entry existed says nothing of the path.
         entry.Handled(T0);
-        Assert.Null(directory.DirectTo("h", T0.AddSeconds(1)));
-        Assert.Null(directory.DirectTo("h", T0.AddSeconds(2)));
+        Send(1);
+        Send(2);
         entry.Handled(T0.AddSeconds(1)); // the second one is still on its way
-        Assert.False(directory.IsDirect("h"));
-        Assert.Null(directory.DirectTo("h", T0.AddSeconds(3)));
+        Send(3);
         entry.Handled(T0.AddSeconds(2));
         Assert.False(directory.IsDirect("h"));
-        entry.Handled(T0.AddSeconds(3)); // the newest sent through the region: the path is drained
+        entry.Handled(T0.AddSeconds(3)); // the one last sent through the region: the path is drained
         Assert.True(directory.IsDirect("h"));
-        Assert.Same(profiler, directory.DirectTo("h", T0.AddSeconds(4)));
-        Assert.Null(directory.DirectTo("another-host", T0));
+        Send(4);
+        Assert.Equal([T0.AddSeconds(1), T0.AddSeconds(2), T0.AddSeconds(3)], [Through(region), Through(region), Through(region)]);
+        Assert.Equal(T0.AddSeconds(4), Through(profiler));
+        directory.Send(Sample("another-host", 0), ActorRefs.NoSender, region.Ref);
+        Assert.Equal(T0, Through(region));
+
+        // Left (a hand-off): nothing goes straight any more.
+        directory.Leave("h", entry);
+        Send(5);
+        Assert.Equal(T0.AddSeconds(5), Through(region));
+        profiler.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_clock_stepped_back_on_the_regions_path_does_not_turn_it_straight_early()
+    {
+        var directory = new LocalProfilers();
+        var entry = directory.Enter("h", _kit.CreateTestProbe().Ref);
+        var region = _kit.CreateTestProbe();
+
+        directory.Send(Sample("h", 10_000), ActorRefs.NoSender, region.Ref);
+        directory.Send(Sample("h", 300), ActorRefs.NoSender, region.Ref); // the host's clock stepped back
+        entry.Handled(T0.AddSeconds(100)); // newer than the last one sent, but not it: t3 is still on its way
+        Assert.False(directory.IsDirect("h"));
+        entry.Handled(T0.AddSeconds(3));
+        Assert.True(directory.IsDirect("h"));
     }
 
     [Fact]
@@ -80,7 +106,13 @@ public sealed class LocalProfilersSpecs : IAsyncLifetime
         // with hundreds of them still on their way through the region.
         var directory = LocalProfilers.Get(_host.System);
         var samples = 0;
-        while (!directory.Contains(host) && samples < 20_000) _host.Profilers.Tell(Sample(host, samples++));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!directory.Contains(host) && clock.Elapsed < Wait)
+        {
+            _host.Profilers.Tell(Sample(host, samples++));
+            if (samples % 50 == 0) Thread.Sleep(1);
+        }
+        Assert.True(directory.Contains(host), $"the profiler did not start within {Wait.TotalSeconds:0} s");
         for (var k = 0; k < 500; k++) _host.Profilers.Tell(Sample(host, samples++));
         var last = Profiled(telemetry, host, samples);
         Assert.Equal(0, last.RejectedValues); // none overtook another: a reading older than the last is rejected
@@ -93,6 +125,7 @@ public sealed class LocalProfilersSpecs : IAsyncLifetime
         Assert.True(LocalProfilers.Get(_host.System).IsDirect(host), "the host's samples should go straight to its profiler by now");
     }
 
+    // The host's sample of T0 + 10 ms * i.
     private static Sample Sample(string host, int i) =>
         new(host, T0.AddMilliseconds(10 * i), [new MetricValue(MetricNames.VramUtil, 0.5 + i * 1e-4)], []);
 
