@@ -43,11 +43,11 @@ public sealed class LocalProfilers : IExtension
     public sealed class Entry
     {
         private readonly object _gate = new();
-        private bool _direct;
+        // Set once, under the lock, never cleared (a closed entry stays direct but sends nothing straight).
+        private volatile bool _direct;
         private bool _closed;
-        private bool _pending;
-        // The time of the last sample the gateway sent through the region since the entry exists (when _pending).
-        private DateTimeOffset _pendingAt;
+        // The time of the last sample the gateway sent through the region since the entry exists; null: none yet.
+        private DateTimeOffset? _pendingAt;
 
         internal Entry(IActorRef profiler) => Profiler = profiler;
 
@@ -70,11 +70,7 @@ public sealed class LocalProfilers : IExtension
                     Profiler.Tell(sample, sender);
                     return;
                 }
-                if (!_closed)
-                {
-                    _pending = true;
-                    _pendingAt = sample.At;
-                }
+                if (!_closed) _pendingAt = sample.At;
                 region.Tell(sample, sender);
             }
         }
@@ -85,9 +81,10 @@ public sealed class LocalProfilers : IExtension
         /// </summary>
         public void Handled(DateTimeOffset at)
         {
+            if (_direct) return; // every sample once straight: no lock on the profiler's path
             lock (_gate)
             {
-                if (!_direct && _pending && at == _pendingAt) _direct = true;
+                if (at == _pendingAt) _direct = true;
             }
         }
 
