@@ -97,9 +97,10 @@ node_json() { # INDEX PORT URL [ROLES-JSON [SEEDS-JSON]]
 JSON
 }
 
-# One line per second per node: epoch_ms node utime+stime(ticks) VmRSS(kB) pid; and the machine: epoch_ms cpu busy total.
+# One line per second per node: epoch_ms node utime+stime(ticks) VmRSS(kB) pid context-switches (voluntary and not, all
+# threads: the node's wake-ups); and the machine: epoch_ms cpu busy total.
 sample_proc() { # DIR
-  local t i pid stat rss
+  local t i pid stat rss cs
   t=$(now_ms)
   for i in "${!PIDS[@]}"; do
     pid=${PIDS[$i]}
@@ -107,7 +108,9 @@ sample_proc() { # DIR
     stat=${stat##*) }     # fields from 3 (state) on; utime is field 14, stime 15
     read -r -a f <<<"$stat"
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-    echo "$t node$((i + 1)) $((f[11] + f[12])) $rss $pid" >>"$1/proc.txt"
+    # (a thread may end between the glob and the read: that cat fails, the sum is of the others)
+    cs=$({ cat /proc/"$pid"/task/*/status 2>/dev/null || true; } | awk '/ctxt_switches:/ { s += $2 } END { print s + 0 }')
+    echo "$t node$((i + 1)) $((f[11] + f[12])) $rss $pid $cs" >>"$1/proc.txt"
   done
   awk -v t="$t" '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print t, "machine", busy, busy + $5 + $6 }' /proc/stat >>"$1/proc.txt"
 }
@@ -181,6 +184,20 @@ run_size() { # N
     }' "$dir/proc.txt")
   machine=$(awk -v from="$from" '$2 == "machine" && $1 >= from { if (!n++) { b0 = $3; a0 = $4 } b1 = $3; a1 = $4 }
     END { printf "%.0f%%", (a1 > a0) ? 100 * (b1 - b0) / (a1 - a0) : 0 }' "$dir/proc.txt")
+  # Context switches a second per node over the same window (a node's wake-ups: thread-pool work items on idle
+  # mailboxes, timers, sockets), and per host-sample the cluster handles (N + 3 hosts at 4 Hz).
+  local switches
+  switches=$(awk -v from="$from" -v hs=$(((n + NODES) * 4)) '
+    $2 ~ /^node/ && $1 >= from && NF >= 6 {
+      if (!($2 in t0)) { t0[$2] = $1; s0[$2] = $6 }
+      t1[$2] = $1; s1[$2] = $6
+    }
+    END {
+      for (i = 1; i <= 3; i++) { k = "node" i; dt = (t1[k] - t0[k]) / 1000
+        r = dt > 0 ? (s1[k] - s0[k]) / dt : 0; all += r
+        printf "%s%.0f", (i > 1 ? " / " : ""), r }
+      printf "/s, %.1f per host-sample", all / hs
+    }' "$dir/proc.txt")
   # WARN/ERROR lines while running (up to the BENCH line) and during shutdown; their kinds in warnings.txt.
   local pat='^\[(WARNING|ERROR)\]|^(warn|fail|crit): ' run=0 down=0 k=0 c
   : >"$dir/warnings.txt"
@@ -192,7 +209,7 @@ run_size() { # N
     k=$((k + 1))
   done
   ROWS+=("| $n | $seen | $due / $samples | $missing ($missing_max) | $ok | $decisions | $(get p50_ms) | $(get p90_ms) | $(get p99_ms) | $(get max_ms) | $cpu_rss | $machine | $run / $down |")
-  echo "  node CPU / RSS: $cpu_rss; machine busy $machine; WARN/ERROR lines running / at shutdown: $run / $down (kinds: $dir/warnings.txt)"
+  echo "  node CPU / RSS: $cpu_rss; machine busy $machine; context switches $switches; WARN/ERROR lines running / at shutdown: $run / $down (kinds: $dir/warnings.txt)"
 }
 
 # ---- Start-up mode (BENCH_STARTUP=all|rolling, issue 15 item 3) ----

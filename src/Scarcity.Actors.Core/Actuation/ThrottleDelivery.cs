@@ -49,6 +49,9 @@ public sealed class ThrottleDelivery(ActuatorConfig config)
     /// <summary>True from the round that reported the subsystem silent until an ack or <see cref="Restart"/>.</summary>
     public bool IsSilent { get; private set; }
 
+    /// <summary>Whether any Throttle waits for its ack (what the actuator's retry tick runs for).</summary>
+    public bool HasPending => _pending.Count > 0;
+
     /// <summary>The Throttles waiting for an ack, at most one per action.</summary>
     public IReadOnlyList<PendingThrottle> Pending => [.. _pending.Values.Select(e => new PendingThrottle(e.Throttle, e.Attempts, e.DueAt))];
 

@@ -273,6 +273,14 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     {
         base.PreStart();
         Context.System.EventStream.Subscribe(Self, typeof(PolicyChanged));
+    }
+
+    // The retry tick runs only while a Throttle waits for its ack (armed by Act, stopped by the first tick that finds
+    // nothing pending): an actuator whose subsystem acks costs no timer message between decisions (issue 15: four
+    // ticks a second per actuator were about one thread-pool work item in ten per host-sample on a fleet's governors).
+    private void ArmRetry()
+    {
+        if (_retryTimer is not null) return;
         _retryTimer = Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(
             _config.AckTimeout, TimeSpan.FromMilliseconds(Math.Max(50, _config.AckTimeout.TotalMilliseconds / 4)),
             Self, RetryTick.Instance, Self);
@@ -498,6 +506,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         {
             var throttle = new Throttle(_subsystem, decision.Action, decision.Level, decision.Sequence, decision.Reason, decision.Host, decision.At);
             superseded = _delivery.Track(throttle, Now); // supersedes any older one of the action
+            ArmRetry();
             if (_reachable) _registration.Ref.Tell(throttle, Self);
         }
         _metrics.RecordDecision(decision, superseded, Now);
@@ -532,6 +541,12 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private void Retry()
     {
+        if (!_delivery.HasPending)
+        {
+            _retryTimer?.Cancel();
+            _retryTimer = null;
+            return;
+        }
         if (_registration is null || !_reachable) return;
         var round = _delivery.Retry(Now);
         foreach (var throttle in round.Resend)

@@ -47,6 +47,26 @@ public sealed class ThrottleDeliverySpecs
     }
 
     [Fact]
+    public void It_has_something_pending_from_a_tracked_Throttle_until_its_ack_or_a_registration_settles_it()
+    {
+        // What the actor's retry tick runs for: it is armed by a Throttle and stops at the first tick with nothing pending.
+        var delivery = new ThrottleDelivery(Config());
+        Assert.False(delivery.HasPending);
+
+        delivery.Track(Throttle(1), At(0));
+        delivery.Track(Throttle(2, ActionNames.Throttle), At(0));
+        Assert.True(delivery.HasPending);
+        delivery.Acknowledge(1);
+        Assert.True(delivery.HasPending); // seq 2 of another action still waits
+        delivery.Acknowledge(2);
+        Assert.False(delivery.HasPending);
+
+        delivery.Track(Throttle(3), At(1));
+        delivery.Restart(acknowledgedUpTo: 3);
+        Assert.False(delivery.HasPending);
+    }
+
+    [Fact]
     public void Retries_back_off_exponentially_from_AckTimeout_and_are_capped_at_MaxBackoff()
     {
         var delivery = new ThrottleDelivery(Config(silentAfter: 100));
