@@ -21,7 +21,7 @@ namespace Scarcity.Actors.Actuation;
 /// acknowledged, and drops a pending Throttle that a newer one for the same action supersedes. The rules live in plain
 /// classes of the core: <see cref="RegistrationArbitration"/> decides who holds the name, <see cref="ThrottleDelivery"/>
 /// what is pending, when it is due again and when the subsystem turned silent; this actor receives, persists, sends,
-/// runs the retry timer (every AckTimeout / 4, at least 50 ms) and DeathWatches the holder.
+/// runs the retry timer (every AckTimeout / 4, at least 50 ms, while a Throttle waits for its ack) and DeathWatches the holder.
 /// </summary>
 public sealed partial class ActuatorActor : ReceivePersistentActor
 {
