@@ -135,21 +135,23 @@ public sealed class CliClusterOperationSpecs : IAsyncLifetime
 
     private static List<OperatorAction> ReadJournal(CliCluster.Node node, string persistenceId)
     {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DbPath};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @pid ORDER BY sequence_number";
-        command.Parameters.AddWithValue("@pid", persistenceId);
         var actions = new List<OperatorAction>();
+        // The journal creates its database file on its first write: a node that has written nothing has none yet.
+        if (!File.Exists(node.DbPath)) return actions;
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DbPath};Mode=ReadOnly;Pooling=False");
         try
         {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT message, manifest FROM journal WHERE persistence_id = @pid ORDER BY sequence_number";
+            command.Parameters.AddWithValue("@pid", persistenceId);
             using var reader = command.ExecuteReader();
             while (reader.Read())
                 actions.Add((OperatorAction)node.System.Serialization.Deserialize((byte[])reader.GetValue(0), ScarcitySerializer.SerializerId, reader.GetString(1)));
         }
-        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.Message.Contains("no such table", StringComparison.Ordinal))
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == 14 || e.Message.Contains("no such table", StringComparison.Ordinal))
         {
-            // not written yet
+            // not written yet: the file is being created (SQLITE_CANTOPEN) or has no journal table yet
         }
         return actions;
     }
