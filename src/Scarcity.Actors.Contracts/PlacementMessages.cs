@@ -21,3 +21,20 @@ public sealed record HandOverSubsystem(string Host, RegisterSubsystem Register, 
 /// </summary>
 /// <param name="Samples">The samples, at most one per host.</param>
 public sealed record SampleBatch(ImmutableArray<Sample> Samples) : IScarcityMessage;
+
+/// <summary>
+/// A marker the sensor node's <c>SampleBatchRouter</c> sends down the path a host's samples took so far, before it sends
+/// them another way (the host's shard was learnt on, or moved to, another node): the profiler entity of
+/// <paramref name="Host"/> answers it with <see cref="SamplePathProbeAck"/> to its sender, and since each path keeps its
+/// order, by then every sample sent before it on that path has reached the profiler. Until the answer comes the router
+/// holds the host's samples, so none on the new path overtakes one still on the old (the profiler rejects a reading
+/// older than the last). Sent once per host and path change, not per sample: JSON, no binary form.
+/// </summary>
+/// <param name="Host">The host whose profiler answers.</param>
+/// <param name="Id">The router's number for this probe; the answer carries it back.</param>
+public sealed record SamplePathProbe(string Host, long Id) : IScarcityMessage, IWithHost;
+
+/// <summary>A profiler's answer to <see cref="SamplePathProbe"/>: every sample sent before the probe on its path is through.</summary>
+/// <param name="Host">The host of the profiler that answered.</param>
+/// <param name="Id">The probe's number.</param>
+public sealed record SamplePathProbeAck(string Host, long Id) : IScarcityMessage;

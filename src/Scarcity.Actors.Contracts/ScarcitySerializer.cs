@@ -99,6 +99,8 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         [typeof(PolicyRejected)] = "policy-rejected.v1",
         [typeof(SubsystemPeerState)] = "subsystem-peer-state.v1",
         [typeof(HostPeers)] = "host-peers.v1",
+        [typeof(SamplePathProbe)] = "sample-path-probe.v1",
+        [typeof(SamplePathProbeAck)] = "sample-path-probe-ack.v1",
     }.ToFrozenDictionary();
 
     // What is written: the binary manifest where there is one, else the JSON one; a journaled decision keeps the JSON one.

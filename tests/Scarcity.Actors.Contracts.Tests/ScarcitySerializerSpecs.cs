@@ -37,6 +37,8 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
         yield return new HandOverSubsystem("gpu-01", new RegisterSubsystem("engine", "gpu-02", 5, ["reduce_batch"], TestActor), 1);
         yield return new SampleBatch([new Sample("gpu-01", At, [new("vram_util", 0.5)], []), new Sample("gpu-02", At, [], ["cpu_util"])]);
         yield return new SampleBatch([]);
+        yield return new SamplePathProbe("gpu-01", 42);
+        yield return new SamplePathProbeAck("gpu-01", 42);
         yield return new NodeStale("gpu-02", false, [], At);
         yield return new RegisterSubsystem("engine", "gpu-01", 5, ["reduce_batch", "flush_cache"], TestActor);
         yield return new SubsystemRegistered("engine", ImmutableDictionary<string, double>.Empty.Add("reduce_batch", 0.25), 7);

@@ -160,6 +160,9 @@ public sealed partial class ProfilerActor : ReceivePersistentActor
         });
 
         Command<Sample>(OnSample);
+        // Every sample sent before the probe on its path is through (the sensor node's router holds the host's samples
+        // for this answer before it sends them another way).
+        Command<SamplePathProbe>(p => Sender.Tell(new SamplePathProbeAck(p.Host, p.Id)));
         // The host region's hand-off stop message (a rebalance, a node leaving): the filters as they are now go to the
         // snapshot store first, so the entity that starts on the next node continues from here, not from the last
         // periodic snapshot (up to SnapshotEverySamples old). At most HandOffDrainTimeout when the store does not answer.
@@ -474,6 +477,8 @@ public sealed class ProfilerGateway : ReceiveActor
         {
             foreach (var sample in b.Samples) local.Send(sample, Sender, profilerRegion);
         });
+        // The sensor node's router drains a host's old path before it sends the host's samples another way.
+        Receive<SamplePathProbe>(p => local.Send(p, Sender, profilerRegion));
         Receive<ReportMetrics>(r => profilerRegion.Forward(r));
     }
 }

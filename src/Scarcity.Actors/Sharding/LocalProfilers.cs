@@ -88,6 +88,17 @@ public sealed class LocalProfilers : IExtension
             }
         }
 
+        // A probe of the samples' path (SamplePathProbe): the way the next sample would go, behind every sample before it;
+        // not a sample, so it leaves the region's pending mark alone.
+        internal void Send(SamplePathProbe probe, IActorRef? sender, IActorRef region)
+        {
+            lock (_gate)
+            {
+                if (_direct && !_closed) Profiler.Tell(probe, sender);
+                else region.Tell(probe, sender);
+            }
+        }
+
         // No straight send after this returns.
         internal void Close()
         {
@@ -130,6 +141,17 @@ public sealed class LocalProfilers : IExtension
     {
         if (_entries.TryGetValue(sample.Host, out var entry)) entry.Send(sample, sender, region);
         else region.Tell(sample, sender);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="probe"/> the way a sample of its host would go now (straight or through
+    /// <paramref name="region"/>), so its profiler answers it only after every sample sent before it. Called by the node's
+    /// gateway only.
+    /// </summary>
+    public void Send(SamplePathProbe probe, IActorRef? sender, IActorRef region)
+    {
+        if (_entries.TryGetValue(probe.Host, out var entry)) entry.Send(probe, sender, region);
+        else region.Tell(probe, sender);
     }
 }
 

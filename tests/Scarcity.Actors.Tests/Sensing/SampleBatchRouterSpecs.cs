@@ -1,6 +1,9 @@
+using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Scarcity.Actors.Contracts;
 using Scarcity.Actors.Sensing;
+using Scarcity.Actors.Sharding;
 using Scarcity.Actors.Testing;
 using Xunit;
 
@@ -45,7 +48,9 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
     public async Task The_router_hands_every_sample_on_once_in_order_whether_or_not_it_has_learnt_the_shard_map_yet()
     {
         var profilers = _kit.CreateTestProbe();
-        var router = _host.System.ActorOf(SampleBatchRouter.Props(_host.Registry.Get<GovernorActors.ProfilerRegion>(), profilers.Ref));
+        var refresh = TimeSpan.FromMilliseconds(300);
+        var router = _host.System.ActorOf(SampleBatchRouter.Props(_host.Registry.Get<GovernorActors.ProfilerRegion>(), profilers.Ref,
+            _ => throw new InvalidOperationException("one node: no other node's profilers"), refresh, TimeSpan.FromSeconds(5)));
         // Before the map and after it (one node: every shard is local, so each sample goes to this node's profilers).
         for (var tick = 0; tick < 3; tick++)
         {
@@ -53,8 +58,77 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
             var got = Enumerable.Range(0, 4).Select(_ => profilers.ExpectMsg<Sample>(Wait)).ToList();
             Assert.Equal(Enumerable.Range(0, 4).Select(h => $"batch-host-{h}"), got.Select(s => s.Host));
             Assert.All(got, s => Assert.Equal(T0.AddSeconds(tick), s.At));
-            if (tick == 0) await Task.Delay(SampleBatchRouter.RefreshInterval * 2.5); // the map is learnt and confirmed meanwhile
+            if (tick == 0) await Task.Delay(refresh * 3); // the map is learnt and confirmed meanwhile (nothing to await: it changes no path here)
         }
         profilers.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+    }
+
+    [Fact]
+    public async Task A_host_whose_shard_turns_out_to_live_on_another_node_changes_path_only_once_its_old_path_has_drained()
+    {
+        var region = _kit.CreateTestProbe();
+        var local = _kit.CreateTestProbe();
+        var other = _kit.CreateTestProbe();
+        var otherNode = new Address("akka.tcp", "scarcity", "10.0.0.9", 4053);
+        var drainTimeout = TimeSpan.FromSeconds(2);
+        var router = _host.System.ActorOf(SampleBatchRouter.Props(region.Ref, local.Ref,
+            address => address == otherNode ? other.Ref : throw new InvalidOperationException($"no node {address} here"), TimeSpan.FromMilliseconds(300), drainTimeout));
+        string[] hosts = ["batch-host-0", "batch-host-1", "batch-host-2"];
+        Sample At(string host, int tick) => new(host, T0.AddSeconds(tick), [new MetricValue(MetricNames.VramUtil, 0.5)], []);
+        SampleBatch Tick(int tick) => new([.. hosts.Select(h => At(h, tick))]);
+        var stats = new ClusterShardingStats(ImmutableDictionary<Address, ShardRegionStats>.Empty.Add(otherNode,
+            new ShardRegionStats(hosts.Select(GovernorEntities.ShardOf).Distinct().ToImmutableDictionary(shard => shard, _ => 1), ImmutableHashSet<string>.Empty)));
+
+        // No map yet: through this node's gateway.
+        router.Tell(Tick(0));
+        Assert.Equal(hosts, Enumerable.Range(0, 3).Select(_ => local.ExpectMsg<Sample>(Wait).Host));
+        // Two refreshes agree that the shards live on the other node: a probe per host goes down the old path first.
+        for (var i = 0; i < 2; i++)
+        {
+            region.ExpectMsg<GetClusterShardingStats>(Wait);
+            region.Reply(stats);
+        }
+        var probes = Enumerable.Range(0, 3).Select(_ => local.ExpectMsg<SamplePathProbe>(Wait)).ToDictionary(p => p.Host);
+        Assert.Equal(hosts.Order(), probes.Keys.Order());
+
+        // Until the old path answers, the samples wait here: nothing overtakes what is still on it.
+        router.Tell(Tick(1));
+        other.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        local.ExpectNoMsg(TimeSpan.Zero);
+        router.Tell(new SamplePathProbeAck("batch-host-0", probes["batch-host-0"].Id + 1000)); // not its probe: still held
+        router.Tell(new SamplePathProbeAck("batch-host-0", probes["batch-host-0"].Id));
+        router.Tell(new SamplePathProbeAck("batch-host-1", probes["batch-host-1"].Id));
+        var released = Enumerable.Range(0, 2).SelectMany(_ => other.ExpectMsg<SampleBatch>(Wait).Samples).ToList();
+        Assert.Equal(["batch-host-0", "batch-host-1"], released.Select(s => s.Host).Order());
+        Assert.All(released, s => Assert.Equal(T0.AddSeconds(1), s.At));
+
+        // Drained hosts go straight to the other node in one batch; the third is still held.
+        router.Tell(Tick(2));
+        var straight = other.ExpectMsg<SampleBatch>(Wait);
+        Assert.Equal(["batch-host-0", "batch-host-1"], straight.Samples.Select(s => s.Host));
+        Assert.All(straight.Samples, s => Assert.Equal(T0.AddSeconds(2), s.At));
+
+        // An old path that never answers holds the host's samples no longer than the drain timeout: none lost, in order.
+        var late = other.ExpectMsg<SampleBatch>(drainTimeout * 3);
+        Assert.Equal([T0.AddSeconds(1), T0.AddSeconds(2)], late.Samples.Select(s => s.At));
+        Assert.All(late.Samples, s => Assert.Equal("batch-host-2", s.Host));
+        local.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task A_host_profiler_answers_a_path_probe_sent_through_the_gateway_after_the_samples_before_it()
+    {
+        var probe = _kit.CreateTestProbe();
+        _host.Profilers.Tell(new Sample("probed-host", T0, [new MetricValue(MetricNames.VramUtil, 0.3)], []));
+        _host.Profilers.Tell(new SamplePathProbe("probed-host", 7), probe.Ref);
+
+        var ack = probe.ExpectMsg<SamplePathProbeAck>(Wait);
+
+        Assert.Equal(("probed-host", 7L), (ack.Host, ack.Id));
+        await _kit.AwaitAssertAsync(async () =>
+        {
+            var view = await _host.Monitor.Ask<GovernorStatus>(GetGovernorStatus.Instance, Wait);
+            Assert.Equal(0.3, view.Hosts["probed-host"].Metrics[MetricNames.VramUtil].Raw, 9);
+        }, Wait);
     }
 }
