@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Scarcity.Actors.Contracts;
@@ -24,7 +25,8 @@ namespace Scarcity.Actors.Sensing;
 /// the middle of a hand-off), and then each host of it that was sampled before is drained first: a
 /// <see cref="SamplePathProbe"/> goes down the old path to the host's profiler, the host's samples are held here until its
 /// <see cref="SamplePathProbeAck"/> comes back (every sample ahead of the probe is through by then), and then go on
-/// the new path in their order. A probe unanswered after <see cref="DrainTimeout"/> (the old node gone, a shard stuck
+/// the new path in their order. An old path through a node downed or removed from the cluster is not drained
+/// (nothing on it arrives anyway); a probe unanswered after <see cref="DrainTimeout"/> (a node unreachable, a shard stuck
 /// moving) releases the held samples anyway, with a warning: a sample still on the old path is then rejected as out of
 /// order, none is lost here. At most <see cref="MaxHeldPerHost"/> samples of a host are held.
 /// </remarks>
@@ -62,13 +64,14 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     private sealed record Learnt(IReadOnlyDictionary<string, Address>? NodeByShard) : INoSerializationVerificationNeeded;
 
     // A host whose old path is draining: the probe's number, when it was sent (monotonic ticks), the samples held meanwhile.
-    private sealed record Draining(long Probe, long Since, List<Sample> Held);
+    private sealed record Draining(long Probe, long Since, Address? OldPath, List<Sample> Held);
 
     private readonly IActorRef _region;
     private readonly IActorRef _localProfilers;
     private readonly Func<Address, ICanTell> _profilersAt;
     private readonly TimeSpan _refreshInterval;
     private readonly TimeSpan _drainTimeout;
+    private readonly Akka.Cluster.Cluster _cluster;
     private readonly Address _self;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Address> _nodeByShard = [];
@@ -77,6 +80,8 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     // The hosts sampled so far, by shard: the ones with samples that may still be on a shard's old path.
     private readonly Dictionary<string, HashSet<string>> _hostsByShard = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Draining> _draining = new(StringComparer.Ordinal);
+    // Nodes downed or removed: a probe sent there is never answered.
+    private readonly HashSet<Address> _gone = [];
     private long _probes;
 
     /// <summary>The timers (Akka sets them).</summary>
@@ -105,7 +110,8 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
         _profilersAt = profilersAt ?? (address => Context.ActorSelection(new RootActorPath(address) / "user" / "profilers"));
         _refreshInterval = refreshInterval;
         _drainTimeout = drainTimeout;
-        _self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _self = _cluster.SelfAddress;
         Receive<SampleBatch>(Route);
         Receive<Refresh>(_ =>
             _region.Ask<ClusterShardingStats>(new GetClusterShardingStats(_refreshInterval), _refreshInterval + _refreshInterval)
@@ -120,6 +126,16 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
             if (_draining.TryGetValue(ack.Host, out var draining) && draining.Probe == ack.Id) Release(ack.Host);
         });
         Receive<CheckDrains>(_ => ReleaseOverdue());
+        Receive<ClusterEvent.MemberDowned>(m => Gone(m.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(m => Gone(m.Member.Address));
+        Receive<ClusterEvent.MemberUp>(m => _gone.Remove(m.Member.Address)); // back on the same address (a restart)
+    }
+
+    // The hosts draining through a node that is gone need not wait for its answer.
+    private void Gone(Address node)
+    {
+        _gone.Add(node);
+        foreach (var host in _draining.Where(d => d.Value.OldPath == node).Select(d => d.Key).ToList()) Release(host);
     }
 
     /// <inheritdoc />
@@ -127,7 +143,11 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     {
         Self.Tell(Refresh.Instance);
         Timers.StartPeriodicTimer("refresh", Refresh.Instance, _refreshInterval);
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberDowned), typeof(ClusterEvent.MemberRemoved));
     }
+
+    /// <inheritdoc />
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
 
     // The node a shard's samples go to in a batch; null: through this node's /user/profilers.
     private Address? PathOf(string shard) =>
@@ -156,8 +176,10 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     {
         // Already draining: its probe still guards the path before; nothing went on the one in between (it was held).
         if (_draining.ContainsKey(host)) return;
+        // A node no longer in the cluster (or downed) answers nothing, and what was on its path is lost anyway.
+        if (oldPath is { } node && _gone.Contains(node)) return;
         var probe = new SamplePathProbe(host, ++_probes);
-        _draining[host] = new Draining(probe.Id, Stopwatch.GetTimestamp(), []);
+        _draining[host] = new Draining(probe.Id, Stopwatch.GetTimestamp(), oldPath, []);
         if (oldPath is null) _localProfilers.Tell(probe, Self);
         else _profilersOn[oldPath].Tell(probe, Self);
     }
