@@ -131,9 +131,11 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberUp>(m => _gone.Remove(m.Member.Address)); // back on the same address (a restart)
     }
 
-    // The hosts draining through a node that is gone need not wait for its answer.
+    // The hosts draining through a node that is gone need not wait for its answer; the shards on it go through this
+    // node's /user/profilers until the map names their new home (nothing on the gone node's path arrives anyway).
     private void Gone(Address node)
     {
+        if (node == _self) return;
         _gone.Add(node);
         foreach (var host in _draining.Where(d => d.Value.OldPath == node).Select(d => d.Key).ToList()) Release(host);
     }
@@ -150,8 +152,10 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
     // The node a shard's samples go to in a batch; null: through this node's /user/profilers.
+    // A shard on a node downed or removed goes through this node's /user/profilers until the map names its new home: the
+    // region there holds its samples for it, instead of a gateway that is gone.
     private Address? PathOf(string shard) =>
-        _nodeByShard.TryGetValue(shard, out var node) && node != _self && _profilersOn.ContainsKey(node) ? node : null;
+        _nodeByShard.TryGetValue(shard, out var node) && node != _self && _profilersOn.ContainsKey(node) && !_gone.Contains(node) ? node : null;
 
     private void Learn(Learnt learnt)
     {
@@ -168,7 +172,11 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
             if (PathOf(shard) == oldPath) continue;
             foreach (var host in _hostsByShard[shard]) Drain(host, oldPath);
         }
-        if (_draining.Count > 0) Timers.StartPeriodicTimer("drains", CheckDrains.Instance, _drainTimeout / 4);
+        if (_draining.Count > 0 && !Timers.IsTimerActive("drains")) Timers.StartPeriodicTimer("drains", CheckDrains.Instance, _drainTimeout / 4);
+        // Nodes no shard is agreed on any more need neither a selection nor a memory of being gone.
+        var inUse = _nodeByShard.Values.Concat(_lastSeen.Values).ToHashSet();
+        _gone.RemoveWhere(node => !inUse.Contains(node));
+        foreach (var node in _profilersOn.Keys.Where(node => !inUse.Contains(node)).ToList()) _profilersOn.Remove(node);
     }
 
     // Sends the host's probe down the path its samples took so far and holds its samples until the answer.

@@ -48,9 +48,10 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
     public async Task The_router_hands_every_sample_on_once_in_order_whether_or_not_it_has_learnt_the_shard_map_yet()
     {
         var profilers = _kit.CreateTestProbe();
+        var elsewhere = _kit.CreateTestProbe();
         var refresh = TimeSpan.FromMilliseconds(300);
         var router = _host.System.ActorOf(SampleBatchRouter.Props(_host.Registry.Get<GovernorActors.ProfilerRegion>(), profilers.Ref,
-            _ => throw new InvalidOperationException("one node: no other node's profilers"), refresh, TimeSpan.FromSeconds(5)));
+            _ => elsewhere.Ref, refresh, TimeSpan.FromSeconds(5)));
         // Before the map and after it (one node: every shard is local, so each sample goes to this node's profilers).
         for (var tick = 0; tick < 3; tick++)
         {
@@ -61,35 +62,53 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
             if (tick == 0) await Task.Delay(refresh * 3); // the map is learnt and confirmed meanwhile (nothing to await: it changes no path here)
         }
         profilers.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        elsewhere.ExpectNoMsg(TimeSpan.Zero);
     }
 
-    [Fact]
-    public async Task A_host_whose_shard_turns_out_to_live_on_another_node_changes_path_only_once_its_old_path_has_drained()
+    private static readonly string[] Hosts = ["batch-host-0", "batch-host-1", "batch-host-2"];
+    private static readonly Address OtherNode = new("akka.tcp", "scarcity", "10.0.0.9", 4053);
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private static SampleBatch Tick(int tick) =>
+        new([.. Hosts.Select(h => new Sample(h, T0.AddSeconds(tick), [new MetricValue(MetricNames.VramUtil, 0.5)], []))]);
+
+    // A router whose first tick went through this node's gateway, and whose map then placed every host's shard on
+    // OtherNode: returns it with the probe it sent down the old path for each host (the sender checked: the router).
+    private (IActorRef Router, Akka.TestKit.TestProbe Local, Akka.TestKit.TestProbe Other, Dictionary<string, SamplePathProbe> Probes) Draining()
     {
         var region = _kit.CreateTestProbe();
         var local = _kit.CreateTestProbe();
         var other = _kit.CreateTestProbe();
-        var otherNode = new Address("akka.tcp", "scarcity", "10.0.0.9", 4053);
-        var drainTimeout = TimeSpan.FromSeconds(2);
         var router = _host.System.ActorOf(SampleBatchRouter.Props(region.Ref, local.Ref,
-            address => address == otherNode ? other.Ref : throw new InvalidOperationException($"no node {address} here"), TimeSpan.FromMilliseconds(300), drainTimeout));
-        string[] hosts = ["batch-host-0", "batch-host-1", "batch-host-2"];
-        Sample At(string host, int tick) => new(host, T0.AddSeconds(tick), [new MetricValue(MetricNames.VramUtil, 0.5)], []);
-        SampleBatch Tick(int tick) => new([.. hosts.Select(h => At(h, tick))]);
-        var stats = new ClusterShardingStats(ImmutableDictionary<Address, ShardRegionStats>.Empty.Add(otherNode,
-            new ShardRegionStats(hosts.Select(GovernorEntities.ShardOf).Distinct().ToImmutableDictionary(shard => shard, _ => 1), ImmutableHashSet<string>.Empty)));
+            address => address == OtherNode ? other.Ref : throw new InvalidOperationException($"no node {address} here"), TimeSpan.FromMilliseconds(300), DrainTimeout));
+        var stats = new ClusterShardingStats(ImmutableDictionary<Address, ShardRegionStats>.Empty.Add(OtherNode,
+            new ShardRegionStats(Hosts.Select(GovernorEntities.ShardOf).Distinct().ToImmutableDictionary(shard => shard, _ => 1), ImmutableHashSet<string>.Empty)));
 
-        // No map yet: through this node's gateway.
+        // No map yet (the region answers nothing until then): through this node's gateway.
         router.Tell(Tick(0));
-        Assert.Equal(hosts, Enumerable.Range(0, 3).Select(_ => local.ExpectMsg<Sample>(Wait).Host));
-        // Two refreshes agree that the shards live on the other node: a probe per host goes down the old path first.
-        for (var i = 0; i < 2; i++)
+        Assert.Equal(Hosts, Enumerable.Range(0, 3).Select(_ => local.ExpectMsg<Sample>(Wait).Host));
+        // From now on every refresh says the shards live on the other node: once two agree, a probe per host goes down
+        // the old path first.
+        region.SetAutoPilot(new Akka.TestKit.DelegateAutoPilot((sender, message) =>
         {
-            region.ExpectMsg<GetClusterShardingStats>(Wait);
-            region.Reply(stats);
+            if (message is GetClusterShardingStats) sender.Tell(stats);
+            return Akka.TestKit.AutoPilot.KeepRunning;
+        }));
+        var probes = new Dictionary<string, SamplePathProbe>();
+        for (var i = 0; i < 3; i++)
+        {
+            var probe = local.ExpectMsg<SamplePathProbe>(Wait);
+            Assert.Equal(router, local.LastSender);
+            probes[probe.Host] = probe;
         }
-        var probes = Enumerable.Range(0, 3).Select(_ => local.ExpectMsg<SamplePathProbe>(Wait)).ToDictionary(p => p.Host);
-        Assert.Equal(hosts.Order(), probes.Keys.Order());
+        Assert.Equal(Hosts.Order(), probes.Keys.Order());
+        return (router, local, other, probes);
+    }
+
+    [Fact]
+    public void A_host_whose_shard_turns_out_to_live_on_another_node_changes_path_only_once_its_old_path_has_drained()
+    {
+        var (router, local, other, probes) = Draining();
 
         // Until the old path answers, the samples wait here: nothing overtakes what is still on it.
         router.Tell(Tick(1));
@@ -109,12 +128,27 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
         Assert.All(straight.Samples, s => Assert.Equal(T0.AddSeconds(2), s.At));
 
         // An old path that never answers holds the host's samples no longer than the drain timeout: none lost, in order.
-        var late = other.ExpectMsg<SampleBatch>(drainTimeout * 3);
+        var late = other.ExpectMsg<SampleBatch>(DrainTimeout * 3);
         Assert.Equal([T0.AddSeconds(1), T0.AddSeconds(2)], late.Samples.Select(s => s.At));
         Assert.All(late.Samples, s => Assert.Equal("batch-host-2", s.Host));
         local.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
+    [Fact]
+    public void A_host_holds_at_most_max_held_samples_while_its_old_path_drains()
+    {
+        var (router, _, other, _) = Draining();
+
+        for (var tick = 1; tick < SampleBatchRouter.MaxHeldPerHost; tick++) router.Tell(Tick(tick));
+        other.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        router.Tell(Tick(SampleBatchRouter.MaxHeldPerHost));
+
+        // One more than the cap can hold: each host's samples go on, all of them, in their order, long before the timeout.
+        var byHost = Enumerable.Range(0, 3).Select(_ => other.ExpectMsg<SampleBatch>(DrainTimeout / 2)).ToDictionary(b => b.Samples[0].Host);
+        Assert.Equal(Hosts.Order(), byHost.Keys.Order());
+        foreach (var batch in byHost.Values)
+            Assert.Equal(Enumerable.Range(1, SampleBatchRouter.MaxHeldPerHost).Select(t => T0.AddSeconds(t)), batch.Samples.Select(s => s.At));
+    }
     [Fact]
     public async Task A_host_profiler_answers_a_path_probe_sent_through_the_gateway_after_the_samples_before_it()
     {

@@ -64,6 +64,38 @@ public sealed class LocalProfilersSpecs : IAsyncLifetime
     }
 
     [Fact]
+    public void A_path_probe_goes_the_way_the_hosts_next_sample_would_and_does_not_count_as_a_sample()
+    {
+        var directory = new LocalProfilers();
+        var profiler = _kit.CreateTestProbe();
+        var region = _kit.CreateTestProbe();
+        var sender = _kit.CreateTestProbe().Ref;
+        void Probe(long id) => directory.Send(new SamplePathProbe("h", id), sender, region.Ref);
+        SamplePathProbe Got(Akka.TestKit.TestProbe probe)
+        {
+            var got = probe.ExpectMsg<SamplePathProbe>(TimeSpan.FromSeconds(5));
+            Assert.Equal(sender, probe.LastSender); // the profiler answers whoever sent the probe
+            return got;
+        }
+
+        Probe(1); // no entry: through the region
+        Assert.Equal(1, Got(region).Id);
+        var entry = directory.Enter("h", profiler.Ref);
+        directory.Send(Sample("h", 100), ActorRefs.NoSender, region.Ref);
+        Probe(2); // the region's path is not drained yet: behind the sample, through the region
+        Assert.Equal(T0.AddSeconds(1), region.ExpectMsg<Sample>(TimeSpan.FromSeconds(5)).At);
+        Assert.Equal(2, Got(region).Id);
+        entry.Handled(T0.AddSeconds(1)); // the probe left the pending mark alone: this sample was the last one sent that way
+        Assert.True(directory.IsDirect("h"));
+        Probe(3);
+        Assert.Equal(3, Got(profiler).Id);
+        directory.Leave("h", entry);
+        Probe(4);
+        Assert.Equal(4, Got(region).Id);
+        profiler.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public void A_clock_stepped_back_on_the_regions_path_does_not_turn_it_straight_early()
     {
         var directory = new LocalProfilers();
