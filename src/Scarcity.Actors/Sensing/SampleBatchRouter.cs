@@ -188,8 +188,14 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
         if (oldPath is { } node && _gone.Contains(node)) return;
         var probe = new SamplePathProbe(host, ++_probes);
         _draining[host] = new Draining(probe.Id, Stopwatch.GetTimestamp(), oldPath, []);
-        if (oldPath is null) _localProfilers.Tell(probe, Self);
-        else _profilersOn[oldPath].Tell(probe, Self);
+        Tell(oldPath, probe, Self);
+    }
+
+    // To this node's /user/profilers (path null) or to the one on the path's node.
+    private void Tell(Address? path, object message, IActorRef? sender)
+    {
+        if (path is null) _localProfilers.Tell(message, sender);
+        else _profilersOn[path].Tell(message, sender);
     }
 
     // The host's held samples, in their order, on the path its shard has now.
@@ -197,9 +203,7 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
     {
         if (!_draining.Remove(host, out var draining)) return;
         if (_draining.Count == 0) Timers.Cancel("drains");
-        if (draining.Held.Count == 0) return;
-        if (PathOf(GovernorEntities.ShardOf(host)) is { } node) _profilersOn[node].Tell(new SampleBatch([.. draining.Held]), ActorRefs.NoSender);
-        else foreach (var sample in draining.Held) _localProfilers.Tell(sample);
+        if (draining.Held.Count > 0) Tell(PathOf(GovernorEntities.ShardOf(host)), new SampleBatch([.. draining.Held]), ActorRefs.NoSender);
     }
 
     private void ReleaseOverdue()
@@ -241,6 +245,6 @@ public sealed class SampleBatchRouter : ReceiveActor, IWithTimers
             samples.Add(sample);
         }
         if (byNode is null) return;
-        foreach (var (node, samples) in byNode) _profilersOn[node].Tell(new SampleBatch(samples.ToImmutable()), ActorRefs.NoSender);
+        foreach (var (node, samples) in byNode) Tell(node, new SampleBatch(samples.ToImmutable()), ActorRefs.NoSender);
     }
 }

@@ -60,18 +60,20 @@ public sealed class LocalProfilers : IExtension
             get { lock (_gate) return _direct && !_closed; }
         }
 
-        // The gateway's send: straight when the region's path is drained, else through the region, remembering it.
-        internal void Send(Sample sample, IActorRef? sender, IActorRef region)
+        // The gateway's send of a sample (sampleAt: its time) or a path probe (SamplePathProbe, sampleAt null: the way the
+        // next sample would go, behind every sample before it): straight when the region's path is drained, else through
+        // the region, remembering a sample sent that way (a probe leaves the pending mark alone).
+        internal void Send(object message, DateTimeOffset? sampleAt, IActorRef? sender, IActorRef region)
         {
             lock (_gate)
             {
                 if (_direct && !_closed)
                 {
-                    Profiler.Tell(sample, sender);
+                    Profiler.Tell(message, sender);
                     return;
                 }
-                if (!_closed) _pendingAt = sample.At;
-                region.Tell(sample, sender);
+                if (!_closed && sampleAt is { } at) _pendingAt = at;
+                region.Tell(message, sender);
             }
         }
 
@@ -85,17 +87,6 @@ public sealed class LocalProfilers : IExtension
             lock (_gate)
             {
                 if (at == _pendingAt) _direct = true;
-            }
-        }
-
-        // A probe of the samples' path (SamplePathProbe): the way the next sample would go, behind every sample before it;
-        // not a sample, so it leaves the region's pending mark alone.
-        internal void Send(SamplePathProbe probe, IActorRef? sender, IActorRef region)
-        {
-            lock (_gate)
-            {
-                if (_direct && !_closed) Profiler.Tell(probe, sender);
-                else region.Tell(probe, sender);
             }
         }
 
@@ -137,21 +128,19 @@ public sealed class LocalProfilers : IExtension
     /// Sends <paramref name="sample"/> (from <paramref name="sender"/>) straight to its host's profiler when it runs here
     /// and the region's path to it is drained, else through <paramref name="region"/>. Called by the node's gateway only.
     /// </summary>
-    public void Send(Sample sample, IActorRef? sender, IActorRef region)
-    {
-        if (_entries.TryGetValue(sample.Host, out var entry)) entry.Send(sample, sender, region);
-        else region.Tell(sample, sender);
-    }
+    public void Send(Sample sample, IActorRef? sender, IActorRef region) => Send(sample.Host, sample, sample.At, sender, region);
 
     /// <summary>
     /// Sends <paramref name="probe"/> the way a sample of its host would go now (straight or through
     /// <paramref name="region"/>), so its profiler answers it only after every sample sent before it. Called by the node's
     /// gateway only.
     /// </summary>
-    public void Send(SamplePathProbe probe, IActorRef? sender, IActorRef region)
+    public void Send(SamplePathProbe probe, IActorRef? sender, IActorRef region) => Send(probe.Host, probe, null, sender, region);
+
+    private void Send(string host, object message, DateTimeOffset? sampleAt, IActorRef? sender, IActorRef region)
     {
-        if (_entries.TryGetValue(probe.Host, out var entry)) entry.Send(probe, sender, region);
-        else region.Tell(probe, sender);
+        if (_entries.TryGetValue(host, out var entry)) entry.Send(message, sampleAt, sender, region);
+        else region.Tell(message, sender);
     }
 }
 

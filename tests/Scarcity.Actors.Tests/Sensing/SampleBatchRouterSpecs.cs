@@ -69,8 +69,7 @@ public sealed class SampleBatchRouterSpecs : IAsyncLifetime
     private static readonly Address OtherNode = new("akka.tcp", "scarcity", "10.0.0.9", 4053);
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
-    private static SampleBatch Tick(int tick) =>
-        new([.. Hosts.Select(h => new Sample(h, T0.AddSeconds(tick), [new MetricValue(MetricNames.VramUtil, 0.5)], []))]);
+    private static SampleBatch Tick(int tick) => Batch(Hosts.Length, tick, 0.5);
 
     // A router whose first tick went through this node's gateway, and whose map then placed every host's shard on
     // OtherNode: returns it with the probe it sent down the old path for each host (the sender checked: the router).
