@@ -63,6 +63,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
 
     private long _sequence;
     private RegisterSubsystem? _registration;
+    private bool _accepted; // a registration was accepted by this incarnation (not only recovered)
     private bool _reachable;
     private string _host = "";
     private long _decisionsSinceSnapshot;
@@ -334,6 +335,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
     private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
     {
         if (MovesAway(previous, register)) return;
+        // The same process registering again on the same host (a retry that crossed the reply, or one of the retries that
+        // queued up while the shard started): answered as any registration, logged once.
+        var retry = _accepted && previous is not null && previous.Ref.Equals(register.Ref) && previous.Host == register.Host;
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
         if (previous is not null && previous.Host != register.Host)
         {
@@ -361,7 +365,9 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         register.Ref.Tell(new SubsystemRegistered(_subsystem, levels, _sequence));
         foreach (var decision in atRegistration) Act(decision, send: false); // the reply carried it
         PublishStatus();
-        _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
+        _accepted = true;
+        if (retry) _log.Debug("Subsystem {0} registered again from {1}", _subsystem, register.Ref.Path);
+        else _log.Info($"Subsystem {_subsystem} registered from {register.Ref.Path} (host {register.Host}, priority {register.Priority}, actions {string.Join(",", register.Actions)})");
     }
 
     // A process restarted on a new port registers before the old one is seen dead: ask the holder whether it still exists,

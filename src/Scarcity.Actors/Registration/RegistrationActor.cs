@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Sharding;
 
 namespace Scarcity.Actors.Registration;
@@ -61,10 +62,8 @@ public sealed class RegistrationActor : ReceiveActor
                 return;
             }
             var sender = Sender;
-            Context.ActorSelection(ServicePaths.Monitor).Ask<GovernorStatus>(GetGovernorStatus.Instance, TimeSpan.FromSeconds(3))
-                .ContinueWith(t => new Counted(register, sender, t.IsCompletedSuccessfully
-                    ? t.Result.Subsystems.Values.Count(s => s.Host == register.Host && s.Name != register.Name)
-                    : null), TaskScheduler.Default)
+            Context.ActorSelection(ServicePaths.Monitor).Ask<SubsystemsOnHost>(new CountSubsystemsOnHost(register.Host, register.Name), TimeSpan.FromSeconds(3))
+                .ContinueWith(t => new Counted(register, sender, t.IsCompletedSuccessfully ? t.Result.Count : null), TaskScheduler.Default)
                 .PipeTo(Self);
         });
         Receive<Counted>(counted =>

@@ -34,26 +34,40 @@ public static class SubsystemDirectory
     /// <summary>The set element that places <paramref name="subsystem"/> on <paramref name="host"/>: <c>subsystem|host</c>.</summary>
     public static string Placement(string subsystem, string host) => subsystem + Separator + host;
 
-    /// <summary>Records that <paramref name="subsystem"/> is on <paramref name="host"/> (local write, gossiped to the other nodes).</summary>
-    public static void Record(ActorSystem system, string subsystem, string host)
-    {
-        var node = Cluster.Get(system).SelfUniqueAddress;
-        DistributedData.Get(system).Replicator.Tell(Dsl.Update(Key, ORSet<string>.Empty, WriteLocal.Instance,
-            placements => Placed(placements, node, subsystem, host)));
-    }
+    /// <summary>
+    /// Records that <paramref name="subsystem"/> is on <paramref name="host"/>: through this node's
+    /// <see cref="SubsystemDirectoryWriter"/>, which skips a placement the directory already holds and writes the others in
+    /// one local update per <see cref="SubsystemDirectoryWriter.Linger"/> (gossiped to the other nodes).
+    /// </summary>
+    public static void Record(ActorSystem system, string subsystem, string host) =>
+        SubsystemDirectoryWriters.Get(system).Writer.Tell(new SubsystemDirectoryWriter.Place(subsystem, host));
 
     /// <summary>
     /// <paramref name="placements"/> with <paramref name="subsystem"/> on <paramref name="host"/> and on no other host; the
     /// same instance when it already says so (the replicator then has nothing to write or gossip).
     /// </summary>
-    public static ORSet<string> Placed(ORSet<string> placements, UniqueAddress node, string subsystem, string host)
+    public static ORSet<string> Placed(ORSet<string> placements, UniqueAddress node, string subsystem, string host) =>
+        Placed(placements, node, new Dictionary<string, string>(StringComparer.Ordinal) { [subsystem] = host });
+
+    /// <summary>
+    /// <paramref name="placements"/> with each subsystem of <paramref name="hostOf"/> on its host and on no other host, in
+    /// one pass over the set; the same instance when it already says so.
+    /// </summary>
+    public static ORSet<string> Placed(ORSet<string> placements, UniqueAddress node, IReadOnlyDictionary<string, string> hostOf)
     {
-        var placement = Placement(subsystem, host);
-        var prefix = subsystem + Separator;
         var result = placements;
-        foreach (var element in placements.Elements)
-            if (element != placement && element.StartsWith(prefix, StringComparison.Ordinal)) result = result.Remove(node, element);
-        return result.Contains(placement) ? result : result.Add(node, placement);
+        foreach (var element in placements) // the set's own enumerator: Elements would copy the whole set first
+        {
+            var split = element.IndexOf(Separator);
+            if (split > 0 && hostOf.TryGetValue(element[..split], out var host) && !element.AsSpan(split + 1).SequenceEqual(host))
+                result = result.Remove(node, element);
+        }
+        foreach (var (subsystem, host) in hostOf)
+        {
+            var placement = Placement(subsystem, host);
+            if (!result.Contains(placement)) result = result.Add(node, placement);
+        }
+        return result;
     }
 
     /// <summary>

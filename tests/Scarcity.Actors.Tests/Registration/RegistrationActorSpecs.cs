@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
 using Scarcity.Actors.Contracts;
+using Scarcity.Actors.Monitoring;
 using Scarcity.Actors.Registration;
 using Xunit;
 using Xunit.Abstractions;
@@ -99,13 +100,11 @@ public sealed class RegistrationActorSpecs : Akka.TestKit.Xunit2.TestKit
         subsystem.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
-    /// <summary>The fleet view at /user/monitor, knowing <paramref name="names"/> on host gpu-01.</summary>
+    /// <summary>The fleet view at /user/monitor, knowing <paramref name="names"/> on host gpu-01 (its count query as <see cref="MonitorActor"/> answers it).</summary>
     private sealed class FleetView : ReceiveActor
     {
-        public FleetView(string[] names) => Receive<GetGovernorStatus>(_ => Sender.Tell(new GovernorStatus(
-            ImmutableDictionary<string, HostProfile>.Empty,
-            names.ToImmutableDictionary(n => n, n => new SubsystemStatus(n, "gpu-01", 1, ImmutableDictionary<string, double>.Empty, 0, 0, true, [])),
-            0)));
+        public FleetView(string[] names) => Receive<CountSubsystemsOnHost>(q => Sender.Tell(new SubsystemsOnHost(q.Host,
+            q.Host == "gpu-01" ? names.Count(n => n != q.Except) : 0)));
     }
 
     [Fact]

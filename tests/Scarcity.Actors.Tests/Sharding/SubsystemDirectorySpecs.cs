@@ -86,6 +86,19 @@ public sealed class SubsystemDirectorySpecs
     }
 
     [Fact]
+    public void A_batch_of_placements_places_each_subsystem_on_its_host_only_and_a_batch_already_held_changes_nothing()
+    {
+        var placements = SubsystemDirectory.Placed(ORSet<string>.Empty, Node1, "engine", "gpu-07");
+        placements = SubsystemDirectory.Placed(placements, Node1, "engine.b", "gpu-08");
+
+        var batch = new Dictionary<string, string> { ["engine"] = "gpu-09", ["engine.b"] = "gpu-08", ["new"] = "gpu|10" };
+        var placed = SubsystemDirectory.Placed(placements, Node2, batch);
+
+        Assert.Equal(["engine.b|gpu-08", "engine|gpu-09", "new|gpu|10"], placed.Elements.Order(StringComparer.Ordinal));
+        Assert.Same(placed, SubsystemDirectory.Placed(placed, Node1, batch));
+    }
+
+    [Fact]
     public void An_element_that_is_not_a_placement_is_skipped()
     {
         var placements = ORSet<string>.Empty.Add(Node1, "no-separator").Add(Node1, "|host-without-subsystem");
