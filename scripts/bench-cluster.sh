@@ -26,6 +26,9 @@
 #   SCARCITY_CONFIGURATION        (Release)
 #   BENCH_HOCON (unset)           Akka HOCON every node puts in front of its own (the nodes read it from their environment),
 #                                 e.g. another dispatcher executor for an A/B (docs/performance-cluster.md, "Session 13")
+#   BENCH_GC_REPORT (unset)       1: every node logs a GCSTAT line per 10 s (collections by generation, pauses: count,
+#                                 total, longest); alloc: also a GCALLOC line of the types allocated most (the runtime's
+#                                 allocation ticks, one per ~100 KB). The nodes read it from their environment.
 #   BENCH_STARTUP (unset)         all | rolling: measure start-up instead (cold start, then a restart of the three
 #                                 governors with a fourth, sensor-only node still driving the fleet); see the start-up
 #                                 section below and docs/performance-cluster.md. Results in OUT/startup-results.md.
