@@ -80,7 +80,12 @@ internal sealed class GcPauseReport : BackgroundService
             {
                 switch (e.EventId)
                 {
-                    case GcSuspendEeBegin: _suspendedAt = e.TimeStamp; break;
+                    // Only a suspension for a GC (reason 1) or its preparation (6): the runtime suspends for other work too
+                    // (a tiered rejit, a debugger), which is not a GC pause.
+                    case GcSuspendEeBegin when e.Payload is { Count: > 0 } p && Convert.ToInt32(p[0], CultureInfo.InvariantCulture) is 1 or 6:
+                        _suspendedAt = e.TimeStamp;
+                        break;
+                    case GcSuspendEeBegin: _suspendedAt = null; break;
                     case GcAllocationTick when e.Payload is { Count: > 5 } p && p[5] is string type:
                         _ticks[type] = _ticks.GetValueOrDefault(type) + 1;
                         break;

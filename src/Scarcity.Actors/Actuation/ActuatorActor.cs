@@ -321,23 +321,23 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
                 ProbeHolder();
                 break;
             case RegistrationVerdict.Renewed:
-                Accept(previous, register);
+                Accept(previous, register, renewed: true);
                 break;
             default:
                 WriteToJournal(register);
-                Accept(previous, register);
+                Accept(previous, register, renewed: false);
                 break;
         }
     }
 
     private static SubsystemClaim Claim(RegisterSubsystem r) => new(r.Ref.Path.ToString(), r.Ref.Path.Uid, r.Host, r.Priority, r.Actions);
 
-    private void Accept(RegisterSubsystem? previous, RegisterSubsystem register)
+    private void Accept(RegisterSubsystem? previous, RegisterSubsystem register, bool renewed)
     {
         if (MovesAway(previous, register)) return;
-        // The same process registering again on the same host (a retry that crossed the reply, or one of the retries that
-        // queued up while the shard started): answered as any registration, logged once.
-        var retry = _accepted && previous is not null && previous.Ref.Equals(register.Ref) && previous.Host == register.Host;
+        // The same registration again from a process this incarnation accepted and still takes as alive (a retry that
+        // crossed the reply, or one of the retries that queued up while the shard started): answered as any, logged once.
+        var retry = renewed && _accepted && _reachable && previous is not null && previous.Host == register.Host;
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
         if (previous is not null && previous.Host != register.Host)
         {

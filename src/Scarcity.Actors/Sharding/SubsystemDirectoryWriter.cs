@@ -39,6 +39,9 @@ public sealed class SubsystemDirectoryWriter : ReceiveActor, IWithTimers
     // What the directory says, per subsystem: its one host, or null while it names several (a merge of two placements).
     private Dictionary<string, string?> _known = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _pending = new(StringComparer.Ordinal);
+    // Batches sent to the replicator and not yet confirmed: a Changed sent before one was applied must not make the
+    // writer forget it (the replicator confirms an update before any Changed that holds it).
+    private readonly List<Dictionary<string, string>> _inFlight = [];
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -62,16 +65,39 @@ public sealed class SubsystemDirectoryWriter : ReceiveActor, IWithTimers
             if (_pending.Count == 0) return;
             var batch = new Dictionary<string, string>(_pending, StringComparer.Ordinal);
             _pending.Clear();
-            foreach (var (subsystem, host) in batch) _known[subsystem] = host; // until the change comes back
-            _replicator.Tell(Dsl.Update(SubsystemDirectory.Key, ORSet<string>.Empty, WriteLocal.Instance,
+            _inFlight.Add(batch);
+            KnowWritten(batch);
+            _replicator.Tell(Dsl.Update(SubsystemDirectory.Key, ORSet<string>.Empty, WriteLocal.Instance, batch,
                 placements => SubsystemDirectory.Placed(placements, _node, batch)));
         });
         Receive<Changed>(changed =>
         {
-            if (changed.Key.Equals(SubsystemDirectory.Key)) _known = Known(changed.Get(SubsystemDirectory.Key));
+            if (!changed.Key.Equals(SubsystemDirectory.Key)) return;
+            _known = Known(changed.Get(SubsystemDirectory.Key));
+            foreach (var batch in _inFlight) KnowWritten(batch);
         });
-        Receive<UpdateSuccess>(_ => { });
-        Receive<IUpdateFailure>(failure => _log.Warning("Could not write subsystem placements to the directory: {0}", failure));
+        Receive<UpdateSuccess>(success =>
+        {
+            if (success.Request is Dictionary<string, string> batch) _inFlight.Remove(batch);
+        });
+        Receive<IUpdateFailure>(failure =>
+        {
+            // Written again with the next flush (a newer placement of the same subsystem wins), not skipped as known.
+            if (failure.Request is not Dictionary<string, string> batch) return;
+            _inFlight.Remove(batch);
+            _log.Warning("Could not write {0} subsystem placements to the directory ({1}); trying again", batch.Count, failure.GetType().Name);
+            foreach (var (subsystem, host) in batch)
+            {
+                _known.Remove(subsystem);
+                _pending.TryAdd(subsystem, host);
+            }
+            if (!Timers.IsTimerActive(Flush.Instance)) Timers.StartSingleTimer(Flush.Instance, Flush.Instance, Linger);
+        });
+    }
+
+    private void KnowWritten(Dictionary<string, string> batch)
+    {
+        foreach (var (subsystem, host) in batch) _known[subsystem] = host;
     }
 
     /// <inheritdoc />

@@ -59,4 +59,21 @@ public sealed class MonitorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, CountOn("gpu-01", "new"));
         Assert.Equal(2, CountOn("gpu-02", "new"));
     }
+
+    [Fact]
+    public void The_registration_front_door_rejects_a_new_name_on_a_host_at_its_bound_by_this_count()
+    {
+        Digest(Status("engine-1", "gpu-01"), Status("engine-2", "gpu-01"));
+        var actuators = CreateTestProbe("actuators");
+        var registration = Sys.ActorOf(Scarcity.Actors.Registration.RegistrationActor.Props(actuators.Ref, maxSubsystemsPerHost: 2), "registration");
+        var subsystem = CreateTestProbe("subsystem");
+        var register = new RegisterSubsystem("engine-3", "gpu-01", 1, [ActionNames.ReduceBatch], subsystem.Ref);
+
+        registration.Tell(register, subsystem.Ref);
+
+        Assert.Equal("host 'gpu-01' already has 2 registered subsystems, the most one host may have (Scarcity:Operations:MaxSubsystemsPerHost = 2)",
+            subsystem.ExpectMsg<RegistrationRejected>(Wait).Reason);
+        registration.Tell(register with { Name = "engine-2" }, subsystem.Ref);
+        Assert.Equal("engine-2", actuators.ExpectMsg<RegisterSubsystem>(Wait).Name);
+    }
 }

@@ -8,8 +8,9 @@ using Xunit.Abstractions;
 namespace Scarcity.Actors.Tests.Sharding;
 
 /// <summary>
-/// The node's directory writer: every placement its actuators record reaches the directory (a burst of them in few
-/// writes), a move replaces the old host, and a placement recorded again is still there.
+/// The node's directory writer: every placement its actuators record reaches the directory, a move replaces the old
+/// host, and a placement recorded again where the directory has come to say otherwise (another node's write, a merge of
+/// two) is written again, not skipped as known.
 /// </summary>
 public sealed class SubsystemDirectoryWriterSpecs : Akka.TestKit.Xunit2.TestKit
 {
@@ -53,5 +54,53 @@ public sealed class SubsystemDirectoryWriterSpecs : Akka.TestKit.Xunit2.TestKit
         }, Wait);
         var response = await DistributedData.Get(Sys).Replicator.Ask<IGetResponse>(Dsl.Get(SubsystemDirectory.Key, ReadLocal.Instance), Wait);
         Assert.Equal(300, response.Get(SubsystemDirectory.Key).Count); // the old host of the move is gone
+    }
+
+    private static readonly UniqueAddress Node2 = new(new Address("akka.tcp", "scarcity", "10.0.0.2", 4053), 2);
+    private static readonly UniqueAddress Node3 = new(new Address("akka.tcp", "scarcity", "10.0.0.3", 4053), 3);
+
+    private Task<IUpdateResponse> WriteDirectly(Func<ORSet<string>, ORSet<string>> modify) =>
+        DistributedData.Get(Sys).Replicator.Ask<IUpdateResponse>(Dsl.Update(SubsystemDirectory.Key, ORSet<string>.Empty, WriteLocal.Instance, modify), Wait);
+
+    private async Task<string[]> PlacementsOf(string subsystem)
+    {
+        var response = await DistributedData.Get(Sys).Replicator.Ask<IGetResponse>(Dsl.Get(SubsystemDirectory.Key, ReadLocal.Instance), Wait);
+        return response.IsSuccessful
+            ? [.. response.Get(SubsystemDirectory.Key).Elements.Where(e => e.StartsWith(subsystem + "|", StringComparison.Ordinal)).Order(StringComparer.Ordinal)]
+            : [];
+    }
+
+    [Fact]
+    public async Task A_placement_recorded_again_after_another_node_moved_it_is_written_again()
+    {
+        SubsystemDirectory.Record(Sys, "engine", "gpu-a");
+        await AwaitAssertAsync(async () => Assert.Equal(["engine|gpu-a"], await PlacementsOf("engine")), Wait);
+
+        Assert.True((await WriteDirectly(set => SubsystemDirectory.Placed(set, Node2, "engine", "gpu-b"))).IsSuccessful);
+        Assert.Equal(["engine|gpu-b"], await PlacementsOf("engine"));
+
+        // Once the writer has seen the change, the same placement as before is not "already held".
+        await AwaitAssertAsync(async () =>
+        {
+            SubsystemDirectory.Record(Sys, "engine", "gpu-a");
+            Assert.Equal(["engine|gpu-a"], await PlacementsOf("engine"));
+        }, Wait);
+    }
+
+    [Fact]
+    public async Task A_subsystem_the_directory_places_on_two_hosts_after_a_merge_is_settled_by_its_next_placement()
+    {
+        Assert.True((await WriteDirectly(set =>
+        {
+            var before = SubsystemDirectory.Placed(set, Node2, "engine", "gpu-a");
+            return SubsystemDirectory.Placed(before, Node2, "engine", "gpu-b").Merge(SubsystemDirectory.Placed(before, Node3, "engine", "gpu-c"));
+        })).IsSuccessful);
+        Assert.Equal(["engine|gpu-b", "engine|gpu-c"], await PlacementsOf("engine"));
+
+        await AwaitAssertAsync(async () =>
+        {
+            SubsystemDirectory.Record(Sys, "engine", "gpu-b");
+            Assert.Equal(["engine|gpu-b"], await PlacementsOf("engine"));
+        }, Wait);
     }
 }
