@@ -51,8 +51,12 @@ internal sealed class GcPauseReport : BackgroundService
         private readonly object _lock = new();
         private readonly bool _allocations;
         private readonly Dictionary<string, int> _ticks = new(StringComparer.Ordinal);
-
         private EventSource? _runtime;
+        private DateTime? _suspendedAt;
+        private int _generation = -1;
+        private int _count;
+        private double _totalMs, _maxMs;
+        private int _maxGen = -1;
 
         public PauseListener(bool allocations)
         {
@@ -60,11 +64,6 @@ internal sealed class GcPauseReport : BackgroundService
             // The base constructor may already have announced the runtime's source, before the field above was set.
             if (allocations && _runtime is not null) EnableEvents(_runtime, EventLevel.Verbose, (EventKeywords)0x1);
         }
-        private DateTime? _suspendedAt;
-        private int _generation = -1;
-        private int _count;
-        private double _totalMs, _maxMs;
-        private int _maxGen = -1;
 
         protected override void OnEventSourceCreated(EventSource source)
         {

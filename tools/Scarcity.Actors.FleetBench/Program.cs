@@ -119,8 +119,8 @@ static async Task<int> RunNodeAsync(FileInfo? configFile, int hosts, int afterMe
     });
     builder.Services.AddSingleton(config);
     builder.Services.AddHostedService<StatusPrinter>();
-    if (Environment.GetEnvironmentVariable("BENCH_GC_REPORT") is "1" or "alloc")
-        builder.Services.AddHostedService(_ => new GcPauseReport(config.Host, Environment.GetEnvironmentVariable("BENCH_GC_REPORT") == "alloc"));
+    var gcReport = Environment.GetEnvironmentVariable("BENCH_GC_REPORT");
+    if (gcReport is "1" or "alloc") builder.Services.AddHostedService(_ => new GcPauseReport(config.Host, allocations: gcReport == "alloc"));
 
     Console.WriteLine($"Fleet benchmark node {config.Host}: {hosts} simulated hosts once {afterMembers} members are up" +
                       $"{(collectSeconds > 0 ? $", collecting for {collectSeconds} s after {warmupSeconds} s" : "")}; " +

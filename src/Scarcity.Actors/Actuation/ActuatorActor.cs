@@ -337,7 +337,7 @@ public sealed partial class ActuatorActor : ReceivePersistentActor
         if (MovesAway(previous, register)) return;
         // The same registration again from a process this incarnation accepted and still takes as alive (a retry that
         // crossed the reply, or one of the retries that queued up while the shard started): answered as any, logged once.
-        var retry = renewed && _accepted && _reachable && previous is not null && previous.Host == register.Host;
+        var retry = renewed && _accepted && _reachable; // renewed: the same holder, host, priority and actions
         if (previous is not null && !previous.Ref.Equals(register.Ref)) Context.Unwatch(previous.Ref);
         if (previous is not null && previous.Host != register.Host)
         {

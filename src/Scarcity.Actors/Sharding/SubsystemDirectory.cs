@@ -57,11 +57,8 @@ public static class SubsystemDirectory
     {
         var result = placements;
         foreach (var element in placements) // the set's own enumerator: Elements would copy the whole set first
-        {
-            var split = element.IndexOf(Separator);
-            if (split > 0 && hostOf.TryGetValue(element[..split], out var host) && !element.AsSpan(split + 1).SequenceEqual(host))
+            if (TrySplit(element, out var subsystem, out var host) && hostOf.TryGetValue(subsystem, out var placed) && host != placed)
                 result = result.Remove(node, element);
-        }
         foreach (var (subsystem, host) in hostOf)
         {
             var placement = Placement(subsystem, host);
@@ -78,14 +75,18 @@ public static class SubsystemDirectory
     public static ImmutableDictionary<string, string> HostsOf(ORSet<string> placements)
     {
         var hosts = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        foreach (var element in placements.Elements)
-        {
-            var split = element.IndexOf(Separator);
-            if (split <= 0) continue;
-            var (subsystem, host) = (element[..split], element[(split + 1)..]);
-            if (!hosts.TryGetValue(subsystem, out var known) || string.CompareOrdinal(host, known) < 0) hosts[subsystem] = host;
-        }
+        foreach (var element in placements)
+            if (TrySplit(element, out var subsystem, out var host) && (!hosts.TryGetValue(subsystem, out var known) || string.CompareOrdinal(host, known) < 0))
+                hosts[subsystem] = host;
         return hosts.ToImmutable();
+    }
+
+    /// <summary>The subsystem and host of a placement <c>subsystem|host</c> (split at its first separator); false when it is none.</summary>
+    public static bool TrySplit(string placement, out string subsystem, out string host)
+    {
+        var split = placement.IndexOf(Separator);
+        (subsystem, host) = split > 0 ? (placement[..split], placement[(split + 1)..]) : ("", "");
+        return split > 0;
     }
 
     /// <summary>Subscribes <paramref name="subscriber"/> to the directory: it receives <see cref="Changed"/> on every change.</summary>

@@ -107,12 +107,8 @@ public sealed class SubsystemDirectoryWriter : ReceiveActor, IWithTimers
     {
         var known = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var element in placements)
-        {
-            var split = element.IndexOf('|');
-            if (split <= 0) continue;
-            var subsystem = element[..split];
-            known[subsystem] = known.ContainsKey(subsystem) ? null : element[(split + 1)..];
-        }
+            if (SubsystemDirectory.TrySplit(element, out var subsystem, out var host))
+                known[subsystem] = known.ContainsKey(subsystem) ? null : host;
         return known;
     }
 }
