@@ -12,7 +12,7 @@ namespace Scarcity.Actors.Contracts;
 /// so that renaming a CLR type never breaks a journal or a peer. Actor references travel as their full path. The
 /// messages sent once per sample or per decision (<see cref="BinaryCodec"/>: <see cref="Sample"/>, <see cref="ReportMetrics"/>,
 /// <see cref="HostProfile"/>, <see cref="Decision"/>, ...) travel in a compact binary form instead (manifests ending in
-/// <c>.b1</c>); their JSON manifests are still read. A journaled decision (<see cref="PersistedDecision"/>) is written
+/// <c>.b1</c>, <c>.b2</c>); their JSON manifests and older binary forms are still read. A journaled decision (<see cref="PersistedDecision"/>) is written
 /// as the JSON <c>decision.v1</c> and reads back as a <see cref="Decision"/>. It reads only the manifests of its table: an unknown
 /// manifest, a payload over <see cref="MaximumPayloadSizeKey"/> or a body that does not parse is refused with a
 /// <see cref="SerializationException"/> and counted in <see cref="WireRefusals"/>; no type outside the table is ever created.
@@ -109,10 +109,11 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
             .Append(KeyValuePair.Create(typeof(PersistedDecision), ManifestByType[typeof(Decision)]))
             .ToFrozenDictionary();
 
-    // What is read: every JSON manifest (older peers) and every binary one.
+    // What is read: every JSON manifest (older peers), every binary one and the older binary forms.
     private static readonly FrozenDictionary<string, Type> TypeByManifest =
         ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key))
             .Concat(BinaryCodec.ManifestByType.Select(kv => KeyValuePair.Create(kv.Value, kv.Key)))
+            .Concat(BinaryCodec.OlderManifests)
             .ToFrozenDictionary();
 
     private readonly JsonSerializerOptions _options;
@@ -171,7 +172,7 @@ public sealed class ScarcitySerializer : SerializerWithStringManifest
         }
         try
         {
-            if (BinaryCodec.ManifestByType.TryGetValue(type, out var binary) && binary == manifest) return BinaryCodec.Read(bytes, manifest, ResolveActorRef);
+            if (BinaryCodec.Reads(manifest)) return BinaryCodec.Read(bytes, manifest, ResolveActorRef);
             return JsonSerializer.Deserialize(bytes, type, _options)
                    ?? throw new SerializationException($"Manifest '{manifest}' deserialized to null.");
         }

@@ -164,7 +164,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                  })
         {
             var manifest = serializer.Manifest(message);
-            Assert.EndsWith(".b1", manifest);
+            Assert.Matches(@"\.b[12]$", manifest);
             var binary = serializer.ToBinary(message);
             var (jsonManifest, jsonBytes) = OlderPeerJson(message);
             _output?.WriteLine($"{manifest}: {binary.Length} bytes, JSON {jsonBytes.Length} bytes ({100.0 * binary.Length / jsonBytes.Length:0} %)");
@@ -200,7 +200,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
                  })
         {
             var manifest = serializer.Manifest(message);
-            Assert.EndsWith(".b1", manifest);
+            Assert.Matches(@"\.b[12]$", manifest);
             var binary = serializer.ToBinary(message);
             var (jsonManifest, jsonBytes) = OlderPeerJson(message);
             _output?.WriteLine($"{manifest}: {binary.Length} bytes, JSON {jsonBytes.Length} bytes ({100.0 * binary.Length / jsonBytes.Length:0} %)");
@@ -208,6 +208,134 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             Assert.Equal(Json(message), Json(serializer.FromBinary(binary, manifest)));
             Assert.Equal(Json(message), Json(serializer.FromBinary(jsonBytes, jsonManifest)));
         }
+    }
+
+    // A fleet driver's batch of one tick and a node's digest: 40 hosts, the same 10 series each, one stale.
+    private static (SampleBatch Batch, TelemetryDigest Digest) FleetTick()
+    {
+        var series = Enumerable.Range(0, 10).Select(i => i == 0 ? "vram_util{gpu=\"0\"}" : $"metric_{i}_util").ToArray();
+        var batch = new SampleBatch([.. Enumerable.Range(0, 40).Select(h => new Sample($"gpu-node-1-sim-{h:000}", At.AddMilliseconds(h),
+            [.. series.Skip(1).Select((k, i) => new MetricValue(k, h / 40.0 + i / 100.0))], h == 7 ? [series[0]] : []))]);
+        var digest = new TelemetryDigest("akka.tcp://scarcity@127.0.0.1:4053", At, [.. Enumerable.Range(0, 40).Select(h =>
+        {
+            var at = At.AddMilliseconds(250 * h);
+            var metrics = series.Select((k, i) => KeyValuePair.Create(k, new MetricEstimate(h + i / 10.0, 0.88, 0.89 + h, -0.0123, 0.94, 0.021,
+                // one series last updated before the profile (on another offset), one stale
+                i == 3 ? at.AddSeconds(-2).ToOffset(TimeSpan.Zero) : at, i == 5 && h % 2 == 0)));
+            return new TelemetryPublished(new HostProfile($"gpu-node-1-sim-{h:000}", at, (PressureLevel)(h % 4),
+                ImmutableDictionary.CreateRange(StringComparer.Ordinal, metrics)), h, 10L * h, long.MaxValue - h);
+        })]);
+        return (batch, digest);
+    }
+
+    [Fact]
+    public void A_batch_and_a_digest_write_each_series_name_once_and_their_older_b1_forms_are_still_read()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var (batch, digest) = FleetTick();
+        foreach (var (message, older, olderManifest, atMost) in new (object, byte[], string, double)[]
+                 {
+                     (batch, SampleBatchV1(batch), "sample-batch.b1", 0.55), (digest, TelemetryDigestV1(digest), "telemetry-digest.b1", 0.75),
+                 })
+        {
+            var manifest = serializer.Manifest(message);
+            Assert.EndsWith(".b2", manifest);
+            var bytes = serializer.ToBinary(message);
+            _output?.WriteLine($"{manifest}: {bytes.Length} bytes, {olderManifest} {older.Length} bytes ({100.0 * bytes.Length / older.Length:0} %)");
+            Assert.True(bytes.Length < atMost * older.Length, $"{manifest}: {bytes.Length} bytes against {older.Length} in {olderManifest}");
+            Assert.Equal(Json(message), Json(serializer.FromBinary(bytes, manifest)));
+            Assert.Equal(Json(message), Json(serializer.FromBinary(older, olderManifest)));
+        }
+        // Read back, the hosts of a message share one string per series name.
+        var back = (SampleBatch)serializer.FromBinary(serializer.ToBinary(batch), "sample-batch.b2");
+        Assert.Same(back.Samples[0].Values[0].Metric, back.Samples[39].Values[0].Metric);
+    }
+
+    [Fact]
+    public void A_batch_or_digest_naming_a_series_outside_its_table_or_with_unknown_series_flags_is_refused_naming_its_manifest()
+    {
+        var serializer = (ScarcitySerializer)Sys.Serialization.FindSerializerFor(new ThrottleAck("a", 1, true, ""));
+        var one = new SampleBatch([new Sample("gpu-01", At, [new("vram_util", 0.5)], [])]);
+        var bytes = serializer.ToBinary(one);
+        // Table: 1 name ("vram_util", 1 + 9 bytes); 1 sample: host (1 + 6), time (10), 1 value: its name's index, then the double.
+        var indexAt = 1 + 10 + 1 + 7 + 10 + 1;
+        Assert.Equal(0, bytes[indexAt]);
+        bytes[indexAt] = 5;
+        var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes, "sample-batch.b2"));
+        Assert.Contains("sample-batch.b2", error.Message);
+        Assert.Contains("name index 5 is outside the message's table of 1 names", error.Message);
+
+        var profile = new HostProfile("gpu-01", At, PressureLevel.Green,
+            ImmutableDictionary<string, MetricEstimate>.Empty.Add("vram_util", new MetricEstimate(0.5, 0.5, 0.5, 0, 0.5, 0, At, false)));
+        var digest = serializer.ToBinary(new TelemetryDigest("node", At, [new TelemetryPublished(profile, 0)]));
+        // The series' flags byte comes after its six doubles and before the three counters (a byte each here).
+        Assert.Equal(2, digest[^4]);
+        digest[^4] |= 0x40;
+        error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(digest, "telemetry-digest.b2"));
+        Assert.Contains("telemetry-digest.b2", error.Message);
+        Assert.Contains("series flags 0x42", error.Message);
+        foreach (var cut in new[] { 1, 5, digest.Length / 2 })
+            Assert.Contains("telemetry-digest.b2",
+                Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(digest[..^cut], "telemetry-digest.b2")).Message);
+    }
+
+    // The .b1 forms as a peer of the previous release writes them (int32 counts, every name in full).
+    private static byte[] SampleBatchV1(SampleBatch batch)
+    {
+        var (stream, w) = OldWriter();
+        w.Write(batch.Samples.Length);
+        foreach (var s in batch.Samples)
+        {
+            w.Write(s.Host);
+            OldTime(w, s.At);
+            w.Write(s.Values.Length);
+            foreach (var v in s.Values)
+            {
+                w.Write(v.Metric);
+                w.Write(v.Value);
+            }
+            w.Write(s.Stale.Length);
+            foreach (var series in s.Stale) w.Write(series);
+        }
+        return stream.ToArray();
+    }
+
+    private static byte[] TelemetryDigestV1(TelemetryDigest digest)
+    {
+        var (stream, w) = OldWriter();
+        w.Write(digest.Node);
+        OldTime(w, digest.At);
+        w.Write(digest.Hosts.Length);
+        foreach (var t in digest.Hosts)
+        {
+            w.Write(t.Profile.Host);
+            OldTime(w, t.Profile.At);
+            w.Write((byte)t.Profile.Pressure);
+            w.Write(t.Profile.Metrics.Count);
+            foreach (var (series, e) in t.Profile.Metrics)
+            {
+                w.Write(series);
+                foreach (var d in new[] { e.Raw, e.Ema, e.Estimate, e.Trend, e.Forecast, e.ForecastStdDev }) w.Write(d);
+                OldTime(w, e.UpdatedAt);
+                w.Write(e.Stale);
+            }
+            w.Write(t.RejectedValues);
+            w.Write(t.ValuesProfiled);
+            w.Write(t.SamplesProfiled);
+        }
+        return stream.ToArray();
+    }
+
+    private static (MemoryStream, BinaryWriter) OldWriter()
+    {
+        var stream = new MemoryStream();
+        return (stream, new BinaryWriter(stream, new System.Text.UTF8Encoding(false)));
+    }
+
+    private static void OldTime(BinaryWriter w, DateTimeOffset at)
+    {
+        w.Write(at.UtcTicks);
+        w.Write((short)at.Offset.TotalMinutes);
     }
 
     [Theory]
@@ -267,7 +395,7 @@ public sealed class ScarcitySerializerSpecs : Akka.TestKit.Xunit2.TestKit
             var parameters = type.GetConstructors().Single(c => c.GetParameters().Length > 0).GetParameters().Select(p => p.Name);
             Assert.True(fields == string.Join(' ', parameters), $"{type.Name} has the fields {string.Join(' ', parameters)}; its binary form was written for {fields}");
         }
-        var binary = ScarcitySerializer.Manifests.Where(kv => kv.Value.EndsWith(".b1", StringComparison.Ordinal)).Select(kv => kv.Key);
+        var binary = ScarcitySerializer.Manifests.Where(kv => System.Text.RegularExpressions.Regex.IsMatch(kv.Value, @"\.b\d+$")).Select(kv => kv.Key);
         Assert.All(binary, t => Assert.True(written.ContainsKey(t), $"{t.Name} has a binary form but no line here"));
     }
 

@@ -18,7 +18,11 @@ public sealed class MonitorActor : ReceiveActor
 {
     private readonly TimeSpan _staleAfter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, (TelemetryPublished Telemetry, DateTimeOffset ReceivedAt)> _hosts = new(StringComparer.Ordinal);
+    // The newest profile of each host, its numbers overwritten in place (HostEntry): a view holds every host of the fleet
+    // for a view interval or longer, and keeping each digest's profile objects instead kept 2,000 hosts' worth of them
+    // (about 4 MB a second) alive across young collections, copied by each and promoted into the old generation, whose
+    // collections then paused the node (the 2,000-host benchmark's decision latency tail, docs/performance-cluster.md).
+    private readonly Dictionary<string, HostEntry> _hosts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SubsystemStatus> _subsystems = new(StringComparer.Ordinal);
     // The names of the subsystems of each host, from the statuses above: the registration front door's bound per host
     // asks it for every registration (a fleet starting up retries each registration every 2 s until answered), and
@@ -66,21 +70,64 @@ public sealed class MonitorActor : ReceiveActor
 
     private void Update(TelemetryPublished telemetry, DateTimeOffset now)
     {
+        var host = telemetry.Profile.Host;
+        if (!_hosts.TryGetValue(host, out var entry)) _hosts[host] = entry = new HostEntry(host);
         // After a failover two nodes may briefly report the same host: the newer profile wins.
-        if (_hosts.TryGetValue(telemetry.Profile.Host, out var known) && known.Telemetry.Profile.At > telemetry.Profile.At) return;
-        _hosts[telemetry.Profile.Host] = (telemetry, now);
+        else if (entry.At > telemetry.Profile.At) return;
+        entry.Set(telemetry, now);
     }
 
     private GovernorStatus View()
     {
         var now = Context.System.Scheduler.Now;
-        var hosts = _hosts.ToImmutableDictionary(h => h.Key, h =>
+        var hosts = _hosts.ToImmutableDictionary(h => h.Key, h => h.Value.Profile(stale: now - h.Value.ReceivedAt > _staleAfter), StringComparer.Ordinal);
+        return new GovernorStatus(hosts, _subsystems.ToImmutableDictionary(), _hosts.Values.Sum(h => h.RejectedValues));
+    }
+
+    /// <summary>
+    /// One host's newest profile as plain fields and arrays that each update overwrites: the arrays of numbers hold no
+    /// references, so the collector neither copies nor scans them; only a change of the host's series allocates. The
+    /// view's <see cref="HostProfile"/> is built from it when asked.
+    /// </summary>
+    private sealed class HostEntry(string host)
+    {
+        private string[] _series = [];
+        private Numbers[] _estimates = [];
+        private PressureLevel _pressure;
+
+        public DateTimeOffset At { get; private set; }
+        public DateTimeOffset ReceivedAt { get; private set; }
+        public long RejectedValues { get; private set; }
+
+        public void Set(TelemetryPublished telemetry, DateTimeOffset receivedAt)
         {
-            var profile = h.Value.Telemetry.Profile;
-            if (now - h.Value.ReceivedAt <= _staleAfter) return profile;
-            return profile with { Metrics = profile.Metrics.ToImmutableDictionary(m => m.Key, m => m.Value with { Stale = true }) };
-        });
-        return new GovernorStatus(hosts, _subsystems.ToImmutableDictionary(), _hosts.Values.Sum(h => h.Telemetry.RejectedValues));
+            var profile = telemetry.Profile;
+            (At, ReceivedAt, _pressure, RejectedValues) = (profile.At, receivedAt, profile.Pressure, telemetry.RejectedValues);
+            if (_series.Length != profile.Metrics.Count)
+                (_series, _estimates) = (new string[profile.Metrics.Count], new Numbers[profile.Metrics.Count]);
+            var i = 0;
+            foreach (var (series, e) in profile.Metrics)
+            {
+                // The name of a series usually arrives again in the next digest: the string already held is kept.
+                if (!string.Equals(_series[i], series, StringComparison.Ordinal)) _series[i] = series;
+                _estimates[i++] = new Numbers(e.Raw, e.Ema, e.Estimate, e.Trend, e.Forecast, e.ForecastStdDev, e.UpdatedAt, e.Stale);
+            }
+        }
+
+        /// <summary>The profile as it arrived; with <paramref name="stale"/> (nothing heard for the stale-after span) every series shows stale.</summary>
+        public HostProfile Profile(bool stale)
+        {
+            var metrics = ImmutableDictionary.CreateBuilder<string, MetricEstimate>(StringComparer.Ordinal);
+            for (var i = 0; i < _series.Length; i++)
+            {
+                var e = _estimates[i];
+                metrics[_series[i]] = new MetricEstimate(e.Raw, e.Ema, e.Estimate, e.Trend, e.Forecast, e.ForecastStdDev, e.UpdatedAt, e.Stale || stale);
+            }
+            return new HostProfile(host, At, _pressure, metrics.ToImmutable());
+        }
+
+        private readonly record struct Numbers(double Raw, double Ema, double Estimate, double Trend, double Forecast, double ForecastStdDev,
+            DateTimeOffset UpdatedAt, bool Stale);
     }
 
     /// <inheritdoc />

@@ -23,7 +23,8 @@ namespace Scarcity.Actors.Monitoring;
 public sealed class TelemetryDigestActor : ReceiveActor, IWithTimers
 {
     /// <summary>
-    /// Series per digest message (about 220 bytes each on the wire), so that one stays well under the transport's frame
+    /// Series per digest message (about 55 bytes each in <c>telemetry-digest.b2</c>, plus each distinct series name once per
+    /// message), so that one stays well under the transport's frame
     /// size (128 kB by default); a host with more series than this travels alone.
     /// </summary>
     public const int MaxSeriesPerDigest = 300;

@@ -8,8 +8,9 @@ using Xunit.Abstractions;
 namespace Scarcity.Actors.Tests.Monitoring;
 
 /// <summary>
-/// The fleet view's count of the subsystems on one host (what the registration front door's bound per host asks for each
-/// registration), fed subsystem digests as the event bus delivers them.
+/// The fleet view, fed digests as the event bus delivers them: each host's newest profile as it arrived (kept in place
+/// between digests), and the count of the subsystems on one host (what the registration front door's bound per host asks
+/// for each registration).
 /// </summary>
 public sealed class MonitorActorSpecs : Akka.TestKit.Xunit2.TestKit
 {
@@ -32,6 +33,66 @@ public sealed class MonitorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var answer = ExpectMsg<SubsystemsOnHost>(Wait);
         Assert.Equal(host, answer.Host);
         return answer.Count;
+    }
+
+    private static HostProfile Profile(string host, DateTimeOffset at, params (string Series, double Raw, bool Stale)[] series) =>
+        new(host, at, PressureLevel.Yellow, ImmutableDictionary.CreateRange(StringComparer.Ordinal, series.Select(s =>
+            KeyValuePair.Create(s.Series, new MetricEstimate(s.Raw, s.Raw - 0.01, s.Raw + 0.01, 0.002, s.Raw + 0.05, 0.03, at.AddMilliseconds(-s.Raw), s.Stale)))));
+
+    private void Telemetry(params TelemetryPublished[] hosts) => _monitor.Tell(new TelemetryDigest("node", T0, [.. hosts]));
+
+    private GovernorStatus View(IActorRef monitor)
+    {
+        monitor.Tell(GetGovernorStatus.Instance, TestActor);
+        return ExpectMsg<GovernorStatus>(Wait);
+    }
+
+    private static string Json(object o) => System.Text.Json.JsonSerializer.Serialize(o);
+
+    [Fact]
+    public void The_view_shows_each_hosts_newest_profile_as_it_arrived_whatever_series_come_and_go()
+    {
+        var first = Profile("gpu-01", T0, ("vram_util", 0.5, false), ("cpu_util", 0.2, true));
+        var other = Profile("gpu-02", T0, ("vram_util", 0.7, false));
+        Telemetry(new TelemetryPublished(first, 3), new TelemetryPublished(other, 1));
+        var view = View(_monitor);
+        Assert.Equal(Json(first), Json(view.Hosts["gpu-01"]));
+        Assert.Equal(Json(other), Json(view.Hosts["gpu-02"]));
+        Assert.Equal(4, view.RejectedSamples);
+
+        // The next profiles: new numbers; on gpu-01 a series gone and two new, on gpu-02 one series renamed.
+        var second = Profile("gpu-01", T0.AddSeconds(1), ("vram_util", 0.6, false), ("gpu_temp_c", 71, false), ("disk_read_mb", 3, true));
+        var renamed = Profile("gpu-02", T0.AddSeconds(1), ("mem_util", 0.4, false));
+        Telemetry(new TelemetryPublished(second, 5), new TelemetryPublished(renamed, 1));
+        view = View(_monitor);
+        Assert.Equal(Json(second), Json(view.Hosts["gpu-01"]));
+        Assert.Equal(Json(renamed), Json(view.Hosts["gpu-02"]));
+        Assert.Equal(6, view.RejectedSamples);
+
+        // An older profile arriving late (two nodes reporting a host after a failover) changes nothing.
+        Telemetry(new TelemetryPublished(first, 9));
+        view = View(_monitor);
+        Assert.Equal(Json(second), Json(view.Hosts["gpu-01"]));
+        Assert.Equal(6, view.RejectedSamples);
+    }
+
+    [Fact]
+    public void A_host_whose_profiles_stop_arriving_shows_every_series_stale_after_the_stale_span()
+    {
+        var monitor = Sys.ActorOf(MonitorActor.Props(TimeSpan.FromSeconds(2)), "short-monitor");
+        var profile = Profile("gpu-01", T0, ("vram_util", 0.5, false), ("cpu_util", 0.2, true));
+        monitor.Tell(new TelemetryDigest("node", T0, [new TelemetryPublished(profile, 0)]));
+        // Fresh first (the digest was just received), then stale once the span has passed with nothing more.
+        AwaitAssert(() =>
+        {
+            var shown = View(monitor).Hosts["gpu-01"];
+            Assert.All(shown.Metrics.Values, m => Assert.True(m.Stale));
+            Assert.Equal(Json(profile with { Metrics = profile.Metrics.ToImmutableDictionary(m => m.Key, m => m.Value with { Stale = true }) }), Json(shown));
+        }, Wait, TimeSpan.FromMilliseconds(100));
+        // A new profile makes it fresh again.
+        var next = Profile("gpu-01", T0.AddSeconds(1), ("vram_util", 0.4, false), ("cpu_util", 0.2, false));
+        monitor.Tell(new TelemetryDigest("node", T0, [new TelemetryPublished(next, 0)]));
+        Assert.Equal(Json(next), Json(View(monitor).Hosts["gpu-01"]));
     }
 
     [Fact]
